@@ -1,0 +1,1 @@
+//! The built-in test server (placeholder until implemented).
