@@ -1,1 +1,47 @@
-//! The built-in test server (placeholder until implemented).
+//! The built-in test server of stampede: an HTTP/1.1 echo server whose latency, errors, body
+//! size, CPU cost and stalls are controlled per request (query knobs) and per instance (fault
+//! profiles).
+//!
+//! A [`TargetHandle`] runs one or more named instances on a background thread with its own
+//! tokio runtime. Every response carries `X-Served-By: <instance name>` so a load test can
+//! attribute latency and errors to the instance that produced them.
+//!
+//! Query knobs (all optional, unknown keys ignored, bad values answered with `400`):
+//! `delay=20ms`, `jitter=10ms`, `status=503:0.05,500:0.01`, `size=1k`, `cpu=1ms`.
+//! The path `/echo` answers with the request body. See the crate README for details.
+//!
+//! # Example
+//!
+//! ```no_run
+//! use stampede_target::{FaultProfile, TargetConfig, TargetHandle};
+//!
+//! # fn main() -> Result<(), stampede_target::TargetError> {
+//! let mut config = TargetConfig::new("127.0.0.1:0".parse().unwrap());
+//! config.instances = 3;
+//! // Instance 2 is slow and flaky; the others use the default (fault-free) profile.
+//! let flaky = FaultProfile::default().parse_overrides("delay=50ms,error-rate=0.1")?;
+//! config.instance_profiles.insert(2, flaky);
+//!
+//! let target = TargetHandle::start(config)?;
+//! for (name, addr) in target.names().iter().zip(target.addrs()) {
+//!     println!("{name} listening on http://{addr}/?delay=10ms&size=1k");
+//! }
+//! // ... run load against the addresses ...
+//! println!("served {} responses", target.requests_served());
+//! target.shutdown();
+//! # Ok(())
+//! # }
+//! ```
+
+#![deny(missing_docs)]
+
+mod body;
+mod error;
+mod knobs;
+mod profile;
+mod server;
+mod stall;
+
+pub use error::TargetError;
+pub use profile::{FaultProfile, DEFAULT_ERROR_STATUS};
+pub use server::{TargetConfig, TargetHandle};

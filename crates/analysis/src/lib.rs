@@ -1,0 +1,21 @@
+//! Pure functions over measurements: summaries of a run or a group, and the checks that
+//! tell whether the load generator itself limited the result. No I/O.
+//!
+//! ```
+//! use std::time::Duration;
+//! use stampede_analysis::Summary;
+//! use stampede_metrics::Stats;
+//!
+//! let mut s = Stats::new();
+//! s.record_response(200, Duration::from_millis(4), Duration::from_millis(3));
+//! let sum = Summary::new(&s, Duration::from_secs(1), None);
+//! assert_eq!(sum.requests, 1);
+//! assert_eq!(sum.achieved_rate, 1.0);
+//! ```
+#![deny(missing_docs)]
+
+mod generator;
+mod summary;
+
+pub use generator::{check_generator, GeneratorFacts, GeneratorWarning, BUSY_LIMIT, LATE_LIMIT};
+pub use summary::{Percentiles, Summary};

@@ -1,0 +1,181 @@
+//! Flags. Values are parsed at the edge into real types (durations, stages, headers).
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use stampede_plan::{parse_duration, parse_header, parse_stage, GroupBy, Stage};
+
+fn duration(s: &str) -> Result<Duration, String> {
+    parse_duration(s).map_err(|e| e.to_string())
+}
+fn stage(s: &str) -> Result<Stage, String> {
+    parse_stage(s).map_err(|e| e.to_string())
+}
+fn header(s: &str) -> Result<(String, String), String> {
+    parse_header(s).map_err(|e| e.to_string())
+}
+fn group_by(s: &str) -> Result<GroupBy, String> {
+    GroupBy::parse(s).map_err(|e| e.to_string())
+}
+fn rate(s: &str) -> Result<f64, String> {
+    let r: f64 = s.parse().map_err(|_| format!("'{s}' is not a number"))?;
+    if r.is_finite() && r > 0.0 {
+        Ok(r)
+    } else {
+        Err(format!(
+            "'{s}' must be a positive number of requests per second"
+        ))
+    }
+}
+
+/// stampede: load-test web and mobile back ends with numbers you can trust.
+#[derive(Debug, Parser)]
+#[command(name = "stampede", version, about, long_about = None)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Load-test a URL and print the results table.
+    Run(Box<RunArgs>),
+    /// Start the built-in test server.
+    Target(TargetArgs),
+    /// Start three built-in targets in-process and run a 15 s showcase against them.
+    Demo(DemoArgs),
+}
+
+/// How arrivals are spaced in the open model.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum ArrivalArg {
+    /// Evenly spaced.
+    Uniform,
+    /// A Poisson process (exponential gaps).
+    Poisson,
+}
+
+/// `stampede run`.
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// Target URL (http://...).
+    pub url: String,
+
+    /// Open model: constant arrival rate in requests per second (with --stage: the
+    /// starting rate).
+    #[arg(short = 'r', long, value_parser = rate)]
+    pub rate: Option<f64>,
+    /// Open model: a ramp stage DURATION:RATE, e.g. 30s:2000 (repeatable, in order).
+    #[arg(long = "stage", value_parser = stage)]
+    pub stages: Vec<Stage>,
+    /// Open model: arrival process.
+    #[arg(long, value_enum, default_value = "uniform")]
+    pub arrival: ArrivalArg,
+    /// Open model: upper bound on connections opened to keep the schedule.
+    #[arg(long, default_value_t = 1000)]
+    pub max_connections: usize,
+    /// Closed model: concurrent connections, each sending back to back (default 50
+    /// when no rate is given).
+    #[arg(short = 'c', long)]
+    pub connections: Option<usize>,
+
+    /// Stop sending after this long (e.g. 30s, 5m). Default: 10s, or the stages' length.
+    #[arg(short = 'd', long, value_parser = duration)]
+    pub duration: Option<Duration>,
+    /// Stop after this many requests.
+    #[arg(short = 'n', long)]
+    pub requests: Option<u64>,
+    /// Per-request timeout, connect included.
+    #[arg(short = 't', long, value_parser = duration, default_value = "10s")]
+    pub timeout: Duration,
+
+    /// HTTP method.
+    #[arg(short = 'm', long, default_value = "GET")]
+    pub method: String,
+    /// Extra request header 'Name: value' (repeatable).
+    #[arg(short = 'H', long = "header", value_parser = header)]
+    pub headers: Vec<(String, String)>,
+    /// Request body.
+    #[arg(long, conflicts_with = "body_file")]
+    pub body: Option<String>,
+    /// Request body from a file.
+    #[arg(long)]
+    pub body_file: Option<PathBuf>,
+    /// Open a new connection for every request (no HTTP keep-alive).
+    #[arg(long)]
+    pub no_keep_alive: bool,
+    /// Connect to these addresses (round-robin per connection) instead of resolving the
+    /// URL's host; the Host header still names the URL's host (repeatable).
+    #[arg(long = "connect-to")]
+    pub connect_to: Vec<SocketAddr>,
+
+    /// One table row per group: 'header:NAME' (e.g. header:X-Served-By) or 'peer'.
+    #[arg(long, value_parser = group_by)]
+    pub group_by: Option<GroupBy>,
+    /// Worker threads (default: the number of cores).
+    #[arg(long)]
+    pub threads: Option<usize>,
+    /// Write the full result as JSON to this file.
+    #[arg(short = 'o', long)]
+    pub out: Option<PathBuf>,
+    /// Print no progress lines while running.
+    #[arg(short = 'q', long)]
+    pub quiet: bool,
+}
+
+/// `stampede target`.
+#[derive(Debug, Args)]
+pub struct TargetArgs {
+    /// Address of the first instance; further instances use the following ports.
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    pub listen: SocketAddr,
+    /// Number of instances on consecutive ports.
+    #[arg(long, default_value_t = 1)]
+    pub instances: u16,
+    /// Instance name prefix: instances are PREFIX-1, PREFIX-2, ... (X-Served-By).
+    #[arg(long, default_value = "target")]
+    pub name: String,
+    /// Delay added to every response.
+    #[arg(long, value_parser = duration)]
+    pub delay: Option<Duration>,
+    /// Fraction (0..1) of requests answered with --error-status.
+    #[arg(long)]
+    pub error_rate: Option<f64>,
+    /// Status used by --error-rate.
+    #[arg(long, default_value_t = 503)]
+    pub error_status: u16,
+    /// Stop-the-world pause length: no response is written during a stall.
+    #[arg(long, value_parser = duration, requires = "stall_every")]
+    pub stall: Option<Duration>,
+    /// Period of the stalls (the first starts one period after start).
+    #[arg(long, value_parser = duration)]
+    pub stall_every: Option<Duration>,
+    /// A fault profile for one instance, N:KEY=VALUE[,KEY=VALUE...], replacing the
+    /// server-wide flags for instance N (1-based), e.g. 2:error-rate=0.05 (repeatable).
+    #[arg(long = "instance-fault")]
+    pub instance_faults: Vec<String>,
+    /// Server worker threads.
+    #[arg(long, default_value_t = 1)]
+    pub threads: usize,
+}
+
+/// `stampede demo`.
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// Length of the showcase.
+    #[arg(long, value_parser = duration, default_value = "15s")]
+    pub duration: Duration,
+    /// Peak arrival rate of the ramp.
+    #[arg(long, value_parser = rate, default_value = "1500")]
+    pub peak_rate: f64,
+    /// Write the full result as JSON to this file.
+    #[arg(short = 'o', long)]
+    pub out: Option<PathBuf>,
+    /// Print no progress lines while running.
+    #[arg(short = 'q', long)]
+    pub quiet: bool,
+}

@@ -1,0 +1,212 @@
+//! `stampede run`: flags -> RunPlan -> engine -> table and JSON.
+
+use std::io::IsTerminal;
+use std::num::{NonZeroU64, NonZeroUsize};
+use std::path::Path;
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use stampede_metrics::{GeneratorStats, Stats};
+use stampede_plan::{Arrival, Load, RateProfile, RequestSpec, RunPlan, StopCondition, Target};
+use stampede_report::{render_table, RunResult};
+
+use crate::args::{ArrivalArg, RunArgs};
+use crate::{UsageError, EXIT_ABORTED, EXIT_OK};
+
+/// Default closed-model concurrency.
+pub(crate) const DEFAULT_CONNECTIONS: usize = 50;
+
+fn usage(msg: impl Into<String>) -> anyhow::Error {
+    UsageError(msg.into()).into()
+}
+
+fn non_zero(n: usize, flag: &str) -> anyhow::Result<NonZeroUsize> {
+    NonZeroUsize::new(n).ok_or_else(|| usage(format!("{flag} must be at least 1")))
+}
+
+/// Turns flags into a validated plan.
+pub(crate) fn plan_from_args(a: &RunArgs) -> anyhow::Result<RunPlan> {
+    let target = Target::parse(&a.url).map_err(|e| usage(e.to_string()))?;
+    let open = a.rate.is_some() || !a.stages.is_empty();
+    let load = if open {
+        if a.connections.is_some() {
+            return Err(usage(
+                "--connections selects the closed model; with --rate or --stage use --max-connections",
+            ));
+        }
+        Load::Open {
+            profile: RateProfile {
+                start_rate: a.rate.unwrap_or(0.0),
+                stages: a.stages.clone(),
+            },
+            arrival: match a.arrival {
+                ArrivalArg::Uniform => Arrival::Uniform,
+                ArrivalArg::Poisson => Arrival::Poisson,
+            },
+            max_connections: non_zero(a.max_connections, "--max-connections")?,
+        }
+    } else {
+        Load::Closed {
+            connections: non_zero(
+                a.connections.unwrap_or(DEFAULT_CONNECTIONS),
+                "--connections",
+            )?,
+        }
+    };
+    let body = match (&a.body, &a.body_file) {
+        (Some(b), _) => b.clone().into_bytes(),
+        (None, Some(path)) => std::fs::read(path)
+            .map_err(|e| usage(format!("cannot read --body-file {}: {e}", path.display())))?,
+        (None, None) => Vec::new(),
+    };
+    let method = a.method.to_ascii_uppercase();
+    if method.is_empty() || !method.bytes().all(|b| b.is_ascii_alphabetic()) {
+        return Err(usage(format!("invalid method '{}'", a.method)));
+    }
+    let threads = match a.threads {
+        Some(n) => non_zero(n, "--threads")?,
+        None => std::thread::available_parallelism().unwrap_or(NonZeroUsize::MIN),
+    };
+    let requests = match a.requests {
+        Some(n) => Some(NonZeroU64::new(n).ok_or_else(|| usage("--requests must be at least 1"))?),
+        None => None,
+    };
+    RunPlan {
+        target,
+        request: RequestSpec {
+            method,
+            headers: a.headers.clone(),
+            body,
+        },
+        load,
+        stop: StopCondition {
+            duration: a.duration,
+            requests,
+        },
+        timeout: a.timeout,
+        threads,
+        keep_alive: !a.no_keep_alive,
+        group_by: a.group_by.clone(),
+        connect_to: a.connect_to.clone(),
+    }
+    .validate()
+    .map_err(|e| usage(e.to_string()))
+}
+
+/// Installs Ctrl-C handling: the first SIGINT/SIGTERM sets the returned flag (the run
+/// stops and reports what it measured), a second one exits at once.
+pub(crate) fn abort_flag() -> anyhow::Result<Arc<AtomicBool>> {
+    use signal_hook::consts::{SIGINT, SIGTERM};
+    use signal_hook::flag;
+    let abort = Arc::new(AtomicBool::new(false));
+    for sig in [SIGINT, SIGTERM] {
+        flag::register_conditional_shutdown(sig, 130, abort.clone())
+            .context("installing the signal handler")?;
+        flag::register(sig, abort.clone()).context("installing the signal handler")?;
+    }
+    Ok(abort)
+}
+
+/// Prints one progress line to stderr every few seconds (every second on a terminal).
+pub(crate) struct Progress {
+    every: u64,
+    quiet: bool,
+    window: Stats,
+    window_sends: u64,
+}
+
+impl Progress {
+    pub(crate) fn new(quiet: bool) -> Self {
+        let every = if std::io::stderr().is_terminal() {
+            1
+        } else {
+            5
+        };
+        Progress {
+            every,
+            quiet,
+            window: Stats::new(),
+            window_sends: 0,
+        }
+    }
+
+    pub(crate) fn second(&mut self, second: u64, stats: &Stats, generator: &GeneratorStats) {
+        if self.quiet {
+            return;
+        }
+        self.window.merge(stats);
+        self.window_sends += generator.sends;
+        if (second + 1) % self.every != 0 {
+            return;
+        }
+        let w = &self.window;
+        eprintln!(
+            "[{:>4}s] {:>8.0} req/s  sent {:>8}  errors {:>6}  timeouts {:>6}  p50 {:>8.2} ms  p99 {:>8.2} ms",
+            second + 1,
+            w.requests as f64 / self.every as f64,
+            self.window_sends,
+            w.errors,
+            w.timeouts,
+            w.latency.quantile_ms(0.5),
+            w.latency.quantile_ms(0.99),
+        );
+        self.window = Stats::new();
+        self.window_sends = 0;
+    }
+}
+
+/// Runs a plan and reports; shared by `run` and `demo`.
+pub(crate) fn execute(plan: &RunPlan, out: Option<&Path>, quiet: bool) -> anyhow::Result<u8> {
+    let abort = abort_flag()?;
+    let mut progress = Progress::new(quiet);
+    let outcome = stampede_engine::run(plan, abort, |s, stats, g| progress.second(s, stats, g))
+        .map_err(|e| match e {
+            stampede_engine::EngineError::Resolve { .. } => usage(e.to_string()),
+            other => anyhow::Error::new(other),
+        })?;
+    let result = RunResult::new(plan, &outcome);
+    print!("{}", render_table(&result));
+    if let Some(path) = out {
+        write_atomically(path, &result.to_json())
+            .with_context(|| format!("writing {}", path.display()))?;
+    }
+    Ok(if outcome.aborted {
+        EXIT_ABORTED
+    } else {
+        EXIT_OK
+    })
+}
+
+fn write_atomically(path: &Path, text: &str) -> std::io::Result<()> {
+    let tmp = path.with_extension("json.tmp");
+    std::fs::write(&tmp, text)?;
+    std::fs::rename(&tmp, path)
+}
+
+pub(crate) fn run(a: RunArgs) -> anyhow::Result<u8> {
+    let plan = plan_from_args(&a)?;
+    if !a.quiet {
+        eprintln!(
+            "stampede: {} {} for {}",
+            plan.request.method,
+            plan.target.url,
+            describe_stop(&plan)
+        );
+    }
+    execute(&plan, a.out.as_deref(), a.quiet)
+}
+
+fn describe_stop(plan: &RunPlan) -> String {
+    match (plan.stop.duration, plan.stop.requests) {
+        (Some(d), Some(n)) => format!("{} or {n} requests", fmt_duration(d)),
+        (Some(d), None) => fmt_duration(d),
+        (None, Some(n)) => format!("{n} requests"),
+        (None, None) => "ever".into(),
+    }
+}
+
+fn fmt_duration(d: Duration) -> String {
+    format!("{:.1}s", d.as_secs_f64())
+}

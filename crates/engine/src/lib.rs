@@ -1,0 +1,290 @@
+//! The stampede load engine.
+//!
+//! [`run`] takes a validated [`RunPlan`], starts one worker thread per core (each a
+//! single-threaded tokio runtime), applies the open or closed workload, and returns
+//! merged measurements. Workers record into thread-local stats and hand them to the
+//! calling thread once per second; nothing per request crosses threads.
+//!
+//! Connections are HTTP/1.1 over TCP ([`http1::Http1Conn`] is generic over the byte
+//! stream, so TLS slots in beneath it).
+#![deny(missing_docs)]
+
+pub mod connect;
+pub mod http1;
+pub mod schedule;
+mod worker;
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, AtomicU64};
+use std::sync::mpsc;
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+
+use stampede_metrics::{GeneratorStats, IntervalPoint, Stats};
+use stampede_plan::{Load, RunPlan};
+
+use worker::{Share, Shared, WorkerMsg};
+pub use worker::{Snapshot, LATE_THRESHOLD, MAX_DRAIN, MAX_GROUPS};
+
+/// Why a run could not start.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum EngineError {
+    /// The target host did not resolve.
+    #[error("cannot resolve {host}: {source}")]
+    Resolve {
+        /// The host name.
+        host: String,
+        /// The resolver's error.
+        source: std::io::Error,
+    },
+    /// A worker thread or runtime could not be created.
+    #[error("cannot start worker: {0}")]
+    Spawn(std::io::Error),
+}
+
+/// Everything a run measured.
+#[derive(Debug, Clone)]
+pub struct RunOutcome {
+    /// Wall-clock time the run started.
+    pub started_at: SystemTime,
+    /// The measured span: the sending window, or until the last response when the run
+    /// stopped on a request count.
+    pub elapsed: Duration,
+    /// Every request of the run.
+    pub total: Stats,
+    /// Requests by group key, in key order.
+    pub groups: Vec<(String, Stats)>,
+    /// Generator self-observation.
+    pub generator: GeneratorStats,
+    /// One point per second.
+    pub series: Vec<IntervalPoint>,
+    /// True when the run was stopped by the user (Ctrl-C).
+    pub aborted: bool,
+    /// Worker threads used.
+    pub threads: usize,
+    /// CPU time (user + system) of each worker thread.
+    pub worker_cpu: Vec<Duration>,
+    /// CPU time of the whole process during the run.
+    pub process_cpu: Duration,
+    /// Peak resident memory of the process, when the OS reports it.
+    pub peak_rss_bytes: Option<u64>,
+}
+
+/// Runs `plan` to completion on worker threads and returns the merged result. Sets of
+/// per-second stats are passed to `on_second` as they complete, for live views. Setting
+/// `abort` stops the run early; the outcome then holds what was measured so far.
+pub fn run(
+    plan: &RunPlan,
+    abort: Arc<AtomicBool>,
+    mut on_second: impl FnMut(u64, &Stats, &GeneratorStats),
+) -> Result<RunOutcome, EngineError> {
+    let addrs = if plan.connect_to.is_empty() {
+        connect::resolve(&plan.target.host, plan.target.port).map_err(|source| {
+            EngineError::Resolve {
+                host: plan.target.host.clone(),
+                source,
+            }
+        })?
+    } else {
+        plan.connect_to.clone()
+    };
+    let threads = match &plan.load {
+        Load::Closed { connections } => plan.threads.get().min(connections.get()),
+        Load::Open { .. } => plan.threads.get(),
+    };
+    let cpu_before = process_cpu();
+    let started_at = SystemTime::now();
+    // Give the threads a moment to start before the schedule's time zero.
+    let start = Instant::now() + Duration::from_millis(5);
+    let shared = Arc::new(Shared {
+        start,
+        send_until: plan.stop.duration.map(|d| start + d),
+        tickets: plan.stop.requests.map(|n| AtomicU64::new(n.get())),
+        abort: abort.clone(),
+        addrs,
+        request: http1::encode_request(&plan.target, &plan.request, plan.keep_alive),
+        head_request: plan.request.method == "HEAD",
+        timeout: plan.timeout,
+        keep_alive: plan.keep_alive,
+        group_by: plan.group_by.clone(),
+        open_model: matches!(plan.load, Load::Open { .. }),
+    });
+    let seed = fastrand::u64(..);
+    let (tx, rx) = mpsc::channel();
+    let mut handles = Vec::with_capacity(threads);
+    for w in 0..threads {
+        let share = match &plan.load {
+            Load::Closed { connections } => Share::Closed {
+                connections: connections.get() / threads
+                    + usize::from(w < connections.get() % threads),
+            },
+            Load::Open {
+                profile,
+                arrival,
+                max_connections,
+            } => Share::Open {
+                schedule: schedule::Schedule::new(profile, *arrival, w, threads, seed),
+                max_connections: max_connections.get().div_ceil(threads),
+            },
+        };
+        let shared = shared.clone();
+        let tx = tx.clone();
+        let h = std::thread::Builder::new()
+            .name(format!("stampede-worker-{w}"))
+            .spawn(move || worker::run_worker(w, shared, share, tx))
+            .map_err(EngineError::Spawn)?;
+        handles.push(h);
+    }
+    drop(tx);
+
+    let mut collector = Collector::new(threads);
+    for msg in rx {
+        collector.receive(msg, &mut on_second);
+    }
+    for h in handles {
+        match h.join() {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => return Err(EngineError::Spawn(e)),
+            Err(panic) => std::panic::resume_unwind(panic),
+        }
+    }
+    collector.finish(&mut on_second);
+
+    let aborted = abort.load(std::sync::atomic::Ordering::Relaxed);
+    let ran = collector
+        .last_completion
+        .map_or(Duration::ZERO, |t| t.saturating_duration_since(start));
+    let elapsed = if aborted {
+        start.elapsed()
+    } else {
+        match plan.stop.duration {
+            Some(d) if plan.stop.requests.is_none() || ran >= d => d,
+            _ => ran,
+        }
+    };
+    Ok(RunOutcome {
+        started_at,
+        elapsed,
+        total: collector.total,
+        groups: collector.groups.into_iter().collect(),
+        generator: collector.generator,
+        series: collector.series,
+        aborted,
+        threads,
+        worker_cpu: collector.worker_cpu,
+        process_cpu: process_cpu().saturating_sub(cpu_before),
+        peak_rss_bytes: peak_rss_bytes(),
+    })
+}
+
+/// Merges worker snapshots into run totals and completed per-second points.
+struct Collector {
+    active: usize,
+    total: Stats,
+    groups: BTreeMap<String, Stats>,
+    generator: GeneratorStats,
+    pending: BTreeMap<u64, (usize, Stats, GeneratorStats)>,
+    series: Vec<IntervalPoint>,
+    last_completion: Option<Instant>,
+    worker_cpu: Vec<Duration>,
+}
+
+impl Collector {
+    fn new(workers: usize) -> Self {
+        Collector {
+            active: workers,
+            total: Stats::new(),
+            groups: BTreeMap::new(),
+            generator: GeneratorStats::default(),
+            pending: BTreeMap::new(),
+            series: Vec::new(),
+            last_completion: None,
+            worker_cpu: vec![Duration::ZERO; workers],
+        }
+    }
+
+    fn receive(
+        &mut self,
+        msg: WorkerMsg,
+        on_second: &mut impl FnMut(u64, &Stats, &GeneratorStats),
+    ) {
+        match msg {
+            WorkerMsg::Interval { second, snapshot } => {
+                let Snapshot {
+                    total,
+                    groups,
+                    generator,
+                } = *snapshot;
+                self.total.merge(&total);
+                self.generator.merge(&generator);
+                for (key, stats) in groups {
+                    if stats.requests > 0 || stats.connections_opened > 0 {
+                        self.groups.entry(key).or_default().merge(&stats);
+                    }
+                }
+                let entry = self
+                    .pending
+                    .entry(second)
+                    .or_insert_with(|| (0, Stats::new(), GeneratorStats::default()));
+                entry.0 += 1;
+                entry.1.merge(&total);
+                entry.2.merge(&generator);
+            }
+            WorkerMsg::Done {
+                worker,
+                last_completion,
+                cpu,
+            } => {
+                self.active -= 1;
+                self.worker_cpu[worker] = cpu;
+                self.last_completion = self.last_completion.max(last_completion);
+            }
+        }
+        self.complete_seconds(false, on_second);
+    }
+
+    /// Turns seconds that every active worker reported into series points, in order.
+    fn complete_seconds(
+        &mut self,
+        all: bool,
+        on_second: &mut impl FnMut(u64, &Stats, &GeneratorStats),
+    ) {
+        while let Some(entry) = self.pending.first_entry() {
+            if !all && entry.get().0 < self.active.max(1) {
+                break;
+            }
+            let second = *entry.key();
+            let (_, stats, generator) = entry.remove();
+            on_second(second, &stats, &generator);
+            self.series
+                .push(IntervalPoint::new(second, &stats, &generator));
+        }
+    }
+
+    fn finish(&mut self, on_second: &mut impl FnMut(u64, &Stats, &GeneratorStats)) {
+        self.complete_seconds(true, on_second);
+    }
+}
+
+/// CPU time (user + system) of this process so far.
+pub fn process_cpu() -> Duration {
+    use nix::sys::resource::{getrusage, UsageWho};
+    match getrusage(UsageWho::RUSAGE_SELF) {
+        Ok(u) => {
+            let tv = |t: nix::sys::time::TimeVal| {
+                Duration::new(t.tv_sec().max(0) as u64, (t.tv_usec().max(0) as u32) * 1000)
+            };
+            tv(u.user_time()) + tv(u.system_time())
+        }
+        Err(_) => Duration::ZERO,
+    }
+}
+
+/// Peak resident set size of this process (`VmHWM` in `/proc/self/status`).
+pub fn peak_rss_bytes() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib * 1024)
+}

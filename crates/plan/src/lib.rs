@@ -1,0 +1,24 @@
+//! The validated description of one run: a [`RunPlan`].
+//!
+//! Flags (and, later, scenario files) are parsed at the edge into real types and checked
+//! here once, so the engine never sees a sentinel string or an impossible combination.
+//! This crate is pure: no sockets, no runtime.
+//!
+//! ```
+//! use stampede_plan::{parse_stage, Target};
+//! let target = Target::parse("http://127.0.0.1:8080/hello?x=1").unwrap();
+//! assert_eq!(target.port, 8080);
+//! assert_eq!(target.path_and_query, "/hello?x=1");
+//! let stage = parse_stage("10s:2000").unwrap();
+//! assert_eq!(stage.target_rate, 2000.0);
+//! ```
+#![deny(missing_docs)]
+
+mod parse;
+mod run_plan;
+
+pub use parse::{parse_duration, parse_header, parse_stage};
+pub use run_plan::{
+    Arrival, GroupBy, Load, PlanError, RateProfile, RequestSpec, RunPlan, Scheme, Stage,
+    StopCondition, Target, DEFAULT_DURATION,
+};

@@ -1,0 +1,450 @@
+//! The result document written by `--out FILE`.
+//!
+//! ## Wire format
+//!
+//! One JSON object, `schema_version` 1, described by `schema/result.schema.json`.
+//! Durations are milliseconds (`*_ms`) or seconds (`*_s`), rates are per second, and
+//! names are snake_case throughout. Latency percentiles are HdrHistogram values with
+//! three significant digits. `summary.latency_ms` is measured from each request's
+//! intended send time in the open model (coordinated-omission corrected) and equals
+//! service time in the closed model; `latency_model` says which. The full histograms
+//! are in `histograms` as HdrHistogram V2 compressed base64 (values in microseconds),
+//! readable by any HdrHistogram implementation. New fields may be added within a
+//! schema version; removing or renaming one bumps it.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use stampede_analysis::{check_generator, GeneratorFacts, GeneratorWarning, Percentiles, Summary};
+use stampede_engine::schedule::Cumulative;
+use stampede_engine::RunOutcome;
+use stampede_metrics::{IntervalPoint, Stats};
+use stampede_plan::{Arrival, Load, RunPlan};
+
+/// The version of this document's shape.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// A whole run's result.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunResult {
+    /// Shape version of this document.
+    pub schema_version: u32,
+    /// Version of stampede that wrote it.
+    pub stampede_version: String,
+    /// When the run started (RFC 3339, UTC).
+    pub started_at: String,
+    /// True when the run was interrupted (Ctrl-C) and holds partial results.
+    pub aborted: bool,
+    /// What was run.
+    pub config: RunConfig,
+    /// `corrected` (from intended send time, open model) or `service_time` (closed).
+    pub latency_model: String,
+    /// Headline numbers.
+    pub summary: SummaryDoc,
+    /// Timing phases.
+    pub phases_ms: Phases,
+    /// Errors by class name.
+    pub errors_by_class: BTreeMap<String, u64>,
+    /// Responses by HTTP status code.
+    pub status_codes: BTreeMap<String, u64>,
+    /// Label of the grouping (`X-Served-By`, `peer`), if any.
+    pub group_by: Option<String>,
+    /// One entry per group, in key order.
+    pub groups: Vec<GroupDoc>,
+    /// One entry per second.
+    pub series: Vec<SeriesPoint>,
+    /// The generator's view of itself.
+    pub generator: GeneratorDoc,
+    /// Full histograms, HdrHistogram V2 compressed base64.
+    pub histograms: Histograms,
+}
+
+/// The run's configuration, as the engine understood it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunConfig {
+    /// Target URL.
+    pub url: String,
+    /// HTTP method.
+    pub method: String,
+    /// `open` or `closed`.
+    pub model: String,
+    /// Open model: starting (or constant) arrival rate.
+    pub rate: Option<f64>,
+    /// Open model: ramp stages.
+    pub stages: Vec<StageDoc>,
+    /// Open model: `uniform` or `poisson`.
+    pub arrival: Option<String>,
+    /// Closed model: connections.
+    pub connections: Option<usize>,
+    /// Open model: connection pool cap.
+    pub max_connections: Option<usize>,
+    /// Duration limit in seconds.
+    pub duration_s: Option<f64>,
+    /// Request limit.
+    pub requests: Option<u64>,
+    /// Per-request timeout in milliseconds.
+    pub timeout_ms: f64,
+    /// Worker threads.
+    pub threads: usize,
+    /// Whether connections were reused.
+    pub keep_alive: bool,
+}
+
+/// One ramp stage.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StageDoc {
+    /// Stage length in seconds.
+    pub duration_s: f64,
+    /// Rate at the end of the stage.
+    pub rate: f64,
+}
+
+/// Counts, rates and latencies shared by the summary and each group.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Core {
+    /// Requests finished (successes + errors + timeouts).
+    pub requests: u64,
+    /// Errors (transport failures and HTTP statuses >= 400).
+    pub errors: u64,
+    /// Timeouts (no complete response within the timeout).
+    pub timeouts: u64,
+    /// (errors + timeouts) / requests.
+    pub error_rate: f64,
+    /// Requests finished per second.
+    pub achieved_rate: f64,
+    /// The schedule's average rate over the run; null in the closed model and in groups.
+    pub target_rate: Option<f64>,
+    /// Latency (see `latency_model`).
+    pub latency_ms: Percentiles,
+    /// Service time: actual send to last byte.
+    pub service_time_ms: Percentiles,
+    /// Response bytes received.
+    pub bytes_received: u64,
+    /// Request bytes sent.
+    pub bytes_sent: u64,
+    /// Connections opened.
+    pub connections_opened: u64,
+}
+
+impl Core {
+    fn new(stats: &Stats, elapsed: Duration, target_rate: Option<f64>) -> Self {
+        let s = Summary::new(stats, elapsed, target_rate);
+        Core {
+            requests: s.requests,
+            errors: s.errors,
+            timeouts: s.timeouts,
+            error_rate: s.error_rate,
+            achieved_rate: round2(s.achieved_rate),
+            target_rate: s.target_rate.map(round2),
+            latency_ms: s.latency,
+            service_time_ms: s.service_time,
+            bytes_received: stats.bytes_received,
+            bytes_sent: stats.bytes_sent,
+            connections_opened: stats.connections_opened,
+        }
+    }
+}
+
+/// The run's headline numbers.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SummaryDoc {
+    /// Counts, rates, latencies.
+    #[serde(flatten)]
+    pub core: Core,
+    /// The measured span in seconds.
+    pub elapsed_s: f64,
+    /// Open model: sends that left more than 2 ms after their intended time.
+    pub late_sends: u64,
+    /// Open model: scheduled requests never sent for want of a free connection.
+    pub dropped: u64,
+    /// Requests still in flight when the run ended.
+    pub unfinished: u64,
+}
+
+/// Timing phases.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Phases {
+    /// TCP connect time of each new connection.
+    pub connect: Percentiles,
+    /// Actual send to first response byte.
+    pub ttfb: Percentiles,
+    /// Actual send to last response byte (service time).
+    pub total: Percentiles,
+}
+
+/// One group's row.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GroupDoc {
+    /// The group key (header value or peer address).
+    pub key: String,
+    /// Counts, rates, latencies.
+    #[serde(flatten)]
+    pub core: Core,
+    /// Errors by class name.
+    pub errors_by_class: BTreeMap<String, u64>,
+    /// Responses by HTTP status code.
+    pub status_codes: BTreeMap<String, u64>,
+}
+
+/// Percentiles of one second.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct PointPercentiles {
+    /// Median.
+    pub p50: f64,
+    /// 90th percentile.
+    pub p90: f64,
+    /// 99th percentile.
+    pub p99: f64,
+    /// Largest value.
+    pub max: f64,
+}
+
+impl From<[f64; 4]> for PointPercentiles {
+    fn from(v: [f64; 4]) -> Self {
+        PointPercentiles {
+            p50: v[0],
+            p90: v[1],
+            p99: v[2],
+            max: v[3],
+        }
+    }
+}
+
+/// One second of the run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SeriesPoint {
+    /// Seconds since the start (the interval [t, t+1)).
+    pub t: u64,
+    /// Requests finished.
+    pub requests: u64,
+    /// Errors.
+    pub errors: u64,
+    /// Timeouts.
+    pub timeouts: u64,
+    /// Requests sent.
+    pub sends: u64,
+    /// Late sends.
+    pub late_sends: u64,
+    /// Dropped requests.
+    pub dropped: u64,
+    /// Latency percentiles (see `latency_model`).
+    pub latency_ms: PointPercentiles,
+    /// Service-time percentiles.
+    pub service_time_ms: PointPercentiles,
+}
+
+impl From<&IntervalPoint> for SeriesPoint {
+    fn from(p: &IntervalPoint) -> Self {
+        SeriesPoint {
+            t: p.second,
+            requests: p.requests,
+            errors: p.errors,
+            timeouts: p.timeouts,
+            sends: p.sends,
+            late_sends: p.late_sends,
+            dropped: p.dropped,
+            latency_ms: p.latency_ms.into(),
+            service_time_ms: p.service_time_ms.into(),
+        }
+    }
+}
+
+/// The generator's self-observation.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GeneratorDoc {
+    /// Worker threads.
+    pub threads: usize,
+    /// CPU seconds (user + system) of the whole process.
+    pub cpu_s: f64,
+    /// CPU seconds of each worker thread.
+    pub worker_cpu_s: Vec<f64>,
+    /// Each worker's CPU seconds / wall seconds.
+    pub worker_busy: Vec<f64>,
+    /// Requests sent.
+    pub sends: u64,
+    /// Open model: actual minus intended send time.
+    pub schedule_lag_ms: Option<Percentiles>,
+    /// Peak resident memory of the process.
+    pub peak_rss_bytes: Option<u64>,
+    /// Reasons to distrust the result because of the generator itself.
+    pub warnings: Vec<GeneratorWarning>,
+}
+
+/// Full histograms.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Histograms {
+    /// Unit of the recorded values (`us`).
+    pub unit: String,
+    /// Latency (see `latency_model`).
+    pub latency: String,
+    /// Service time.
+    pub service_time: String,
+    /// Connect time.
+    pub connect: String,
+    /// Time to first byte.
+    pub ttfb: String,
+}
+
+fn round2(x: f64) -> f64 {
+    (x * 100.0).round() / 100.0
+}
+
+fn class_map(stats: &Stats) -> BTreeMap<String, u64> {
+    stats
+        .errors_by_class
+        .non_zero()
+        .map(|(c, n)| (c.as_str().to_string(), n))
+        .collect()
+}
+
+fn status_map(stats: &Stats) -> BTreeMap<String, u64> {
+    stats
+        .status_codes
+        .non_zero()
+        .map(|(c, n)| (c.to_string(), n))
+        .collect()
+}
+
+impl RunResult {
+    /// Builds the document from a plan and what the engine measured.
+    pub fn new(plan: &RunPlan, outcome: &RunOutcome) -> Self {
+        let open = matches!(plan.load, Load::Open { .. });
+        let elapsed = outcome.elapsed;
+        let target_rate = match &plan.load {
+            Load::Open { profile, .. } if !elapsed.is_zero() => {
+                Some(Cumulative::new(profile).at(elapsed) / elapsed.as_secs_f64())
+            }
+            _ => None,
+        };
+        let total = &outcome.total;
+        let wall = elapsed.as_secs_f64().max(1e-9);
+        let worker_busy: Vec<f64> = outcome
+            .worker_cpu
+            .iter()
+            .map(|c| round2(c.as_secs_f64() / wall))
+            .collect();
+        let g = &outcome.generator;
+        let warnings = check_generator(&GeneratorFacts {
+            open_model: open,
+            sends: g.sends,
+            late_sends: g.late_sends,
+            dropped: g.dropped,
+            worker_busy: worker_busy.clone(),
+        });
+        RunResult {
+            schema_version: SCHEMA_VERSION,
+            stampede_version: env!("CARGO_PKG_VERSION").to_string(),
+            started_at: humantime::format_rfc3339_seconds(outcome.started_at).to_string(),
+            aborted: outcome.aborted,
+            config: config_of(plan),
+            latency_model: if open { "corrected" } else { "service_time" }.to_string(),
+            summary: SummaryDoc {
+                core: Core::new(total, elapsed, target_rate),
+                elapsed_s: round3(elapsed.as_secs_f64()),
+                late_sends: g.late_sends,
+                dropped: g.dropped,
+                unfinished: g.unfinished,
+            },
+            phases_ms: Phases {
+                connect: Percentiles::of(&total.connect),
+                ttfb: Percentiles::of(&total.ttfb),
+                total: Percentiles::of(&total.service_time),
+            },
+            errors_by_class: class_map(total),
+            status_codes: status_map(total),
+            group_by: plan.group_by.as_ref().map(|g| g.label().to_string()),
+            groups: outcome
+                .groups
+                .iter()
+                .map(|(key, s)| GroupDoc {
+                    key: key.clone(),
+                    core: Core::new(s, elapsed, None),
+                    errors_by_class: class_map(s),
+                    status_codes: status_map(s),
+                })
+                .collect(),
+            series: outcome.series.iter().map(SeriesPoint::from).collect(),
+            generator: GeneratorDoc {
+                threads: outcome.threads,
+                cpu_s: round3(outcome.process_cpu.as_secs_f64()),
+                worker_cpu_s: outcome
+                    .worker_cpu
+                    .iter()
+                    .map(|c| round3(c.as_secs_f64()))
+                    .collect(),
+                worker_busy,
+                sends: g.sends,
+                schedule_lag_ms: open.then(|| Percentiles::of(&g.schedule_lag)),
+                peak_rss_bytes: outcome.peak_rss_bytes,
+                warnings,
+            },
+            histograms: Histograms {
+                unit: "us".to_string(),
+                latency: total.latency.to_v2_base64(),
+                service_time: total.service_time.to_v2_base64(),
+                connect: total.connect.to_v2_base64(),
+                ttfb: total.ttfb.to_v2_base64(),
+            },
+        }
+    }
+
+    /// Pretty JSON text.
+    pub fn to_json(&self) -> String {
+        serde_json::to_string_pretty(self).expect("the result document always serializes")
+    }
+}
+
+fn round3(x: f64) -> f64 {
+    (x * 1000.0).round() / 1000.0
+}
+
+fn config_of(plan: &RunPlan) -> RunConfig {
+    let (model, rate, stages, arrival, connections, max_connections) = match &plan.load {
+        Load::Open {
+            profile,
+            arrival,
+            max_connections,
+        } => (
+            "open",
+            Some(profile.start_rate),
+            profile
+                .stages
+                .iter()
+                .map(|s| StageDoc {
+                    duration_s: s.duration.as_secs_f64(),
+                    rate: s.target_rate,
+                })
+                .collect(),
+            Some(match arrival {
+                Arrival::Uniform => "uniform",
+                Arrival::Poisson => "poisson",
+            }),
+            None,
+            Some(max_connections.get()),
+        ),
+        Load::Closed { connections } => (
+            "closed",
+            None,
+            Vec::new(),
+            None,
+            Some(connections.get()),
+            None,
+        ),
+    };
+    RunConfig {
+        url: plan.target.url.to_string(),
+        method: plan.request.method.clone(),
+        model: model.to_string(),
+        rate,
+        stages,
+        arrival: arrival.map(str::to_string),
+        connections,
+        max_connections,
+        duration_s: plan.stop.duration.map(|d| d.as_secs_f64()),
+        requests: plan.stop.requests.map(|n| n.get()),
+        timeout_ms: plan.timeout.as_secs_f64() * 1000.0,
+        threads: plan.threads.get(),
+        keep_alive: plan.keep_alive,
+    }
+}

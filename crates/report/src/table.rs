@@ -1,0 +1,254 @@
+//! The terminal table: one row per group plus a total row, then errors, statuses,
+//! timing phases and the generator's own health.
+
+use std::fmt::Write as _;
+
+use stampede_analysis::Percentiles;
+
+use crate::json::{Core, RunResult};
+
+const HEADERS: [&str; 12] = [
+    "", "requests", "errors", "timeouts", "avg ms", "p50 ms", "p90 ms", "p99 ms", "p99.9 ms",
+    "max ms", "err+to %", "rate/s",
+];
+
+fn ms(x: f64) -> String {
+    if x >= 100.0 {
+        format!("{x:.0}")
+    } else if x >= 10.0 {
+        format!("{x:.1}")
+    } else {
+        format!("{x:.2}")
+    }
+}
+
+fn row(label: &str, c: &Core) -> Vec<String> {
+    let rate = match c.target_rate {
+        Some(t) => format!("{:.1} / {:.1}", c.achieved_rate, t),
+        None => format!("{:.1}", c.achieved_rate),
+    };
+    let l = &c.latency_ms;
+    vec![
+        label.to_string(),
+        c.requests.to_string(),
+        c.errors.to_string(),
+        c.timeouts.to_string(),
+        ms(l.mean),
+        ms(l.p50),
+        ms(l.p90),
+        ms(l.p99),
+        ms(l.p999),
+        ms(l.max),
+        format!("{:.2}", c.error_rate * 100.0),
+        rate,
+    ]
+}
+
+/// Lays out rows with right-aligned numeric columns and a left-aligned first column.
+fn layout(rows: &[Vec<String>]) -> String {
+    let cols = rows.iter().map(Vec::len).max().unwrap_or(0);
+    let widths: Vec<usize> = (0..cols)
+        .map(|i| {
+            rows.iter()
+                .filter_map(|r| r.get(i))
+                .map(|s| s.chars().count())
+                .max()
+                .unwrap_or(0)
+        })
+        .collect();
+    let mut out = String::new();
+    for r in rows {
+        let mut line = String::new();
+        for (i, cell) in r.iter().enumerate() {
+            if i == 0 {
+                let _ = write!(line, "{cell:<w$}", w = widths[0]);
+            } else {
+                let _ = write!(line, "  {cell:>w$}", w = widths[i]);
+            }
+        }
+        out.push_str(line.trim_end());
+        out.push('\n');
+    }
+    out
+}
+
+fn phase_row(label: &str, p: &Percentiles) -> Vec<String> {
+    vec![
+        label.to_string(),
+        ms(p.mean),
+        ms(p.p50),
+        ms(p.p90),
+        ms(p.p99),
+        ms(p.p999),
+        ms(p.max),
+    ]
+}
+
+fn bytes(b: u64) -> String {
+    let b = b as f64;
+    if b >= 1024.0 * 1024.0 * 1024.0 {
+        format!("{:.2} GiB", b / (1024.0 * 1024.0 * 1024.0))
+    } else if b >= 1024.0 * 1024.0 {
+        format!("{:.1} MiB", b / (1024.0 * 1024.0))
+    } else {
+        format!("{:.1} KiB", b / 1024.0)
+    }
+}
+
+/// Renders the result as the end-of-run text table.
+pub fn render_table(r: &RunResult) -> String {
+    let mut out = String::new();
+    let c = &r.config;
+    let load = match c.model.as_str() {
+        "open" => {
+            let mut s = format!(
+                "open model, {} arrivals",
+                c.arrival.as_deref().unwrap_or("uniform")
+            );
+            if c.stages.is_empty() {
+                let _ = write!(s, " at {} req/s", c.rate.unwrap_or(0.0));
+            } else {
+                let stages: Vec<String> = c
+                    .stages
+                    .iter()
+                    .map(|st| format!("{}s:{}", st.duration_s, st.rate))
+                    .collect();
+                let _ = write!(s, ", stages {}", stages.join(" "));
+            }
+            s
+        }
+        _ => format!("closed model, {} connections", c.connections.unwrap_or(0)),
+    };
+    let _ = writeln!(
+        out,
+        "{} {}  {}  {:.1}s  {} threads{}",
+        c.method,
+        c.url,
+        load,
+        r.summary.elapsed_s,
+        c.threads,
+        if c.keep_alive { "" } else { "  no keep-alive" }
+    );
+    if r.aborted {
+        out.push_str("INTERRUPTED: partial results up to the interruption\n");
+    }
+    out.push('\n');
+
+    let mut rows = vec![HEADERS.iter().map(|s| s.to_string()).collect::<Vec<_>>()];
+    if let Some(label) = &r.group_by {
+        rows[0][0] = label.clone();
+        for g in &r.groups {
+            rows.push(row(&g.key, &g.core));
+        }
+    }
+    rows.push(row("total", &r.summary.core));
+    out.push_str(&layout(&rows));
+    out.push('\n');
+    let _ = writeln!(
+        out,
+        "latency is {}",
+        if r.latency_model == "corrected" {
+            "measured from each request's intended send time (corrected for coordinated omission)"
+        } else {
+            "service time (closed model: time queued before sending is not included)"
+        }
+    );
+
+    let mut phases = vec![vec![
+        "timing (ms)".to_string(),
+        "avg".into(),
+        "p50".into(),
+        "p90".into(),
+        "p99".into(),
+        "p99.9".into(),
+        "max".into(),
+    ]];
+    phases.push(phase_row("connect", &r.phases_ms.connect));
+    phases.push(phase_row("first byte", &r.phases_ms.ttfb));
+    phases.push(phase_row("total (service)", &r.phases_ms.total));
+    if r.latency_model == "corrected" {
+        phases.push(phase_row("latency (corrected)", &r.summary.core.latency_ms));
+    }
+    out.push_str(&layout(&phases));
+    out.push('\n');
+
+    if r.errors_by_class.is_empty() {
+        out.push_str("errors by class: none\n");
+    } else {
+        let parts: Vec<String> = r
+            .errors_by_class
+            .iter()
+            .map(|(k, v)| format!("{k} {v}"))
+            .collect();
+        let _ = writeln!(out, "errors by class: {}", parts.join(", "));
+    }
+    if r.summary.core.timeouts > 0 {
+        let _ = writeln!(
+            out,
+            "timeouts: {} (no complete response within {} ms)",
+            r.summary.core.timeouts, c.timeout_ms
+        );
+    }
+    let parts: Vec<String> = r
+        .status_codes
+        .iter()
+        .map(|(k, v)| format!("{k} {v}"))
+        .collect();
+    let _ = writeln!(
+        out,
+        "status codes: {}",
+        if parts.is_empty() {
+            "none".to_string()
+        } else {
+            parts.join(", ")
+        }
+    );
+    let s = &r.summary;
+    let _ = writeln!(
+        out,
+        "transfer: {} received, {} sent, {} connections opened",
+        bytes(s.core.bytes_received),
+        bytes(s.core.bytes_sent),
+        s.core.connections_opened
+    );
+
+    let g = &r.generator;
+    let busy: Vec<String> = g
+        .worker_busy
+        .iter()
+        .map(|b| format!("{:.0}%", b * 100.0))
+        .collect();
+    let mut gen = format!(
+        "generator: {} threads, {:.2} CPU-s, worker busy {}",
+        g.threads,
+        g.cpu_s,
+        busy.join(" ")
+    );
+    if c.model == "open" {
+        let lag = g.schedule_lag_ms.unwrap_or_default();
+        let _ = write!(
+            gen,
+            ", late sends {}, dropped {}, send lag p99 {} ms",
+            s.late_sends,
+            s.dropped,
+            ms(lag.p99)
+        );
+    }
+    if s.unfinished > 0 {
+        let _ = write!(gen, ", unfinished {}", s.unfinished);
+    }
+    if let Some(rss) = g.peak_rss_bytes {
+        let _ = write!(gen, ", peak RSS {}", bytes(rss));
+    }
+    out.push_str(&gen);
+    out.push('\n');
+    if !g.warnings.is_empty() {
+        let reasons: Vec<String> = g.warnings.iter().map(|w| w.explain()).collect();
+        let _ = writeln!(
+            out,
+            "WARNING: stampede itself limited this result: {}",
+            reasons.join("; ")
+        );
+    }
+    out
+}

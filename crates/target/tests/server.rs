@@ -1,0 +1,458 @@
+//! Integration tests: a real target on 127.0.0.1 driven by a tiny raw HTTP/1.1 client.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::time::{Duration, Instant};
+
+use stampede_target::{FaultProfile, TargetConfig, TargetError, TargetHandle};
+
+/// A parsed HTTP/1.1 response.
+#[derive(Debug)]
+struct Resp {
+    status: u16,
+    headers: Vec<(String, String)>,
+    body: Vec<u8>,
+}
+
+impl Resp {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    fn served_by(&self) -> &str {
+        self.header("x-served-by").expect("X-Served-By header")
+    }
+}
+
+/// One keep-alive connection.
+struct Client {
+    reader: BufReader<TcpStream>,
+}
+
+impl Client {
+    fn connect(addr: SocketAddr) -> Client {
+        let stream = TcpStream::connect(addr).expect("connect");
+        stream
+            .set_read_timeout(Some(Duration::from_secs(5)))
+            .unwrap();
+        stream.set_nodelay(true).unwrap();
+        Client {
+            reader: BufReader::new(stream),
+        }
+    }
+
+    fn request(&mut self, method: &str, path: &str, body: &[u8]) -> std::io::Result<Resp> {
+        let head = format!(
+            "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: {}\r\n\r\n",
+            body.len()
+        );
+        let stream = self.reader.get_mut();
+        stream.write_all(head.as_bytes())?;
+        stream.write_all(body)?;
+        self.read_response()
+    }
+
+    fn get(&mut self, path: &str) -> Resp {
+        self.request("GET", path, b"").expect("GET")
+    }
+
+    fn read_response(&mut self) -> std::io::Result<Resp> {
+        let mut line = String::new();
+        if self.reader.read_line(&mut line)? == 0 {
+            return Err(std::io::ErrorKind::UnexpectedEof.into());
+        }
+        let status = line
+            .split(' ')
+            .nth(1)
+            .and_then(|s| s.parse().ok())
+            .unwrap_or_else(|| panic!("bad status line {line:?}"));
+        let mut headers = Vec::new();
+        loop {
+            line.clear();
+            self.reader.read_line(&mut line)?;
+            let l = line.trim_end();
+            if l.is_empty() {
+                break;
+            }
+            let (k, v) = l.split_once(':').expect("header line");
+            headers.push((k.trim().to_owned(), v.trim().to_owned()));
+        }
+        let mut resp = Resp {
+            status,
+            headers,
+            body: Vec::new(),
+        };
+        let len: usize = resp
+            .header("content-length")
+            .expect("Content-Length header")
+            .parse()
+            .unwrap();
+        resp.body = vec![0; len];
+        self.reader.read_exact(&mut resp.body)?;
+        Ok(resp)
+    }
+}
+
+fn local() -> SocketAddr {
+    "127.0.0.1:0".parse().unwrap()
+}
+
+fn start(config: TargetConfig) -> TargetHandle {
+    TargetHandle::start(config).expect("start target")
+}
+
+fn start_default() -> TargetHandle {
+    start(TargetConfig::new(local()))
+}
+
+#[test]
+fn instances_are_named_and_counted() {
+    let mut config = TargetConfig::new(local());
+    config.instances = 3;
+    let target = start(config);
+    assert_eq!(target.names(), ["target-1", "target-2", "target-3"]);
+    assert_eq!(target.addrs().len(), 3);
+    for (addr, name) in target.addrs().iter().zip(target.names()) {
+        assert_eq!(addr.ip().to_string(), "127.0.0.1");
+        assert_ne!(addr.port(), 0);
+        let resp = Client::connect(*addr).get("/");
+        assert_eq!(resp.status, 200);
+        assert_eq!(resp.served_by(), name);
+        assert_eq!(resp.body, b"ok\n");
+    }
+    assert_eq!(target.requests_served(), 3);
+}
+
+#[test]
+fn custom_prefix_and_multi_thread_runtime() {
+    let mut config = TargetConfig::new(local());
+    config.instances = 2;
+    config.name_prefix = "api".into();
+    config.threads = 2;
+    let target = start(config);
+    let resp = Client::connect(target.addrs()[1]).get("/x?cpu=2ms");
+    assert_eq!(resp.status, 200);
+    assert_eq!(resp.served_by(), "api-2");
+}
+
+#[test]
+fn consecutive_ports() {
+    // The probed port (or the next) may be taken meanwhile; retry a few times.
+    for _ in 0..10 {
+        let port = TcpListener::bind(local())
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        if port == u16::MAX {
+            continue;
+        }
+        let mut config = TargetConfig::new(SocketAddr::new([127, 0, 0, 1].into(), port));
+        config.instances = 2;
+        match TargetHandle::start(config) {
+            Ok(target) => {
+                let ports: Vec<u16> = target.addrs().iter().map(|a| a.port()).collect();
+                assert_eq!(ports, [port, port + 1]);
+                let resp = Client::connect(target.addrs()[1]).get("/");
+                assert_eq!(resp.served_by(), "target-2");
+                return;
+            }
+            Err(TargetError::Bind { .. }) => continue,
+            Err(e) => panic!("{e}"),
+        }
+    }
+    panic!("no two consecutive free ports found");
+}
+
+#[test]
+fn bind_error_names_the_address() {
+    let taken = TcpListener::bind(local()).unwrap();
+    let addr = taken.local_addr().unwrap();
+    let err = TargetHandle::start(TargetConfig::new(addr)).unwrap_err();
+    assert!(matches!(err, TargetError::Bind { addr: a, .. } if a == addr));
+    assert!(err.to_string().contains(&addr.to_string()), "{err}");
+}
+
+#[test]
+fn size_knob_sets_exact_length() {
+    let target = start_default();
+    let mut c = Client::connect(target.addrs()[0]);
+    for (knob, len) in [
+        ("0", 0),
+        ("17", 17),
+        ("1k", 1024),
+        ("70k", 70 * 1024),
+        ("1m", 1 << 20),
+    ] {
+        let resp = c.get(&format!("/?size={knob}"));
+        assert_eq!(resp.status, 200);
+        assert_eq!(
+            resp.header("content-length"),
+            Some(len.to_string().as_str())
+        );
+        assert_eq!(resp.body.len(), len);
+    }
+}
+
+#[test]
+fn status_knob_always() {
+    let target = start_default();
+    let mut c = Client::connect(target.addrs()[0]);
+    for _ in 0..5 {
+        let resp = c.get("/missing?status=404");
+        assert_eq!(resp.status, 404);
+        assert_eq!(resp.served_by(), "target-1");
+    }
+    // The size knob still applies to error statuses.
+    let resp = c.get("/?status=500&size=10");
+    assert_eq!((resp.status, resp.body.len()), (500, 10));
+}
+
+#[test]
+fn status_mix_is_roughly_honoured() {
+    let target = start_default();
+    let mut c = Client::connect(target.addrs()[0]);
+    let mut errors = 0;
+    for _ in 0..400 {
+        match c.get("/?status=503:0.5").status {
+            503 => errors += 1,
+            200 => {}
+            other => panic!("unexpected status {other}"),
+        }
+    }
+    // Binomial(400, 0.5): mean 200, sd 10; the band is six sd wide on each side.
+    assert!((140..=260).contains(&errors), "{errors} of 400 were 503");
+}
+
+#[test]
+fn delay_knob_delays() {
+    let target = start_default();
+    let mut c = Client::connect(target.addrs()[0]);
+    let t = Instant::now();
+    let resp = c.get("/?delay=60ms");
+    assert_eq!(resp.status, 200);
+    assert!(
+        t.elapsed() >= Duration::from_millis(60),
+        "{:?}",
+        t.elapsed()
+    );
+
+    let t = Instant::now();
+    c.get("/?delay=10ms&jitter=20ms");
+    let took = t.elapsed();
+    assert!(took >= Duration::from_millis(10), "{took:?}");
+}
+
+#[test]
+fn profile_delay_adds_to_knob_delay() {
+    let mut config = TargetConfig::new(local());
+    config.default_profile = FaultProfile::default()
+        .parse_overrides("delay=40ms")
+        .unwrap();
+    let target = start(config);
+    let mut c = Client::connect(target.addrs()[0]);
+    let t = Instant::now();
+    c.get("/?delay=40ms");
+    assert!(
+        t.elapsed() >= Duration::from_millis(80),
+        "{:?}",
+        t.elapsed()
+    );
+}
+
+#[test]
+fn error_rate_profile_per_instance() {
+    let mut config = TargetConfig::new(local());
+    config.instances = 3;
+    config.instance_profiles.insert(
+        2,
+        FaultProfile {
+            error_rate: 1.0,
+            ..FaultProfile::default()
+        },
+    );
+    config.instance_profiles.insert(
+        3,
+        FaultProfile::default()
+            .parse_overrides("error-rate=1,error-status=500")
+            .unwrap(),
+    );
+    let target = start(config);
+    let statuses: Vec<u16> = target
+        .addrs()
+        .iter()
+        .map(|a| Client::connect(*a).get("/").status)
+        .collect();
+    assert_eq!(statuses, [200, 503, 500]);
+    // The instance error wins over the query status mix.
+    let resp = Client::connect(target.addrs()[1]).get("/?status=404");
+    assert_eq!(resp.status, 503);
+    assert_eq!(resp.served_by(), "target-2");
+}
+
+#[test]
+fn stall_window_holds_responses() {
+    // Windows are [300ms, 500ms), [600ms, 800ms), ... after start.
+    let mut config = TargetConfig::new(local());
+    config.default_profile = FaultProfile::default()
+        .parse_overrides("stall=200ms,stall-every=300ms")
+        .unwrap();
+    let t0 = Instant::now();
+    let target = start(config);
+    let started = t0.elapsed();
+    let mut c = Client::connect(target.addrs()[0]);
+
+    // Before the first window: answered at once.
+    let t = Instant::now();
+    assert_eq!(c.get("/").status, 200);
+    assert!(
+        t.elapsed() < Duration::from_millis(250),
+        "{:?}",
+        t.elapsed()
+    );
+
+    // Inside the first window: held until it ends (at >= t0 + 500ms).
+    std::thread::sleep(Duration::from_millis(350).saturating_sub(t0.elapsed()));
+    let sent = Instant::now();
+    assert_eq!(c.get("/").status, 200);
+    let held = sent.elapsed();
+    assert!(
+        t0.elapsed() >= Duration::from_millis(500),
+        "answered at {:?} (start took {started:?})",
+        t0.elapsed()
+    );
+    assert!(held >= Duration::from_millis(100), "held only {held:?}");
+}
+
+#[test]
+fn echo_returns_the_body() {
+    let target = start_default();
+    let mut c = Client::connect(target.addrs()[0]);
+    let resp = c.request("POST", "/echo", b"hello, target").unwrap();
+    assert_eq!(resp.status, 200);
+    assert_eq!(resp.body, b"hello, target");
+
+    let big: Vec<u8> = (0..200_000u32).map(|i| (i % 251) as u8).collect();
+    let resp = c.request("PUT", "/echo?delay=1ms", &big).unwrap();
+    assert_eq!(resp.body, big);
+
+    let resp = c.request("POST", "/echo", b"").unwrap();
+    assert_eq!(resp.header("content-length"), Some("0"));
+    assert_eq!(target.body_bytes_received(), 13 + 200_000);
+}
+
+#[test]
+fn bodies_of_other_paths_are_discarded() {
+    let target = start_default();
+    let mut c = Client::connect(target.addrs()[0]);
+    let resp = c.request("POST", "/upload", &[b'x'; 5000]).unwrap();
+    assert_eq!(resp.body, b"ok\n");
+    assert_eq!(target.body_bytes_received(), 5000);
+}
+
+#[test]
+fn bad_knob_is_400_with_reason() {
+    let target = start_default();
+    let mut c = Client::connect(target.addrs()[0]);
+    for (query, key) in [
+        ("delay=soon", "delay"),
+        ("size=1g", "size"),
+        ("status=503:2", "status"),
+        ("cpu=10s", "cpu"),
+    ] {
+        let resp = c.get(&format!("/?{query}&unknown=1"));
+        assert_eq!(resp.status, 400, "{query}");
+        let text = String::from_utf8(resp.body).unwrap();
+        assert!(text.contains(key), "{query}: {text}");
+        assert_eq!(
+            resp.headers
+                .iter()
+                .filter(|(k, _)| k.eq_ignore_ascii_case("x-served-by"))
+                .count(),
+            1
+        );
+    }
+    // The connection stays usable after a 400.
+    assert_eq!(c.get("/?unknown=zzz").status, 200);
+}
+
+#[test]
+fn keep_alive_serves_many_requests_on_one_connection() {
+    let target = start_default();
+    let mut c = Client::connect(target.addrs()[0]);
+    for i in 0..20 {
+        let resp = if i % 2 == 0 {
+            c.get("/")
+        } else {
+            c.request("POST", "/submit?size=100", b"payload").unwrap()
+        };
+        assert_eq!(resp.status, 200);
+        assert_ne!(resp.header("connection"), Some("close"));
+    }
+    assert_eq!(target.requests_served(), 20);
+}
+
+#[test]
+fn shutdown_is_prompt_with_requests_in_flight() {
+    let target = start_default();
+    let addr = target.addrs()[0];
+    let mut c = Client::connect(addr);
+    let waiting = std::thread::spawn(move || c.request("GET", "/?delay=30s", b""));
+    // Let the request reach the server before stopping it.
+    std::thread::sleep(Duration::from_millis(50));
+    let t = Instant::now();
+    target.shutdown();
+    assert!(t.elapsed() < Duration::from_secs(1), "{:?}", t.elapsed());
+    assert!(
+        waiting.join().unwrap().is_err(),
+        "in-flight request was dropped"
+    );
+    assert!(TcpStream::connect(addr).is_err(), "listener is closed");
+}
+
+#[test]
+fn drop_stops_the_server() {
+    let target = start_default();
+    let addr = target.addrs()[0];
+    drop(target);
+    assert!(TcpStream::connect(addr).is_err());
+}
+
+#[test]
+fn invalid_config_is_rejected() {
+    let mut config = TargetConfig::new(local());
+    config.default_profile.stall = Some(Duration::from_secs(1));
+    assert!(matches!(
+        TargetHandle::start(config),
+        Err(TargetError::InvalidValue { .. })
+    ));
+    let mut config = TargetConfig::new(local());
+    config.instances = 0;
+    assert!(matches!(
+        TargetHandle::start(config),
+        Err(TargetError::InvalidConfig(_))
+    ));
+}
+
+#[test]
+fn usable_from_inside_an_async_context() {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let target = start_default();
+        let addr = target.addrs()[0];
+        let resp = tokio::task::spawn_blocking(move || Client::connect(addr).get("/"))
+            .await
+            .unwrap();
+        assert_eq!(resp.status, 200);
+        // A failed start must not panic here either.
+        let taken = TargetHandle::start(TargetConfig::new(addr));
+        assert!(taken.is_err());
+        drop(target);
+    });
+}
