@@ -1,0 +1,197 @@
+//! The `stampede` binary end to end against the built-in target on 127.0.0.1: exit
+//! codes, the table, the JSON contract, Ctrl-C.
+
+use std::net::SocketAddr;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use stampede_target::{FaultProfile, TargetConfig, TargetHandle};
+
+fn stampede() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_stampede"))
+}
+
+fn target(instances: u16) -> TargetHandle {
+    let mut c = TargetConfig::new(SocketAddr::from(([127, 0, 0, 1], 0)));
+    c.instances = instances;
+    c.instance_profiles.insert(
+        instances,
+        FaultProfile {
+            error_rate: 0.2,
+            error_status: 503,
+            ..FaultProfile::default()
+        },
+    );
+    TargetHandle::start(c).unwrap()
+}
+
+fn validate(doc: &serde_json::Value) {
+    let schema: serde_json::Value =
+        serde_json::from_str(include_str!("../../report/schema/result.schema.json"))
+            .expect("schema is JSON");
+    let validator = jsonschema::validator_for(&schema).expect("schema compiles");
+    let errors: Vec<String> = validator
+        .iter_errors(doc)
+        .map(|e| format!("{} at {}", e, e.instance_path))
+        .collect();
+    assert!(errors.is_empty(), "schema violations: {errors:#?}");
+}
+
+fn read_json(path: &std::path::Path) -> serde_json::Value {
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+#[test]
+fn open_model_run_writes_a_valid_result_with_groups() {
+    let t = target(2);
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("r.json");
+    let a = t.addrs();
+    let o = stampede()
+        .args([
+            "run",
+            &format!("http://{}/", a[0]),
+            "--rate",
+            "400",
+            "-d",
+            "2s",
+        ])
+        .args(["--group-by", "header:X-Served-By", "-q", "-o"])
+        .arg(&out)
+        .args(["--connect-to", &a[0].to_string()])
+        .args(["--connect-to", &a[1].to_string()])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let table = String::from_utf8(o.stdout).unwrap();
+    assert!(table.contains("X-Served-By"), "{table}");
+    assert!(
+        table.contains("target-1") && table.contains("target-2"),
+        "{table}"
+    );
+    assert!(table.contains("http_5xx"), "{table}");
+    assert!(
+        table.contains("corrected for coordinated omission"),
+        "{table}"
+    );
+
+    let doc = read_json(&out);
+    validate(&doc);
+    assert_eq!(doc["summary"]["requests"], 800);
+    assert_eq!(doc["summary"]["target_rate"], 400.0);
+    assert_eq!(doc["latency_model"], "corrected");
+    assert_eq!(doc["groups"].as_array().unwrap().len(), 2);
+    let bad = &doc["groups"][1];
+    assert_eq!(bad["key"], "target-2");
+    assert_eq!(bad["errors"], doc["summary"]["errors"]);
+    assert_eq!(doc["errors_by_class"]["http_5xx"], doc["summary"]["errors"]);
+    assert!(doc["series"].as_array().unwrap().len() >= 2);
+    assert!(doc["histograms"]["latency"]
+        .as_str()
+        .unwrap()
+        .starts_with("HISTFAAA"));
+}
+
+#[test]
+fn closed_model_reports_service_time_and_null_target_rate() {
+    let t = target(1);
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("r.json");
+    let url = format!("http://{}/?size=1k", t.addrs()[0]);
+    let o = stampede()
+        .args(["run", &url, "-c", "4", "-n", "300", "-q", "-o"])
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(o.status.success());
+    let doc = read_json(&out);
+    validate(&doc);
+    assert_eq!(doc["summary"]["requests"], 300);
+    assert!(doc["summary"]["target_rate"].is_null());
+    assert_eq!(doc["latency_model"], "service_time");
+    let table = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        table.contains("time queued before sending is not included"),
+        "{table}"
+    );
+}
+
+#[test]
+fn bad_usage_exits_2_with_a_clear_message() {
+    let cases: &[(&[&str], &str)] = &[
+        (&["run", "ftp://127.0.0.1/"], "scheme"),
+        (&["run", "http://127.0.0.1:1/", "--rate", "0"], "positive"),
+        (&["run", "http://127.0.0.1:1/", "-d", "ten"], "duration"),
+        (&["run", "http://127.0.0.1:1/", "--stage", "10s"], "stage"),
+        (&["run", "http://127.0.0.1:1/", "-H", "no colon"], "header"),
+        (
+            &["run", "http://127.0.0.1:1/", "--rate", "5", "-c", "3"],
+            "--connections",
+        ),
+        (
+            &["run", "http://127.0.0.1:1/", "--group-by", "host"],
+            "group-by",
+        ),
+        (
+            &[
+                "run",
+                "http://127.0.0.1:1/",
+                "--body-file",
+                "/nonexistent/x",
+            ],
+            "body-file",
+        ),
+        (
+            &["run", "http://no-such-host.invalid/", "-n", "1"],
+            "resolve",
+        ),
+        (&["target", "--instance-fault", "2:bogus=1"], "bogus"),
+    ];
+    for (args, needle) in cases {
+        let o = stampede().args(*args).output().unwrap();
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {err}");
+        assert!(err.contains(needle), "{args:?}: {err}");
+    }
+}
+
+#[test]
+fn ctrl_c_writes_the_partial_result_and_exits_3() {
+    let t = target(1);
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("r.json");
+    let url = format!("http://{}/", t.addrs()[0]);
+    let child = stampede()
+        .args(["run", &url, "--rate", "500", "-d", "60s", "-q", "-o"])
+        .arg(&out)
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(1500));
+    let t0 = Instant::now();
+    Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    let o = child.wait_with_output().unwrap();
+    assert!(t0.elapsed() < Duration::from_secs(5));
+    assert_eq!(o.status.code(), Some(3));
+    assert!(String::from_utf8_lossy(&o.stdout).contains("INTERRUPTED"));
+    let doc = read_json(&out);
+    validate(&doc);
+    assert_eq!(doc["aborted"], true);
+    assert!(doc["summary"]["requests"].as_u64().unwrap() > 300);
+}
+
+#[test]
+fn demo_prints_a_row_per_instance() {
+    let o = stampede()
+        .args(["demo", "--duration", "3s", "--peak-rate", "300", "-q"])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let table = String::from_utf8(o.stdout).unwrap();
+    for name in ["instance-1", "instance-2", "instance-3", "total"] {
+        assert!(table.contains(name), "{table}");
+    }
+}
