@@ -12,6 +12,7 @@
 pub mod connect;
 pub mod http1;
 pub mod schedule;
+mod timer;
 mod worker;
 
 use std::collections::BTreeMap;
@@ -23,6 +24,7 @@ use std::time::{Duration, Instant, SystemTime};
 use stampede_metrics::{GeneratorStats, IntervalPoint, Stats};
 use stampede_plan::{Load, RunPlan};
 
+pub use timer::MIN_WAKE_GAP;
 use worker::{Share, Shared, WorkerMsg};
 pub use worker::{Snapshot, LATE_THRESHOLD, MAX_DRAIN, MAX_GROUPS};
 

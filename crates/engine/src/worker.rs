@@ -19,10 +19,10 @@ use tokio::sync::Notify;
 use crate::connect::connect_tcp;
 use crate::http1::Http1Conn;
 use crate::schedule::Schedule;
+use crate::timer::PreciseTimer;
 
-/// Sends that leave more than this after their intended time count as late. Twice the
-/// granularity of the runtime's timer, so that timer rounding alone is not "late".
-pub const LATE_THRESHOLD: Duration = Duration::from_millis(2);
+/// Sends that leave more than this after their intended time count as late.
+pub const LATE_THRESHOLD: Duration = Duration::from_millis(1);
 /// Distinct group keys kept per run; further keys share one "(other)" row.
 pub const MAX_GROUPS: usize = 256;
 /// The longest the run waits after sending stops for in-flight responses.
@@ -339,13 +339,14 @@ async fn dispatch(
     schedule: Schedule,
     max_connections: usize,
 ) {
+    let mut timer = PreciseTimer::new();
     for offset in schedule {
         let intended = shared.start + offset;
         if shared.send_until.is_some_and(|t| intended >= t) || !shared.take_ticket() {
             break;
         }
         if intended > Instant::now() {
-            tokio::time::sleep_until(intended.into()).await;
+            timer.sleep_until(intended).await;
         }
         if shared.abort.load(Ordering::Relaxed) {
             break;

@@ -48,6 +48,13 @@ fn open(rate: f64) -> Load {
     }
 }
 
+/// Timing-sensitive tests share two cores with the target: run them one at a time.
+static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn serial() -> std::sync::MutexGuard<'static, ()> {
+    SERIAL.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 fn go(plan: &RunPlan) -> RunOutcome {
     run(plan, Arc::new(AtomicBool::new(false)), |_, _, _| {}).unwrap()
 }
@@ -60,6 +67,7 @@ fn target(config: impl FnOnce(&mut TargetConfig)) -> TargetHandle {
 
 #[test]
 fn closed_model_runs_clean_and_counts_match_the_server() {
+    let _serial = serial();
     let t = target(|_| {});
     let url = format!("http://{}/", t.addrs()[0]);
     let out = go(&plan(&url, closed(8), Some(Duration::from_secs(1)), None));
@@ -77,6 +85,7 @@ fn closed_model_runs_clean_and_counts_match_the_server() {
 
 #[test]
 fn request_limit_is_exact_in_both_models() {
+    let _serial = serial();
     let t = target(|_| {});
     let url = format!("http://{}/", t.addrs()[0]);
     let out = go(&plan(&url, closed(7), None, Some(1234)));
@@ -88,6 +97,7 @@ fn request_limit_is_exact_in_both_models() {
 
 #[test]
 fn open_model_keeps_the_rate() {
+    let _serial = serial();
     let t = target(|_| {});
     let url = format!("http://{}/", t.addrs()[0]);
     let out = go(&plan(
@@ -105,6 +115,7 @@ fn open_model_keeps_the_rate() {
 
 #[test]
 fn stall_shows_in_corrected_latency_not_in_service_time() {
+    let _serial = serial();
     // A 1 s stop-the-world pause starting at 3 s, in a 6 s run at 500 req/s.
     let t = target(|c| {
         c.default_profile = FaultProfile {
@@ -124,6 +135,7 @@ fn stall_shows_in_corrected_latency_not_in_service_time() {
 
 #[test]
 fn percentiles_match_the_targets_delay_distribution() {
+    let _serial = serial();
     // delay 10 ms + uniform jitter in [0, 20 ms]: exact p10 = 12, p50 = 20, p90 = 28 ms.
     // The target's tokio timer fires late (tick rounding plus epoll's
     // millisecond timeout, more on a busy machine), a shift that does not change the distribution's shape: so
@@ -155,6 +167,7 @@ fn percentiles_match_the_targets_delay_distribution() {
 
 #[test]
 fn group_by_header_attributes_errors_to_instances() {
+    let _serial = serial();
     let t = target(|c| {
         c.instances = 3;
         c.name_prefix = "inst".into();
@@ -216,6 +229,7 @@ fn short(url: &str) -> RunPlan {
 
 #[test]
 fn silent_server_gives_timeouts_and_the_run_ends_on_time() {
+    let _serial = serial();
     let addr = scripted(|mut s| {
         read_request(&mut s);
         std::thread::sleep(Duration::from_secs(30));
@@ -230,6 +244,7 @@ fn silent_server_gives_timeouts_and_the_run_ends_on_time() {
 
 #[test]
 fn refused_port_gives_connect_errors() {
+    let _serial = serial();
     let port = {
         let l = TcpListener::bind("127.0.0.1:0").unwrap();
         l.local_addr().unwrap().port()
@@ -245,6 +260,7 @@ fn refused_port_gives_connect_errors() {
 
 #[test]
 fn early_close_and_garbage_are_classified() {
+    let _serial = serial();
     let addr = scripted(|mut s| {
         read_request(&mut s);
         let _ = s.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nabc");
@@ -271,6 +287,7 @@ fn early_close_and_garbage_are_classified() {
 
 #[test]
 fn huge_head_is_too_large() {
+    let _serial = serial();
     let addr = scripted(|mut s| {
         read_request(&mut s);
         let _ = s.write_all(b"HTTP/1.1 200 OK\r\nX-Big: ");
@@ -292,6 +309,7 @@ fn huge_head_is_too_large() {
 
 #[test]
 fn abort_flag_stops_the_run_early_with_partial_results() {
+    let _serial = serial();
     let t = target(|_| {});
     let url = format!("http://{}/", t.addrs()[0]);
     let p = plan(&url, open(1000.0), Some(Duration::from_secs(30)), None);
