@@ -154,7 +154,7 @@ pub struct SummaryDoc {
     pub core: Core,
     /// The measured span in seconds.
     pub elapsed_s: f64,
-    /// Open model: sends that left more than 2 ms after their intended time.
+    /// Open model: sends that left more than 1 ms after their intended time.
     pub late_sends: u64,
     /// Open model: scheduled requests never sent for want of a free connection.
     pub dropped: u64,
