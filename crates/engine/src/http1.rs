@@ -17,7 +17,12 @@ pub const MAX_HEAD_BYTES: usize = 64 * 1024;
 /// Largest response body accepted; larger bodies are a [`ErrorClass::TooLarge`] failure.
 pub const MAX_BODY_BYTES: u64 = 1 << 30;
 const MAX_HEADERS: usize = 64;
-const READ_BUF: usize = 16 * 1024;
+/// Initial read buffer: one page, enough for typical API responses, so that ten thousand
+/// idle connections cost little memory. It grows (up to [`MAX_HEAD_BYTES`]) for large
+/// heads and for bodies, where bigger reads mean fewer system calls.
+const INITIAL_BUF: usize = 4 * 1024;
+/// Read buffer size used while discarding a large body.
+const BODY_BUF: usize = 64 * 1024;
 
 /// Encodes the request once: request line, `Host`, `User-Agent`, user headers, body.
 pub fn encode_request(target: &Target, spec: &RequestSpec, keep_alive: bool) -> Vec<u8> {
@@ -102,7 +107,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Http1Conn<S> {
     pub fn new(io: S, capture: Option<&str>) -> Self {
         Http1Conn {
             io,
-            buf: vec![0; READ_BUF].into_boxed_slice(),
+            buf: vec![0; INITIAL_BUF].into_boxed_slice(),
             start: 0,
             end: 0,
             capture: capture.map(|c| c.as_bytes().to_ascii_lowercase()),
@@ -223,6 +228,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Http1Conn<S> {
             n -= have;
             self.start = 0;
             self.end = 0;
+            if n > self.buf.len() as u64 && self.buf.len() < BODY_BUF {
+                self.buf = vec![0; BODY_BUF].into_boxed_slice();
+            }
             if self.fill().await? == 0 {
                 return Err(ErrorClass::ClosedEarly);
             }

@@ -325,3 +325,16 @@ fn abort_flag_stops_the_run_early_with_partial_results() {
     assert!(out.aborted);
     assert!(out.total.requests > 300, "{}", out.total.requests);
 }
+
+#[test]
+fn large_bodies_are_read_in_full() {
+    let _serial = serial();
+    let t = target(|_| {});
+    let url = format!("http://{}/?size=1m", t.addrs()[0]);
+    let out = go(&plan(&url, closed(2), None, Some(40)));
+    assert_eq!(out.total.requests, 40);
+    assert_eq!(out.total.errors, 0);
+    assert!(out.total.bytes_received >= 40 * 1024 * 1024);
+    // Keep-alive survived every body: two connections only.
+    assert_eq!(out.total.connections_opened, 2);
+}
