@@ -161,11 +161,13 @@ impl Progress {
 pub(crate) fn execute(plan: &RunPlan, out: Option<&Path>, quiet: bool) -> anyhow::Result<u8> {
     let abort = abort_flag()?;
     let mut progress = Progress::new(quiet);
-    let outcome = stampede_engine::run(plan, abort, |s, stats, g| progress.second(s, stats, g))
-        .map_err(|e| match e {
-            stampede_engine::EngineError::Resolve { .. } => usage(e.to_string()),
-            other => anyhow::Error::new(other),
-        })?;
+    let outcome = stampede_engine::run(plan, abort, |live| {
+        progress.second(live.second, live.interval, live.interval_generator)
+    })
+    .map_err(|e| match e {
+        stampede_engine::EngineError::Resolve { .. } => usage(e.to_string()),
+        other => anyhow::Error::new(other),
+    })?;
     let result = RunResult::new(plan, &outcome);
     print!("{}", render_table(&result));
     if let Some(path) = out {

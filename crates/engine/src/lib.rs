@@ -74,12 +74,13 @@ pub struct RunOutcome {
 }
 
 /// Runs `plan` to completion on worker threads and returns the merged result. Sets of
-/// per-second stats are passed to `on_second` as they complete, for live views. Setting
+/// per-second stats are passed to `on_second` as they complete ([`LiveSecond`]), for
+/// live views and live metrics. Setting
 /// `abort` stops the run early; the outcome then holds what was measured so far.
 pub fn run(
     plan: &RunPlan,
     abort: Arc<AtomicBool>,
-    mut on_second: impl FnMut(u64, &Stats, &GeneratorStats),
+    mut on_second: impl FnMut(&LiveSecond<'_>),
 ) -> Result<RunOutcome, EngineError> {
     let addrs = if plan.connect_to.is_empty() {
         connect::resolve(&plan.target.host, plan.target.port).map_err(|source| {
@@ -180,6 +181,23 @@ pub fn run(
     })
 }
 
+/// What a live view sees each time a second completes.
+#[derive(Debug, Clone, Copy)]
+pub struct LiveSecond<'a> {
+    /// Which second of the run completed (0-based).
+    pub second: u64,
+    /// That second's stats, all workers merged.
+    pub interval: &'a Stats,
+    /// That second's generator stats.
+    pub interval_generator: &'a GeneratorStats,
+    /// Everything so far.
+    pub total: &'a Stats,
+    /// Everything so far, by group key.
+    pub groups: &'a BTreeMap<String, Stats>,
+    /// Generator stats so far.
+    pub generator: &'a GeneratorStats,
+}
+
 /// Merges worker snapshots into run totals and completed per-second points.
 struct Collector {
     active: usize,
@@ -206,11 +224,7 @@ impl Collector {
         }
     }
 
-    fn receive(
-        &mut self,
-        msg: WorkerMsg,
-        on_second: &mut impl FnMut(u64, &Stats, &GeneratorStats),
-    ) {
+    fn receive(&mut self, msg: WorkerMsg, on_second: &mut impl FnMut(&LiveSecond<'_>)) {
         match msg {
             WorkerMsg::Interval { second, snapshot } => {
                 let Snapshot {
@@ -247,24 +261,27 @@ impl Collector {
     }
 
     /// Turns seconds that every active worker reported into series points, in order.
-    fn complete_seconds(
-        &mut self,
-        all: bool,
-        on_second: &mut impl FnMut(u64, &Stats, &GeneratorStats),
-    ) {
+    fn complete_seconds(&mut self, all: bool, on_second: &mut impl FnMut(&LiveSecond<'_>)) {
         while let Some(entry) = self.pending.first_entry() {
             if !all && entry.get().0 < self.active.max(1) {
                 break;
             }
             let second = *entry.key();
             let (_, stats, generator) = entry.remove();
-            on_second(second, &stats, &generator);
+            on_second(&LiveSecond {
+                second,
+                interval: &stats,
+                interval_generator: &generator,
+                total: &self.total,
+                groups: &self.groups,
+                generator: &self.generator,
+            });
             self.series
                 .push(IntervalPoint::new(second, &stats, &generator));
         }
     }
 
-    fn finish(&mut self, on_second: &mut impl FnMut(u64, &Stats, &GeneratorStats)) {
+    fn finish(&mut self, on_second: &mut impl FnMut(&LiveSecond<'_>)) {
         self.complete_seconds(true, on_second);
     }
 }

@@ -56,7 +56,7 @@ fn serial() -> std::sync::MutexGuard<'static, ()> {
 }
 
 fn go(plan: &RunPlan) -> RunOutcome {
-    run(plan, Arc::new(AtomicBool::new(false)), |_, _, _| {}).unwrap()
+    run(plan, Arc::new(AtomicBool::new(false)), |_| {}).unwrap()
 }
 
 fn target(config: impl FnOnce(&mut TargetConfig)) -> TargetHandle {
@@ -320,7 +320,7 @@ fn abort_flag_stops_the_run_early_with_partial_results() {
         flag.store(true, std::sync::atomic::Ordering::Relaxed);
     });
     let t0 = Instant::now();
-    let out = run(&p, abort, |_, _, _| {}).unwrap();
+    let out = run(&p, abort, |_| {}).unwrap();
     assert!(t0.elapsed() < Duration::from_secs(3));
     assert!(out.aborted);
     assert!(out.total.requests > 300, "{}", out.total.requests);

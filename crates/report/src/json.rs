@@ -224,6 +224,8 @@ pub struct SeriesPoint {
     pub timeouts: u64,
     /// Requests sent.
     pub sends: u64,
+    /// Open model: arrivals the schedule asked for in this second; null in the closed model.
+    pub target_rate: Option<f64>,
     /// Late sends.
     pub late_sends: u64,
     /// Dropped requests.
@@ -234,14 +236,19 @@ pub struct SeriesPoint {
     pub service_time_ms: PointPercentiles,
 }
 
-impl From<&IntervalPoint> for SeriesPoint {
-    fn from(p: &IntervalPoint) -> Self {
+impl SeriesPoint {
+    fn new(p: &IntervalPoint, schedule: Option<&Cumulative>) -> Self {
+        let target_rate = schedule.map(|c| {
+            let at = |s: u64| c.at(Duration::from_secs(s));
+            round2(at(p.second + 1) - at(p.second))
+        });
         SeriesPoint {
             t: p.second,
             requests: p.requests,
             errors: p.errors,
             timeouts: p.timeouts,
             sends: p.sends,
+            target_rate,
             late_sends: p.late_sends,
             dropped: p.dropped,
             latency_ms: p.latency_ms.into(),
@@ -317,6 +324,10 @@ impl RunResult {
             }
             _ => None,
         };
+        let schedule = match &plan.load {
+            Load::Open { profile, .. } => Some(Cumulative::new(profile)),
+            Load::Closed { .. } => None,
+        };
         let total = &outcome.total;
         let wall = elapsed.as_secs_f64().max(1e-9);
         let worker_busy: Vec<f64> = outcome
@@ -364,7 +375,11 @@ impl RunResult {
                     status_codes: status_map(s),
                 })
                 .collect(),
-            series: outcome.series.iter().map(SeriesPoint::from).collect(),
+            series: outcome
+                .series
+                .iter()
+                .map(|p| SeriesPoint::new(p, schedule.as_ref()))
+                .collect(),
             generator: GeneratorDoc {
                 threads: outcome.threads,
                 cpu_s: round3(outcome.process_cpu.as_secs_f64()),

@@ -1,0 +1,400 @@
+//! Helpers for the external suite: a private nginx per test, the `stampede` binary run
+//! as a child process, and readers for its JSON result.
+//!
+//! Everything listens on and connects to 127.0.0.1 only, and every wait is bounded.
+
+use std::fs::File;
+use std::io::{BufRead, BufReader};
+use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::{Mutex, MutexGuard};
+use std::thread::sleep;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use tempfile::TempDir;
+
+/// Where Debian installs nginx (`apt-get install nginx`; `.ci/run` does it).
+const NGINX: &str = "/usr/sbin/nginx";
+/// Set to `1` to let the external suite pass without nginx.
+const SKIP_ENV: &str = "STAMPEDE_SKIP_EXTERNAL";
+/// How long nginx may take to accept its first connection.
+const NGINX_READY: Duration = Duration::from_secs(5);
+
+/// The tests of this suite must not overlap: each one saturates the machine's cores
+/// (stampede and nginx compete for them), so a second test running beside it would
+/// falsify both results. The harness runs tests on several threads by default; every
+/// test takes this lock first instead of relying on `--test-threads=1`.
+static SERIAL: Mutex<()> = Mutex::new(());
+
+/// Takes the suite-wide lock (a failed test poisons it; the next one still runs).
+pub(crate) fn serial() -> MutexGuard<'static, ()> {
+    SERIAL
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// The nginx binary, or `None` when it is missing and `STAMPEDE_SKIP_EXTERNAL=1` allows
+/// skipping. Without that variable a missing nginx fails the test: the suite is an
+/// acceptance test and must not pass vacuously.
+pub(crate) fn nginx_binary(test: &str) -> Option<PathBuf> {
+    let path = PathBuf::from(NGINX);
+    if path.is_file() {
+        return Some(path);
+    }
+    if std::env::var(SKIP_ENV).is_ok_and(|v| v == "1") {
+        eprintln!("{test}: skipped: {NGINX} not found and {SKIP_ENV}=1");
+        return None;
+    }
+    panic!(
+        "{test}: {NGINX} not found. The external suite needs Debian's nginx \
+         (`apt-get install nginx`, which `bash .ci/run` does); set {SKIP_ENV}=1 to skip it."
+    );
+}
+
+/// A private nginx in single-process mode (`master_process off`): the child we spawn
+/// is the only nginx process, so it is also the one that serves requests, and SIGSTOP
+/// to its PID freezes the server. Killed when dropped.
+pub(crate) struct Nginx {
+    child: Child,
+    dir: TempDir,
+    port: u16,
+}
+
+impl Nginx {
+    /// Starts nginx answering `200 "ok\n"` on `/` and `503` on `/fail`.
+    pub(crate) fn start(binary: &Path) -> Nginx {
+        // The port is picked by binding port 0 and releasing it; another process could
+        // take it in between, so a start that fails on the address is retried.
+        let mut last_error = String::new();
+        for _ in 0..3 {
+            match Nginx::try_start(binary) {
+                Ok(n) => return n,
+                Err(e) => last_error = e,
+            }
+        }
+        panic!("nginx did not start: {last_error}");
+    }
+
+    fn try_start(binary: &Path) -> Result<Nginx, String> {
+        let dir = tempfile::Builder::new()
+            .prefix("stampede-nginx-")
+            .tempdir()
+            .map_err(|e| format!("cannot create a temporary directory: {e}"))?;
+        let port = free_port();
+        let d = dir.path().display().to_string();
+        let config = format!(
+            r#"daemon off;
+master_process off;
+worker_processes 1;
+pid {d}/nginx.pid;
+error_log {d}/error.log;
+events {{
+    worker_connections 4096;
+}}
+http {{
+    access_log {d}/access.log;
+    keepalive_requests 1000000;
+    client_body_temp_path {d}/client_body;
+    proxy_temp_path {d}/proxy;
+    fastcgi_temp_path {d}/fastcgi;
+    uwsgi_temp_path {d}/uwsgi;
+    scgi_temp_path {d}/scgi;
+    server {{
+        listen 127.0.0.1:{port};
+        location / {{
+            return 200 "ok\n";
+        }}
+        location /fail {{
+            return 503;
+        }}
+    }}
+}}
+"#
+        );
+        let conf = dir.path().join("nginx.conf");
+        std::fs::write(&conf, config).map_err(|e| format!("cannot write {conf:?}: {e}"))?;
+        let output = File::create(dir.path().join("nginx.out"))
+            .map_err(|e| format!("cannot create nginx.out: {e}"))?;
+        let output2 = output
+            .try_clone()
+            .map_err(|e| format!("cannot clone a file handle: {e}"))?;
+        let child = Command::new(binary)
+            // -e: never touch the compiled-in /var/log/nginx/error.log.
+            .args(["-p", &d, "-c", &conf.display().to_string()])
+            .args(["-e", &format!("{d}/error.log")])
+            .stdin(Stdio::null())
+            .stdout(output)
+            .stderr(output2)
+            .spawn()
+            .map_err(|e| format!("cannot run {}: {e}", binary.display()))?;
+        let mut nginx = Nginx { child, dir, port };
+        let deadline = Instant::now() + NGINX_READY;
+        loop {
+            if let Ok(Some(status)) = nginx.child.try_wait() {
+                return Err(format!(
+                    "nginx exited with {status} before accepting connections:\n{}",
+                    nginx.diagnostics()
+                ));
+            }
+            let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
+            if TcpStream::connect_timeout(&addr, Duration::from_millis(100)).is_ok() {
+                return Ok(nginx);
+            }
+            if Instant::now() >= deadline {
+                return Err(format!(
+                    "nginx did not accept connections on {addr} within {NGINX_READY:?}:\n{}",
+                    nginx.diagnostics()
+                ));
+            }
+            sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// `http://127.0.0.1:PORT{path}`.
+    pub(crate) fn url(&self, path: &str) -> String {
+        format!("http://127.0.0.1:{}{path}", self.port)
+    }
+
+    /// The PID of the (only) nginx process.
+    pub(crate) fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Freezes the server (SIGSTOP): connections queue in the kernel, nothing is answered.
+    pub(crate) fn pause(&self) {
+        signal(self.pid(), "STOP");
+    }
+
+    /// Lets a paused server run again (SIGCONT).
+    pub(crate) fn resume(&self) {
+        signal(self.pid(), "CONT");
+    }
+
+    /// Requests nginx has logged so far. nginx writes the access-log line right after
+    /// the response, so the count is read until it stops changing (bounded to 3 s).
+    pub(crate) fn access_log_lines(&self) -> u64 {
+        let path = self.dir.path().join("access.log");
+        let count = || -> u64 {
+            match File::open(&path) {
+                Ok(f) => BufReader::new(f).split(b'\n').count() as u64,
+                Err(_) => 0,
+            }
+        };
+        let deadline = Instant::now() + Duration::from_secs(3);
+        let mut last = count();
+        loop {
+            sleep(Duration::from_millis(100));
+            let now = count();
+            if now == last || Instant::now() >= deadline {
+                return now;
+            }
+            last = now;
+        }
+    }
+
+    /// nginx's own output and error log, for failure messages.
+    fn diagnostics(&self) -> String {
+        let read = |name: &str| {
+            std::fs::read_to_string(self.dir.path().join(name))
+                .unwrap_or_else(|e| format!("({name}: {e})"))
+        };
+        format!(
+            "--- nginx output ---\n{}--- error.log ---\n{}",
+            read("nginx.out"),
+            read("error.log")
+        )
+    }
+}
+
+impl Drop for Nginx {
+    fn drop(&mut self) {
+        // SIGKILL also ends a stopped process; wait reaps it.
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A port that was free a moment ago on 127.0.0.1.
+fn free_port() -> u16 {
+    TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("binding 127.0.0.1:0")
+}
+
+/// Sends a signal by name to a process with the shell's `kill` builtin (the test has
+/// no libc binding, and `/bin/sh` is present where a `kill` binary may not be).
+fn signal(pid: u32, name: &str) {
+    let status = Command::new("/bin/sh")
+        .args(["-c", "kill -s \"$1\" \"$2\"", "sh", name, &pid.to_string()])
+        .stdin(Stdio::null())
+        .status()
+        .unwrap_or_else(|e| panic!("cannot run /bin/sh to send SIG{name}: {e}"));
+    assert!(status.success(), "kill -s {name} {pid} failed: {status}");
+}
+
+/// A running `stampede run`; killed when dropped unfinished.
+pub(crate) struct Stampede {
+    child: Child,
+    dir: TempDir,
+    args: Vec<String>,
+}
+
+/// A finished `stampede run`: exit status, console output and the `--out` document.
+pub(crate) struct RunOutput {
+    pub(crate) status: ExitStatus,
+    pub(crate) json: Value,
+    pub(crate) stdout: String,
+    pub(crate) stderr: String,
+    pub(crate) args: Vec<String>,
+}
+
+impl Stampede {
+    /// Starts `stampede run URL ARGS... -q --out FILE`.
+    pub(crate) fn spawn(url: &str, args: &[&str]) -> Stampede {
+        let dir = tempfile::Builder::new()
+            .prefix("stampede-run-")
+            .tempdir()
+            .expect("temporary directory");
+        let out = dir.path().join("result.json").display().to_string();
+        let mut all: Vec<String> = vec!["run".into(), url.into()];
+        all.extend(args.iter().map(|s| s.to_string()));
+        all.extend(["-q".into(), "--out".into(), out]);
+        let stdout = File::create(dir.path().join("stdout")).expect("stdout file");
+        let stderr = File::create(dir.path().join("stderr")).expect("stderr file");
+        let child = Command::new(env!("CARGO_BIN_EXE_stampede"))
+            .args(&all)
+            .stdin(Stdio::null())
+            .stdout(stdout)
+            .stderr(stderr)
+            .spawn()
+            .expect("running the stampede binary");
+        Stampede {
+            child,
+            dir,
+            args: all,
+        }
+    }
+
+    /// Waits for the run to end (at most `limit`, then it is killed and the test fails)
+    /// and reads its result.
+    pub(crate) fn wait(mut self, limit: Duration) -> RunOutput {
+        let deadline = Instant::now() + limit;
+        let status = loop {
+            match self.child.try_wait() {
+                Ok(Some(status)) => break status,
+                Ok(None) if Instant::now() < deadline => sleep(Duration::from_millis(20)),
+                Ok(None) => {
+                    let _ = self.child.kill();
+                    let _ = self.child.wait();
+                    panic!(
+                        "stampede {} did not finish within {limit:?}\nstderr:\n{}",
+                        self.args.join(" "),
+                        self.read("stderr")
+                    );
+                }
+                Err(e) => panic!("waiting for stampede: {e}"),
+            }
+        };
+        let stdout = self.read("stdout");
+        let stderr = self.read("stderr");
+        let path = self.dir.path().join("result.json");
+        let text = std::fs::read_to_string(&path).unwrap_or_else(|e| {
+            panic!(
+                "stampede {} ({status}) wrote no result ({e})\nstdout:\n{stdout}\nstderr:\n{stderr}",
+                self.args.join(" ")
+            )
+        });
+        let json = serde_json::from_str(&text)
+            .unwrap_or_else(|e| panic!("the result is not JSON: {e}\n{text}"));
+        RunOutput {
+            status,
+            json,
+            stdout,
+            stderr,
+            args: std::mem::take(&mut self.args),
+        }
+    }
+
+    fn read(&self, name: &str) -> String {
+        std::fs::read_to_string(self.dir.path().join(name)).unwrap_or_default()
+    }
+}
+
+impl Drop for Stampede {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+/// Runs `stampede run URL ARGS...` to completion (bounded by `limit`).
+pub(crate) fn stampede(url: &str, args: &[&str], limit: Duration) -> RunOutput {
+    Stampede::spawn(url, args).wait(limit)
+}
+
+impl RunOutput {
+    /// The unsigned integer at a JSON pointer (`/summary/requests`).
+    pub(crate) fn u64(&self, pointer: &str) -> u64 {
+        self.json
+            .pointer(pointer)
+            .and_then(Value::as_u64)
+            .unwrap_or_else(|| panic!("{pointer} is not an unsigned integer\n{}", self.context()))
+    }
+
+    /// The number at a JSON pointer (`/summary/latency_ms/p99`).
+    pub(crate) fn f64(&self, pointer: &str) -> f64 {
+        self.json
+            .pointer(pointer)
+            .and_then(Value::as_f64)
+            .unwrap_or_else(|| panic!("{pointer} is not a number\n{}", self.context()))
+    }
+
+    /// The string at a JSON pointer.
+    pub(crate) fn str(&self, pointer: &str) -> &str {
+        self.json
+            .pointer(pointer)
+            .and_then(Value::as_str)
+            .unwrap_or_else(|| panic!("{pointer} is not a string\n{}", self.context()))
+    }
+
+    /// Asserts exit code 0.
+    pub(crate) fn assert_success(&self) {
+        assert!(
+            self.status.success(),
+            "stampede exited with {}\n{}",
+            self.status,
+            self.context()
+        );
+    }
+
+    /// The command, the summary and the console output, for assertion messages.
+    pub(crate) fn context(&self) -> String {
+        let summary = self
+            .json
+            .get("summary")
+            .map(|s| serde_json::to_string_pretty(s).unwrap_or_default())
+            .unwrap_or_default();
+        let extra = serde_json::json!({
+            "errors_by_class": self.json.get("errors_by_class"),
+            "status_codes": self.json.get("status_codes"),
+            "warnings": self.json.pointer("/generator/warnings"),
+            "peak_rss_bytes": self.json.pointer("/generator/peak_rss_bytes"),
+        });
+        format!(
+            "command: stampede {}\nsummary: {summary}\n{extra}\nstdout:\n{}\nstderr:\n{}",
+            self.args.join(" "),
+            self.stdout,
+            self.stderr
+        )
+    }
+}
+
+/// True when `got` is within `fraction` (0.01 = 1%) of `want`.
+pub(crate) fn within(got: f64, want: f64, fraction: f64) -> bool {
+    (got - want).abs() <= want.abs() * fraction
+}
