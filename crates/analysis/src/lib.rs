@@ -1,5 +1,6 @@
-//! Pure functions over measurements: summaries of a run or a group, and the checks that
-//! tell whether the load generator itself limited the result. No I/O.
+//! Pure functions over measurements: summaries of a run or a group, the checks that
+//! tell whether the load generator itself limited the result, and run comparison
+//! ([`compare`]). No I/O.
 //!
 //! ```
 //! use std::time::Duration;
@@ -14,6 +15,7 @@
 //! ```
 #![deny(missing_docs)]
 
+pub mod compare;
 mod generator;
 mod summary;
 

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use stampede_analysis::compare::Threshold;
 use stampede_plan::{parse_duration, parse_header, parse_stage, GroupBy, Stage};
 
 fn duration(s: &str) -> Result<Duration, String> {
@@ -48,6 +49,10 @@ pub enum Command {
     Target(TargetArgs),
     /// Start three built-in targets in-process and run a 15 s showcase against them.
     Demo(DemoArgs),
+    /// Print the table of a saved result (--out FILE) and optionally render it as HTML.
+    Report(ReportArgs),
+    /// Compare two saved results; exit 1 when the second regressed beyond --threshold.
+    Compare(CompareArgs),
 }
 
 /// How arrivals are spaced in the open model.
@@ -57,6 +62,15 @@ pub enum ArrivalArg {
     Uniform,
     /// A Poisson process (exponential gaps).
     Poisson,
+}
+
+/// A switch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OnOff {
+    /// Enabled.
+    On,
+    /// Disabled.
+    Off,
 }
 
 /// `stampede run`.
@@ -82,6 +96,17 @@ pub struct RunArgs {
     /// when no rate is given).
     #[arg(short = 'c', long)]
     pub connections: Option<usize>,
+    /// Fleet: N clients (devices), each with its own connection. Required for ws:// and
+    /// wss:// URLs.
+    #[arg(long)]
+    pub clients: Option<usize>,
+    /// Fleet: each client sends a request (or WebSocket message) this often, e.g. 10s;
+    /// without it, clients send back to back.
+    #[arg(long, value_parser = duration, requires = "clients")]
+    pub every: Option<Duration>,
+    /// Fleet: each client holds its connection this long, then reconnects (e.g. 10m).
+    #[arg(long, value_parser = duration, requires = "clients")]
+    pub hold: Option<Duration>,
 
     /// Stop sending after this long (e.g. 30s, 5m). Default: 10s, or the stages' length.
     #[arg(short = 'd', long, value_parser = duration)]
@@ -108,6 +133,29 @@ pub struct RunArgs {
     /// Open a new connection for every request (no HTTP keep-alive).
     #[arg(long)]
     pub no_keep_alive: bool,
+
+    /// Speak HTTP/2: ALPN h2 over TLS (https://), prior-knowledge h2c over TCP (http://).
+    #[arg(long)]
+    pub http2: bool,
+    /// HTTP/2: concurrent streams per connection.
+    #[arg(long, default_value_t = 1, requires = "http2")]
+    pub streams: usize,
+    /// TLS: accept any server certificate (testing only).
+    #[arg(short = 'k', long)]
+    pub insecure: bool,
+    /// TLS: trust the certificates in this PEM file instead of the built-in web roots.
+    #[arg(long, value_name = "FILE")]
+    pub cacert: Option<PathBuf>,
+    /// TLS: client certificate chain (PEM), with --key.
+    #[arg(long, value_name = "FILE", requires = "key")]
+    pub cert: Option<PathBuf>,
+    /// TLS: client private key (PEM), with --cert.
+    #[arg(long, value_name = "FILE", requires = "cert")]
+    pub key: Option<PathBuf>,
+    /// TLS: session resumption for new connections (off: every connection pays a full
+    /// handshake).
+    #[arg(long, value_enum, default_value = "on")]
+    pub tls_resume: OnOff,
     /// Connect to these addresses (round-robin per connection) instead of resolving the
     /// URL's host; the Host header still names the URL's host (repeatable).
     #[arg(long = "connect-to")]
@@ -122,9 +170,12 @@ pub struct RunArgs {
     /// Write the full result as JSON to this file.
     #[arg(short = 'o', long)]
     pub out: Option<PathBuf>,
-    /// Print no progress lines while running.
+    /// Show no live view and no progress lines while running.
     #[arg(short = 'q', long)]
     pub quiet: bool,
+    /// Live view, HTML report and live metrics.
+    #[command(flatten)]
+    pub output: OutputArgs,
 }
 
 /// `stampede target`.
@@ -175,7 +226,58 @@ pub struct DemoArgs {
     /// Write the full result as JSON to this file.
     #[arg(short = 'o', long)]
     pub out: Option<PathBuf>,
-    /// Print no progress lines while running.
+    /// Show no live view and no progress lines while running.
     #[arg(short = 'q', long)]
     pub quiet: bool,
+    /// Live view, HTML report and live metrics.
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
+
+/// How a run is watched and what it writes besides the table (shared by `run` and
+/// `demo`).
+#[derive(Debug, Clone, Default, Args)]
+pub struct OutputArgs {
+    /// Write a self-contained HTML report with charts to this file.
+    #[arg(long, value_name = "FILE")]
+    pub html: Option<PathBuf>,
+    /// On a terminal, print progress lines instead of the live dashboard.
+    #[arg(long)]
+    pub no_dashboard: bool,
+    /// Serve live metrics in the Prometheus text format on this address
+    /// (e.g. 127.0.0.1:9464; port 0 picks a free port), at /metrics.
+    #[arg(long, value_name = "ADDR")]
+    pub prometheus_listen: Option<SocketAddr>,
+    /// Keep serving the final metrics this long after the run (e.g. 15s), so that a
+    /// scraper reads the final numbers.
+    #[arg(long, value_parser = duration, value_name = "DURATION", requires = "prometheus_listen")]
+    pub prometheus_hold: Option<Duration>,
+}
+
+/// `stampede report`.
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// A result written by `stampede run --out FILE`.
+    pub result: PathBuf,
+    /// Write the HTML report to this file.
+    #[arg(long, value_name = "FILE")]
+    pub html: Option<PathBuf>,
+}
+
+fn threshold(s: &str) -> Result<Threshold, String> {
+    s.parse()
+        .map_err(|e: stampede_analysis::compare::ThresholdError| e.to_string())
+}
+
+/// `stampede compare`.
+#[derive(Debug, Args)]
+pub struct CompareArgs {
+    /// The baseline result (`--out FILE` of an earlier run).
+    pub baseline: PathBuf,
+    /// The candidate result, compared against the baseline.
+    pub candidate: PathBuf,
+    /// Relative change beyond which a gated metric is a regression (latency p50-p99.9
+    /// slower, achieved rate lower, error rate higher).
+    #[arg(long, value_parser = threshold, default_value = "10%")]
+    pub threshold: Threshold,
 }

@@ -6,7 +6,8 @@ use std::num::NonZeroUsize;
 use std::time::Duration;
 
 use stampede_plan::{
-    Arrival, GroupBy, Load, RateProfile, RequestSpec, RunPlan, Stage, StopCondition, Target,
+    Arrival, GroupBy, HttpVersion, Load, RateProfile, RequestSpec, RunPlan, Stage, StopCondition,
+    Target, TlsOptions,
 };
 use stampede_target::{FaultProfile, TargetConfig, TargetHandle};
 
@@ -75,9 +76,11 @@ pub(crate) fn run(a: DemoArgs) -> anyhow::Result<u8> {
         keep_alive: true,
         group_by: Some(GroupBy::Header("X-Served-By".into())),
         connect_to: target.addrs().to_vec(),
+        tls: TlsOptions::default(),
+        http: HttpVersion::Http1,
     }
     .validate()?;
-    let code = crate::run_cmd::execute(&plan, a.out.as_deref(), a.quiet)?;
+    let code = crate::run_cmd::execute(&plan, a.out.as_deref(), a.quiet, &a.output)?;
     target.shutdown();
     Ok(code)
 }

@@ -7,6 +7,9 @@
 
 mod args;
 mod demo;
+mod live;
+mod prometheus;
+mod report_cmd;
 mod run_cmd;
 mod target_cmd;
 
@@ -70,5 +73,7 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Run(a) => run_cmd::run(*a),
         Command::Target(a) => target_cmd::run(a),
         Command::Demo(a) => demo::run(a),
+        Command::Report(a) => report_cmd::report(a),
+        Command::Compare(a) => report_cmd::compare(a),
     }
 }

@@ -9,10 +9,13 @@ use std::time::Duration;
 
 use anyhow::Context;
 use stampede_metrics::{GeneratorStats, Stats};
-use stampede_plan::{Arrival, Load, RateProfile, RequestSpec, RunPlan, StopCondition, Target};
+use stampede_plan::{
+    Arrival, HttpVersion, Load, RateProfile, RequestSpec, RunPlan, StopCondition, Target,
+    TlsOptions,
+};
 use stampede_report::{render_table, RunResult};
 
-use crate::args::{ArrivalArg, RunArgs};
+use crate::args::{ArrivalArg, OnOff, OutputArgs, RunArgs};
 use crate::{UsageError, EXIT_ABORTED, EXIT_OK};
 
 /// Default closed-model concurrency.
@@ -30,7 +33,18 @@ fn non_zero(n: usize, flag: &str) -> anyhow::Result<NonZeroUsize> {
 pub(crate) fn plan_from_args(a: &RunArgs) -> anyhow::Result<RunPlan> {
     let target = Target::parse(&a.url).map_err(|e| usage(e.to_string()))?;
     let open = a.rate.is_some() || !a.stages.is_empty();
-    let load = if open {
+    let load = if let Some(clients) = a.clients {
+        if open || a.connections.is_some() {
+            return Err(usage(
+                "--clients selects the fleet model; it does not combine with --rate, --stage or --connections",
+            ));
+        }
+        Load::Fleet {
+            clients: non_zero(clients, "--clients")?,
+            every: a.every,
+            hold: a.hold,
+        }
+    } else if open {
         if a.connections.is_some() {
             return Err(usage(
                 "--connections selects the closed model; with --rate or --stage use --max-connections",
@@ -90,6 +104,19 @@ pub(crate) fn plan_from_args(a: &RunArgs) -> anyhow::Result<RunPlan> {
         keep_alive: !a.no_keep_alive,
         group_by: a.group_by.clone(),
         connect_to: a.connect_to.clone(),
+        tls: TlsOptions {
+            insecure: a.insecure,
+            ca_file: a.cacert.clone(),
+            client_cert: a.cert.clone().zip(a.key.clone()),
+            no_resume: a.tls_resume == OnOff::Off,
+        },
+        http: if a.http2 {
+            HttpVersion::Http2 {
+                streams: non_zero(a.streams, "--streams")?,
+            }
+        } else {
+            HttpVersion::Http1
+        },
     }
     .validate()
     .map_err(|e| usage(e.to_string()))
@@ -158,21 +185,54 @@ impl Progress {
 }
 
 /// Runs a plan and reports; shared by `run` and `demo`.
-pub(crate) fn execute(plan: &RunPlan, out: Option<&Path>, quiet: bool) -> anyhow::Result<u8> {
+pub(crate) fn execute(
+    plan: &RunPlan,
+    out: Option<&Path>,
+    quiet: bool,
+    output: &OutputArgs,
+) -> anyhow::Result<u8> {
+    if let Some(dir) = output.html.as_deref().and_then(Path::parent) {
+        if !dir.as_os_str().is_empty() && !dir.is_dir() {
+            return Err(usage(format!(
+                "--html: directory {} does not exist",
+                dir.display()
+            )));
+        }
+    }
     let abort = abort_flag()?;
-    let mut progress = Progress::new(quiet);
-    let outcome = stampede_engine::run(plan, abort, |live| {
-        progress.second(live.second, live.interval, live.interval_generator)
-    })
-    .map_err(|e| match e {
+    let exporter = match output.prometheus_listen {
+        Some(addr) => Some(crate::prometheus::Exporter::start(addr, plan)?),
+        None => None,
+    };
+    if let (Some(e), false) = (&exporter, quiet) {
+        eprintln!("prometheus: live metrics on http://{}/metrics", e.addr());
+    }
+    let mut watch = crate::live::Watch::start(plan, quiet, output.no_dashboard, abort.clone())?;
+    let outcome = stampede_engine::run(plan, abort.clone(), |live| {
+        watch.second(live);
+        if let Some(e) = &exporter {
+            e.update(live);
+        }
+    });
+    watch.finish();
+    let outcome = outcome.map_err(|e| match e {
         stampede_engine::EngineError::Resolve { .. } => usage(e.to_string()),
         other => anyhow::Error::new(other),
     })?;
     let result = RunResult::new(plan, &outcome);
+    if let Some(e) = &exporter {
+        e.publish_final(&outcome);
+    }
     print!("{}", render_table(&result));
     if let Some(path) = out {
         write_atomically(path, &result.to_json())
             .with_context(|| format!("writing {}", path.display()))?;
+    }
+    if let Some(path) = &output.html {
+        crate::report_cmd::write_html(path, &result)?;
+    }
+    if let Some(e) = exporter {
+        e.hold(output.prometheus_hold.unwrap_or_default(), &abort, quiet);
     }
     Ok(if outcome.aborted {
         EXIT_ABORTED
@@ -181,8 +241,10 @@ pub(crate) fn execute(plan: &RunPlan, out: Option<&Path>, quiet: bool) -> anyhow
     })
 }
 
-fn write_atomically(path: &Path, text: &str) -> std::io::Result<()> {
-    let tmp = path.with_extension("json.tmp");
+/// Writes `text` to a temporary file beside `path`, then renames it into place.
+pub(crate) fn write_atomically(path: &Path, text: &str) -> std::io::Result<()> {
+    let mut tmp = path.as_os_str().to_owned();
+    tmp.push(".tmp");
     std::fs::write(&tmp, text)?;
     std::fs::rename(&tmp, path)
 }
@@ -197,7 +259,7 @@ pub(crate) fn run(a: RunArgs) -> anyhow::Result<u8> {
             describe_stop(&plan)
         );
     }
-    execute(&plan, a.out.as_deref(), a.quiet)
+    execute(&plan, a.out.as_deref(), a.quiet, &a.output)
 }
 
 fn describe_stop(plan: &RunPlan) -> String {

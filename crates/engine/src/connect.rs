@@ -20,11 +20,18 @@ pub fn resolve(host: &str, port: u16) -> io::Result<Vec<SocketAddr>> {
     Ok(addrs)
 }
 
-/// Opens a TCP connection with `TCP_NODELAY`, failing with a class after `timeout`.
-pub async fn connect_tcp(addr: SocketAddr, timeout: Duration) -> Result<TcpStream, ErrorClass> {
+/// Opens a TCP connection with `TCP_NODELAY`, failing with a class (and the OS's
+/// words) after `timeout`.
+pub async fn connect_tcp(
+    addr: SocketAddr,
+    timeout: Duration,
+) -> Result<TcpStream, (ErrorClass, String)> {
     match tokio::time::timeout(timeout, TcpStream::connect(addr)).await {
-        Err(_) => Err(ErrorClass::ConnectTimeout),
-        Ok(Err(e)) => Err(classify_connect(&e)),
+        Err(_) => Err((
+            ErrorClass::ConnectTimeout,
+            format!("connect to {addr} took longer than {timeout:?}"),
+        )),
+        Ok(Err(e)) => Err((classify_connect(&e), format!("connect to {addr}: {e}"))),
         Ok(Ok(stream)) => {
             // Small requests must not wait for Nagle's algorithm.
             let _ = stream.set_nodelay(true);

@@ -5,15 +5,18 @@
 //! merged measurements. Workers record into thread-local stats and hand them to the
 //! calling thread once per second; nothing per request crosses threads.
 //!
-//! Connections are HTTP/1.1 over TCP ([`http1::Http1Conn`] is generic over the byte
-//! stream, so TLS slots in beneath it).
+//! Connections are HTTP/1.1 or HTTP/2, over TCP or TLS ([`stream::Stream`]).
 #![deny(missing_docs)]
 
 pub mod connect;
 pub mod http1;
+mod link;
 pub mod schedule;
+pub mod stream;
 mod timer;
+pub mod tls;
 mod worker;
+mod ws;
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, AtomicU64};
@@ -21,8 +24,10 @@ use std::sync::mpsc;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
-use stampede_metrics::{GeneratorStats, IntervalPoint, Stats};
-use stampede_plan::{Load, RunPlan};
+use stampede_metrics::{ErrorClass, GeneratorStats, IntervalPoint, Stats};
+use stampede_plan::{HttpVersion, Load, RunPlan};
+
+use link::{Connector, PreparedRequest};
 
 pub use timer::MIN_WAKE_GAP;
 use worker::{Share, Shared, WorkerMsg};
@@ -40,6 +45,9 @@ pub enum EngineError {
         /// The resolver's error.
         source: std::io::Error,
     },
+    /// The TLS configuration (CA file, client certificate, server name) is unusable.
+    #[error(transparent)]
+    Tls(#[from] tls::TlsSetupError),
     /// A worker thread or runtime could not be created.
     #[error("cannot start worker: {0}")]
     Spawn(std::io::Error),
@@ -71,6 +79,9 @@ pub struct RunOutcome {
     pub process_cpu: Duration,
     /// Peak resident memory of the process, when the OS reports it.
     pub peak_rss_bytes: Option<u64>,
+    /// The first failure message of each error class, where the failing layer said more
+    /// than the class (the OS's connect error, the TLS alert, the HTTP/2 reason).
+    pub error_samples: BTreeMap<ErrorClass, String>,
 }
 
 /// Runs `plan` to completion on worker threads and returns the merged result. Sets of
@@ -92,27 +103,63 @@ pub fn run(
     } else {
         plan.connect_to.clone()
     };
+    let tls_config = if plan.target.scheme.is_tls() {
+        let alpn: &[&[u8]] = match plan.http {
+            _ if plan.target.scheme.is_websocket() => &[b"http/1.1"],
+            HttpVersion::Http1 => &[b"http/1.1"],
+            HttpVersion::Http2 { .. } => &[b"h2"],
+        };
+        Some(tls::client_config(&plan.tls, alpn)?)
+    } else {
+        None
+    };
+    let tls = link::tls_connector(tls_config, &plan.target.host)?;
     let threads = match &plan.load {
         Load::Closed { connections } => plan.threads.get().min(connections.get()),
         Load::Open { .. } => plan.threads.get(),
+        Load::Fleet { clients, .. } => plan.threads.get().min(clients.get()),
     };
     let cpu_before = process_cpu();
     let started_at = SystemTime::now();
     // Give the threads a moment to start before the schedule's time zero.
     let start = Instant::now() + Duration::from_millis(5);
-    let shared = Arc::new(Shared {
-        start,
-        send_until: plan.stop.duration.map(|d| start + d),
-        tickets: plan.stop.requests.map(|n| AtomicU64::new(n.get())),
-        abort: abort.clone(),
-        addrs,
-        request: http1::encode_request(&plan.target, &plan.request, plan.keep_alive),
-        head_request: plan.request.method == "HEAD",
-        timeout: plan.timeout,
-        keep_alive: plan.keep_alive,
-        group_by: plan.group_by.clone(),
-        open_model: matches!(plan.load, Load::Open { .. }),
-    });
+    let shared =
+        Arc::new(Shared {
+            start,
+            send_until: plan.stop.duration.map(|d| start + d),
+            tickets: plan.stop.requests.map(|n| AtomicU64::new(n.get())),
+            abort: abort.clone(),
+            connector: Connector {
+                addrs,
+                tls,
+                timeout: plan.timeout,
+            },
+            request: PreparedRequest::new(&plan.target, &plan.request, plan.keep_alive),
+            timeout: plan.timeout,
+            keep_alive: plan.keep_alive,
+            group_by: plan.group_by.clone(),
+            scheduled: plan.load.is_scheduled(),
+            late_threshold: LATE_THRESHOLD,
+            fleet: match plan.load {
+                Load::Fleet {
+                    clients,
+                    every,
+                    hold,
+                } => Some(worker::FleetSpec {
+                    clients: clients.get(),
+                    every,
+                    hold,
+                }),
+                _ => None,
+            },
+            ws: plan.target.scheme.is_websocket().then(|| {
+                ws::WsRequest::new(&plan.target, &plan.request.headers, &plan.request.body)
+            }),
+            h2_streams: match plan.http {
+                HttpVersion::Http1 => None,
+                HttpVersion::Http2 { streams } => Some(streams.get()),
+            },
+        });
     let seed = fastrand::u64(..);
     let (tx, rx) = mpsc::channel();
     let mut handles = Vec::with_capacity(threads);
@@ -121,6 +168,9 @@ pub fn run(
             Load::Closed { connections } => Share::Closed {
                 connections: connections.get() / threads
                     + usize::from(w < connections.get() % threads),
+            },
+            Load::Fleet { clients, .. } => Share::Fleet {
+                clients: (w..clients.get()).step_by(threads).collect(),
             },
             Load::Open {
                 profile,
@@ -178,6 +228,7 @@ pub fn run(
         worker_cpu: collector.worker_cpu,
         process_cpu: process_cpu().saturating_sub(cpu_before),
         peak_rss_bytes: peak_rss_bytes(),
+        error_samples: collector.samples,
     })
 }
 
@@ -208,6 +259,7 @@ struct Collector {
     series: Vec<IntervalPoint>,
     last_completion: Option<Instant>,
     worker_cpu: Vec<Duration>,
+    samples: BTreeMap<ErrorClass, String>,
 }
 
 impl Collector {
@@ -221,6 +273,7 @@ impl Collector {
             series: Vec::new(),
             last_completion: None,
             worker_cpu: vec![Duration::ZERO; workers],
+            samples: BTreeMap::new(),
         }
     }
 
@@ -231,7 +284,11 @@ impl Collector {
                     total,
                     groups,
                     generator,
+                    samples,
                 } = *snapshot;
+                for (class, text) in samples {
+                    self.samples.entry(class).or_insert(text);
+                }
                 self.total.merge(&total);
                 self.generator.merge(&generator);
                 for (key, stats) in groups {

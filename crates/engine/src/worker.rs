@@ -4,22 +4,20 @@
 
 use std::cell::RefCell;
 use std::collections::VecDeque;
-use std::net::SocketAddr;
 use std::rc::Rc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::Sender;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use stampede_metrics::{ErrorClass, GeneratorStats, Stats};
+use stampede_metrics::{ErrorClass, GeneratorStats, Protocol, Stats};
 use stampede_plan::GroupBy;
-use tokio::net::TcpStream;
 use tokio::sync::Notify;
 
-use crate::connect::connect_tcp;
-use crate::http1::Http1Conn;
+use crate::link::{Connector, Failure, H2Cell, OnOpen, Opened, PreparedRequest, Slot};
 use crate::schedule::Schedule;
 use crate::timer::PreciseTimer;
+use crate::ws::{self, WsConn, WsEvent, WsRequest};
 
 /// Sends that leave more than this after their intended time count as late.
 pub const LATE_THRESHOLD: Duration = Duration::from_millis(1);
@@ -32,7 +30,6 @@ const NO_RESPONSE: &str = "(no response)";
 const OTHER: &str = "(other)";
 
 /// Everything the workers share, read-only apart from the atomics.
-#[derive(Debug)]
 pub(crate) struct Shared {
     pub start: Instant,
     /// When sending stops (the duration limit), if any.
@@ -41,13 +38,29 @@ pub(crate) struct Shared {
     pub tickets: Option<AtomicU64>,
     /// Set by Ctrl-C: stop now, report what was measured.
     pub abort: Arc<AtomicBool>,
-    pub addrs: Vec<SocketAddr>,
-    pub request: Vec<u8>,
-    pub head_request: bool,
+    pub connector: Connector,
+    pub request: PreparedRequest,
     pub timeout: Duration,
     pub keep_alive: bool,
     pub group_by: Option<GroupBy>,
-    pub open_model: bool,
+    /// Requests have intended send times (open model, fleet with an interval).
+    pub scheduled: bool,
+    /// HTTP/2: concurrent streams per connection; `None` for HTTP/1.1.
+    pub h2_streams: Option<usize>,
+    /// Sends later than this after their intended time count as late.
+    pub late_threshold: Duration,
+    /// Fleet runs: each client's interval and connection lifetime.
+    pub fleet: Option<FleetSpec>,
+    /// WebSocket runs: the upgrade request and message payload.
+    pub ws: Option<WsRequest>,
+}
+
+/// How each client of a fleet behaves.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct FleetSpec {
+    pub clients: usize,
+    pub every: Option<Duration>,
+    pub hold: Option<Duration>,
 }
 
 impl Shared {
@@ -66,8 +79,11 @@ impl Shared {
         }
     }
 
-    fn addr_for(&self, n: usize) -> SocketAddr {
-        self.addrs[n % self.addrs.len()]
+    fn capture(&self) -> Option<&str> {
+        match &self.group_by {
+            Some(GroupBy::Header(h)) => Some(h.as_str()),
+            _ => None,
+        }
     }
 }
 
@@ -80,6 +96,8 @@ pub struct Snapshot {
     pub groups: Vec<(String, Stats)>,
     /// Generator self-observation.
     pub generator: GeneratorStats,
+    /// The first failure message of each class seen in this interval.
+    pub samples: Vec<(ErrorClass, String)>,
 }
 
 /// Messages from workers to the collector.
@@ -108,6 +126,10 @@ struct Local {
     idle: usize,
     open_conns: usize,
     dispatch_done: bool,
+    group_by_peer: bool,
+    /// HTTP/2 connections shared by groups of slots.
+    h2_cells: Vec<Rc<H2Cell>>,
+    slots_made: usize,
 }
 
 impl Local {
@@ -130,6 +152,15 @@ impl Local {
         groups.len() - 1
     }
 
+    /// Keeps the first message of each failure class (per interval).
+    fn sample(&mut self, class: ErrorClass, detail: Option<String>) {
+        if let Some(d) = detail {
+            if !self.snap.samples.iter().any(|(c, _)| *c == class) {
+                self.snap.samples.push((class, d));
+            }
+        }
+    }
+
     fn record(&mut self, group: Option<usize>, f: impl Fn(&mut Stats)) {
         f(&mut self.snap.total);
         if let Some(g) = group {
@@ -149,16 +180,44 @@ impl Local {
             total: std::mem::take(&mut self.snap.total),
             groups,
             generator: std::mem::take(&mut self.snap.generator),
+            samples: std::mem::take(&mut self.snap.samples),
         }
     }
 }
 
 type LocalRef = Rc<RefCell<Local>>;
 
-/// An open connection and the group its peer belongs to.
-struct Conn {
-    http: Http1Conn<TcpStream>,
-    peer_group: Option<usize>,
+impl OnOpen for Local {
+    fn opened(&mut self, opened: &Opened, protocol: Protocol) -> Option<usize> {
+        let peer_group = match self.group_by_peer {
+            true => Some(self.group_index(opened.peer.to_string().as_bytes())),
+            false => None,
+        };
+        let (connect, tls) = (opened.connect, opened.tls);
+        self.record(peer_group, |s| {
+            s.record_connect(connect);
+            s.protocols.add(protocol);
+            if let Some(t) = tls {
+                s.tls_handshake.record(t);
+            }
+        });
+        peer_group
+    }
+}
+
+/// A new request slot: HTTP/2 slots join groups of `streams` sharing one connection.
+fn new_slot(shared: &Shared, local: &LocalRef) -> Slot {
+    let mut l = local.borrow_mut();
+    let index = l.slots_made;
+    l.slots_made += 1;
+    let cell = shared.h2_streams.map(|streams| {
+        let c = index / streams;
+        if l.h2_cells.len() <= c {
+            l.h2_cells.push(Rc::new(H2Cell::default()));
+        }
+        l.h2_cells[c].clone()
+    });
+    Slot::new(cell, shared.capture())
 }
 
 /// How the worker splits the load.
@@ -169,6 +228,10 @@ pub(crate) enum Share {
     Open {
         schedule: Schedule,
         max_connections: usize,
+    },
+    /// Fleet clients by global index.
+    Fleet {
+        clients: Vec<usize>,
     },
 }
 
@@ -193,6 +256,9 @@ pub(crate) fn run_worker(
         idle: 0,
         open_conns: 0,
         dispatch_done: false,
+        group_by_peer: matches!(shared.group_by, Some(GroupBy::Peer)),
+        h2_cells: Vec::new(),
+        slots_made: 0,
     }));
     let all_done = Rc::new(Notify::new());
     let wake = Rc::new(Notify::new());
@@ -200,12 +266,25 @@ pub(crate) fn run_worker(
     local_set.block_on(&rt, async {
         match share {
             Share::Closed { connections } => {
-                for _ in 0..connections {
+                for _ in 0..connections * shared.h2_streams.unwrap_or(1) {
                     spawn_task(
                         &local,
                         &all_done,
                         closed_loop(shared.clone(), local.clone()),
                     );
+                }
+            }
+            Share::Fleet { clients } => {
+                let clock = Rc::new(FleetClock::default());
+                // The clock is not a counted task: it ends with the worker.
+                tokio::task::spawn_local(clock.clone().run());
+                for index in clients {
+                    let (s, l, c) = (shared.clone(), local.clone(), clock.clone());
+                    if shared.ws.is_some() {
+                        spawn_task(&local, &all_done, ws_client(s, l, c, index));
+                    } else {
+                        spawn_task(&local, &all_done, fleet_client(s, l, c, index));
+                    }
                 }
             }
             Share::Open {
@@ -318,15 +397,15 @@ fn spawn_task(
     });
 }
 
-/// Closed model: send back to back on one connection until the run stops.
+/// Closed model: send back to back on one slot until the run stops.
 async fn closed_loop(shared: Arc<Shared>, local: LocalRef) {
-    let mut conn: Option<Conn> = None;
+    let mut slot = new_slot(&shared, &local);
     loop {
         let now = Instant::now();
         if shared.stopping(now) || !shared.take_ticket() {
             break;
         }
-        perform(&shared, &local, &mut conn, now).await;
+        perform(&shared, &local, &mut slot, now).await;
     }
 }
 
@@ -356,7 +435,7 @@ async fn dispatch(
         if l.idle > 0 {
             l.idle -= 1;
             wake.notify_one();
-        } else if l.open_conns < max_connections {
+        } else if l.open_conns < max_connections * shared.h2_streams.unwrap_or(1) {
             l.open_conns += 1;
             drop(l);
             let task = open_conn_loop(shared.clone(), local.clone(), wake.clone());
@@ -369,7 +448,7 @@ async fn dispatch(
 
 /// Open model: one pooled connection taking scheduled requests from the queue.
 async fn open_conn_loop(shared: Arc<Shared>, local: LocalRef, wake: Rc<Notify>) {
-    let mut conn: Option<Conn> = None;
+    let mut slot = new_slot(&shared, &local);
     loop {
         let next = {
             let mut l = local.borrow_mut();
@@ -395,113 +474,377 @@ async fn open_conn_loop(shared: Arc<Shared>, local: LocalRef, wake: Rc<Notify>) 
             local.borrow_mut().snap.generator.dropped += 1;
             continue;
         }
-        perform(&shared, &local, &mut conn, intended).await;
+        perform(&shared, &local, &mut slot, intended).await;
     }
 }
 
 /// Sends one request (connecting first if needed) and records the outcome.
 /// `intended` is when the request should have left: the schedule's time in the open
 /// model, the actual time in the closed model.
-async fn perform(shared: &Shared, local: &LocalRef, slot: &mut Option<Conn>, intended: Instant) {
+async fn perform(shared: &Shared, local: &LocalRef, slot: &mut Slot, intended: Instant) {
     let started = Instant::now();
     let deadline = started + shared.timeout;
-    local.borrow_mut().in_flight += 1;
+    let n = {
+        let mut l = local.borrow_mut();
+        l.in_flight += 1;
+        l.next_conn += 1;
+        l.next_conn
+    };
     let result = tokio::time::timeout_at(deadline.into(), async {
-        if slot.is_none() {
-            let addr = {
-                let mut l = local.borrow_mut();
-                l.next_conn += 1;
-                shared.addr_for(l.next_conn)
-            };
-            let t0 = Instant::now();
-            let stream = connect_tcp(addr, shared.timeout)
-                .await
-                .map_err(|c| (c, None))?;
-            let took = t0.elapsed();
-            let mut l = local.borrow_mut();
-            let peer_group = match shared.group_by {
-                Some(GroupBy::Peer) => Some(l.group_index(addr.to_string().as_bytes())),
-                _ => None,
-            };
-            l.record(peer_group, |s| s.record_connect(took));
-            let capture = match &shared.group_by {
-                Some(GroupBy::Header(h)) => Some(h.as_str()),
-                _ => None,
-            };
-            *slot = Some(Conn {
-                http: Http1Conn::new(stream, capture),
-                peer_group,
-            });
+        if !slot.is_connected() {
+            let mut on_open = LocalOpen(local);
+            slot.connect(&shared.connector, n, &mut on_open).await?;
         }
-        let conn = slot.as_mut().expect("connected above");
-        let sent = Instant::now();
-        let meta = conn
-            .http
-            .exchange(&shared.request, shared.head_request)
-            .await
-            .map_err(|c| (c, Some(sent)))?;
-        Ok::<_, (ErrorClass, Option<Instant>)>((meta, sent))
+        slot.exchange(&shared.request).await
     })
     .await;
     let done = Instant::now();
     let mut l = local.borrow_mut();
     l.in_flight -= 1;
     l.last_completion = Some(done);
-    let peer_group = slot.as_ref().and_then(|c| c.peer_group);
-    let header_group = |l: &mut Local, conn: Option<&Conn>| match (&shared.group_by, conn) {
-        (Some(GroupBy::Header(_)), Some(c)) => Some(l.group_index(c.http.captured())),
-        (Some(GroupBy::Header(_)), None) => Some(l.group_index(b"")),
-        _ => peer_group,
-    };
+    let peer_group = slot.peer_group();
+    let by_header = matches!(shared.group_by, Some(GroupBy::Header(_)));
     let sent_at = match &result {
-        Ok(Ok((_, sent))) => Some(*sent),
-        Ok(Err((_, sent))) => *sent,
+        Ok(Ok(x)) => Some(x.sent),
+        Ok(Err(f)) => f.sent,
         Err(_) => None,
     };
-    if shared.open_model {
+    if shared.scheduled {
         let lag = sent_at
             .unwrap_or(started)
             .saturating_duration_since(intended);
         let g = &mut l.snap.generator;
         g.sends += 1;
         g.schedule_lag.record(lag);
-        if lag > LATE_THRESHOLD {
+        if lag > shared.late_threshold {
             g.late_sends += 1;
         }
     } else {
         l.snap.generator.sends += 1;
     }
+    // Failures without a response have no header to group by.
+    let failed_group = |l: &mut Local| {
+        if by_header {
+            Some(l.group_index(b""))
+        } else {
+            peer_group
+        }
+    };
     match result {
-        Ok(Ok((meta, sent))) => {
-            let group = header_group(&mut l, slot.as_ref());
+        Ok(Ok(x)) => {
+            let group = if by_header {
+                Some(l.group_index(&slot.captured))
+            } else {
+                peer_group
+            };
             let latency = done - intended;
-            let service = done - sent;
-            let ttfb = meta.first_byte.saturating_duration_since(sent);
-            let bytes_out = shared.request.len() as u64;
+            let service = done - x.sent;
+            let ttfb = x.meta.first_byte.saturating_duration_since(x.sent);
+            let bytes_out = shared.request.h1.len() as u64;
             l.record(group, |s| {
-                s.record_response(meta.status, latency, service);
+                s.record_response(x.meta.status, latency, service);
                 s.ttfb.record(ttfb);
-                s.bytes_received += meta.bytes;
+                s.bytes_received += x.meta.bytes;
                 s.bytes_sent += bytes_out;
             });
-            if !(meta.reusable && shared.keep_alive) {
-                *slot = None;
+            drop(l);
+            if !(x.meta.reusable && shared.keep_alive) {
+                slot.disconnect();
             }
         }
-        Ok(Err((class, _))) => {
-            let group = header_group(&mut l, None);
-            l.record(group.or(peer_group), |s| s.record_error(class));
-            *slot = None;
+        Ok(Err(Failure { class, detail, .. })) => {
+            let group = failed_group(&mut l);
+            l.record(group, |s| s.record_error(class));
+            l.sample(class, detail);
+            drop(l);
+            // A reset stream leaves an HTTP/2 connection usable.
+            if class != ErrorClass::StreamReset {
+                slot.disconnect();
+            }
         }
-        Err(_elapsed) if slot.is_none() => {
-            // The deadline passed before the TCP handshake finished.
-            let group = header_group(&mut l, None);
+        Err(_elapsed) if !slot.is_connected() => {
+            // The deadline passed before the connection was ready.
+            let group = failed_group(&mut l);
             l.record(group, |s| s.record_error(ErrorClass::ConnectTimeout));
+            l.sample(
+                ErrorClass::ConnectTimeout,
+                Some(format!("not connected within {:?}", shared.timeout)),
+            );
         }
         Err(_elapsed) => {
-            let group = header_group(&mut l, None);
-            l.record(group.or(peer_group), |s| s.record_timeout());
-            *slot = None;
+            let group = failed_group(&mut l);
+            l.record(group, |s| s.record_timeout());
+            drop(l);
+            slot.disconnect();
+        }
+    }
+}
+
+/// Records connection opens into the worker's stats from inside a slot.
+struct LocalOpen<'a>(&'a LocalRef);
+
+impl OnOpen for LocalOpen<'_> {
+    fn opened(&mut self, opened: &Opened, protocol: Protocol) -> Option<usize> {
+        self.0.borrow_mut().opened(opened, protocol)
+    }
+}
+
+/// When fleet client `index` first sends: clients are spread evenly over one interval,
+/// so a fleet does not arrive as one thundering herd.
+fn fleet_phase(spec: &FleetSpec, index: usize) -> Duration {
+    spec.every
+        .map(|e| e.mul_f64(index as f64 / spec.clients.max(1) as f64))
+        .unwrap_or_default()
+}
+
+/// Fleet over HTTP: one device polling on its own keep-alive connection.
+async fn fleet_client(shared: Arc<Shared>, local: LocalRef, clock: Rc<FleetClock>, index: usize) {
+    let spec = shared.fleet.expect("fleet run");
+    let mut slot = new_slot(&shared, &local);
+    let mut next = shared.start + fleet_phase(&spec, index);
+    let mut connected_at = Instant::now();
+    loop {
+        let intended = match spec.every {
+            Some(every) => {
+                if shared.send_until.is_some_and(|t| next >= t) {
+                    break;
+                }
+                clock.wait_until(index, next).await;
+                let at = next;
+                next += every;
+                at
+            }
+            None => Instant::now(),
+        };
+        if shared.stopping(Instant::now()) || !shared.take_ticket() {
+            break;
+        }
+        if spec
+            .hold
+            .is_some_and(|h| slot.is_connected() && connected_at.elapsed() >= h)
+        {
+            slot.disconnect();
+        }
+        let was_connected = slot.is_connected();
+        perform(&shared, &local, &mut slot, intended).await;
+        if !was_connected && slot.is_connected() {
+            connected_at = Instant::now();
+        }
+    }
+}
+
+/// Fleet over WebSocket: one device holding a socket, sending messages on its schedule
+/// (or back to back), reconnecting after `hold` (once its last message is answered) or
+/// after a drop.
+async fn ws_client(shared: Arc<Shared>, local: LocalRef, clock: Rc<FleetClock>, index: usize) {
+    let spec = shared.fleet.expect("fleet run");
+    let req = shared.ws.as_ref().expect("websocket run");
+    let mut next = shared.start + fleet_phase(&spec, index);
+    let far = Instant::now() + Duration::from_secs(86_400 * 365);
+    let send_until = shared.send_until.unwrap_or(far);
+    if spec.every.is_some() {
+        // Connect when the device's first message is due, not all at once.
+        clock.wait_until(index, next).await;
+    }
+    let mut conn: Option<(WsConn, Instant)> = None;
+    while !shared.stopping(Instant::now()) {
+        let Some((c, since)) = conn.as_mut() else {
+            let n = {
+                let mut l = local.borrow_mut();
+                l.next_conn += 1;
+                l.next_conn
+            };
+            let opened = tokio::time::timeout(
+                shared.timeout,
+                ws::open(&shared.connector, n, req, &mut LocalOpen(&local)),
+            )
+            .await;
+            {
+                let mut l = local.borrow_mut();
+                match opened {
+                    Ok(Ok((c, upgrade))) => {
+                        l.record(c.peer_group, |s| s.upgrade.record(upgrade));
+                        conn = Some((c, Instant::now()));
+                    }
+                    Ok(Err(f)) => {
+                        l.record(None, |s| s.record_error(f.class));
+                        l.sample(f.class, f.detail);
+                    }
+                    Err(_) => {
+                        l.record(None, |s| s.record_error(ErrorClass::ConnectTimeout));
+                    }
+                }
+            }
+            if conn.is_none() {
+                // A device backs off before reconnecting.
+                tokio::time::sleep(Duration::from_millis(250)).await;
+            }
+            continue;
+        };
+        let group = c.peer_group;
+        let holding_too_long = spec.hold.is_some_and(|h| since.elapsed() >= h);
+        if holding_too_long && c.pending() == 0 {
+            if let Some((c, _)) = conn.take() {
+                c.close().await;
+            }
+            continue;
+        }
+        // Past the hold time a device sends nothing new; it waits for its replies.
+        let send_at = match spec.every {
+            _ if holding_too_long => far,
+            Some(_) => next,
+            None if c.pending() == 0 => Instant::now(),
+            None => far,
+        };
+        let hold_at = match spec.hold {
+            Some(h) if !holding_too_long => *since + h,
+            _ => far,
+        };
+        let expire_at = c.oldest().map_or(far, |(_, sent)| sent + shared.timeout);
+        let scheduled_send = spec.every.is_some() && send_at < send_until;
+        tokio::select! {
+            biased;
+            event = c.next() => match event {
+                WsEvent::Answered(intended, sent, bytes) => {
+                    let done = Instant::now();
+                    let mut l = local.borrow_mut();
+                    l.in_flight -= 1;
+                    l.last_completion = Some(done);
+                    l.record(group, |s| {
+                        s.record_message(done - intended, done - sent);
+                        s.bytes_received += bytes as u64;
+                    });
+                }
+                WsEvent::Other => {}
+                WsEvent::Dropped(f) => {
+                    lose_connection(&local, group, c.pending() as u64, f);
+                    conn = None;
+                }
+            },
+            _ = clock.wait_until(index, send_at), if scheduled_send => {
+                next += spec.every.unwrap_or_default();
+                ws_send(&shared, &local, &mut conn, send_at, req).await;
+            }
+            _ = std::future::ready(()), if !scheduled_send && send_at < send_until => {
+                ws_send(&shared, &local, &mut conn, send_at, req).await;
+            }
+            _ = tokio::time::sleep_until(expire_at.into()), if expire_at < far => {
+                c.expire_oldest();
+                let mut l = local.borrow_mut();
+                l.in_flight -= 1;
+                l.record(group, |s| s.record_timeout());
+            }
+            _ = tokio::time::sleep_until(hold_at.into()), if hold_at < far => {}
+            _ = tokio::time::sleep_until(send_until.into()), if send_until < far => break,
+        }
+    }
+    if let Some((c, _)) = conn.take() {
+        // Messages still unanswered stay counted as in flight (unfinished).
+        c.close().await;
+    }
+}
+
+/// Sends one WebSocket message and records it; a failed send loses the connection.
+async fn ws_send(
+    shared: &Shared,
+    local: &LocalRef,
+    conn: &mut Option<(WsConn, Instant)>,
+    intended: Instant,
+    req: &WsRequest,
+) {
+    let Some((c, _)) = conn.as_mut() else { return };
+    if !shared.take_ticket() {
+        return;
+    }
+    let group = c.peer_group;
+    match c.send(intended, req).await {
+        Ok((sent, bytes)) => {
+            let mut l = local.borrow_mut();
+            l.in_flight += 1;
+            l.record(group, |s| s.bytes_sent += bytes as u64);
+            let lag = sent.saturating_duration_since(intended);
+            let g = &mut l.snap.generator;
+            g.sends += 1;
+            if shared.scheduled {
+                g.schedule_lag.record(lag);
+                if lag > shared.late_threshold {
+                    g.late_sends += 1;
+                }
+            }
+        }
+        Err(f) => {
+            lose_connection(local, group, c.pending() as u64, f);
+            *conn = None;
+        }
+    }
+}
+
+/// A WebSocket dropped: one error for the drop, a timeout for each unanswered message.
+fn lose_connection(local: &LocalRef, group: Option<usize>, unanswered: u64, f: Failure) {
+    let mut l = local.borrow_mut();
+    l.in_flight -= unanswered;
+    l.record(group, |s| {
+        s.record_error(f.class);
+        for _ in 0..unanswered {
+            s.record_timeout();
+        }
+    });
+    l.sample(f.class, f.detail);
+}
+
+/// Wakes fleet clients at their intended times with the worker's precise timer: one
+/// task sleeps until the earliest due client and wakes it, so thousands of clients
+/// share one timerfd instead of each rounding to tokio's millisecond ticks.
+#[derive(Default)]
+pub(crate) struct FleetClock {
+    due: RefCell<std::collections::BinaryHeap<std::cmp::Reverse<(Instant, usize)>>>,
+    clients: RefCell<std::collections::HashMap<usize, Rc<Notify>>>,
+    changed: Notify,
+}
+
+impl FleetClock {
+    /// Waits until `at` (returns at once if it has passed). A wait abandoned halfway
+    /// (a `select!` took another branch) can leave a stale wake-up behind; it is
+    /// harmless because every wake re-checks the time, so no client runs early.
+    pub(crate) async fn wait_until(&self, client: usize, at: Instant) {
+        let notify = self
+            .clients
+            .borrow_mut()
+            .entry(client)
+            .or_insert_with(|| Rc::new(Notify::new()))
+            .clone();
+        while Instant::now() < at {
+            let earliest = self.due.borrow().peek().map(|r| r.0 .0);
+            self.due.borrow_mut().push(std::cmp::Reverse((at, client)));
+            if earliest.is_none_or(|e| at < e) {
+                self.changed.notify_one();
+            }
+            notify.notified().await;
+        }
+    }
+
+    /// The clock's own task: runs until the worker ends.
+    pub(crate) async fn run(self: Rc<Self>) {
+        let mut timer = PreciseTimer::new();
+        loop {
+            let next = self.due.borrow().peek().map(|r| r.0 .0);
+            match next {
+                None => self.changed.notified().await,
+                Some(at) => {
+                    tokio::select! {
+                        _ = timer.sleep_until(at) => {}
+                        _ = self.changed.notified() => continue,
+                    }
+                    let now = Instant::now();
+                    let mut due = self.due.borrow_mut();
+                    while due.peek().is_some_and(|r| r.0 .0 <= now) {
+                        let std::cmp::Reverse((_, client)) = due.pop().expect("peeked");
+                        if let Some(n) = self.clients.borrow().get(&client) {
+                            n.notify_one();
+                        }
+                    }
+                }
+            }
         }
     }
 }

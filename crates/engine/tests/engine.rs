@@ -11,7 +11,8 @@ use std::time::{Duration, Instant};
 use stampede_engine::{run, RunOutcome};
 use stampede_metrics::ErrorClass;
 use stampede_plan::{
-    Arrival, GroupBy, Load, RateProfile, RequestSpec, RunPlan, StopCondition, Target,
+    Arrival, GroupBy, HttpVersion, Load, RateProfile, RequestSpec, RunPlan, StopCondition, Target,
+    TlsOptions,
 };
 use stampede_target::{FaultProfile, TargetConfig, TargetHandle};
 
@@ -29,6 +30,8 @@ fn plan(url: &str, load: Load, duration: Option<Duration>, requests: Option<u64>
         keep_alive: true,
         group_by: None,
         connect_to: Vec::new(),
+        tls: TlsOptions::default(),
+        http: HttpVersion::Http1,
     }
     .validate()
     .unwrap()
@@ -143,7 +146,7 @@ fn percentiles_match_the_targets_delay_distribution() {
     // absolute values may only be shifted upwards by that overshoot.
     let t = target(|_| {});
     let url = format!("http://{}/?delay=10ms&jitter=20ms", t.addrs()[0]);
-    let out = go(&plan(&url, closed(50), None, Some(6000)));
+    let out = go(&plan(&url, closed(16), None, Some(3000)));
     let h = &out.total.latency;
     let (p10, p50, p90) = (h.quantile_ms(0.1), h.quantile_ms(0.5), h.quantile_ms(0.9));
     let shift = p50 - 20.0;

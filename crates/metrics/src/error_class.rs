@@ -15,8 +15,13 @@ pub enum ErrorClass {
     ConnectOther,
     /// The host name did not resolve.
     Dns,
-    /// The TLS handshake failed (certificate, name, protocol).
-    Tls,
+    /// The server's certificate was not trusted (unknown issuer, expired, malformed).
+    TlsCertificate,
+    /// The server's certificate is not valid for the host name.
+    TlsName,
+    /// The TLS handshake failed otherwise (protocol or version mismatch, a peer that
+    /// does not speak TLS, an alert).
+    TlsHandshake,
     /// The peer reset the connection.
     Reset,
     /// The peer closed the connection before the response was complete.
@@ -31,16 +36,28 @@ pub enum ErrorClass {
     Status5xx,
     /// Any other I/O failure.
     Io,
+    /// HTTP/2: the server sent GOAWAY before the stream completed.
+    GoAway,
+    /// HTTP/2: the stream was reset (RST_STREAM).
+    StreamReset,
+    /// TLS ALPN chose a different protocol than the one asked for (e.g. no `h2`).
+    AlpnMismatch,
+    /// WebSocket: the server refused or botched the upgrade.
+    WsUpgrade,
+    /// WebSocket: the connection dropped before the client meant to close it.
+    WsDropped,
 }
 
 impl ErrorClass {
     /// Every class, in report order.
-    pub const ALL: [ErrorClass; 12] = [
+    pub const ALL: [ErrorClass; 19] = [
         ErrorClass::ConnectRefused,
         ErrorClass::ConnectTimeout,
         ErrorClass::ConnectOther,
         ErrorClass::Dns,
-        ErrorClass::Tls,
+        ErrorClass::TlsCertificate,
+        ErrorClass::TlsName,
+        ErrorClass::TlsHandshake,
         ErrorClass::Reset,
         ErrorClass::ClosedEarly,
         ErrorClass::Malformed,
@@ -48,6 +65,11 @@ impl ErrorClass {
         ErrorClass::Status4xx,
         ErrorClass::Status5xx,
         ErrorClass::Io,
+        ErrorClass::GoAway,
+        ErrorClass::StreamReset,
+        ErrorClass::AlpnMismatch,
+        ErrorClass::WsUpgrade,
+        ErrorClass::WsDropped,
     ];
 
     /// The stable snake_case name used in JSON and tables.
@@ -57,7 +79,9 @@ impl ErrorClass {
             ErrorClass::ConnectTimeout => "connect_timeout",
             ErrorClass::ConnectOther => "connect_other",
             ErrorClass::Dns => "dns",
-            ErrorClass::Tls => "tls",
+            ErrorClass::TlsCertificate => "tls_certificate",
+            ErrorClass::TlsName => "tls_hostname",
+            ErrorClass::TlsHandshake => "tls_handshake",
             ErrorClass::Reset => "reset",
             ErrorClass::ClosedEarly => "closed_early",
             ErrorClass::Malformed => "malformed_response",
@@ -65,6 +89,11 @@ impl ErrorClass {
             ErrorClass::Status4xx => "http_4xx",
             ErrorClass::Status5xx => "http_5xx",
             ErrorClass::Io => "io",
+            ErrorClass::GoAway => "http2_goaway",
+            ErrorClass::StreamReset => "http2_stream_reset",
+            ErrorClass::AlpnMismatch => "alpn_mismatch",
+            ErrorClass::WsUpgrade => "ws_upgrade_failed",
+            ErrorClass::WsDropped => "ws_dropped",
         }
     }
 

@@ -22,11 +22,13 @@
 mod error_class;
 mod histogram;
 mod interval;
+mod protocol;
 mod stats;
 mod status;
 
 pub use error_class::{ClassCounts, ErrorClass};
 pub use histogram::{HistogramError, LatencyHistogram, MAX_TRACKABLE_US};
 pub use interval::IntervalPoint;
+pub use protocol::{Protocol, ProtocolCounts};
 pub use stats::{GeneratorStats, Stats};
 pub use status::StatusCounts;

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use crate::{ClassCounts, ErrorClass, LatencyHistogram, StatusCounts};
+use crate::{ClassCounts, ErrorClass, LatencyHistogram, ProtocolCounts, StatusCounts};
 
 /// What happened to the requests of one group (or of the whole run) over some span of
 /// time. Every field merges by addition, so per-thread and per-interval stats combine
@@ -26,6 +26,10 @@ pub struct Stats {
     pub service_time: LatencyHistogram,
     /// TCP connect time of each new connection.
     pub connect: LatencyHistogram,
+    /// TLS handshake time of each new TLS connection.
+    pub tls_handshake: LatencyHistogram,
+    /// WebSocket upgrade time: upgrade request sent to `101 Switching Protocols`.
+    pub upgrade: LatencyHistogram,
     /// Time from the actual send to the first byte of the response.
     pub ttfb: LatencyHistogram,
     /// Response bytes received (head and body).
@@ -34,6 +38,8 @@ pub struct Stats {
     pub bytes_sent: u64,
     /// Connections opened.
     pub connections_opened: u64,
+    /// Connections opened, by negotiated protocol.
+    pub protocols: ProtocolCounts,
 }
 
 impl Stats {
@@ -51,6 +57,14 @@ impl Stats {
             self.errors += 1;
             self.errors_by_class.add(class);
         }
+        self.latency.record(latency);
+        self.service_time.record(service_time);
+    }
+
+    /// Records an answered message (WebSocket): a success without an HTTP status.
+    #[inline]
+    pub fn record_message(&mut self, latency: Duration, service_time: Duration) {
+        self.requests += 1;
         self.latency.record(latency);
         self.service_time.record(service_time);
     }
@@ -101,10 +115,13 @@ impl Stats {
         self.latency.merge(&other.latency);
         self.service_time.merge(&other.service_time);
         self.connect.merge(&other.connect);
+        self.tls_handshake.merge(&other.tls_handshake);
+        self.upgrade.merge(&other.upgrade);
         self.ttfb.merge(&other.ttfb);
         self.bytes_received += other.bytes_received;
         self.bytes_sent += other.bytes_sent;
         self.connections_opened += other.connections_opened;
+        self.protocols.merge(&other.protocols);
     }
 }
 

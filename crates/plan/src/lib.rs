@@ -19,6 +19,6 @@ mod run_plan;
 
 pub use parse::{parse_duration, parse_header, parse_stage};
 pub use run_plan::{
-    Arrival, GroupBy, Load, PlanError, RateProfile, RequestSpec, RunPlan, Scheme, Stage,
-    StopCondition, Target, DEFAULT_DURATION,
+    Arrival, GroupBy, HttpVersion, Load, PlanError, RateProfile, RequestSpec, RunPlan, Scheme,
+    Stage, StopCondition, Target, TlsOptions, DEFAULT_DURATION,
 };

@@ -25,8 +25,26 @@ pub enum PlanError {
 /// URL scheme of the target.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Scheme {
-    /// Plain HTTP/1.1 over TCP.
+    /// HTTP over TCP.
     Http,
+    /// HTTP over TLS.
+    Https,
+    /// WebSocket over TCP.
+    Ws,
+    /// WebSocket over TLS.
+    Wss,
+}
+
+impl Scheme {
+    /// True for schemes that run over TLS.
+    pub fn is_tls(self) -> bool {
+        matches!(self, Scheme::Https | Scheme::Wss)
+    }
+
+    /// True for WebSocket schemes.
+    pub fn is_websocket(self) -> bool {
+        matches!(self, Scheme::Ws | Scheme::Wss)
+    }
 }
 
 /// Where requests go.
@@ -57,9 +75,12 @@ impl Target {
         let url = url::Url::parse(text).map_err(|e| bad(e.to_string()))?;
         let scheme = match url.scheme() {
             "http" => Scheme::Http,
+            "https" => Scheme::Https,
+            "ws" => Scheme::Ws,
+            "wss" => Scheme::Wss,
             other => {
                 return Err(bad(format!(
-                    "scheme '{other}' is not supported yet (supported: http)"
+                    "scheme '{other}' is not supported (supported: http, https, ws, wss)"
                 )))
             }
         };
@@ -198,6 +219,25 @@ pub enum Load {
         /// Concurrent connections (virtual users).
         connections: NonZeroUsize,
     },
+    /// A fleet of devices: each client keeps its own connection (HTTP keep-alive or a
+    /// WebSocket), sends every `every` on its own schedule (or back to back when
+    /// `None`), and reconnects after `hold`.
+    Fleet {
+        /// Number of clients (devices).
+        clients: NonZeroUsize,
+        /// Interval between one client's requests or messages.
+        every: Option<Duration>,
+        /// Reconnect after holding a connection this long.
+        hold: Option<Duration>,
+    },
+}
+
+impl Load {
+    /// True when requests have intended send times (open model, or a fleet with an
+    /// interval), so latency is measured from the intended time.
+    pub fn is_scheduled(&self) -> bool {
+        matches!(self, Load::Open { .. } | Load::Fleet { every: Some(_), .. })
+    }
 }
 
 /// When the run stops (whichever comes first).
@@ -245,6 +285,32 @@ impl GroupBy {
     }
 }
 
+/// TLS client settings (for `https://` and `wss://`).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct TlsOptions {
+    /// Accept any server certificate (testing only).
+    pub insecure: bool,
+    /// Trust the certificates in this PEM file instead of the built-in web roots.
+    pub ca_file: Option<std::path::PathBuf>,
+    /// Client certificate chain and private key (PEM) for mutual TLS.
+    pub client_cert: Option<(std::path::PathBuf, std::path::PathBuf)>,
+    /// Disable TLS session resumption, so every new connection pays a full handshake.
+    pub no_resume: bool,
+}
+
+/// The HTTP version to speak.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum HttpVersion {
+    /// HTTP/1.1 (over TLS, ALPN offers only `http/1.1`).
+    #[default]
+    Http1,
+    /// HTTP/2: ALPN `h2` over TLS, prior-knowledge h2c over TCP.
+    Http2 {
+        /// Concurrent streams per connection.
+        streams: NonZeroUsize,
+    },
+}
+
 /// Everything the engine needs for one run, validated.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RunPlan {
@@ -267,6 +333,10 @@ pub struct RunPlan {
     /// Addresses to connect to instead of resolving the URL's host (round-robin per
     /// connection); the `Host` header still names the URL's host.
     pub connect_to: Vec<std::net::SocketAddr>,
+    /// TLS settings, used when the scheme is `https` or `wss`.
+    pub tls: TlsOptions,
+    /// HTTP version.
+    pub http: HttpVersion,
 }
 
 /// The default run length when neither a duration, a request count nor stages are given.
@@ -306,6 +376,23 @@ impl RunPlan {
         if self.stop.duration.is_some_and(|d| d.is_zero()) {
             return Err(PlanError::Conflict("--duration must be positive".into()));
         }
+        if let Load::Fleet { every, hold, .. } = &self.load {
+            if every.is_some_and(|d| d.is_zero()) || hold.is_some_and(|d| d.is_zero()) {
+                return Err(PlanError::Conflict(
+                    "--every and --hold must be positive".into(),
+                ));
+            }
+        }
+        if self.target.scheme.is_websocket() && !matches!(self.load, Load::Fleet { .. }) {
+            return Err(PlanError::Conflict(
+                "WebSocket URLs need clients: give --clients N (and --every, --hold)".into(),
+            ));
+        }
+        if self.target.scheme.is_websocket() && matches!(self.http, HttpVersion::Http2 { .. }) {
+            return Err(PlanError::Conflict(
+                "WebSocket URLs use HTTP/1.1 upgrades; drop --http2".into(),
+            ));
+        }
         if let Load::Closed { connections } = &self.load {
             if !self.keep_alive && connections.get() > 20_000 {
                 return Err(PlanError::Conflict(
@@ -316,11 +403,33 @@ impl RunPlan {
         Ok(self)
     }
 
-    /// The target rate at the start, or `None` in the closed model.
+    /// The arrival rate the run intends over time: the open model's profile, or a fleet's
+    /// clients / interval; `None` when there is no schedule (closed model, back-to-back
+    /// fleets).
+    pub fn schedule_profile(&self) -> Option<RateProfile> {
+        match &self.load {
+            Load::Open { profile, .. } => Some(profile.clone()),
+            Load::Fleet {
+                clients,
+                every: Some(every),
+                ..
+            } => Some(RateProfile::constant(
+                clients.get() as f64 / every.as_secs_f64(),
+            )),
+            _ => None,
+        }
+    }
+
+    /// The target rate at the start, or `None` when there is no schedule.
     pub fn target_rate(&self) -> Option<f64> {
         match &self.load {
             Load::Open { profile, .. } => Some(profile.start_rate),
-            Load::Closed { .. } => None,
+            Load::Fleet {
+                clients,
+                every: Some(every),
+                ..
+            } => Some(clients.get() as f64 / every.as_secs_f64()),
+            _ => None,
         }
     }
 }
@@ -340,6 +449,8 @@ mod tests {
             keep_alive: true,
             group_by: None,
             connect_to: Vec::new(),
+            tls: TlsOptions::default(),
+            http: HttpVersion::Http1,
         }
     }
 
@@ -358,6 +469,9 @@ mod tests {
         assert_eq!((t.port, t.authority.as_str()), (80, "example.test"));
         assert_eq!(t.path_and_query, "/");
         assert!(Target::parse("ftp://x/").is_err());
+        let t = Target::parse("https://localhost/").unwrap();
+        assert_eq!((t.port, t.scheme.is_tls()), (443, true));
+        assert!(Target::parse("wss://h/ws").unwrap().scheme.is_websocket());
         assert!(Target::parse("not a url").is_err());
     }
 

@@ -20,7 +20,7 @@ use stampede_analysis::{check_generator, GeneratorFacts, GeneratorWarning, Perce
 use stampede_engine::schedule::Cumulative;
 use stampede_engine::RunOutcome;
 use stampede_metrics::{IntervalPoint, Stats};
-use stampede_plan::{Arrival, Load, RunPlan};
+use stampede_plan::{Arrival, HttpVersion, Load, RunPlan};
 
 /// The version of this document's shape.
 pub const SCHEMA_VERSION: u32 = 1;
@@ -46,6 +46,9 @@ pub struct RunResult {
     pub phases_ms: Phases,
     /// Errors by class name.
     pub errors_by_class: BTreeMap<String, u64>,
+    /// The first failure message of a class, where the failing layer said more than
+    /// the class name (the OS's connect error, the TLS alert, the HTTP/2 reason).
+    pub error_samples: BTreeMap<String, String>,
     /// Responses by HTTP status code.
     pub status_codes: BTreeMap<String, u64>,
     /// Label of the grouping (`X-Served-By`, `peer`), if any.
@@ -67,7 +70,7 @@ pub struct RunConfig {
     pub url: String,
     /// HTTP method.
     pub method: String,
-    /// `open` or `closed`.
+    /// `open`, `closed` or `fleet`.
     pub model: String,
     /// Open model: starting (or constant) arrival rate.
     pub rate: Option<f64>,
@@ -75,8 +78,12 @@ pub struct RunConfig {
     pub stages: Vec<StageDoc>,
     /// Open model: `uniform` or `poisson`.
     pub arrival: Option<String>,
-    /// Closed model: connections.
+    /// Closed model: connections; fleet: clients.
     pub connections: Option<usize>,
+    /// Fleet: seconds between one client's requests or messages.
+    pub every_s: Option<f64>,
+    /// Fleet: seconds a connection is held before reconnecting.
+    pub hold_s: Option<f64>,
     /// Open model: connection pool cap.
     pub max_connections: Option<usize>,
     /// Duration limit in seconds.
@@ -89,6 +96,10 @@ pub struct RunConfig {
     pub threads: usize,
     /// Whether connections were reused.
     pub keep_alive: bool,
+    /// `http1` or `http2`.
+    pub http: String,
+    /// HTTP/2 streams per connection.
+    pub streams: Option<usize>,
 }
 
 /// One ramp stage.
@@ -125,6 +136,8 @@ pub struct Core {
     pub bytes_sent: u64,
     /// Connections opened.
     pub connections_opened: u64,
+    /// Connections opened by negotiated protocol (`http/1.1`, `h2`, `websocket`).
+    pub protocols: BTreeMap<String, u64>,
 }
 
 impl Core {
@@ -142,6 +155,11 @@ impl Core {
             bytes_received: stats.bytes_received,
             bytes_sent: stats.bytes_sent,
             connections_opened: stats.connections_opened,
+            protocols: stats
+                .protocols
+                .non_zero()
+                .map(|(p, n)| (p.as_str().to_string(), n))
+                .collect(),
         }
     }
 }
@@ -167,6 +185,10 @@ pub struct SummaryDoc {
 pub struct Phases {
     /// TCP connect time of each new connection.
     pub connect: Percentiles,
+    /// TLS handshake time of each new TLS connection.
+    pub tls_handshake: Percentiles,
+    /// WebSocket upgrade time (upgrade request to 101).
+    pub upgrade: Percentiles,
     /// Actual send to first response byte.
     pub ttfb: Percentiles,
     /// Actual send to last response byte (service time).
@@ -289,6 +311,8 @@ pub struct Histograms {
     pub service_time: String,
     /// Connect time.
     pub connect: String,
+    /// TLS handshake time.
+    pub tls_handshake: String,
     /// Time to first byte.
     pub ttfb: String,
 }
@@ -316,17 +340,12 @@ fn status_map(stats: &Stats) -> BTreeMap<String, u64> {
 impl RunResult {
     /// Builds the document from a plan and what the engine measured.
     pub fn new(plan: &RunPlan, outcome: &RunOutcome) -> Self {
-        let open = matches!(plan.load, Load::Open { .. });
+        let open = plan.load.is_scheduled();
         let elapsed = outcome.elapsed;
-        let target_rate = match &plan.load {
-            Load::Open { profile, .. } if !elapsed.is_zero() => {
-                Some(Cumulative::new(profile).at(elapsed) / elapsed.as_secs_f64())
-            }
+        let schedule = plan.schedule_profile().map(|p| Cumulative::new(&p));
+        let target_rate = match &schedule {
+            Some(c) if !elapsed.is_zero() => Some(c.at(elapsed) / elapsed.as_secs_f64()),
             _ => None,
-        };
-        let schedule = match &plan.load {
-            Load::Open { profile, .. } => Some(Cumulative::new(profile)),
-            Load::Closed { .. } => None,
         };
         let total = &outcome.total;
         let wall = elapsed.as_secs_f64().max(1e-9);
@@ -359,10 +378,17 @@ impl RunResult {
             },
             phases_ms: Phases {
                 connect: Percentiles::of(&total.connect),
+                tls_handshake: Percentiles::of(&total.tls_handshake),
+                upgrade: Percentiles::of(&total.upgrade),
                 ttfb: Percentiles::of(&total.ttfb),
                 total: Percentiles::of(&total.service_time),
             },
             errors_by_class: class_map(total),
+            error_samples: outcome
+                .error_samples
+                .iter()
+                .map(|(c, t)| (c.as_str().to_string(), t.clone()))
+                .collect(),
             status_codes: status_map(total),
             group_by: plan.group_by.as_ref().map(|g| g.label().to_string()),
             groups: outcome
@@ -399,6 +425,7 @@ impl RunResult {
                 latency: total.latency.to_v2_base64(),
                 service_time: total.service_time.to_v2_base64(),
                 connect: total.connect.to_v2_base64(),
+                tls_handshake: total.tls_handshake.to_v2_base64(),
                 ttfb: total.ttfb.to_v2_base64(),
             },
         }
@@ -407,6 +434,11 @@ impl RunResult {
     /// Pretty JSON text.
     pub fn to_json(&self) -> String {
         serde_json::to_string_pretty(self).expect("the result document always serializes")
+    }
+
+    /// Reads a document written by [`RunResult::to_json`] (for example a saved `--out` file).
+    pub fn from_json(text: &str) -> Result<Self, serde_json::Error> {
+        serde_json::from_str(text)
     }
 }
 
@@ -446,8 +478,25 @@ fn config_of(plan: &RunPlan) -> RunConfig {
             Some(connections.get()),
             None,
         ),
+        Load::Fleet { clients, .. } => (
+            "fleet",
+            plan.target_rate(),
+            Vec::new(),
+            None,
+            Some(clients.get()),
+            None,
+        ),
+    };
+    let (every_s, hold_s) = match &plan.load {
+        Load::Fleet { every, hold, .. } => (
+            every.map(|d| d.as_secs_f64()),
+            hold.map(|d| d.as_secs_f64()),
+        ),
+        _ => (None, None),
     };
     RunConfig {
+        every_s,
+        hold_s,
         url: plan.target.url.to_string(),
         method: plan.request.method.clone(),
         model: model.to_string(),
@@ -461,5 +510,14 @@ fn config_of(plan: &RunPlan) -> RunConfig {
         timeout_ms: plan.timeout.as_secs_f64() * 1000.0,
         threads: plan.threads.get(),
         keep_alive: plan.keep_alive,
+        http: match plan.http {
+            HttpVersion::Http1 => "http1",
+            HttpVersion::Http2 { .. } => "http2",
+        }
+        .to_string(),
+        streams: match plan.http {
+            HttpVersion::Http1 => None,
+            HttpVersion::Http2 { streams } => Some(streams.get()),
+        },
     }
 }

@@ -7,12 +7,12 @@ use stampede_analysis::Percentiles;
 
 use crate::json::{Core, RunResult};
 
-const HEADERS: [&str; 12] = [
+pub(crate) const HEADERS: [&str; 13] = [
     "", "requests", "errors", "timeouts", "avg ms", "p50 ms", "p90 ms", "p99 ms", "p99.9 ms",
-    "max ms", "err+to %", "rate/s",
+    "max ms", "err+to %", "rate/s", "proto",
 ];
 
-fn ms(x: f64) -> String {
+pub(crate) fn ms(x: f64) -> String {
     if x >= 100.0 {
         format!("{x:.0}")
     } else if x >= 10.0 {
@@ -22,7 +22,7 @@ fn ms(x: f64) -> String {
     }
 }
 
-fn row(label: &str, c: &Core) -> Vec<String> {
+pub(crate) fn row(label: &str, c: &Core) -> Vec<String> {
     let rate = match c.target_rate {
         Some(t) => format!("{:.1} / {:.1}", c.achieved_rate, t),
         None => format!("{:.1}", c.achieved_rate),
@@ -41,11 +41,22 @@ fn row(label: &str, c: &Core) -> Vec<String> {
         ms(l.max),
         format!("{:.2}", c.error_rate * 100.0),
         rate,
+        protocols(c),
     ]
 }
 
+/// The protocols the row's connections negotiated, e.g. `h2` or `http/1.1+h2`.
+fn protocols(c: &Core) -> String {
+    let names: Vec<&str> = c.protocols.keys().map(String::as_str).collect();
+    if names.is_empty() {
+        "-".to_string()
+    } else {
+        names.join("+")
+    }
+}
+
 /// Lays out rows with right-aligned numeric columns and a left-aligned first column.
-fn layout(rows: &[Vec<String>]) -> String {
+pub(crate) fn layout(rows: &[Vec<String>]) -> String {
     let cols = rows.iter().map(Vec::len).max().unwrap_or(0);
     let widths: Vec<usize> = (0..cols)
         .map(|i| {
@@ -84,7 +95,7 @@ fn phase_row(label: &str, p: &Percentiles) -> Vec<String> {
     ]
 }
 
-fn bytes(b: u64) -> String {
+pub(crate) fn bytes(b: u64) -> String {
     let b = b as f64;
     if b >= 1024.0 * 1024.0 * 1024.0 {
         format!("{:.2} GiB", b / (1024.0 * 1024.0 * 1024.0))
@@ -114,6 +125,19 @@ pub fn render_table(r: &RunResult) -> String {
                     .map(|st| format!("{}s:{}", st.duration_s, st.rate))
                     .collect();
                 let _ = write!(s, ", stages {}", stages.join(" "));
+            }
+            s
+        }
+        "fleet" => {
+            let mut s = format!("fleet of {} clients", c.connections.unwrap_or(0));
+            match c.every_s {
+                Some(e) => {
+                    let _ = write!(s, " every {e}s");
+                }
+                None => s.push_str(" back to back"),
+            }
+            if let Some(h) = c.hold_s {
+                let _ = write!(s, ", reconnecting every {h}s");
             }
             s
         }
@@ -164,8 +188,18 @@ pub fn render_table(r: &RunResult) -> String {
         "max".into(),
     ]];
     phases.push(phase_row("connect", &r.phases_ms.connect));
-    phases.push(phase_row("first byte", &r.phases_ms.ttfb));
-    phases.push(phase_row("total (service)", &r.phases_ms.total));
+    if r.config.url.starts_with("https") || r.config.url.starts_with("wss") {
+        phases.push(phase_row("tls handshake", &r.phases_ms.tls_handshake));
+    }
+    if r.config.url.starts_with("ws") {
+        phases.push(phase_row("ws upgrade", &r.phases_ms.upgrade));
+        phases.push(phase_row("message rtt", &r.phases_ms.total));
+    } else {
+        phases.push(phase_row("first byte", &r.phases_ms.ttfb));
+    }
+    if !r.config.url.starts_with("ws") {
+        phases.push(phase_row("total (service)", &r.phases_ms.total));
+    }
     if r.latency_model == "corrected" {
         phases.push(phase_row("latency (corrected)", &r.summary.core.latency_ms));
     }
@@ -181,6 +215,9 @@ pub fn render_table(r: &RunResult) -> String {
             .map(|(k, v)| format!("{k} {v}"))
             .collect();
         let _ = writeln!(out, "errors by class: {}", parts.join(", "));
+        for (class, text) in &r.error_samples {
+            let _ = writeln!(out, "  first {class}: {text}");
+        }
     }
     if r.summary.core.timeouts > 0 {
         let _ = writeln!(

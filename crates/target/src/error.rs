@@ -1,6 +1,7 @@
 //! The error type of the target crate.
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 
 /// Everything that can go wrong while configuring or starting a target.
 ///
@@ -45,6 +46,18 @@ pub enum TargetError {
     /// The configuration is inconsistent (zero instances, port overflow, impossible stall, ...).
     #[error("invalid target configuration: {0}")]
     InvalidConfig(String),
+    /// The TLS certificate, key or client CA could not be generated, read or used.
+    #[error("TLS setup failed: {0}")]
+    Tls(String),
+    /// A file (such as the certificate PEM) could not be written.
+    #[error("cannot write {}: {source}", path.display())]
+    Write {
+        /// The file that could not be written.
+        path: PathBuf,
+        /// The underlying I/O error.
+        #[source]
+        source: std::io::Error,
+    },
     /// The server runtime or its thread could not be created.
     #[error("cannot start the target runtime: {0}")]
     Runtime(#[source] std::io::Error),

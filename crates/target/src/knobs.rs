@@ -99,36 +99,57 @@ impl Knobs {
     /// Parses the query string (without the `?`), if any.
     pub(crate) fn parse(query: Option<&str>) -> Result<Self, TargetError> {
         let mut knobs = Knobs::default();
-        let Some(query) = query else {
-            return Ok(knobs);
-        };
-        for pair in query.split('&') {
-            let (key, raw) = pair.split_once('=').unwrap_or((pair, ""));
-            let known = matches!(key, "delay" | "jitter" | "status" | "size" | "cpu");
-            if !known {
-                continue;
-            }
-            let value = percent_decode(raw).ok_or_else(|| {
-                TargetError::invalid(key, raw, "bad percent-encoding in the value")
-            })?;
-            let value = value.as_ref();
-            if value.is_empty() {
-                return Err(TargetError::invalid(key, value, "a value is required"));
-            }
-            match key {
-                "delay" => knobs.delay = parse_duration(key, value, MAX_DELAY)?,
-                "jitter" => knobs.jitter = parse_duration(key, value, MAX_DELAY)?,
-                "cpu" => knobs.cpu = parse_duration(key, value, MAX_CPU)?,
-                "status" => knobs.status = StatusMix::parse(value)?,
-                "size" => knobs.size = Some(parse_size(value)?),
-                _ => unreachable!("filtered by `known`"),
-            }
-        }
+        for_each_known(
+            query,
+            &["delay", "jitter", "status", "size", "cpu"],
+            |key, value| {
+                match key {
+                    "delay" => knobs.delay = parse_duration(key, value, MAX_DELAY)?,
+                    "jitter" => knobs.jitter = parse_duration(key, value, MAX_DELAY)?,
+                    "cpu" => knobs.cpu = parse_duration(key, value, MAX_CPU)?,
+                    "status" => knobs.status = StatusMix::parse(value)?,
+                    "size" => knobs.size = Some(parse_size(value)?),
+                    _ => unreachable!("filtered by `known`"),
+                }
+                Ok(())
+            },
+        )?;
         Ok(knobs)
     }
 }
 
-fn parse_duration(key: &str, value: &str, max: Duration) -> Result<Duration, TargetError> {
+/// Calls `apply(key, value)` for every `key=value` pair of `query` whose key is in `known`,
+/// in query order, with the value percent-decoded. Other keys are ignored; a known key with an
+/// empty value or a malformed escape is an error.
+pub(crate) fn for_each_known(
+    query: Option<&str>,
+    known: &[&str],
+    mut apply: impl FnMut(&str, &str) -> Result<(), TargetError>,
+) -> Result<(), TargetError> {
+    let Some(query) = query else {
+        return Ok(());
+    };
+    for pair in query.split('&') {
+        let (key, raw) = pair.split_once('=').unwrap_or((pair, ""));
+        if !known.contains(&key) {
+            continue;
+        }
+        let value = percent_decode(raw)
+            .ok_or_else(|| TargetError::invalid(key, raw, "bad percent-encoding in the value"))?;
+        let value = value.as_ref();
+        if value.is_empty() {
+            return Err(TargetError::invalid(key, value, "a value is required"));
+        }
+        apply(key, value)?;
+    }
+    Ok(())
+}
+
+pub(crate) fn parse_duration(
+    key: &str,
+    value: &str,
+    max: Duration,
+) -> Result<Duration, TargetError> {
     let d = humantime::parse_duration(value)
         .map_err(|_| TargetError::invalid(key, value, "not a duration (use e.g. 20ms, 1s, 1m)"))?;
     if d > max {

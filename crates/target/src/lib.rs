@@ -1,14 +1,22 @@
-//! The built-in test server of stampede: an HTTP/1.1 echo server whose latency, errors, body
-//! size, CPU cost and stalls are controlled per request (query knobs) and per instance (fault
-//! profiles).
+//! The built-in test server of stampede: an HTTP/1.1 and HTTP/2 echo server whose latency,
+//! errors, body size, CPU cost and stalls are controlled per request (query knobs) and per
+//! instance (fault profiles), with a WebSocket echo and a long-poll endpoint.
 //!
 //! A [`TargetHandle`] runs one or more named instances on a background thread with its own
 //! tokio runtime. Every response carries `X-Served-By: <instance name>` so a load test can
-//! attribute latency and errors to the instance that produced them.
+//! attribute latency and errors to the instance that produced them, and
+//! `X-Protocol: HTTP/1.1` or `HTTP/2`.
 //!
 //! Query knobs (all optional, unknown keys ignored, bad values answered with `400`):
 //! `delay=20ms`, `jitter=10ms`, `status=503:0.05,500:0.01`, `size=1k`, `cpu=1ms`.
 //! The path `/echo` answers with the request body. See the crate README for details.
+//!
+//! Protocols: one port speaks HTTP/1.1 and HTTP/2 with prior knowledge (h2c); with
+//! [`TargetConfig::tls`] it speaks TLS instead, offering `h2` and `http/1.1` through ALPN, with a
+//! certificate generated at start ([`TlsSetup::SelfSigned`]) or loaded from PEM files.
+//! `/ws` is a WebSocket echo (knobs `delay`, `drop`, `close-after`, `reject`) and `/poll` a
+//! long-poll endpoint (knobs `hold`, `event-after`; periodic events with
+//! [`TargetConfig::poll_event_every`]).
 //!
 //! # Example
 //!
@@ -38,10 +46,14 @@
 mod body;
 mod error;
 mod knobs;
+mod poll;
 mod profile;
 mod server;
 mod stall;
+mod tls;
+mod ws;
 
 pub use error::TargetError;
 pub use profile::{FaultProfile, DEFAULT_ERROR_STATUS};
 pub use server::{TargetConfig, TargetHandle};
+pub use tls::{TlsSetup, SELF_SIGNED_NAMES};

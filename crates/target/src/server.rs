@@ -1,7 +1,9 @@
-//! The running server: configuration, listeners, the runtime thread and the request handler.
+//! The running server: configuration, listeners, the runtime thread, connections (HTTP/1.1,
+//! h2c, TLS with ALPN) and the request handler.
 
 use std::collections::BTreeMap;
 use std::net::{SocketAddr, TcpListener as StdListener};
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
@@ -11,20 +13,25 @@ use bytes::{Bytes, BytesMut};
 use http_body_util::BodyExt;
 use hyper::body::Incoming;
 use hyper::header::{HeaderName, HeaderValue, CONTENT_LENGTH, CONTENT_TYPE};
-use hyper::server::conn::http1;
+use hyper::server::conn::{http1, http2};
 use hyper::service::service_fn;
-use hyper::{Request, Response, StatusCode};
-use hyper_util::rt::TokioIo;
-use tokio::net::TcpListener;
+use hyper::{Request, Response, StatusCode, Version};
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::server::conn::auto;
+use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
+use tokio_rustls::TlsAcceptor;
 
 use crate::body::ResponseBody;
 use crate::knobs::{Knobs, MAX_SIZE};
 use crate::stall::StallSchedule;
-use crate::{FaultProfile, TargetError};
+use crate::tls::{TlsSetup, ALPN_H2, ALPN_HTTP11};
+use crate::{poll, ws, FaultProfile, TargetError};
 
 /// Header naming the instance that produced a response.
 const SERVED_BY: HeaderName = HeaderName::from_static("x-served-by");
+/// Header naming the HTTP version a request arrived with (`HTTP/1.1`, `HTTP/2`).
+const PROTOCOL: HeaderName = HeaderName::from_static("x-protocol");
 /// Body of successful responses without a `size` knob.
 const OK_BODY: &[u8] = b"ok\n";
 /// Body of 4xx/5xx responses without a `size` knob.
@@ -33,6 +40,8 @@ const ERROR_BODY: &[u8] = b"error\n";
 const ECHO_PATH: &str = "/echo";
 /// How long runtime shutdown waits for tasks still running on worker threads.
 const SHUTDOWN_GRACE: Duration = Duration::from_millis(200);
+/// How long a client may take to complete the TLS handshake.
+const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// How to run a target: where to listen, how many instances, and which faults to inject.
 #[derive(Debug, Clone)]
@@ -51,10 +60,24 @@ pub struct TargetConfig {
     pub instance_profiles: BTreeMap<u16, FaultProfile>,
     /// Worker threads of the server runtime (1 = a current-thread runtime).
     pub threads: usize,
+    /// Serve TLS (HTTPS) on every instance instead of plain TCP. `None` (the default) serves
+    /// plain HTTP.
+    pub tls: Option<TlsSetup>,
+    /// With TLS: require a client certificate issued by one of the CA certificates in this PEM
+    /// file (mutual TLS). Ignored without [`tls`](Self::tls).
+    pub tls_client_ca: Option<PathBuf>,
+    /// Serve HTTP/2 as well as HTTP/1.1 (default `true`): over TLS `h2` is offered through
+    /// ALPN, over plain TCP a client may speak h2c with prior knowledge. `false` serves
+    /// HTTP/1.1 only.
+    pub http2: bool,
+    /// Long-poll events: every period, all requests held on `/poll` are answered with `200`.
+    /// The first event comes one period after start. `None` (the default): no periodic events.
+    pub poll_event_every: Option<Duration>,
 }
 
 impl TargetConfig {
-    /// One instance on `listen` named `target-1`, no faults, one thread.
+    /// One instance on `listen` named `target-1`, no faults, one thread, plain HTTP/1.1 and
+    /// h2c, no periodic poll events.
     pub fn new(listen: SocketAddr) -> Self {
         TargetConfig {
             listen,
@@ -63,6 +86,10 @@ impl TargetConfig {
             default_profile: FaultProfile::default(),
             instance_profiles: BTreeMap::new(),
             threads: 1,
+            tls: None,
+            tls_client_ca: None,
+            http2: true,
+            poll_event_every: None,
         }
     }
 
@@ -101,6 +128,11 @@ impl TargetConfig {
                 self.instances
             )));
         }
+        if self.poll_event_every.is_some_and(|p| p.is_zero()) {
+            return Err(TargetError::InvalidConfig(
+                "poll_event_every must be longer than zero".into(),
+            ));
+        }
         self.default_profile.validate()?;
         for profile in self.instance_profiles.values() {
             profile.validate()?;
@@ -111,22 +143,152 @@ impl TargetConfig {
 
 /// Counters shared by all instances of one target.
 #[derive(Debug)]
-struct Stats {
-    /// When the target started; stall windows are measured from here.
-    started: Instant,
+pub(crate) struct Stats {
+    /// When the target started; stall windows and poll events are measured from here.
+    pub(crate) started: Instant,
     /// Responses handed to the connection for writing.
-    served: AtomicU64,
+    pub(crate) served: AtomicU64,
     /// Request body bytes read.
-    body_bytes: AtomicU64,
+    pub(crate) body_bytes: AtomicU64,
+    /// TCP connections accepted.
+    pub(crate) connections: AtomicU64,
+    /// TLS handshakes completed.
+    pub(crate) tls_handshakes: AtomicU64,
+    /// TLS handshakes completed by resuming a session.
+    pub(crate) tls_resumed: AtomicU64,
+    /// WebSocket upgrades completed.
+    pub(crate) ws_upgrades: AtomicU64,
+    /// WebSocket connections open now.
+    pub(crate) ws_open: AtomicU64,
+    /// WebSocket messages echoed.
+    pub(crate) ws_messages: AtomicU64,
+    /// WebSocket messages received but not echoed (`drop` knob).
+    pub(crate) ws_dropped: AtomicU64,
+    /// Long-poll requests being held now.
+    pub(crate) polls_waiting: AtomicU64,
+    /// Number of the last long-poll event (periodic or per request).
+    pub(crate) poll_event_seq: AtomicU64,
+    /// Periodic long-poll events: the number of the last one.
+    pub(crate) poll_events: watch::Sender<u64>,
+}
+
+impl Stats {
+    /// The next long-poll event number (1, 2, ...).
+    pub(crate) fn next_poll_event(&self) -> u64 {
+        self.poll_event_seq.fetch_add(1, Ordering::Relaxed) + 1
+    }
 }
 
 /// One instance: its name, its faults and the shared counters.
 #[derive(Debug)]
-struct Instance {
-    name: HeaderValue,
-    profile: FaultProfile,
-    stall: Option<StallSchedule>,
-    stats: Arc<Stats>,
+pub(crate) struct Instance {
+    pub(crate) name: HeaderValue,
+    pub(crate) profile: FaultProfile,
+    pub(crate) stall: Option<StallSchedule>,
+    pub(crate) stats: Arc<Stats>,
+}
+
+impl Instance {
+    /// Draws the profile's error rate: `Some(status)` when this response is an injected error.
+    pub(crate) fn draw_profile_error(&self) -> Option<StatusCode> {
+        let profile = &self.profile;
+        (profile.error_rate > 0.0 && fastrand::f64() < profile.error_rate).then(|| {
+            // Valid by construction: profiles only admit 200..=999.
+            StatusCode::from_u16(profile.effective_error_status())
+                .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
+        })
+    }
+
+    /// Sleeps until `delay` has passed since `since`.
+    pub(crate) async fn wait_since(since: Instant, delay: Duration) {
+        let wait = delay.saturating_sub(since.elapsed());
+        if !wait.is_zero() {
+            tokio::time::sleep(wait).await;
+        }
+    }
+
+    /// Sleeps until the current stall window (if any) is over.
+    pub(crate) async fn wait_out_stall(&self) {
+        if let Some(stall) = self.stall {
+            while let Some(wait) = stall.remaining(self.stats.started.elapsed()) {
+                tokio::time::sleep(wait).await;
+            }
+        }
+    }
+}
+
+/// How connections are served: the HTTP builders and the TLS acceptor.
+struct ConnServer {
+    /// HTTP/1.1 and HTTP/2 by prior knowledge, told apart by the client's first bytes.
+    auto: auto::Builder<TokioExecutor>,
+    /// HTTP/1.1 only.
+    http1: http1::Builder,
+    /// HTTP/2 only (ALPN `h2`).
+    http2: http2::Builder<TokioExecutor>,
+    /// Whether HTTP/2 is served at all.
+    http2_enabled: bool,
+    tls: Option<TlsAcceptor>,
+}
+
+/// The protocol a connection is served with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ConnProtocol {
+    /// HTTP/1.1, or HTTP/2 when the client starts with its preface.
+    Auto,
+    Http1,
+    Http2,
+}
+
+impl ConnServer {
+    fn new(http2_enabled: bool, tls: Option<TlsAcceptor>) -> Self {
+        let mut auto = auto::Builder::new(TokioExecutor::new());
+        auto.http1().keep_alive(true);
+        let mut http1 = http1::Builder::new();
+        http1.keep_alive(true);
+        ConnServer {
+            auto,
+            http1,
+            http2: http2::Builder::new(TokioExecutor::new()),
+            http2_enabled,
+            tls,
+        }
+    }
+
+    /// The protocol for a connection whose ALPN result is `alpn` (`None`: plain TCP, or TLS
+    /// without ALPN).
+    fn protocol(&self, alpn: Option<&[u8]>) -> ConnProtocol {
+        match alpn {
+            Some(ALPN_H2) if self.http2_enabled => ConnProtocol::Http2,
+            _ if !self.http2_enabled => ConnProtocol::Http1,
+            Some(ALPN_HTTP11) => ConnProtocol::Http1,
+            _ => ConnProtocol::Auto,
+        }
+    }
+
+    /// Serves HTTP on `io` until the connection ends. HTTP/1.1 connections may be upgraded
+    /// (WebSocket).
+    async fn serve<I>(&self, io: I, protocol: ConnProtocol, instance: Arc<Instance>)
+    where
+        I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+    {
+        let io = TokioIo::new(io);
+        let service = service_fn(move |req| handle(Arc::clone(&instance), req));
+        // Connection errors (resets, malformed requests) end only this connection.
+        let _ = match protocol {
+            ConnProtocol::Auto => self.auto.serve_connection_with_upgrades(io, service).await,
+            ConnProtocol::Http1 => self
+                .http1
+                .serve_connection(io, service)
+                .with_upgrades()
+                .await
+                .map_err(Into::into),
+            ConnProtocol::Http2 => self
+                .http2
+                .serve_connection(io, service)
+                .await
+                .map_err(Into::into),
+        };
+    }
 }
 
 /// A running target: a background OS thread (named `stampede-target`) with its own tokio
@@ -139,21 +301,47 @@ pub struct TargetHandle {
     addrs: Vec<SocketAddr>,
     names: Vec<String>,
     stats: Arc<Stats>,
+    certificate_pem: Option<String>,
     stop: Option<watch::Sender<bool>>,
     thread: Option<JoinHandle<()>>,
 }
 
 impl TargetHandle {
-    /// Validates `config`, binds every listener and starts serving.
+    /// Validates `config`, prepares TLS (generating a certificate for
+    /// [`TlsSetup::SelfSigned`]), binds every listener and starts serving.
     ///
-    /// All listeners are bound before this returns, so bind errors are reported here and
-    /// [`addrs`](Self::addrs) holds the real (possibly ephemeral) ports.
+    /// All listeners are bound before this returns, so bind and TLS errors are reported here
+    /// and [`addrs`](Self::addrs) holds the real (possibly ephemeral) ports.
     pub fn start(config: TargetConfig) -> Result<TargetHandle, TargetError> {
         config.validate()?;
+        let tls = match &config.tls {
+            None => None,
+            Some(setup) => Some(crate::tls::build(
+                setup,
+                config.tls_client_ca.as_deref(),
+                config.http2,
+            )?),
+        };
+        let (certificate_pem, acceptor) = match tls {
+            None => (None, None),
+            Some(t) => (Some(t.trust_pem), Some(t.acceptor)),
+        };
+        let conn = Arc::new(ConnServer::new(config.http2, acceptor));
+
         let stats = Arc::new(Stats {
             started: Instant::now(),
             served: AtomicU64::new(0),
             body_bytes: AtomicU64::new(0),
+            connections: AtomicU64::new(0),
+            tls_handshakes: AtomicU64::new(0),
+            tls_resumed: AtomicU64::new(0),
+            ws_upgrades: AtomicU64::new(0),
+            ws_open: AtomicU64::new(0),
+            ws_messages: AtomicU64::new(0),
+            ws_dropped: AtomicU64::new(0),
+            polls_waiting: AtomicU64::new(0),
+            poll_event_seq: AtomicU64::new(0),
+            poll_events: watch::Sender::new(0),
         });
 
         let mut names = Vec::with_capacity(config.instances.into());
@@ -216,12 +404,21 @@ impl TargetHandle {
         };
 
         let (stop_tx, stop_rx) = watch::channel(false);
+        let poll_every = config.poll_event_every;
+        let served_stats = Arc::clone(&stats);
         let thread = std::thread::Builder::new()
             .name("stampede-target".to_owned())
             .spawn(move || {
                 let mut runtime = runtime;
                 if let Some(rt) = runtime.0.take() {
-                    rt.block_on(serve(listeners, instances, stop_rx));
+                    rt.block_on(serve(
+                        listeners,
+                        instances,
+                        conn,
+                        served_stats,
+                        poll_every,
+                        stop_rx,
+                    ));
                     rt.shutdown_timeout(SHUTDOWN_GRACE);
                 }
             })
@@ -231,6 +428,7 @@ impl TargetHandle {
             addrs,
             names,
             stats,
+            certificate_pem,
             stop: Some(stop_tx),
             thread: Some(thread),
         })
@@ -246,7 +444,37 @@ impl TargetHandle {
         &self.names
     }
 
-    /// Total responses produced across all instances.
+    /// The URL scheme clients use: `"https"` with TLS, `"http"` without.
+    pub fn scheme(&self) -> &'static str {
+        if self.certificate_pem.is_some() {
+            "https"
+        } else {
+            "http"
+        }
+    }
+
+    /// With TLS, the PEM a client should trust: for [`TlsSetup::SelfSigned`] the generated CA
+    /// certificate, for [`TlsSetup::Files`] the contents of the certificate file. `None`
+    /// without TLS.
+    pub fn certificate_pem(&self) -> Option<&str> {
+        self.certificate_pem.as_deref()
+    }
+
+    /// Writes [`certificate_pem`](Self::certificate_pem) to `path` (replacing the file), so
+    /// that a client outside this process can trust the target (`--cacert FILE`).
+    pub fn write_certificate_pem(&self, path: impl AsRef<Path>) -> Result<(), TargetError> {
+        let path = path.as_ref();
+        let pem = self.certificate_pem.as_deref().ok_or_else(|| {
+            TargetError::InvalidConfig("TLS is off: there is no certificate to write".into())
+        })?;
+        std::fs::write(path, pem).map_err(|source| TargetError::Write {
+            path: path.to_owned(),
+            source,
+        })
+    }
+
+    /// Total responses produced across all instances (WebSocket upgrades and long-poll answers
+    /// included).
     pub fn requests_served(&self) -> u64 {
         self.stats.served.load(Ordering::Relaxed)
     }
@@ -254,6 +482,46 @@ impl TargetHandle {
     /// Total request body bytes read across all instances.
     pub fn body_bytes_received(&self) -> u64 {
         self.stats.body_bytes.load(Ordering::Relaxed)
+    }
+
+    /// TCP connections accepted across all instances.
+    pub fn connections_accepted(&self) -> u64 {
+        self.stats.connections.load(Ordering::Relaxed)
+    }
+
+    /// TLS handshakes completed (full and resumed).
+    pub fn tls_handshakes(&self) -> u64 {
+        self.stats.tls_handshakes.load(Ordering::Relaxed)
+    }
+
+    /// TLS handshakes that resumed an earlier session (tickets are on).
+    pub fn tls_resumed(&self) -> u64 {
+        self.stats.tls_resumed.load(Ordering::Relaxed)
+    }
+
+    /// WebSocket upgrades completed on `/ws`.
+    pub fn ws_upgrades(&self) -> u64 {
+        self.stats.ws_upgrades.load(Ordering::Relaxed)
+    }
+
+    /// WebSocket connections open now.
+    pub fn ws_open(&self) -> u64 {
+        self.stats.ws_open.load(Ordering::Relaxed)
+    }
+
+    /// WebSocket messages (text and binary) echoed.
+    pub fn ws_messages(&self) -> u64 {
+        self.stats.ws_messages.load(Ordering::Relaxed)
+    }
+
+    /// WebSocket messages received but deliberately not echoed (`drop` knob).
+    pub fn ws_dropped(&self) -> u64 {
+        self.stats.ws_dropped.load(Ordering::Relaxed)
+    }
+
+    /// Requests held on `/poll` now.
+    pub fn polls_waiting(&self) -> u64 {
+        self.stats.polls_waiting.load(Ordering::Relaxed)
     }
 
     /// Stops the server and waits for its thread to finish.
@@ -303,15 +571,26 @@ impl Drop for OwnedRuntime {
     }
 }
 
-/// Runs every accept loop until the stop signal, then returns (dropping the runtime cancels
-/// the connection tasks).
+/// Runs every accept loop (and the poll-event ticker) until the stop signal, then returns
+/// (dropping the runtime cancels the connection tasks).
 async fn serve(
     listeners: Vec<TcpListener>,
     instances: Vec<Arc<Instance>>,
+    conn: Arc<ConnServer>,
+    stats: Arc<Stats>,
+    poll_every: Option<Duration>,
     mut stop: watch::Receiver<bool>,
 ) {
     for (listener, instance) in listeners.into_iter().zip(instances) {
-        tokio::spawn(accept_loop(listener, instance, stop.clone()));
+        tokio::spawn(accept_loop(
+            listener,
+            instance,
+            Arc::clone(&conn),
+            stop.clone(),
+        ));
+    }
+    if let Some(every) = poll_every {
+        tokio::spawn(poll::tick_events(stats, every));
     }
     // `changed` fails once the sender is gone, which also means stop.
     while !*stop.borrow_and_update() {
@@ -324,6 +603,7 @@ async fn serve(
 async fn accept_loop(
     listener: TcpListener,
     instance: Arc<Instance>,
+    conn: Arc<ConnServer>,
     mut stop: watch::Receiver<bool>,
 ) {
     loop {
@@ -340,56 +620,102 @@ async fn accept_loop(
                 continue;
             }
         };
+        instance.stats.connections.fetch_add(1, Ordering::Relaxed);
         // Best effort: a socket that refuses NODELAY still works.
         let _ = stream.set_nodelay(true);
-        let instance = Arc::clone(&instance);
-        tokio::spawn(async move {
-            let service = service_fn(move |req| handle(Arc::clone(&instance), req));
-            // Connection errors (resets, malformed requests) end only this connection.
-            let _ = http1::Builder::new()
-                .keep_alive(true)
-                .serve_connection(TokioIo::new(stream), service)
-                .await;
-        });
+        tokio::spawn(serve_connection(
+            stream,
+            Arc::clone(&instance),
+            Arc::clone(&conn),
+        ));
     }
 }
 
-/// Answers one request: read the body, apply knobs and faults, wait out stalls, respond.
+/// Serves one accepted connection: TLS handshake if configured, then HTTP/1.1 (with upgrades)
+/// or HTTP/2, chosen by ALPN or, without it, by the client's first bytes.
+async fn serve_connection(stream: TcpStream, instance: Arc<Instance>, conn: Arc<ConnServer>) {
+    let Some(acceptor) = &conn.tls else {
+        conn.serve(stream, conn.protocol(None), instance).await;
+        return;
+    };
+    // A failed or stalled handshake ends only this connection.
+    let tls = match tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
+        Ok(Ok(tls)) => tls,
+        Ok(Err(_)) | Err(_) => return,
+    };
+    let session = tls.get_ref().1;
+    let stats = &instance.stats;
+    stats.tls_handshakes.fetch_add(1, Ordering::Relaxed);
+    if session.handshake_kind() == Some(rustls::HandshakeKind::Resumed) {
+        stats.tls_resumed.fetch_add(1, Ordering::Relaxed);
+    }
+    let protocol = conn.protocol(session.alpn_protocol());
+    conn.serve(tls, protocol, instance).await;
+}
+
+/// Answers one request: routes it to `/ws`, `/poll` or the echo handler, waits out stalls and
+/// adds the common headers.
 async fn handle(
     instance: Arc<Instance>,
     req: Request<Incoming>,
 ) -> Result<Response<ResponseBody>, hyper::Error> {
     let received = Instant::now();
+    let version = req.version();
+    let response = match req.uri().path() {
+        ws::PATH => ws::upgrade(&instance, req, received).await,
+        poll::PATH => poll::respond(&instance, req, received).await?,
+        _ => echo(&instance, req, received).await?,
+    };
+    instance.wait_out_stall().await;
+    Ok(finish(&instance, response, version))
+}
+
+/// A plain-text response with `status`.
+pub(crate) fn text_response(status: StatusCode, text: impl Into<Bytes>) -> Response<ResponseBody> {
+    let mut resp = Response::new(ResponseBody::full(text.into()));
+    *resp.status_mut() = status;
+    resp.headers_mut().insert(
+        CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    resp
+}
+
+/// `400 Bad Request` naming the bad knob.
+pub(crate) fn bad_knob(e: &TargetError) -> Response<ResponseBody> {
+    text_response(StatusCode::BAD_REQUEST, format!("{e}\n"))
+}
+
+/// A response with `status` and the default body (`ok\n` or `error\n`).
+pub(crate) fn plain_status(status: StatusCode) -> Response<ResponseBody> {
+    let body = if status.as_u16() >= 400 {
+        ERROR_BODY
+    } else {
+        OK_BODY
+    };
+    let mut resp = Response::new(ResponseBody::full(Bytes::from_static(body)));
+    *resp.status_mut() = status;
+    resp
+}
+
+/// The echo handler (every path but `/ws` and `/poll`): read the body, apply knobs and faults.
+async fn echo(
+    instance: &Instance,
+    req: Request<Incoming>,
+    received: Instant,
+) -> Result<Response<ResponseBody>, hyper::Error> {
     let knobs = Knobs::parse(req.uri().query());
     let echo = req.uri().path() == ECHO_PATH && knobs.is_ok();
     let body = read_body(req.into_body(), echo, &instance.stats).await?;
 
-    let response = match knobs {
-        Err(e) => {
-            let mut resp = Response::new(ResponseBody::full(Bytes::from(format!("{e}\n"))));
-            *resp.status_mut() = StatusCode::BAD_REQUEST;
-            resp.headers_mut().insert(
-                CONTENT_TYPE,
-                HeaderValue::from_static("text/plain; charset=utf-8"),
-            );
-            resp
-        }
-        Ok(_) if body == RequestBody::TooLarge => {
-            let mut resp = Response::new(ResponseBody::full(Bytes::from_static(
-                b"request body too large to echo (at most 64m)\n",
-            )));
-            *resp.status_mut() = StatusCode::PAYLOAD_TOO_LARGE;
-            resp
-        }
-        Ok(knobs) => respond(&instance, &knobs, body, received).await,
-    };
-
-    if let Some(stall) = instance.stall {
-        while let Some(wait) = stall.remaining(instance.stats.started.elapsed()) {
-            tokio::time::sleep(wait).await;
-        }
-    }
-    Ok(finish(&instance, response))
+    Ok(match knobs {
+        Err(e) => bad_knob(&e),
+        Ok(_) if body == RequestBody::TooLarge => text_response(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            Bytes::from_static(b"request body too large to echo (at most 64m)\n"),
+        ),
+        Ok(knobs) => respond(instance, &knobs, body, received).await,
+    })
 }
 
 /// Applies delay, CPU burn and the status decision to a request with valid knobs.
@@ -410,40 +736,50 @@ async fn respond(
         .delay
         .saturating_add(knobs.delay)
         .saturating_add(jitter);
-    let wait = delay.saturating_sub(received.elapsed());
-    if !wait.is_zero() {
-        tokio::time::sleep(wait).await;
-    }
+    Instance::wait_since(received, delay).await;
     if !knobs.cpu.is_zero() {
         burn_cpu(knobs.cpu);
     }
 
-    let profile = &instance.profile;
-    let status = if profile.error_rate > 0.0 && fastrand::f64() < profile.error_rate {
-        profile.effective_error_status()
-    } else if knobs.status.is_empty() {
-        200
-    } else {
-        knobs.status.pick(fastrand::f64()).unwrap_or(200)
+    let status = match instance.draw_profile_error() {
+        Some(status) => status,
+        None => {
+            let code = if knobs.status.is_empty() {
+                200
+            } else {
+                knobs.status.pick(fastrand::f64()).unwrap_or(200)
+            };
+            // Valid by construction: knobs only admit 200..=999.
+            StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
+        }
     };
-    // Valid by construction: knobs and profiles only admit 200..=999.
-    let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
 
-    let body = match (body, knobs.size) {
-        (RequestBody::Echo(bytes), _) => ResponseBody::full(bytes),
-        (_, Some(size)) => ResponseBody::filler(size),
-        _ if status.as_u16() >= 400 => ResponseBody::full(Bytes::from_static(ERROR_BODY)),
-        _ => ResponseBody::full(Bytes::from_static(OK_BODY)),
-    };
-    let mut resp = Response::new(body);
-    *resp.status_mut() = status;
-    resp
+    match (body, knobs.size) {
+        (RequestBody::Echo(bytes), _) => {
+            let mut resp = Response::new(ResponseBody::full(bytes));
+            *resp.status_mut() = status;
+            resp
+        }
+        (_, Some(size)) => {
+            let mut resp = Response::new(ResponseBody::filler(size));
+            *resp.status_mut() = status;
+            resp
+        }
+        _ => plain_status(status),
+    }
 }
 
 /// Adds the common headers and counts the response.
-fn finish(instance: &Instance, mut resp: Response<ResponseBody>) -> Response<ResponseBody> {
+fn finish(
+    instance: &Instance,
+    mut resp: Response<ResponseBody>,
+    version: Version,
+) -> Response<ResponseBody> {
     let status = resp.status();
-    if status == StatusCode::NO_CONTENT || status == StatusCode::NOT_MODIFIED {
+    if status.is_informational()
+        || status == StatusCode::NO_CONTENT
+        || status == StatusCode::NOT_MODIFIED
+    {
         // These statuses carry no body; hyper decides about Content-Length.
         *resp.body_mut() = ResponseBody::full(Bytes::new());
     } else {
@@ -451,9 +787,22 @@ fn finish(instance: &Instance, mut resp: Response<ResponseBody>) -> Response<Res
         resp.headers_mut()
             .insert(CONTENT_LENGTH, HeaderValue::from(len));
     }
-    resp.headers_mut().insert(SERVED_BY, instance.name.clone());
+    let headers = resp.headers_mut();
+    headers.insert(SERVED_BY, instance.name.clone());
+    headers.insert(PROTOCOL, protocol_name(version));
     instance.stats.served.fetch_add(1, Ordering::Relaxed);
     resp
+}
+
+/// The `X-Protocol` value of an HTTP version.
+fn protocol_name(version: Version) -> HeaderValue {
+    HeaderValue::from_static(match version {
+        Version::HTTP_09 => "HTTP/0.9",
+        Version::HTTP_10 => "HTTP/1.0",
+        Version::HTTP_2 => "HTTP/2",
+        Version::HTTP_3 => "HTTP/3",
+        _ => "HTTP/1.1",
+    })
 }
 
 /// Busy-loops on the current worker for `duration` of wall time.
@@ -469,7 +818,7 @@ fn burn_cpu(duration: Duration) {
 
 /// What was read from a request body.
 #[derive(Debug, PartialEq)]
-enum RequestBody {
+pub(crate) enum RequestBody {
     /// Read and discarded.
     Discarded,
     /// Kept for `/echo`.
@@ -479,7 +828,7 @@ enum RequestBody {
 }
 
 /// Reads the whole request body, counting its bytes; keeps it only when `keep` is set.
-async fn read_body(
+pub(crate) async fn read_body(
     mut body: Incoming,
     keep: bool,
     stats: &Stats,

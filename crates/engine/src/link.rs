@@ -1,0 +1,412 @@
+//! Connections as the worker sees them: how to open one (TCP, then TLS, then the HTTP
+//! version) and how a request slot sends one request over it.
+//!
+//! A *slot* is one request in flight at a time. With HTTP/1.1 a slot owns its connection.
+//! With HTTP/2, `streams` slots share one connection (an [`H2Cell`]), so N connections ×
+//! S streams gives N·S concurrent requests.
+
+use std::cell::Cell;
+use std::net::SocketAddr;
+use std::rc::Rc;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use rustls::pki_types::ServerName;
+use stampede_metrics::{ErrorClass, Protocol};
+use stampede_plan::{RequestSpec, Target};
+use tokio_rustls::TlsConnector;
+
+use crate::connect::connect_tcp;
+use crate::http1::{classify_io, Http1Conn, ResponseMeta, MAX_BODY_BYTES};
+use crate::stream::Stream;
+use crate::tls::classify_tls;
+
+/// How to reach the target.
+pub(crate) struct Connector {
+    pub addrs: Vec<SocketAddr>,
+    pub tls: Option<(TlsConnector, ServerName<'static>)>,
+    pub timeout: Duration,
+}
+
+/// A freshly opened stream and what opening it cost.
+pub(crate) struct Opened {
+    pub stream: Stream,
+    pub peer: SocketAddr,
+    pub connect: Duration,
+    pub tls: Option<Duration>,
+}
+
+impl Connector {
+    /// Opens connection number `n` (addresses are used round-robin).
+    pub(crate) async fn open(&self, n: usize) -> Result<Opened, Failure> {
+        let peer = self.addrs[n % self.addrs.len()];
+        let t0 = Instant::now();
+        let tcp = connect_tcp(peer, self.timeout)
+            .await
+            .map_err(|(class, detail)| Failure::detailed(class, detail))?;
+        let connect = t0.elapsed();
+        match &self.tls {
+            None => Ok(Opened {
+                stream: Stream::Tcp(tcp),
+                peer,
+                connect,
+                tls: None,
+            }),
+            Some((connector, name)) => {
+                let t1 = Instant::now();
+                let tls = connector
+                    .connect(name.clone(), tcp)
+                    .await
+                    .map_err(|e| Failure::detailed(classify_tls(&e), format!("TLS: {e}")))?;
+                Ok(Opened {
+                    stream: Stream::Tls(Box::new(tls)),
+                    peer,
+                    connect,
+                    tls: Some(t1.elapsed()),
+                })
+            }
+        }
+    }
+}
+
+/// The request, prepared once per run in each protocol's form.
+pub(crate) struct PreparedRequest {
+    pub h1: Vec<u8>,
+    pub head: bool,
+    h2: http::Request<()>,
+    body: Bytes,
+}
+
+impl PreparedRequest {
+    pub(crate) fn new(target: &Target, spec: &RequestSpec, keep_alive: bool) -> Self {
+        let scheme = if target.scheme.is_tls() {
+            "https"
+        } else {
+            "http"
+        };
+        let uri: http::Uri = format!("{scheme}://{}{}", target.authority, target.path_and_query)
+            .parse()
+            .unwrap_or_else(|_| http::Uri::from_static("/"));
+        let mut h2 = http::Request::new(());
+        *h2.method_mut() =
+            http::Method::from_bytes(spec.method.as_bytes()).unwrap_or(http::Method::GET);
+        *h2.uri_mut() = uri;
+        let headers = h2.headers_mut();
+        headers.insert(
+            http::header::USER_AGENT,
+            http::HeaderValue::from_static(concat!("stampede/", env!("CARGO_PKG_VERSION"))),
+        );
+        for (name, value) in &spec.headers {
+            // HTTP/2 carries the host in :authority and forbids connection headers.
+            let lower = name.to_ascii_lowercase();
+            if matches!(
+                lower.as_str(),
+                "host" | "connection" | "keep-alive" | "transfer-encoding" | "upgrade"
+            ) {
+                continue;
+            }
+            if let (Ok(n), Ok(v)) = (
+                http::HeaderName::from_bytes(lower.as_bytes()),
+                http::HeaderValue::from_str(value),
+            ) {
+                headers.append(n, v);
+            }
+        }
+        PreparedRequest {
+            h1: crate::http1::encode_request(target, spec, keep_alive),
+            head: spec.method == "HEAD",
+            h2,
+            body: Bytes::from(spec.body.clone()),
+        }
+    }
+
+    fn h2_request(&self) -> http::Request<()> {
+        let mut r = http::Request::new(());
+        *r.method_mut() = self.h2.method().clone();
+        *r.uri_mut() = self.h2.uri().clone();
+        *r.headers_mut() = self.h2.headers().clone();
+        r
+    }
+}
+
+/// An HTTP/2 connection shared by several slots.
+#[derive(Default)]
+pub(crate) struct H2Cell {
+    conn: tokio::sync::Mutex<Option<H2Shared>>,
+    generation: Cell<u64>,
+}
+
+#[derive(Clone)]
+struct H2Shared {
+    send: h2::client::SendRequest<Bytes>,
+    generation: u64,
+    peer_group: Option<usize>,
+}
+
+/// What a slot holds between requests.
+pub(crate) enum Link {
+    /// Not connected.
+    None,
+    /// An HTTP/1.1 connection owned by this slot.
+    H1 {
+        conn: Box<Http1Conn<Stream>>,
+        peer_group: Option<usize>,
+    },
+    /// A handle on a shared HTTP/2 connection.
+    H2 {
+        send: h2::client::SendRequest<Bytes>,
+        generation: u64,
+        peer_group: Option<usize>,
+    },
+}
+
+/// What one exchange produced.
+pub(crate) struct Exchange {
+    pub meta: ResponseMeta,
+    pub sent: Instant,
+}
+
+/// A failed attempt: its class, when the request left (if it did), and the words of
+/// the layer that failed, where they add to the class.
+pub(crate) struct Failure {
+    pub class: ErrorClass,
+    pub sent: Option<Instant>,
+    pub detail: Option<String>,
+}
+
+impl Failure {
+    fn new(class: ErrorClass, sent: Option<Instant>) -> Self {
+        Failure {
+            class,
+            sent,
+            detail: None,
+        }
+    }
+
+    fn detailed(class: ErrorClass, detail: String) -> Self {
+        Failure {
+            class,
+            sent: None,
+            detail: Some(detail),
+        }
+    }
+}
+
+/// Called when a slot opens a new connection: records connect and TLS times and the
+/// protocol, and returns the connection's peer group.
+pub(crate) trait OnOpen {
+    fn opened(&mut self, opened: &Opened, protocol: Protocol) -> Option<usize>;
+}
+
+/// One request slot.
+pub(crate) struct Slot {
+    pub link: Link,
+    /// The shared HTTP/2 connection this slot uses, if in HTTP/2 mode.
+    pub h2_cell: Option<Rc<H2Cell>>,
+    /// The captured group header of the last response.
+    pub captured: Vec<u8>,
+    capture: Option<http::HeaderName>,
+}
+
+impl Slot {
+    pub(crate) fn new(h2_cell: Option<Rc<H2Cell>>, capture: Option<&str>) -> Self {
+        Slot {
+            link: Link::None,
+            h2_cell,
+            captured: Vec::new(),
+            capture: capture.and_then(|c| http::HeaderName::from_bytes(c.as_bytes()).ok()),
+        }
+    }
+
+    /// True when this slot has a live connection (or a handle on one).
+    pub(crate) fn is_connected(&self) -> bool {
+        !matches!(self.link, Link::None)
+    }
+
+    /// The peer group of the current connection.
+    pub(crate) fn peer_group(&self) -> Option<usize> {
+        match &self.link {
+            Link::None => None,
+            Link::H1 { peer_group, .. } | Link::H2 { peer_group, .. } => *peer_group,
+        }
+    }
+
+    /// Ensures a connection: opens one (HTTP/1.1) or joins/creates the shared one
+    /// (HTTP/2).
+    pub(crate) async fn connect(
+        &mut self,
+        connector: &Connector,
+        n: usize,
+        on_open: &mut impl OnOpen,
+    ) -> Result<(), Failure> {
+        if self.is_connected() {
+            return Ok(());
+        }
+        let Some(cell) = self.h2_cell.clone() else {
+            let opened = connector.open(n).await?;
+            if let Some(p) = opened.stream.alpn().filter(|p| *p != b"http/1.1") {
+                return Err(alpn_mismatch("http/1.1", p));
+            }
+            let peer_group = on_open.opened(&opened, Protocol::Http1);
+            let capture = self.capture.as_ref().map(|c| c.as_str());
+            self.link = Link::H1 {
+                conn: Box::new(Http1Conn::new(opened.stream, capture)),
+                peer_group,
+            };
+            return Ok(());
+        };
+        let mut guard = cell.conn.lock().await;
+        if guard.is_none() {
+            let opened = connector.open(n).await?;
+            if let Some(p) = opened.stream.alpn().filter(|p| *p != b"h2") {
+                return Err(alpn_mismatch("h2", p));
+            }
+            let peer_group = on_open.opened(&opened, Protocol::Http2);
+            let (send, connection) = h2::client::Builder::new()
+                .initial_window_size(1 << 20)
+                .initial_connection_window_size(1 << 22)
+                .handshake::<_, Bytes>(opened.stream)
+                .await
+                .map_err(|e| Failure::detailed(classify_h2_ref(&e), format!("HTTP/2: {e}")))?;
+            tokio::task::spawn_local(async move {
+                let _ = connection.await;
+            });
+            let generation = cell.generation.get() + 1;
+            cell.generation.set(generation);
+            *guard = Some(H2Shared {
+                send,
+                generation,
+                peer_group,
+            });
+        }
+        let shared = guard.clone().expect("set above");
+        self.link = Link::H2 {
+            send: shared.send,
+            generation: shared.generation,
+            peer_group: shared.peer_group,
+        };
+        Ok(())
+    }
+
+    /// Drops this slot's connection; for HTTP/2 also retires the shared connection so
+    /// the next slot opens a fresh one.
+    pub(crate) fn disconnect(&mut self) {
+        if let (Link::H2 { generation, .. }, Some(cell)) = (&self.link, &self.h2_cell) {
+            if let Ok(mut guard) = cell.conn.try_lock() {
+                if guard.as_ref().is_some_and(|s| s.generation == *generation) {
+                    *guard = None;
+                }
+            }
+        }
+        self.link = Link::None;
+    }
+
+    /// Sends one request on the connection and reads the whole response.
+    pub(crate) async fn exchange(&mut self, req: &PreparedRequest) -> Result<Exchange, Failure> {
+        match &mut self.link {
+            Link::None => Err(Failure::new(ErrorClass::Io, None)),
+            Link::H1 { conn, .. } => {
+                let sent = Instant::now();
+                let meta = conn
+                    .exchange(&req.h1, req.head)
+                    .await
+                    .map_err(|c| Failure::new(c, Some(sent)))?;
+                if self.capture.is_some() {
+                    self.captured.clear();
+                    self.captured.extend_from_slice(conn.captured());
+                }
+                Ok(Exchange { meta, sent })
+            }
+            Link::H2 { send, .. } => {
+                let send = send.clone();
+                let mut ready = send.ready().await.map_err(|e| h2_failure(e, None))?;
+                let sent = Instant::now();
+                let fail = |e: h2::Error| h2_failure(e, Some(sent));
+                let (response, mut stream) = ready
+                    .send_request(req.h2_request(), req.body.is_empty())
+                    .map_err(fail)?;
+                if !req.body.is_empty() {
+                    stream.send_data(req.body.clone(), true).map_err(fail)?;
+                }
+                let response = response.await.map_err(fail)?;
+                let first_byte = Instant::now();
+                let status = response.status().as_u16();
+                if let Some(name) = &self.capture {
+                    self.captured.clear();
+                    if let Some(v) = response.headers().get(name) {
+                        self.captured.extend_from_slice(v.as_bytes());
+                    }
+                }
+                let mut bytes: u64 = response
+                    .headers()
+                    .iter()
+                    .map(|(k, v)| (k.as_str().len() + v.len() + 2) as u64)
+                    .sum();
+                let mut body = response.into_body();
+                while let Some(chunk) = body.data().await {
+                    let chunk = chunk.map_err(fail)?;
+                    bytes += chunk.len() as u64;
+                    let _ = body.flow_control().release_capacity(chunk.len());
+                    if bytes > MAX_BODY_BYTES {
+                        return Err(Failure::new(ErrorClass::TooLarge, Some(sent)));
+                    }
+                }
+                Ok(Exchange {
+                    meta: ResponseMeta {
+                        status,
+                        first_byte,
+                        bytes,
+                        reusable: true,
+                    },
+                    sent,
+                })
+            }
+        }
+    }
+}
+
+/// Classifies an HTTP/2 failure.
+fn classify_h2_ref(e: &h2::Error) -> ErrorClass {
+    if e.is_go_away() {
+        ErrorClass::GoAway
+    } else if e.is_reset() {
+        ErrorClass::StreamReset
+    } else if let Some(io) = e.get_io() {
+        classify_io(std::io::Error::new(io.kind(), ""))
+    } else {
+        ErrorClass::Malformed
+    }
+}
+
+fn h2_failure(e: h2::Error, sent: Option<Instant>) -> Failure {
+    Failure {
+        class: classify_h2_ref(&e),
+        sent,
+        detail: Some(format!("HTTP/2: {e}")),
+    }
+}
+
+fn alpn_mismatch(wanted: &str, got: &[u8]) -> Failure {
+    Failure::detailed(
+        ErrorClass::AlpnMismatch,
+        format!(
+            "asked for {wanted}, server chose {}",
+            String::from_utf8_lossy(got)
+        ),
+    )
+}
+
+/// A prepared TLS connector for the run, if the scheme needs one.
+pub(crate) fn tls_connector(
+    config: Option<Arc<rustls::ClientConfig>>,
+    host: &str,
+) -> Result<Option<(TlsConnector, ServerName<'static>)>, crate::tls::TlsSetupError> {
+    match config {
+        None => Ok(None),
+        Some(c) => Ok(Some((
+            TlsConnector::from(c),
+            crate::tls::server_name(host)?,
+        ))),
+    }
+}

@@ -1,0 +1,131 @@
+//! `stampede compare`: two results side by side, with the changes and the verdict.
+
+use std::fmt::Write as _;
+
+use stampede_analysis::compare::{compare, Change, Comparison, Metric, RunFigures, Threshold};
+
+use crate::table::{layout, ms};
+use crate::RunResult;
+
+impl RunResult {
+    /// The figures a comparison looks at.
+    pub fn figures(&self) -> RunFigures {
+        let c = &self.summary.core;
+        RunFigures {
+            requests: c.requests,
+            error_rate: c.error_rate,
+            achieved_rate: c.achieved_rate,
+            latency: c.latency_ms,
+            service_time: c.service_time_ms,
+            corrected: self.latency_model == "corrected",
+            aborted: self.aborted,
+        }
+    }
+}
+
+/// Compares `candidate` against `baseline` (see [`stampede_analysis::compare`]).
+pub fn compare_results(
+    baseline: &RunResult,
+    candidate: &RunResult,
+    threshold: Threshold,
+) -> Comparison {
+    compare(&baseline.figures(), &candidate.figures(), threshold)
+}
+
+fn label(m: Metric) -> String {
+    match m {
+        Metric::Requests => "requests".into(),
+        Metric::ErrorRate => "error rate %".into(),
+        Metric::AchievedRate => "achieved rate/s".into(),
+        Metric::Latency(q) => format!("latency {} ms", q.label()),
+        Metric::ServiceTime(q) => format!("service {} ms", q.label()),
+    }
+}
+
+fn value(m: Metric, v: f64) -> String {
+    match m {
+        Metric::Requests => format!("{v:.0}"),
+        Metric::ErrorRate => format!("{:.2}", v * 100.0),
+        Metric::AchievedRate => format!("{v:.1}"),
+        Metric::Latency(_) | Metric::ServiceTime(_) => ms(v),
+    }
+}
+
+fn delta(c: &Change) -> String {
+    if c.metric == Metric::ErrorRate {
+        return format!("{:+.2} pp", (c.after - c.before) * 100.0);
+    }
+    match c.relative {
+        Some(r) => format!("{:+.1}%", r * 100.0),
+        None if c.after == c.before => "0.0%".into(),
+        None => "n/a".into(),
+    }
+}
+
+fn verdict(c: &Change) -> &'static str {
+    if c.regression {
+        "REGRESSION"
+    } else if !c.metric.is_gated() {
+        "(info)"
+    } else {
+        ""
+    }
+}
+
+/// Renders the comparison for a terminal: one header line per run, one row per metric,
+/// the caveats, and the verdict as the last line.
+pub fn render_comparison(
+    baseline: (&str, &RunResult),
+    candidate: (&str, &RunResult),
+    cmp: &Comparison,
+) -> String {
+    let mut out = String::new();
+    for (tag, (name, r)) in [("A", baseline), ("B", candidate)] {
+        let _ = writeln!(
+            out,
+            "{tag}: {name}  ({} {}, {} model, {:.1}s, started {})",
+            r.config.method, r.config.url, r.config.model, r.summary.elapsed_s, r.started_at
+        );
+    }
+    out.push('\n');
+    let mut rows = vec![vec![
+        String::new(),
+        "A".into(),
+        "B".into(),
+        "change".into(),
+        String::new(),
+    ]];
+    for c in &cmp.changes {
+        rows.push(vec![
+            label(c.metric),
+            value(c.metric, c.before),
+            value(c.metric, c.after),
+            delta(c),
+            verdict(c).into(),
+        ]);
+    }
+    out.push_str(&layout(&rows));
+    out.push('\n');
+    for caveat in &cmp.caveats {
+        let _ = writeln!(out, "note: {}", caveat.explain());
+    }
+    let worse: Vec<String> = cmp
+        .regressions()
+        .map(|c| format!("{} ({})", label(c.metric), delta(c)))
+        .collect();
+    if worse.is_empty() {
+        let _ = writeln!(
+            out,
+            "OK: no regression beyond {} (gated: latency p50-p99.9, error rate, achieved rate)",
+            cmp.threshold
+        );
+    } else {
+        let _ = writeln!(
+            out,
+            "REGRESSION beyond {}: {}",
+            cmp.threshold,
+            worse.join(", ")
+        );
+    }
+    out
+}

@@ -1,0 +1,454 @@
+//! The report's charts, drawn with plotters as standalone SVG text.
+//!
+//! Every chart function returns the SVG, or a short reason when the data cannot be
+//! drawn; the page shows the reason in place of the chart.
+
+use plotters::coord::ranged1d::{AsRangedCoord, ValueFormatter};
+use plotters::coord::Shift;
+use plotters::prelude::*;
+use plotters::style::text_anchor::{HPos, Pos, VPos};
+use stampede_metrics::LatencyHistogram;
+
+use crate::json::{PointPercentiles, RunResult};
+use crate::table::ms;
+
+/// A drawn chart or why it could not be drawn.
+pub(crate) type Drawn = Result<String, String>;
+
+const WIDTH: u32 = 960;
+const HEIGHT: u32 = 340;
+const FONT: &str = "sans-serif";
+
+const BLUE: RGBColor = RGBColor(31, 119, 180);
+const ORANGE: RGBColor = RGBColor(230, 120, 10);
+const GREEN: RGBColor = RGBColor(44, 160, 44);
+const RED: RGBColor = RGBColor(214, 39, 40);
+const PURPLE: RGBColor = RGBColor(148, 103, 189);
+const BROWN: RGBColor = RGBColor(140, 86, 75);
+const GREY: RGBColor = RGBColor(110, 110, 110);
+const AXIS: RGBColor = RGBColor(90, 90, 90);
+
+fn err(e: impl std::fmt::Display) -> String {
+    e.to_string()
+}
+
+/// Runs `draw` on a white SVG canvas and returns the SVG text.
+fn svg(draw: impl FnOnce(&DrawingArea<SVGBackend<'_>, Shift>) -> Result<(), String>) -> Drawn {
+    let mut buf = String::new();
+    {
+        let root = SVGBackend::with_string(&mut buf, (WIDTH, HEIGHT)).into_drawing_area();
+        root.fill(&WHITE).map_err(err)?;
+        draw(&root)?;
+        root.present().map_err(err)?;
+    }
+    Ok(buf)
+}
+
+/// One line of a line chart.
+struct Line {
+    label: String,
+    color: RGBColor,
+    dashed: bool,
+    points: Vec<(f64, f64)>,
+}
+
+impl Line {
+    fn new(label: impl Into<String>, color: RGBColor, points: Vec<(f64, f64)>) -> Self {
+        Line {
+            label: label.into(),
+            color,
+            dashed: false,
+            points,
+        }
+    }
+
+    fn dashed(mut self) -> Self {
+        self.dashed = true;
+        self
+    }
+}
+
+/// A line chart's text and data.
+struct LinePlot<'a> {
+    x_desc: &'a str,
+    y_desc: &'a str,
+    lines: Vec<Line>,
+    x_fmt: &'a dyn Fn(&f64) -> String,
+    y_fmt: &'a dyn Fn(&f64) -> String,
+}
+
+fn draw_lines<X, Y>(p: &LinePlot<'_>, x: X, y: Y) -> Drawn
+where
+    X: AsRangedCoord<Value = f64>,
+    Y: AsRangedCoord<Value = f64>,
+    X::CoordDescType: ValueFormatter<f64>,
+    Y::CoordDescType: ValueFormatter<f64>,
+{
+    svg(|root| {
+        let mut chart = ChartBuilder::on(root)
+            .margin(12)
+            .x_label_area_size(44)
+            .y_label_area_size(64)
+            .build_cartesian_2d(x, y)
+            .map_err(err)?;
+        chart
+            .configure_mesh()
+            .x_desc(p.x_desc)
+            .y_desc(p.y_desc)
+            .x_label_formatter(p.x_fmt)
+            .y_label_formatter(p.y_fmt)
+            .label_style((FONT, 13).into_font().color(&AXIS))
+            .axis_desc_style((FONT, 14).into_font().color(&AXIS))
+            .light_line_style(RGBColor(238, 238, 238))
+            .bold_line_style(RGBColor(215, 215, 215))
+            .draw()
+            .map_err(err)?;
+        for line in &p.lines {
+            let style = line.color.stroke_width(2);
+            let color = line.color;
+            let anno = if line.dashed {
+                chart
+                    .draw_series(DashedLineSeries::new(
+                        line.points.iter().copied(),
+                        6,
+                        4,
+                        style,
+                    ))
+                    .map_err(err)?
+            } else {
+                chart
+                    .draw_series(LineSeries::new(line.points.iter().copied(), style))
+                    .map_err(err)?
+            };
+            anno.label(line.label.as_str()).legend(move |(x, y)| {
+                PathElement::new(vec![(x, y), (x + 18, y)], color.stroke_width(2))
+            });
+        }
+        chart
+            .configure_series_labels()
+            .position(SeriesLabelPosition::UpperLeft)
+            .label_font((FONT, 13))
+            .background_style(WHITE.mix(0.85))
+            .border_style(RGBColor(200, 200, 200))
+            .draw()
+            .map_err(err)?;
+        Ok(())
+    })
+}
+
+fn fmt_number(v: &f64) -> String {
+    let a = v.abs();
+    if a >= 10_000.0 {
+        format!("{:.0}k", v / 1000.0)
+    } else if a >= 100.0 || *v == v.round() {
+        format!("{v:.0}")
+    } else if a >= 1.0 {
+        format!("{v:.1}")
+    } else {
+        format!("{v:.2}")
+    }
+}
+
+fn fmt_ms(v: &f64) -> String {
+    ms(*v)
+}
+
+fn fmt_seconds(v: &f64) -> String {
+    format!("{v:.0}s")
+}
+
+fn max_of<'a>(values: impl Iterator<Item = &'a f64>) -> f64 {
+    values.fold(0.0, |m, v| m.max(*v))
+}
+
+/// The x range of the time charts: the whole run, at least one second.
+fn time_range(r: &RunResult) -> std::ops::Range<f64> {
+    let end = r
+        .series
+        .iter()
+        .map(|p| p.t as f64 + 1.0)
+        .fold(r.summary.elapsed_s, f64::max);
+    0.0..end.max(1.0)
+}
+
+/// Throughput per second: achieved (requests finished) and the schedule's target.
+pub(crate) fn throughput(r: &RunResult) -> Drawn {
+    let mid = |t: u64| t as f64 + 0.5;
+    let achieved: Vec<(f64, f64)> = r
+        .series
+        .iter()
+        .map(|p| (mid(p.t), p.requests as f64))
+        .collect();
+    let target: Vec<(f64, f64)> = r
+        .series
+        .iter()
+        .filter_map(|p| p.target_rate.map(|t| (mid(p.t), t)))
+        .collect();
+    let top = max_of(achieved.iter().chain(&target).map(|(_, y)| y)).max(1.0) * 1.12;
+    let mut lines = vec![Line::new("achieved req/s", BLUE, achieved)];
+    if !target.is_empty() {
+        lines.push(Line::new("target req/s", GREY, target).dashed());
+    }
+    let plot = LinePlot {
+        x_desc: "time since start",
+        y_desc: "requests per second",
+        lines,
+        x_fmt: &fmt_seconds,
+        y_fmt: &fmt_number,
+    };
+    draw_lines(&plot, time_range(r), 0.0..top)
+}
+
+/// Latency percentiles per second on a log scale; service time dashed in the open model.
+pub(crate) fn latency_over_time(r: &RunResult) -> Drawn {
+    let mid = |t: u64| t as f64 + 0.5;
+    let pick = |f: fn(&PointPercentiles) -> f64, service: bool| -> Vec<(f64, f64)> {
+        r.series
+            .iter()
+            .map(|p| {
+                let v = if service {
+                    f(&p.service_time_ms)
+                } else {
+                    f(&p.latency_ms)
+                };
+                (mid(p.t), v)
+            })
+            .filter(|(_, v)| *v > 0.0)
+            .collect()
+    };
+    let corrected = r.latency_model == "corrected";
+    let name = if corrected { "latency" } else { "service time" };
+    let mut lines = vec![
+        Line::new(format!("{name} p50"), BLUE, pick(|p| p.p50, false)),
+        Line::new(format!("{name} p90"), GREEN, pick(|p| p.p90, false)),
+        Line::new(format!("{name} p99"), ORANGE, pick(|p| p.p99, false)),
+        Line::new(format!("{name} max"), RED, pick(|p| p.max, false)),
+    ];
+    if corrected {
+        lines.push(Line::new("service time p50", PURPLE, pick(|p| p.p50, true)).dashed());
+        lines.push(Line::new("service time p99", BROWN, pick(|p| p.p99, true)).dashed());
+    }
+    let values = || lines.iter().flat_map(|l| l.points.iter().map(|(_, y)| *y));
+    let lo = values().fold(f64::INFINITY, f64::min);
+    let hi = values().fold(0.0, f64::max);
+    if !lo.is_finite() || hi <= 0.0 {
+        return Err("no response was received, so there is no latency to plot".into());
+    }
+    let plot = LinePlot {
+        x_desc: "time since start",
+        y_desc: "milliseconds (log scale)",
+        lines,
+        x_fmt: &fmt_seconds,
+        y_fmt: &fmt_ms,
+    };
+    draw_lines(&plot, time_range(r), (lo * 0.7..hi * 1.5).log_scale())
+}
+
+/// Errors, timeouts and (open model) dropped requests per second.
+pub(crate) fn errors_over_time(r: &RunResult) -> Drawn {
+    let mid = |t: u64| t as f64 + 0.5;
+    let series = |f: fn(&crate::json::SeriesPoint) -> u64| -> Vec<(f64, f64)> {
+        r.series.iter().map(|p| (mid(p.t), f(p) as f64)).collect()
+    };
+    let mut lines = vec![
+        Line::new("errors", RED, series(|p| p.errors)),
+        Line::new("timeouts", PURPLE, series(|p| p.timeouts)),
+    ];
+    if r.config.model == "open" {
+        lines.push(Line::new("dropped", BROWN, series(|p| p.dropped)).dashed());
+    }
+    let top = max_of(lines.iter().flat_map(|l| l.points.iter().map(|(_, y)| y))).max(1.0) * 1.15;
+    let plot = LinePlot {
+        x_desc: "time since start",
+        y_desc: "per second",
+        lines,
+        x_fmt: &fmt_seconds,
+        y_fmt: &fmt_number,
+    };
+    draw_lines(&plot, time_range(r), 0.0..top)
+}
+
+/// The x position of quantile `q` on a percentile plot: 1 / (1 - q).
+fn percentile_x(q: f64) -> f64 {
+    1.0 / (1.0 - q)
+}
+
+/// Labels a percentile plot's x axis: 1 -> 0%, 10 -> 90%, 1000 -> 99.9%.
+fn fmt_percentile(x: &f64) -> String {
+    let pct = 100.0 * (1.0 - 1.0 / x.max(1.0));
+    let decimals = (x.max(1.0).log10().ceil() as i64 - 2).clamp(0, 6) as usize;
+    format!("{pct:.decimals$}%")
+}
+
+/// Points of a percentile plot: quantiles spaced evenly on the 1/(1-q) log axis up to
+/// `x_max`, then the maximum.
+fn percentile_points(h: &LatencyHistogram, x_max: f64) -> Vec<(f64, f64)> {
+    const PER_DECADE: f64 = 24.0;
+    let steps = (x_max.log10() * PER_DECADE).round() as i64;
+    let mut points: Vec<(f64, f64)> = (0..steps)
+        .map(|k| {
+            let x = 10f64.powf(k as f64 / PER_DECADE);
+            (x, h.quantile_ms(1.0 - 1.0 / x))
+        })
+        .collect();
+    points.push((x_max, h.max_ms()));
+    points
+}
+
+/// The latency distribution as a percentile plot (x = percentile on a 1/(1-q) log
+/// scale, the way HdrHistogram plots are read), from the full histograms.
+pub(crate) fn distribution(r: &RunResult) -> Drawn {
+    let latency = LatencyHistogram::from_v2_base64(&r.histograms.latency)
+        .map_err(|e| format!("the latency histogram cannot be read: {e}"))?;
+    if latency.is_empty() {
+        return Err("no response was received, so there is no distribution to plot".into());
+    }
+    // Beyond 1 - 1/count every quantile is the maximum.
+    let decades = (latency.count() as f64).log10().ceil().clamp(1.0, 6.0);
+    let x_max = 10f64.powf(decades);
+    let corrected = r.latency_model == "corrected";
+    let name = if corrected { "latency" } else { "service time" };
+    let mut lines = vec![Line::new(name, BLUE, percentile_points(&latency, x_max))];
+    if corrected {
+        if let Ok(service) = LatencyHistogram::from_v2_base64(&r.histograms.service_time) {
+            if !service.is_empty() {
+                lines.push(
+                    Line::new("service time", ORANGE, percentile_points(&service, x_max)).dashed(),
+                );
+            }
+        }
+    }
+    let top = max_of(lines.iter().flat_map(|l| l.points.iter().map(|(_, y)| y))).max(0.001) * 1.1;
+    let plot = LinePlot {
+        x_desc: "percentile",
+        y_desc: "milliseconds",
+        lines,
+        x_fmt: &fmt_percentile,
+        y_fmt: &fmt_ms,
+    };
+    draw_lines(&plot, (percentile_x(0.0)..x_max).log_scale(), 0.0..top)
+}
+
+/// One series of a grouped bar chart.
+pub(crate) struct Bars {
+    pub(crate) label: &'static str,
+    pub(crate) values: Vec<f64>,
+}
+
+const BAR_COLORS: [RGBColor; 5] = [BLUE, GREEN, ORANGE, RED, PURPLE];
+
+/// A grouped bar chart: one cluster per category, one bar per series.
+pub(crate) fn bars(
+    categories: &[String],
+    series: &[Bars],
+    y_desc: &str,
+    y_fmt: &dyn Fn(&f64) -> String,
+) -> Drawn {
+    if categories.is_empty() || series.is_empty() {
+        return Err("nothing to compare".into());
+    }
+    let n = categories.len() as f64;
+    let top = max_of(series.iter().flat_map(|s| s.values.iter())).max(0.001) * 1.15;
+    svg(|root| {
+        let mut chart = ChartBuilder::on(root)
+            .margin(12)
+            .x_label_area_size(40)
+            .y_label_area_size(64)
+            .build_cartesian_2d(-0.5..n - 0.5, 0.0..top)
+            .map_err(err)?;
+        chart
+            .configure_mesh()
+            .disable_x_mesh()
+            .x_labels(0)
+            .y_desc(y_desc)
+            .y_label_formatter(y_fmt)
+            .label_style((FONT, 13).into_font().color(&AXIS))
+            .axis_desc_style((FONT, 14).into_font().color(&AXIS))
+            .light_line_style(RGBColor(238, 238, 238))
+            .bold_line_style(RGBColor(215, 215, 215))
+            .draw()
+            .map_err(err)?;
+        let width = 0.8 / series.len() as f64;
+        for (si, s) in series.iter().enumerate() {
+            let color = BAR_COLORS[si % BAR_COLORS.len()];
+            chart
+                .draw_series(s.values.iter().enumerate().map(|(ci, v)| {
+                    let x0 = ci as f64 - 0.4 + si as f64 * width;
+                    Rectangle::new([(x0 + 0.01, 0.0), (x0 + width - 0.01, *v)], color.filled())
+                }))
+                .map_err(err)?
+                .label(s.label)
+                .legend(move |(x, y)| {
+                    Rectangle::new([(x, y - 5), (x + 12, y + 5)], color.filled())
+                });
+        }
+        chart
+            .configure_series_labels()
+            .position(SeriesLabelPosition::UpperRight)
+            .label_font((FONT, 13))
+            .background_style(WHITE.mix(0.85))
+            .border_style(RGBColor(200, 200, 200))
+            .draw()
+            .map_err(err)?;
+        // Category names under each cluster, in backend pixels.
+        let style = TextStyle::from((FONT, 13).into_font())
+            .color(&AXIS)
+            .pos(Pos::new(HPos::Center, VPos::Top));
+        for (i, name) in categories.iter().enumerate() {
+            let (px, py) = chart.backend_coord(&(i as f64, 0.0));
+            root.draw(&Text::new(name.clone(), (px, py + 8), style.clone()))
+                .map_err(err)?;
+        }
+        Ok(())
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn percentile_axis_labels_read_as_percentiles() {
+        assert_eq!(fmt_percentile(&1.0), "0%");
+        assert_eq!(fmt_percentile(&2.0), "50%");
+        assert_eq!(fmt_percentile(&10.0), "90%");
+        assert_eq!(fmt_percentile(&100.0), "99%");
+        assert_eq!(fmt_percentile(&1000.0), "99.9%");
+        assert_eq!(fmt_percentile(&100_000.0), "99.999%");
+    }
+
+    #[test]
+    fn percentile_points_rise_to_the_maximum() {
+        let mut h = LatencyHistogram::new();
+        for us in 1..=10_000u64 {
+            h.record_us(us);
+        }
+        let points = percentile_points(&h, 10_000.0);
+        assert_eq!(points.first().unwrap().0, 1.0);
+        assert_eq!(points.last().unwrap(), &(10_000.0, h.max_ms()));
+        assert!(points
+            .windows(2)
+            .all(|w| w[0].0 < w[1].0 && w[0].1 <= w[1].1));
+        // x = 10 is the 90th percentile.
+        let p90 = points.iter().find(|p| (p.0 - 10.0).abs() < 1e-9).unwrap();
+        assert!((p90.1 - 9.0).abs() < 0.02, "{p90:?}");
+    }
+
+    #[test]
+    fn bars_draw_rectangles_and_labels() {
+        let svg = bars(
+            &["a<b".to_string(), "c".to_string()],
+            &[Bars {
+                label: "p50",
+                values: vec![1.0, 2.0],
+            }],
+            "ms",
+            &fmt_ms,
+        )
+        .unwrap();
+        assert!(svg.starts_with("<svg"), "{svg}");
+        assert!(svg.matches("<rect").count() >= 3);
+        assert!(svg.contains("a&lt;b"));
+        assert!(bars(&[], &[], "ms", &fmt_ms).is_err());
+    }
+}

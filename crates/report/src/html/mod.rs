@@ -1,0 +1,522 @@
+//! The HTML report: one self-contained page (inline CSS, charts as inline SVG, no
+//! script, no external reference), rendered from a [`RunResult`] alone so that a saved
+//! result renders exactly as the live run did.
+
+mod charts;
+
+use std::fmt::Write as _;
+
+use stampede_analysis::Percentiles;
+
+use crate::json::{Core, RunResult};
+use crate::table::{bytes, ms, row, HEADERS};
+use charts::{Bars, Drawn};
+
+/// Charts show at most this many groups (those with the most requests).
+pub const MAX_CHART_GROUPS: usize = 12;
+
+const STYLE: &str = r#"
+body { font-family: system-ui, -apple-system, "Segoe UI", Roboto, "DejaVu Sans", sans-serif;
+       color: #222; margin: 0; background: #f4f5f7; }
+main { max-width: 1000px; margin: 0 auto; padding: 24px; background: #fff; }
+h1 { font-size: 24px; margin: 0 0 4px; }
+h2 { font-size: 19px; margin: 32px 0 8px; border-bottom: 1px solid #ddd; padding-bottom: 4px; }
+h3 { font-size: 15px; margin: 20px 0 6px; }
+.sub { color: #555; margin: 0 0 16px; word-break: break-all; }
+.tiles { display: flex; flex-wrap: wrap; gap: 10px; margin: 12px 0; }
+.tile { border: 1px solid #ddd; border-radius: 6px; padding: 8px 12px; min-width: 120px; }
+.tile .v { font-size: 20px; font-weight: 600; }
+.tile .k { font-size: 12px; color: #666; }
+table { border-collapse: collapse; font-size: 13px; margin: 6px 0; }
+th, td { border: 1px solid #ddd; padding: 3px 8px; }
+th { background: #f0f2f5; }
+td.n { text-align: right; font-variant-numeric: tabular-nums; }
+td.bad { color: #b00020; font-weight: 600; }
+figure { margin: 8px 0 16px; }
+figure svg { width: 100%; height: auto; display: block; }
+figcaption { font-size: 12px; color: #666; }
+.warn { background: #fff4e5; border: 1px solid #f0a030; padding: 8px 12px; border-radius: 6px; }
+.note { color: #666; font-style: italic; }
+footer { margin-top: 32px; font-size: 12px; color: #888; }
+"#;
+
+/// Escapes text for HTML element content and attribute values.
+fn esc(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// An HTML table: a header row and body rows; cells after the first are numeric.
+fn table(out: &mut String, rows: &[Vec<String>]) {
+    out.push_str("<table>\n");
+    for (i, r) in rows.iter().enumerate() {
+        out.push_str("<tr>");
+        for (j, cell) in r.iter().enumerate() {
+            let cell = esc(cell);
+            if i == 0 {
+                let _ = write!(out, "<th>{cell}</th>");
+            } else if j == 0 {
+                let _ = write!(out, "<td>{cell}</td>");
+            } else {
+                let _ = write!(out, "<td class=\"n\">{cell}</td>");
+            }
+        }
+        out.push_str("</tr>\n");
+    }
+    out.push_str("</table>\n");
+}
+
+fn figure(out: &mut String, id: &str, title: &str, caption: &str, drawn: Drawn) {
+    let _ = writeln!(out, "<figure data-chart=\"{id}\"><h3>{}</h3>", esc(title));
+    match drawn {
+        Ok(svg) => out.push_str(&svg),
+        Err(why) => {
+            let _ = write!(out, "<p class=\"note\">Chart not drawn: {}</p>", esc(&why));
+        }
+    }
+    if !caption.is_empty() {
+        let _ = write!(out, "<figcaption>{}</figcaption>", esc(caption));
+    }
+    out.push_str("</figure>\n");
+}
+
+fn tile(out: &mut String, key: &str, value: &str) {
+    let _ = write!(
+        out,
+        "<div class=\"tile\"><div class=\"v\">{}</div><div class=\"k\">{}</div></div>",
+        esc(value),
+        esc(key)
+    );
+}
+
+fn load_description(r: &RunResult) -> String {
+    let c = &r.config;
+    if c.model == "open" {
+        let arrival = c.arrival.as_deref().unwrap_or("uniform");
+        if c.stages.is_empty() {
+            format!(
+                "open model, {arrival} arrivals at {} req/s",
+                c.rate.unwrap_or(0.0)
+            )
+        } else {
+            let stages: Vec<String> = c
+                .stages
+                .iter()
+                .map(|s| format!("{}s:{}", s.duration_s, s.rate))
+                .collect();
+            format!(
+                "open model, {arrival} arrivals, stages {}",
+                stages.join(" ")
+            )
+        }
+    } else {
+        format!("closed model, {} connections", c.connections.unwrap_or(0))
+    }
+}
+
+fn header(out: &mut String, r: &RunResult) {
+    let c = &r.config;
+    let _ = writeln!(out, "<h1>stampede report</h1>");
+    let _ = writeln!(
+        out,
+        "<p class=\"sub\">{} {} &middot; {} &middot; {:.1}s &middot; started {}</p>",
+        esc(&c.method),
+        esc(&c.url),
+        esc(&load_description(r)),
+        r.summary.elapsed_s,
+        esc(&r.started_at)
+    );
+    if r.aborted {
+        out.push_str(
+            "<p class=\"warn\">INTERRUPTED: this run was stopped early; the numbers cover it up to the interruption.</p>\n",
+        );
+    }
+    if !r.generator.warnings.is_empty() {
+        let reasons: Vec<String> = r.generator.warnings.iter().map(|w| w.explain()).collect();
+        let _ = writeln!(
+            out,
+            "<p class=\"warn\">WARNING: stampede itself limited this result: {}</p>",
+            esc(&reasons.join("; "))
+        );
+    }
+    let s = &r.summary.core;
+    out.push_str("<div class=\"tiles\">");
+    tile(out, "requests", &s.requests.to_string());
+    let rate = match s.target_rate {
+        Some(t) => format!("{:.1} / {:.1}", s.achieved_rate, t),
+        None => format!("{:.1}", s.achieved_rate),
+    };
+    tile(
+        out,
+        if s.target_rate.is_some() {
+            "achieved / target req/s"
+        } else {
+            "achieved req/s"
+        },
+        &rate,
+    );
+    tile(
+        out,
+        "errors + timeouts",
+        &format!("{:.2}%", s.error_rate * 100.0),
+    );
+    tile(out, "p50 ms", &ms(s.latency_ms.p50));
+    tile(out, "p99 ms", &ms(s.latency_ms.p99));
+    tile(out, "p99.9 ms", &ms(s.latency_ms.p999));
+    tile(out, "max ms", &ms(s.latency_ms.max));
+    out.push_str("</div>\n");
+}
+
+fn summary(out: &mut String, r: &RunResult) {
+    out.push_str("<h2>Summary</h2>\n");
+    let mut rows = vec![HEADERS.iter().map(|s| s.to_string()).collect::<Vec<_>>()];
+    if let Some(label) = &r.group_by {
+        rows[0][0] = label.clone();
+        for g in &r.groups {
+            rows.push(row(&g.key, &g.core));
+        }
+    }
+    rows.push(row("total", &r.summary.core));
+    table(out, &rows);
+    let _ = writeln!(
+        out,
+        "<p>Latency is {}.</p>",
+        if r.latency_model == "corrected" {
+            "measured from each request's intended send time (corrected for coordinated omission); service time is actual send to last byte"
+        } else {
+            "service time (closed model: time queued before sending is not included)"
+        }
+    );
+}
+
+fn time_charts(out: &mut String, r: &RunResult) {
+    out.push_str("<h2>Over time</h2>\n");
+    figure(
+        out,
+        "throughput",
+        "Throughput: achieved vs target",
+        "Requests finished in each second; in the open model, the arrivals the schedule asked for.",
+        charts::throughput(r),
+    );
+    figure(
+        out,
+        "latency-over-time",
+        "Latency percentiles per second",
+        "Solid: latency (see the summary for the model); dashed: service time. Log scale.",
+        charts::latency_over_time(r),
+    );
+    figure(
+        out,
+        "errors-over-time",
+        "Errors and timeouts per second",
+        "",
+        charts::errors_over_time(r),
+    );
+}
+
+fn distribution(out: &mut String, r: &RunResult) {
+    out.push_str("<h2>Latency distribution</h2>\n");
+    figure(
+        out,
+        "distribution",
+        "Latency by percentile",
+        "From the full HdrHistogram of the run. The x axis is 1/(1-q) on a log scale, so each step right is one more nine.",
+        charts::distribution(r),
+    );
+}
+
+/// The groups with the most requests, in key order.
+fn chart_groups(r: &RunResult) -> Vec<&crate::json::GroupDoc> {
+    let mut groups: Vec<_> = r.groups.iter().collect();
+    groups.sort_by_key(|g| std::cmp::Reverse(g.core.requests));
+    groups.truncate(MAX_CHART_GROUPS);
+    groups.sort_by(|a, b| a.key.cmp(&b.key));
+    groups
+}
+
+fn short(key: &str) -> String {
+    const MAX: usize = 18;
+    if key.chars().count() <= MAX {
+        key.to_string()
+    } else {
+        let mut s: String = key.chars().take(MAX - 1).collect();
+        s.push('…');
+        s
+    }
+}
+
+fn groups(out: &mut String, r: &RunResult) {
+    let Some(label) = &r.group_by else {
+        return;
+    };
+    let _ = writeln!(out, "<h2>By {}</h2>", esc(label));
+    let shown = chart_groups(r);
+    if shown.is_empty() {
+        out.push_str("<p class=\"note\">No group recorded a request.</p>\n");
+        return;
+    }
+    let names: Vec<String> = shown.iter().map(|g| short(&g.key)).collect();
+    let caption = if r.groups.len() > shown.len() {
+        format!(
+            "The {} groups with the most requests of {}.",
+            shown.len(),
+            r.groups.len()
+        )
+    } else {
+        String::new()
+    };
+    let pick = |f: fn(&Core) -> f64| shown.iter().map(|g| f(&g.core)).collect::<Vec<f64>>();
+    figure(
+        out,
+        "group-latency",
+        "Latency by group",
+        &caption,
+        charts::bars(
+            &names,
+            &[
+                Bars {
+                    label: "p50",
+                    values: pick(|c| c.latency_ms.p50),
+                },
+                Bars {
+                    label: "p90",
+                    values: pick(|c| c.latency_ms.p90),
+                },
+                Bars {
+                    label: "p99",
+                    values: pick(|c| c.latency_ms.p99),
+                },
+                Bars {
+                    label: "p99.9",
+                    values: pick(|c| c.latency_ms.p999),
+                },
+            ],
+            "milliseconds",
+            &|v| ms(*v),
+        ),
+    );
+    figure(
+        out,
+        "group-errors",
+        "Throughput and failures by group",
+        &caption,
+        charts::bars(
+            &names,
+            &[
+                Bars {
+                    label: "achieved req/s",
+                    values: pick(|c| c.achieved_rate),
+                },
+                Bars {
+                    label: "errors + timeouts per s",
+                    values: shown
+                        .iter()
+                        .map(|g| g.core.achieved_rate * g.core.error_rate)
+                        .collect(),
+                },
+            ],
+            "per second",
+            &|v| format!("{v:.0}"),
+        ),
+    );
+}
+
+fn phase_row(label: &str, p: &Percentiles) -> Vec<String> {
+    vec![
+        label.to_string(),
+        ms(p.mean),
+        ms(p.p50),
+        ms(p.p90),
+        ms(p.p99),
+        ms(p.p999),
+        ms(p.max),
+    ]
+}
+
+fn phases(out: &mut String, r: &RunResult) {
+    out.push_str("<h2>Timing phases</h2>\n");
+    let mut list: Vec<(&str, &Percentiles)> = vec![("connect", &r.phases_ms.connect)];
+    if r.config.url.starts_with("https") || r.config.url.starts_with("wss") {
+        list.push(("tls handshake", &r.phases_ms.tls_handshake));
+    }
+    list.push(("first byte", &r.phases_ms.ttfb));
+    list.push(("total (service)", &r.phases_ms.total));
+    if r.latency_model == "corrected" {
+        list.push(("latency (corrected)", &r.summary.core.latency_ms));
+    }
+    let names: Vec<String> = list.iter().map(|(n, _)| n.to_string()).collect();
+    let values = |f: fn(&Percentiles) -> f64| list.iter().map(|(_, p)| f(p)).collect();
+    figure(
+        out,
+        "phases",
+        "Timing phases",
+        "Connect: each new connection's TCP handshake. First byte and total: from the actual send.",
+        charts::bars(
+            &names,
+            &[
+                Bars {
+                    label: "p50",
+                    values: values(|p| p.p50),
+                },
+                Bars {
+                    label: "p90",
+                    values: values(|p| p.p90),
+                },
+                Bars {
+                    label: "p99",
+                    values: values(|p| p.p99),
+                },
+            ],
+            "milliseconds",
+            &|v| ms(*v),
+        ),
+    );
+    let mut rows = vec![["ms", "avg", "p50", "p90", "p99", "p99.9", "max"]
+        .iter()
+        .map(|s| s.to_string())
+        .collect::<Vec<_>>()];
+    rows.extend(list.iter().map(|(n, p)| phase_row(n, p)));
+    table(out, &rows);
+}
+
+fn counts(out: &mut String, r: &RunResult) {
+    out.push_str("<h2>Errors and status codes</h2>\n");
+    if r.errors_by_class.is_empty() {
+        out.push_str("<p>Errors by class: none.</p>\n");
+    } else {
+        let mut rows = vec![vec!["error class".to_string(), "count".into()]];
+        rows.extend(
+            r.errors_by_class
+                .iter()
+                .map(|(k, v)| vec![k.clone(), v.to_string()]),
+        );
+        table(out, &rows);
+    }
+    let _ = writeln!(
+        out,
+        "<p>Timeouts (no complete response within {} ms): {}.</p>",
+        r.config.timeout_ms, r.summary.core.timeouts
+    );
+    let mut rows = vec![vec!["status".to_string(), "responses".into()]];
+    rows.extend(
+        r.status_codes
+            .iter()
+            .map(|(k, v)| vec![k.clone(), v.to_string()]),
+    );
+    table(out, &rows);
+}
+
+fn generator(out: &mut String, r: &RunResult) {
+    out.push_str("<h2>The generator itself</h2>\n");
+    let g = &r.generator;
+    let s = &r.summary;
+    let busy: Vec<String> = g
+        .worker_busy
+        .iter()
+        .map(|b| format!("{:.0}%", b * 100.0))
+        .collect();
+    let mut rows = vec![
+        vec!["".to_string(), "value".into()],
+        vec!["worker threads".into(), g.threads.to_string()],
+        vec!["CPU seconds (process)".into(), format!("{:.2}", g.cpu_s)],
+        vec!["worker busy".into(), busy.join(" ")],
+        vec!["requests sent".into(), g.sends.to_string()],
+        vec!["late sends".into(), s.late_sends.to_string()],
+        vec!["dropped".into(), s.dropped.to_string()],
+        vec!["unfinished".into(), s.unfinished.to_string()],
+    ];
+    if let Some(lag) = g.schedule_lag_ms {
+        rows.push(vec![
+            "send lag p50 / p99 / max ms".into(),
+            format!("{} / {} / {}", ms(lag.p50), ms(lag.p99), ms(lag.max)),
+        ]);
+    }
+    if let Some(rss) = g.peak_rss_bytes {
+        rows.push(vec!["peak RSS".into(), bytes(rss)]);
+    }
+    rows.push(vec![
+        "transfer".into(),
+        format!(
+            "{} received, {} sent, {} connections",
+            bytes(s.core.bytes_received),
+            bytes(s.core.bytes_sent),
+            s.core.connections_opened
+        ),
+    ]);
+    table(out, &rows);
+}
+
+fn configuration(out: &mut String, r: &RunResult) {
+    out.push_str("<h2>Configuration</h2>\n");
+    let c = &r.config;
+    let opt = |v: Option<String>| v.unwrap_or_else(|| "-".into());
+    let rows = vec![
+        vec!["setting".to_string(), "value".into()],
+        vec!["url".into(), c.url.clone()],
+        vec!["method".into(), c.method.clone()],
+        vec!["http".into(), c.http.clone()],
+        vec!["load".into(), load_description(r)],
+        vec![
+            "max connections".into(),
+            opt(c.max_connections.map(|n| n.to_string())),
+        ],
+        vec![
+            "duration".into(),
+            opt(c.duration_s.map(|d| format!("{d}s"))),
+        ],
+        vec![
+            "request limit".into(),
+            opt(c.requests.map(|n| n.to_string())),
+        ],
+        vec!["timeout".into(), format!("{} ms", c.timeout_ms)],
+        vec!["threads".into(), c.threads.to_string()],
+        vec!["keep-alive".into(), c.keep_alive.to_string()],
+        vec!["group by".into(), opt(r.group_by.clone())],
+        vec!["latency model".into(), r.latency_model.clone()],
+        vec!["started".into(), r.started_at.clone()],
+        vec!["stampede".into(), r.stampede_version.clone()],
+    ];
+    table(out, &rows);
+}
+
+/// Renders the whole report as one HTML document. Charts that cannot be drawn (for
+/// example a run without responses) are replaced by a one-line note.
+pub fn render_html(r: &RunResult) -> String {
+    let mut out = String::with_capacity(256 * 1024);
+    out.push_str("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n");
+    out.push_str("<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n");
+    let _ = writeln!(
+        out,
+        "<title>stampede report: {} {}</title>",
+        esc(&r.config.method),
+        esc(&r.config.url)
+    );
+    let _ = writeln!(out, "<style>{STYLE}</style>\n</head>\n<body>\n<main>");
+    header(&mut out, r);
+    summary(&mut out, r);
+    time_charts(&mut out, r);
+    distribution(&mut out, r);
+    groups(&mut out, r);
+    phases(&mut out, r);
+    counts(&mut out, r);
+    generator(&mut out, r);
+    configuration(&mut out, r);
+    let _ = writeln!(
+        out,
+        "<footer>Rendered by stampede {} from a result document (schema version {}).</footer>",
+        esc(env!("CARGO_PKG_VERSION")),
+        r.schema_version
+    );
+    out.push_str("</main>\n</body>\n</html>\n");
+    out
+}
