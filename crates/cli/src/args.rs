@@ -212,6 +212,29 @@ pub struct TargetArgs {
     /// Server worker threads.
     #[arg(long, default_value_t = 1)]
     pub threads: usize,
+    /// Serve HTTPS with a certificate generated at start for localhost, 127.0.0.1 and ::1;
+    /// the CA certificate to trust is written to --cert-out.
+    #[arg(long)]
+    pub tls: bool,
+    /// Serve HTTPS with this certificate chain (PEM, leaf first); needs --key.
+    #[arg(long, value_name = "FILE", requires = "key")]
+    pub cert: Option<PathBuf>,
+    /// The private key of --cert (PEM).
+    #[arg(long, value_name = "FILE", requires = "cert")]
+    pub key: Option<PathBuf>,
+    /// With TLS: require client certificates issued by a CA in this PEM file (mutual TLS).
+    #[arg(long, value_name = "FILE")]
+    pub client_ca: Option<PathBuf>,
+    /// With TLS: write the certificate clients should trust here (default: a file in the
+    /// temporary directory).
+    #[arg(long, value_name = "FILE")]
+    pub cert_out: Option<PathBuf>,
+    /// Serve HTTP/1.1 only: no h2 through ALPN, no h2c.
+    #[arg(long)]
+    pub no_http2: bool,
+    /// Answer every request held on /poll with an event this often.
+    #[arg(long, value_parser = duration)]
+    pub poll_event_every: Option<Duration>,
 }
 
 /// `stampede demo`.

@@ -38,21 +38,27 @@ pub(crate) enum Watch {
 
 impl Watch {
     /// Picks the dashboard when stderr is a terminal (unless `no_dashboard`), progress
-    /// lines otherwise, nothing when `quiet`.
+    /// lines otherwise or when the terminal cannot be set up, nothing when `quiet`.
     pub(crate) fn start(
         plan: &RunPlan,
         quiet: bool,
         no_dashboard: bool,
         abort: Arc<AtomicBool>,
-    ) -> anyhow::Result<Watch> {
+    ) -> Watch {
         if quiet {
-            return Ok(Watch::Quiet);
+            return Watch::Quiet;
         }
         let dumb = std::env::var("TERM").is_ok_and(|t| t == "dumb");
         if no_dashboard || dumb || !std::io::stderr().is_terminal() {
-            return Ok(Watch::Lines(Box::new(Progress::new(false))));
+            return Watch::Lines(Box::new(Progress::new(false)));
         }
-        Ok(Watch::Dashboard(Dashboard::start(plan, abort)?))
+        match Dashboard::start(plan, abort) {
+            Ok(d) => Watch::Dashboard(d),
+            Err(e) => {
+                eprintln!("stampede: no dashboard ({e:#}); printing progress lines");
+                Watch::Lines(Box::new(Progress::new(false)))
+            }
+        }
     }
 
     /// Takes in one completed second of the run.

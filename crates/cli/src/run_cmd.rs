@@ -207,7 +207,7 @@ pub(crate) fn execute(
     if let (Some(e), false) = (&exporter, quiet) {
         eprintln!("prometheus: live metrics on http://{}/metrics", e.addr());
     }
-    let mut watch = crate::live::Watch::start(plan, quiet, output.no_dashboard, abort.clone())?;
+    let mut watch = crate::live::Watch::start(plan, quiet, output.no_dashboard, abort.clone());
     let outcome = stampede_engine::run(plan, abort.clone(), |live| {
         watch.second(live);
         if let Some(e) = &exporter {

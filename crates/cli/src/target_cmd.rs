@@ -3,7 +3,7 @@
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use stampede_target::{FaultProfile, TargetConfig, TargetHandle};
+use stampede_target::{FaultProfile, TargetConfig, TargetHandle, TlsSetup};
 
 use crate::args::TargetArgs;
 use crate::{UsageError, EXIT_OK};
@@ -18,6 +18,22 @@ pub(crate) fn config_from_args(a: &TargetArgs) -> anyhow::Result<TargetConfig> {
     config.instances = a.instances;
     config.name_prefix = a.name.clone();
     config.threads = a.threads;
+    config.http2 = !a.no_http2;
+    config.poll_event_every = a.poll_event_every;
+    config.tls = match (&a.cert, &a.key) {
+        (Some(cert), Some(key)) => Some(TlsSetup::Files {
+            cert: cert.clone(),
+            key: key.clone(),
+        }),
+        _ if a.tls => Some(TlsSetup::SelfSigned),
+        _ => None,
+    };
+    if config.tls.is_none() && (a.client_ca.is_some() || a.cert_out.is_some()) {
+        return Err(usage(
+            "--client-ca and --cert-out need --tls or --cert/--key",
+        ));
+    }
+    config.tls_client_ca = a.client_ca.clone();
     let mut profile = FaultProfile {
         error_status: a.error_status,
         ..FaultProfile::default()
@@ -58,10 +74,32 @@ pub(crate) fn config_from_args(a: &TargetArgs) -> anyhow::Result<TargetConfig> {
 pub(crate) fn run(a: TargetArgs) -> anyhow::Result<u8> {
     let config = config_from_args(&a)?;
     let handle = TargetHandle::start(config).map_err(|e| usage(e.to_string()))?;
+    let scheme = handle.scheme();
     for (addr, name) in handle.addrs().iter().zip(handle.names()) {
-        println!("{name} listening on http://{addr}/");
+        println!("{name} listening on {scheme}://{addr}/");
     }
+    if handle.certificate_pem().is_some() {
+        let path = a.cert_out.clone().unwrap_or_else(|| {
+            std::env::temp_dir().join(format!("stampede-target-{}.pem", std::process::id()))
+        });
+        handle
+            .write_certificate_pem(&path)
+            .map_err(|e| usage(format!("--cert-out: {e}")))?;
+        println!(
+            "certificate to trust written to {} (e.g. --cacert {})",
+            path.display(),
+            path.display()
+        );
+    }
+    let protocols = match (a.no_http2, scheme) {
+        (true, _) => "HTTP/1.1",
+        (false, "https") => "HTTP/1.1 and h2 (ALPN)",
+        (false, _) => "HTTP/1.1 and h2c (prior knowledge)",
+    };
+    println!("protocols: {protocols}");
     println!("knobs: ?delay=20ms&jitter=5ms&status=503:0.05&size=1k&cpu=1ms  (Ctrl-C stops)");
+    println!("/ws: WebSocket echo ?delay=20ms&drop=0.01&close-after=30s&reject=1");
+    println!("/poll: long-poll ?hold=30s&event-after=2s");
     let stop = crate::run_cmd::abort_flag()?;
     while !stop.load(Ordering::Relaxed) {
         std::thread::sleep(Duration::from_millis(100));

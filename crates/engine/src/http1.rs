@@ -128,6 +128,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Http1Conn<S> {
         head_request: bool,
     ) -> Result<ResponseMeta, ErrorClass> {
         self.io.write_all(request).await.map_err(classify_io)?;
+        // TLS buffers records until flushed; for plain TCP this is free.
+        self.io.flush().await.map_err(classify_io)?;
         loop {
             let meta = self.read_response(head_request).await?;
             // Interim 1xx responses precede the real one.

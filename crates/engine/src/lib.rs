@@ -251,7 +251,10 @@ pub struct LiveSecond<'a> {
 
 /// Merges worker snapshots into run totals and completed per-second points.
 struct Collector {
-    active: usize,
+    /// Per worker: the highest second received, and whether it is done (a done
+    /// worker has sent all its seconds: each sender's messages arrive in order).
+    reported: Vec<Option<u64>>,
+    done: Vec<bool>,
     total: Stats,
     groups: BTreeMap<String, Stats>,
     generator: GeneratorStats,
@@ -265,7 +268,8 @@ struct Collector {
 impl Collector {
     fn new(workers: usize) -> Self {
         Collector {
-            active: workers,
+            reported: vec![None; workers],
+            done: vec![false; workers],
             total: Stats::new(),
             groups: BTreeMap::new(),
             generator: GeneratorStats::default(),
@@ -279,7 +283,12 @@ impl Collector {
 
     fn receive(&mut self, msg: WorkerMsg, on_second: &mut impl FnMut(&LiveSecond<'_>)) {
         match msg {
-            WorkerMsg::Interval { second, snapshot } => {
+            WorkerMsg::Interval {
+                worker,
+                second,
+                snapshot,
+            } => {
+                self.reported[worker] = self.reported[worker].max(Some(second));
                 let Snapshot {
                     total,
                     groups,
@@ -309,7 +318,7 @@ impl Collector {
                 last_completion,
                 cpu,
             } => {
-                self.active -= 1;
+                self.done[worker] = true;
                 self.worker_cpu[worker] = cpu;
                 self.last_completion = self.last_completion.max(last_completion);
             }
@@ -317,10 +326,17 @@ impl Collector {
         self.complete_seconds(false, on_second);
     }
 
-    /// Turns seconds that every active worker reported into series points, in order.
+    /// Turns seconds that every worker reported (or will never report) into series
+    /// points, in order.
     fn complete_seconds(&mut self, all: bool, on_second: &mut impl FnMut(&LiveSecond<'_>)) {
         while let Some(entry) = self.pending.first_entry() {
-            if !all && entry.get().0 < self.active.max(1) {
+            let second = *entry.key();
+            let complete = self
+                .reported
+                .iter()
+                .zip(&self.done)
+                .all(|(r, done)| *done || r.is_some_and(|r| r >= second));
+            if !all && !complete {
                 break;
             }
             let second = *entry.key();

@@ -104,6 +104,7 @@ pub struct Snapshot {
 #[derive(Debug)]
 pub(crate) enum WorkerMsg {
     Interval {
+        worker: usize,
         second: u64,
         snapshot: Box<Snapshot>,
     },
@@ -326,6 +327,7 @@ pub(crate) fn run_worker(
             if now >= next_flush {
                 let snapshot = local.borrow_mut().take_snapshot();
                 let _ = tx.send(WorkerMsg::Interval {
+                    worker,
                     second,
                     snapshot: Box::new(snapshot),
                 });
@@ -357,6 +359,7 @@ pub(crate) fn run_worker(
     };
     drop(local_set);
     let _ = tx.send(WorkerMsg::Interval {
+        worker,
         second,
         snapshot: Box::new(snapshot),
     });
@@ -616,7 +619,11 @@ async fn fleet_client(shared: Arc<Shared>, local: LocalRef, clock: Rc<FleetClock
             }
             None => Instant::now(),
         };
-        if shared.stopping(Instant::now()) || !shared.take_ticket() {
+        // A send due before the end still goes, even if this client woke up late.
+        if shared.abort.load(Ordering::Relaxed) || !shared.take_ticket() {
+            break;
+        }
+        if spec.every.is_none() && shared.stopping(Instant::now()) {
             break;
         }
         if spec
@@ -647,6 +654,8 @@ async fn ws_client(shared: Arc<Shared>, local: LocalRef, clock: Rc<FleetClock>, 
         clock.wait_until(index, next).await;
     }
     let mut conn: Option<(WsConn, Instant)> = None;
+    // The request limit is used up: wait for the replies, then leave.
+    let mut exhausted = false;
     while !shared.stopping(Instant::now()) {
         let Some((c, since)) = conn.as_mut() else {
             let n = {
@@ -676,12 +685,20 @@ async fn ws_client(shared: Arc<Shared>, local: LocalRef, clock: Rc<FleetClock>, 
                 }
             }
             if conn.is_none() {
+                // A failed attempt counts against a request limit (it was recorded as
+                // a failed request), so a run on a refusing server still ends.
+                if !shared.take_ticket() {
+                    break;
+                }
                 // A device backs off before reconnecting.
                 tokio::time::sleep(Duration::from_millis(250)).await;
             }
             continue;
         };
         let group = c.peer_group;
+        if exhausted && c.pending() == 0 {
+            break;
+        }
         let holding_too_long = spec.hold.is_some_and(|h| since.elapsed() >= h);
         if holding_too_long && c.pending() == 0 {
             if let Some((c, _)) = conn.take() {
@@ -691,7 +708,7 @@ async fn ws_client(shared: Arc<Shared>, local: LocalRef, clock: Rc<FleetClock>, 
         }
         // Past the hold time a device sends nothing new; it waits for its replies.
         let send_at = match spec.every {
-            _ if holding_too_long => far,
+            _ if holding_too_long || exhausted => far,
             Some(_) => next,
             None if c.pending() == 0 => Instant::now(),
             None => far,
@@ -723,10 +740,10 @@ async fn ws_client(shared: Arc<Shared>, local: LocalRef, clock: Rc<FleetClock>, 
             },
             _ = clock.wait_until(index, send_at), if scheduled_send => {
                 next += spec.every.unwrap_or_default();
-                ws_send(&shared, &local, &mut conn, send_at, req).await;
+                exhausted = !ws_send(&shared, &local, &mut conn, send_at, req).await;
             }
             _ = std::future::ready(()), if !scheduled_send && send_at < send_until => {
-                ws_send(&shared, &local, &mut conn, send_at, req).await;
+                exhausted = !ws_send(&shared, &local, &mut conn, send_at, req).await;
             }
             _ = tokio::time::sleep_until(expire_at.into()), if expire_at < far => {
                 c.expire_oldest();
@@ -745,16 +762,19 @@ async fn ws_client(shared: Arc<Shared>, local: LocalRef, clock: Rc<FleetClock>, 
 }
 
 /// Sends one WebSocket message and records it; a failed send loses the connection.
+/// Returns false when the request limit is used up.
 async fn ws_send(
     shared: &Shared,
     local: &LocalRef,
     conn: &mut Option<(WsConn, Instant)>,
     intended: Instant,
     req: &WsRequest,
-) {
-    let Some((c, _)) = conn.as_mut() else { return };
+) -> bool {
+    let Some((c, _)) = conn.as_mut() else {
+        return true;
+    };
     if !shared.take_ticket() {
-        return;
+        return false;
     }
     let group = c.peer_group;
     match c.send(intended, req).await {
@@ -777,6 +797,7 @@ async fn ws_send(
             *conn = None;
         }
     }
+    true
 }
 
 /// A WebSocket dropped: one error for the drop, a timeout for each unanswered message.

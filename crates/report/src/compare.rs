@@ -129,3 +129,43 @@ pub fn render_comparison(
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::{outcome, plan};
+
+    #[test]
+    fn renders_changes_and_the_verdict() {
+        let a = RunResult::new(&plan(false), &outcome(false, false));
+        let mut b = a.clone();
+        b.summary.core.latency_ms.p99 *= 1.5;
+        let cmp = compare_results(&a, &b, Threshold::default());
+        let text = render_comparison(("a.json", &a), ("b.json", &b), &cmp);
+        assert!(text.starts_with("A: a.json"), "{text}");
+        let p99 = text
+            .lines()
+            .find(|l| l.starts_with("latency p99 ms"))
+            .unwrap();
+        assert!(
+            p99.contains("+50.0%") && p99.ends_with("REGRESSION"),
+            "{p99}"
+        );
+        assert!(text
+            .lines()
+            .last()
+            .unwrap()
+            .starts_with("REGRESSION beyond 10%: latency p99 ms"));
+
+        let same = compare_results(&a, &a, Threshold::default());
+        let text = render_comparison(("a.json", &a), ("a.json", &a), &same);
+        assert!(
+            text.lines()
+                .last()
+                .unwrap()
+                .starts_with("OK: no regression beyond 10%"),
+            "{text}"
+        );
+        assert!(text.contains("+0.00 pp"));
+    }
+}

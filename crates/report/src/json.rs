@@ -48,6 +48,7 @@ pub struct RunResult {
     pub errors_by_class: BTreeMap<String, u64>,
     /// The first failure message of a class, where the failing layer said more than
     /// the class name (the OS's connect error, the TLS alert, the HTTP/2 reason).
+    #[serde(default)]
     pub error_samples: BTreeMap<String, String>,
     /// Responses by HTTP status code.
     pub status_codes: BTreeMap<String, u64>,
@@ -81,8 +82,10 @@ pub struct RunConfig {
     /// Closed model: connections; fleet: clients.
     pub connections: Option<usize>,
     /// Fleet: seconds between one client's requests or messages.
+    #[serde(default)]
     pub every_s: Option<f64>,
     /// Fleet: seconds a connection is held before reconnecting.
+    #[serde(default)]
     pub hold_s: Option<f64>,
     /// Open model: connection pool cap.
     pub max_connections: Option<usize>,
@@ -97,8 +100,10 @@ pub struct RunConfig {
     /// Whether connections were reused.
     pub keep_alive: bool,
     /// `http1` or `http2`.
+    #[serde(default)]
     pub http: String,
     /// HTTP/2 streams per connection.
+    #[serde(default)]
     pub streams: Option<usize>,
 }
 
@@ -137,6 +142,7 @@ pub struct Core {
     /// Connections opened.
     pub connections_opened: u64,
     /// Connections opened by negotiated protocol (`http/1.1`, `h2`, `websocket`).
+    #[serde(default)]
     pub protocols: BTreeMap<String, u64>,
 }
 
@@ -186,8 +192,10 @@ pub struct Phases {
     /// TCP connect time of each new connection.
     pub connect: Percentiles,
     /// TLS handshake time of each new TLS connection.
+    #[serde(default)]
     pub tls_handshake: Percentiles,
     /// WebSocket upgrade time (upgrade request to 101).
+    #[serde(default)]
     pub upgrade: Percentiles,
     /// Actual send to first response byte.
     pub ttfb: Percentiles,
@@ -247,6 +255,7 @@ pub struct SeriesPoint {
     /// Requests sent.
     pub sends: u64,
     /// Open model: arrivals the schedule asked for in this second; null in the closed model.
+    #[serde(default)]
     pub target_rate: Option<f64>,
     /// Late sends.
     pub late_sends: u64,
@@ -312,6 +321,7 @@ pub struct Histograms {
     /// Connect time.
     pub connect: String,
     /// TLS handshake time.
+    #[serde(default)]
     pub tls_handshake: String,
     /// Time to first byte.
     pub ttfb: String,

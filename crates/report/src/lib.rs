@@ -13,9 +13,11 @@ pub mod json;
 pub mod live;
 pub mod prometheus;
 mod table;
+#[cfg(test)]
+mod testing;
 
 pub use compare::{compare_results, render_comparison};
-pub use html::{render_html, MAX_CHART_GROUPS};
+pub use html::{render_html, CSP, MAX_CHART_GROUPS};
 pub use json::RunResult;
 pub use prometheus::{render_prometheus, MetricsSnapshot};
 pub use table::render_table;

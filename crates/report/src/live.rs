@@ -199,9 +199,9 @@ impl LiveView {
         let [head, gauge, charts, stats, groups, help] = Layout::vertical([
             Constraint::Length(1),
             Constraint::Length(1),
-            Constraint::Min(10),
+            Constraint::Fill(3),
             Constraint::Length(8),
-            Constraint::Min(4),
+            Constraint::Fill(2),
             Constraint::Length(1),
         ])
         .areas(frame.area());
@@ -462,6 +462,13 @@ impl LiveView {
                 format!("late sends {}   dropped {}", self.late_sends, self.dropped),
                 style,
             ));
+            // The same limits as the end-of-run check: >1% late, or any drop.
+            if self.late_sends * 100 > self.sends || self.dropped > 0 {
+                lines.push(Line::styled(
+                    "the generator is limiting this run",
+                    Style::new().fg(Color::Red).add_modifier(Modifier::BOLD),
+                ));
+            }
         }
         frame.render_widget(
             Paragraph::new(lines).block(Block::bordered().title(" Generator ")),
@@ -497,8 +504,15 @@ impl LiveView {
         } else {
             " Groups ".to_string()
         };
+        let key_width = self
+            .groups
+            .iter()
+            .map(|g| g.key.chars().count())
+            .max()
+            .unwrap_or(0)
+            .clamp(12, 48) as u16;
         let widths = [
-            Constraint::Min(16),
+            Constraint::Length(key_width),
             Constraint::Length(10),
             Constraint::Length(8),
             Constraint::Length(9),
@@ -522,5 +536,107 @@ fn join(items: impl Iterator<Item = String>, empty: &str) -> String {
         empty.to_string()
     } else {
         v.join(" ")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::{outcome, plan};
+    use ratatui::backend::TestBackend;
+    use ratatui::Terminal;
+    use stampede_metrics::{GeneratorStats, Stats};
+    use std::collections::BTreeMap;
+
+    fn screen(view: &LiveView, w: u16, h: u16) -> String {
+        let mut t = Terminal::new(TestBackend::new(w, h)).unwrap();
+        t.draw(|f| view.draw(f)).unwrap();
+        let buf = t.backend().buffer().clone();
+        let mut out = String::new();
+        for y in 0..h {
+            for x in 0..w {
+                out.push_str(buf[(x, y)].symbol());
+            }
+            out.push('\n');
+        }
+        out
+    }
+
+    fn view_after_run() -> LiveView {
+        let run = outcome(true, false);
+        let mut view = LiveView::new(&plan(true));
+        let mut total = Stats::new();
+        let groups: BTreeMap<String, Stats> = run.groups.iter().cloned().collect();
+        let generator = GeneratorStats::default();
+        for p in 0..5u64 {
+            let interval = crate::testing::second_stats(20 * (p + 1), 2 + p);
+            total.merge(&interval);
+            view.update(
+                &LiveSecond {
+                    second: p,
+                    interval: &interval,
+                    interval_generator: &generator,
+                    total: &total,
+                    groups: &groups,
+                    generator: &generator,
+                },
+                0.25,
+            );
+        }
+        view
+    }
+
+    #[test]
+    fn draws_every_panel() {
+        let text = screen(&view_after_run(), 160, 50);
+        for label in [
+            "stampede",
+            "http://127.0.0.1:8080/api?delay=2ms",
+            "Throughput req/s: 102 achieved / 100 target",
+            "Latency ms (corrected)",
+            "Run so far",
+            "Errors by class",
+            "http_5xx",
+            "Generator",
+            "25% of a core",
+            "instance-1",
+            "instance-<2>",
+            "5s / 5s",
+            "q or Ctrl-C",
+        ] {
+            assert!(text.contains(label), "{label} missing:\n{text}");
+        }
+    }
+
+    #[test]
+    fn small_terminals_and_empty_views_do_not_panic() {
+        let view = LiveView::new(&plan(false));
+        for (w, h) in [(80, 24), (40, 12), (10, 5), (1, 1)] {
+            screen(&view, w, h);
+            screen(&view_after_run(), w, h);
+        }
+        assert!(screen(&view, 120, 40).contains("use --group-by"));
+    }
+
+    #[test]
+    fn history_is_bounded() {
+        let mut view = LiveView::new(&plan(false));
+        let s = Stats::new();
+        let g = GeneratorStats::default();
+        let groups = BTreeMap::new();
+        for second in 0..(WINDOW_S as u64 * 3) {
+            view.update(
+                &LiveSecond {
+                    second,
+                    interval: &s,
+                    interval_generator: &g,
+                    total: &s,
+                    groups: &groups,
+                    generator: &g,
+                },
+                0.0,
+            );
+        }
+        assert_eq!(view.history.len(), WINDOW_S);
     }
 }

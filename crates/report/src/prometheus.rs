@@ -4,7 +4,8 @@
 //! request counters and the latency histogram per group, so `sum by ()` over a group
 //! family equals the whole-run family. Every counter is cumulative since the run
 //! started. Latency histograms use fixed `le` buckets in seconds, read off the
-//! cumulative HDR histogram (to its 0.1% precision).
+//! cumulative HDR histogram (to its 0.1% precision). `stampede_errors_total` lists every
+//! error class; `stampede_group_errors_total` only the classes a group has seen.
 
 use std::fmt::Write as _;
 use std::time::Duration;
@@ -114,10 +115,15 @@ fn counters(out: &mut String, prefix: &str, sets: &[(Vec<(&str, &str)>, &Stats)]
         "Failed requests by error class (timeouts are counted apart).",
     );
     for (labels, s) in sets {
+        // The whole run lists every class (zeros included); groups only those seen, to
+        // bound the number of series.
         for class in ErrorClass::ALL {
-            let mut l = labels.clone();
-            l.push(("class", class.as_str()));
-            sample(out, &name, &l, s.errors_by_class.get(class));
+            let n = s.errors_by_class.get(class);
+            if n > 0 || labels.is_empty() {
+                let mut l = labels.clone();
+                l.push(("class", class.as_str()));
+                sample(out, &name, &l, n);
+            }
         }
     }
     let name = format!("{prefix}timeouts_total");
@@ -252,4 +258,127 @@ pub fn render_prometheus(m: &MetricsSnapshot<'_>) -> String {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::second_stats;
+    use std::collections::BTreeMap;
+
+    fn value(text: &str, series: &str) -> f64 {
+        text.lines()
+            .find_map(|l| l.strip_prefix(series)?.strip_prefix(' '))
+            .unwrap_or_else(|| panic!("{series} missing"))
+            .parse()
+            .unwrap()
+    }
+
+    fn render(groups: &[(&str, &Stats)], total: &Stats) -> String {
+        let generator = GeneratorStats {
+            sends: 120,
+            late_sends: 3,
+            dropped: 2,
+            ..GeneratorStats::default()
+        };
+        render_prometheus(&MetricsSnapshot {
+            total,
+            groups: groups.to_vec(),
+            generator: &generator,
+            elapsed: Duration::from_secs(3),
+            finished: true,
+            corrected: true,
+        })
+    }
+
+    #[test]
+    fn counters_and_histograms_match_the_stats() {
+        let a = second_stats(100, 3);
+        let b = second_stats(20, 150);
+        let mut total = a.clone();
+        total.merge(&b);
+        let text = render(&[("a", &a), ("b\"q", &b)], &total);
+        assert_eq!(
+            value(&text, "stampede_requests_total"),
+            total.requests as f64
+        );
+        assert_eq!(value(&text, "stampede_timeouts_total"), 2.0);
+        assert_eq!(
+            value(&text, "stampede_errors_total{class=\"http_5xx\"}"),
+            12.0
+        );
+        assert_eq!(value(&text, "stampede_errors_total{class=\"reset\"}"), 2.0);
+        assert_eq!(
+            value(&text, "stampede_responses_total{code=\"200\"}"),
+            108.0
+        );
+        assert_eq!(value(&text, "stampede_sent_total"), 120.0);
+        assert_eq!(value(&text, "stampede_dropped_total"), 2.0);
+        assert_eq!(value(&text, "stampede_run_finished"), 1.0);
+        assert_eq!(
+            value(&text, "stampede_group_requests_total{group=\"a\"}"),
+            a.requests as f64
+        );
+        // Label values are escaped.
+        assert_eq!(
+            value(&text, "stampede_group_requests_total{group=\"b\\\"q\"}"),
+            b.requests as f64
+        );
+        // Buckets are cumulative and end at the count.
+        let count = total.latency.count() as f64;
+        assert_eq!(value(&text, "stampede_latency_seconds_count"), count);
+        assert_eq!(
+            value(&text, "stampede_latency_seconds_bucket{le=\"+Inf\"}"),
+            count
+        );
+        assert_eq!(
+            value(&text, "stampede_latency_seconds_bucket{le=\"0.001\"}"),
+            0.0
+        );
+        assert_eq!(
+            value(&text, "stampede_latency_seconds_bucket{le=\"0.1\"}"),
+            100.0
+        );
+        assert_eq!(
+            value(&text, "stampede_latency_seconds_bucket{le=\"0.25\"}"),
+            count
+        );
+        let sum = value(&text, "stampede_latency_seconds_sum");
+        assert!(
+            (sum - total.latency.mean_ms() * count / 1000.0).abs() < 0.01,
+            "{sum}"
+        );
+    }
+
+    #[test]
+    fn each_family_is_declared_once_and_contiguous() {
+        let a = second_stats(10, 3);
+        let text = render(&[("a", &a), ("b", &a)], &a);
+        let mut seen = BTreeMap::new();
+        let mut current = String::new();
+        for line in text.lines() {
+            if let Some(rest) = line.strip_prefix("# TYPE ") {
+                current = rest.split(' ').next().unwrap().to_string();
+                assert!(
+                    seen.insert(current.clone(), ()).is_none(),
+                    "{current} twice"
+                );
+                continue;
+            }
+            if line.starts_with('#') {
+                continue;
+            }
+            let name = line.split(['{', ' ']).next().unwrap();
+            assert!(name.starts_with(&current), "{name} outside {current}");
+        }
+        assert!(seen.contains_key("stampede_group_latency_seconds"));
+    }
+
+    #[test]
+    fn an_empty_run_has_zero_counters_and_no_group_families() {
+        let text = render(&[], &Stats::new());
+        assert_eq!(value(&text, "stampede_requests_total"), 0.0);
+        assert_eq!(value(&text, "stampede_latency_seconds_count"), 0.0);
+        assert!(!text.contains("stampede_group_"));
+    }
 }

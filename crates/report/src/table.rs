@@ -122,7 +122,7 @@ pub fn render_table(r: &RunResult) -> String {
                 let stages: Vec<String> = c
                     .stages
                     .iter()
-                    .map(|st| format!("{}s:{}", st.duration_s, st.rate))
+                    .map(|st| format!("{}s:{}", (st.duration_s * 1000.0).round() / 1000.0, st.rate))
                     .collect();
                 let _ = write!(s, ", stages {}", stages.join(" "));
             }

@@ -99,10 +99,19 @@ fn self_signed() -> Result<Identity, TargetError> {
         IsCa, KeyPair, KeyUsagePurpose,
     };
     let gen_err = |e: rcgen::Error| tls_err(format!("cannot generate a certificate: {e}"));
+    // Validity from the start of last year to the start of next year: under the 825 days that
+    // some clients (Apple's) accept for server certificates.
+    let year = current_year();
+    let (not_before, not_after) = (
+        rcgen::date_time_ymd(year - 1, 1, 1),
+        rcgen::date_time_ymd(year + 1, 1, 1),
+    );
 
     let ca_key = KeyPair::generate().map_err(gen_err)?;
     let mut ca_params = CertificateParams::default();
     ca_params.is_ca = IsCa::Ca(BasicConstraints::Constrained(0));
+    ca_params.not_before = not_before;
+    ca_params.not_after = not_after;
     ca_params.key_usages = vec![
         KeyUsagePurpose::KeyCertSign,
         KeyUsagePurpose::CrlSign,
@@ -123,6 +132,8 @@ fn self_signed() -> Result<Identity, TargetError> {
     let mut leaf_name = DistinguishedName::new();
     leaf_name.push(DnType::CommonName, "localhost");
     leaf_params.distinguished_name = leaf_name;
+    leaf_params.not_before = not_before;
+    leaf_params.not_after = not_after;
     leaf_params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
     leaf_params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
     leaf_params.use_authority_key_identifier_extension = true;
@@ -132,6 +143,15 @@ fn self_signed() -> Result<Identity, TargetError> {
 
     let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(leaf_key.serialize_der()));
     Ok((vec![leaf.der().clone()], key, ca.pem()))
+}
+
+/// The current calendar year (UTC), close enough for certificate validity.
+fn current_year() -> i32 {
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    // 31_556_952 s is the mean Gregorian year; the error stays far below a day for centuries.
+    1970 + i32::try_from(secs / 31_556_952).unwrap_or(0)
 }
 
 fn read(path: &Path, what: &str) -> Result<Vec<u8>, TargetError> {

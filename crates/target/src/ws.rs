@@ -112,9 +112,6 @@ fn upgrade_problem(req: &Request<Incoming>) -> Option<&'static str> {
     if !has_token(headers, UPGRADE, "websocket") || !has_token(headers, CONNECTION, "upgrade") {
         return Some("expected `Upgrade: websocket` and `Connection: Upgrade`");
     }
-    if headers.get(SEC_WEBSOCKET_KEY).is_none() {
-        return Some("missing Sec-WebSocket-Key");
-    }
     None
 }
 
@@ -148,16 +145,17 @@ pub(crate) async fn upgrade(
             .insert(SEC_WEBSOCKET_VERSION, HeaderValue::from_static("13"));
         return resp;
     }
+    let accept = match req.headers().get(SEC_WEBSOCKET_KEY) {
+        Some(key) => derive_accept_key(key.as_bytes()),
+        None => {
+            return text_response(StatusCode::BAD_REQUEST, "missing Sec-WebSocket-Key\n");
+        }
+    };
+    // Base64 text, always a valid header value.
+    let accept = HeaderValue::from_str(&accept).unwrap_or(HeaderValue::from_static(""));
     if let Some(status) = instance.draw_profile_error() {
         return plain_status(status);
     }
-    let accept = match req.headers().get(SEC_WEBSOCKET_KEY) {
-        Some(key) => derive_accept_key(key.as_bytes()),
-        None => unreachable!("checked by upgrade_problem"),
-    };
-    let Ok(accept) = HeaderValue::from_str(&accept) else {
-        unreachable!("base64 is a valid header value")
-    };
 
     let on_upgrade = hyper::upgrade::on(&mut req);
     let instance = Arc::clone(instance);

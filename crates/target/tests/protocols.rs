@@ -353,10 +353,9 @@ async fn tls_from_files_with_client_certificates() {
     let ca_pem = server_ca.pem();
 
     // Without a client certificate the server refuses the handshake (with TLS 1.3 the client
-    // sees it at its first read).
+    // sees it at its first read; writing first could race the server's close into a reset).
     let refused = async {
         let mut tls = tls_connect(addr, client_config(&ca_pem, &[]), "localhost").await?;
-        tls.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n").await?;
         let mut buf = [0u8; 64];
         tls.read(&mut buf).await
     };
@@ -547,7 +546,8 @@ async fn ws_echoes_text_binary_and_answers_pings() {
     for i in 0..50 {
         assert_eq!(next_message(&mut ws).await, Message::text(i.to_string()));
     }
-    assert_eq!(target.ws_messages(), 52);
+    // Counted after each send completes, which may be just after the client has the echo.
+    eventually(|| target.ws_messages() == 52).await;
     assert_eq!(target.ws_upgrades(), 1);
 
     ws.close(None).await.unwrap();
@@ -559,14 +559,16 @@ async fn ws_delay_knob_delays_each_echo() {
     let target = start(TargetConfig::new(local()));
     let mut ws = ws_connect(target.addrs()[0], "?delay=100ms").await.unwrap();
     let sent = Instant::now();
-    ws.send(Message::text("a")).await.unwrap();
-    ws.send(Message::text("b")).await.unwrap();
-    assert_eq!(next_message(&mut ws).await, Message::text("a"));
-    assert_eq!(next_message(&mut ws).await, Message::text("b"));
+    for m in ["a", "b", "c", "d"] {
+        ws.send(Message::text(m)).await.unwrap();
+    }
+    for m in ["a", "b", "c", "d"] {
+        assert_eq!(next_message(&mut ws).await, Message::text(m));
+    }
     let rtt = sent.elapsed();
-    // Pipelined: both arrive about 100 ms after sending, not 200 ms.
+    // Pipelined: all four arrive about 100 ms after sending, not 400 ms.
     assert!(rtt >= Duration::from_millis(100), "{rtt:?}");
-    assert!(rtt < Duration::from_millis(190), "{rtt:?}");
+    assert!(rtt < Duration::from_millis(350), "{rtt:?}");
 }
 
 #[tokio::test]
@@ -611,15 +613,16 @@ async fn ws_reject_and_bad_upgrades_are_answered() {
 #[tokio::test]
 async fn ws_close_after_closes_the_socket() {
     let target = start(TargetConfig::new(local()));
+    // The server's clock for `close-after` starts after this one.
+    let before = Instant::now();
     let mut ws = ws_connect(target.addrs()[0], "?close-after=150ms")
         .await
         .unwrap();
-    let opened = Instant::now();
     match next_message(&mut ws).await {
         Message::Close(Some(frame)) => assert_eq!(frame.code, CloseCode::Away),
         other => panic!("expected a close frame, got {other:?}"),
     }
-    assert!(opened.elapsed() >= Duration::from_millis(140));
+    assert!(before.elapsed() >= Duration::from_millis(150));
     // The client answers the close; then the stream ends.
     assert!(timeout(STEP, ws.next()).await.unwrap().is_none());
     eventually(|| target.ws_open() == 0).await;

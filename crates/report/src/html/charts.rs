@@ -3,13 +3,14 @@
 //! Every chart function returns the SVG, or a short reason when the data cannot be
 //! drawn; the page shows the reason in place of the chart.
 
+use plotters::coord::combinators::{LogCoord, WithKeyPoints};
 use plotters::coord::ranged1d::{AsRangedCoord, ValueFormatter};
 use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 use stampede_metrics::LatencyHistogram;
 
-use crate::json::{PointPercentiles, RunResult};
+use crate::json::{PointPercentiles, RunResult, SeriesPoint};
 use crate::table::ms;
 
 /// A drawn chart or why it could not be drawn.
@@ -87,6 +88,7 @@ where
     svg(|root| {
         let mut chart = ChartBuilder::on(root)
             .margin(12)
+            .margin_right(40)
             .x_label_area_size(44)
             .y_label_area_size(64)
             .build_cartesian_2d(x, y)
@@ -154,11 +156,37 @@ fn fmt_ms(v: &f64) -> String {
 }
 
 fn fmt_seconds(v: &f64) -> String {
-    format!("{v:.0}s")
+    if v.fract().abs() < 1e-9 {
+        format!("{v:.0}s")
+    } else {
+        format!("{v:.1}s")
+    }
 }
 
 fn max_of<'a>(values: impl Iterator<Item = &'a f64>) -> f64 {
     values.fold(0.0, |m, v| m.max(*v))
+}
+
+/// A log axis from `lo` to `hi` labelled at 1, 2 and 5 times each power of ten.
+fn log_axis(lo: f64, hi: f64) -> WithKeyPoints<LogCoord<f64>> {
+    let mut bold = Vec::new();
+    let mut light = Vec::new();
+    let mut decade = 10f64.powf(lo.log10().floor());
+    while decade <= hi {
+        for m in 1..10 {
+            let v = decade * f64::from(m);
+            if (lo..=hi).contains(&v) {
+                light.push(v);
+                if matches!(m, 1 | 2 | 5) {
+                    bold.push(v);
+                }
+            }
+        }
+        decade *= 10.0;
+    }
+    LogCoord::from((lo..hi).log_scale())
+        .with_key_points(bold)
+        .with_light_points(light)
 }
 
 /// The x range of the time charts: the whole run, at least one second.
@@ -171,20 +199,51 @@ fn time_range(r: &RunResult) -> std::ops::Range<f64> {
     0.0..end.max(1.0)
 }
 
-/// Throughput per second: achieved (requests finished) and the schedule's target.
+/// The series with one point per second: points that share a second are merged
+/// (counts added, percentiles the larger), so a chart never doubles back.
+fn per_second(r: &RunResult) -> Vec<SeriesPoint> {
+    let mut out: Vec<SeriesPoint> = Vec::with_capacity(r.series.len());
+    for p in &r.series {
+        match out.last_mut() {
+            Some(last) if last.t == p.t => {
+                last.requests += p.requests;
+                last.errors += p.errors;
+                last.timeouts += p.timeouts;
+                last.sends += p.sends;
+                last.late_sends += p.late_sends;
+                last.dropped += p.dropped;
+                for (a, b) in [
+                    (&mut last.latency_ms, &p.latency_ms),
+                    (&mut last.service_time_ms, &p.service_time_ms),
+                ] {
+                    a.p50 = a.p50.max(b.p50);
+                    a.p90 = a.p90.max(b.p90);
+                    a.p99 = a.p99.max(b.p99);
+                    a.max = a.max.max(b.max);
+                }
+            }
+            _ => out.push(p.clone()),
+        }
+    }
+    out
+}
+
+/// Throughput per second: achieved (requests finished) and the schedule's target
+/// (over the sending window only).
 pub(crate) fn throughput(r: &RunResult) -> Drawn {
     let mid = |t: u64| t as f64 + 0.5;
-    let achieved: Vec<(f64, f64)> = r
-        .series
+    let series = per_second(r);
+    let achieved: Vec<(f64, f64)> = series
         .iter()
         .map(|p| (mid(p.t), p.requests as f64))
         .collect();
-    let target: Vec<(f64, f64)> = r
-        .series
+    let target: Vec<(f64, f64)> = series
         .iter()
+        .filter(|p| (p.t as f64) < r.summary.elapsed_s)
         .filter_map(|p| p.target_rate.map(|t| (mid(p.t), t)))
         .collect();
-    let top = max_of(achieved.iter().chain(&target).map(|(_, y)| y)).max(1.0) * 1.12;
+    // Headroom above the lines for the legend.
+    let top = max_of(achieved.iter().chain(&target).map(|(_, y)| y)).max(1.0) * 1.3;
     let mut lines = vec![Line::new("achieved req/s", BLUE, achieved)];
     if !target.is_empty() {
         lines.push(Line::new("target req/s", GREY, target).dashed());
@@ -199,11 +258,13 @@ pub(crate) fn throughput(r: &RunResult) -> Drawn {
     draw_lines(&plot, time_range(r), 0.0..top)
 }
 
-/// Latency percentiles per second on a log scale; service time dashed in the open model.
+/// Latency percentiles per second (on a log scale when they span more than a decade
+/// and a half); service time dashed in the open model.
 pub(crate) fn latency_over_time(r: &RunResult) -> Drawn {
     let mid = |t: u64| t as f64 + 0.5;
+    let series = per_second(r);
     let pick = |f: fn(&PointPercentiles) -> f64, service: bool| -> Vec<(f64, f64)> {
-        r.series
+        series
             .iter()
             .map(|p| {
                 let v = if service {
@@ -234,21 +295,31 @@ pub(crate) fn latency_over_time(r: &RunResult) -> Drawn {
     if !lo.is_finite() || hi <= 0.0 {
         return Err("no response was received, so there is no latency to plot".into());
     }
+    let log = hi / lo > 30.0;
     let plot = LinePlot {
         x_desc: "time since start",
-        y_desc: "milliseconds (log scale)",
+        y_desc: if log {
+            "milliseconds (log scale)"
+        } else {
+            "milliseconds"
+        },
         lines,
         x_fmt: &fmt_seconds,
         y_fmt: &fmt_ms,
     };
-    draw_lines(&plot, time_range(r), (lo * 0.7..hi * 1.5).log_scale())
+    if log {
+        draw_lines(&plot, time_range(r), log_axis(lo * 0.7, hi * 1.5))
+    } else {
+        draw_lines(&plot, time_range(r), 0.0..hi * 1.12)
+    }
 }
 
 /// Errors, timeouts and (open model) dropped requests per second.
 pub(crate) fn errors_over_time(r: &RunResult) -> Drawn {
     let mid = |t: u64| t as f64 + 0.5;
-    let series = |f: fn(&crate::json::SeriesPoint) -> u64| -> Vec<(f64, f64)> {
-        r.series.iter().map(|p| (mid(p.t), f(p) as f64)).collect()
+    let points = per_second(r);
+    let series = |f: fn(&SeriesPoint) -> u64| -> Vec<(f64, f64)> {
+        points.iter().map(|p| (mid(p.t), f(p) as f64)).collect()
     };
     let mut lines = vec![
         Line::new("errors", RED, series(|p| p.errors)),
@@ -348,10 +419,13 @@ pub(crate) fn bars(
         return Err("nothing to compare".into());
     }
     let n = categories.len() as f64;
-    let top = max_of(series.iter().flat_map(|s| s.values.iter())).max(0.001) * 1.15;
+    // Headroom above the tallest bar for the legend.
+    let top = max_of(series.iter().flat_map(|s| s.values.iter())).max(0.001)
+        * (1.15 + 0.1 * series.len() as f64);
     svg(|root| {
         let mut chart = ChartBuilder::on(root)
             .margin(12)
+            .margin_right(40)
             .x_label_area_size(40)
             .y_label_area_size(64)
             .build_cartesian_2d(-0.5..n - 0.5, 0.0..top)

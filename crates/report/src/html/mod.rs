@@ -12,6 +12,9 @@ use crate::json::{Core, RunResult};
 use crate::table::{bytes, ms, row, HEADERS};
 use charts::{Bars, Drawn};
 
+/// The page's Content-Security-Policy: nothing may be loaded; inline styles only.
+pub const CSP: &str = "default-src 'none'; style-src 'unsafe-inline'";
+
 /// Charts show at most this many groups (those with the most requests).
 pub const MAX_CHART_GROUPS: usize = 12;
 
@@ -24,7 +27,7 @@ h2 { font-size: 19px; margin: 32px 0 8px; border-bottom: 1px solid #ddd; padding
 h3 { font-size: 15px; margin: 20px 0 6px; }
 .sub { color: #555; margin: 0 0 16px; word-break: break-all; }
 .tiles { display: flex; flex-wrap: wrap; gap: 10px; margin: 12px 0; }
-.tile { border: 1px solid #ddd; border-radius: 6px; padding: 8px 12px; min-width: 120px; }
+.tile { flex: 1 1 0; border: 1px solid #ddd; border-radius: 6px; padding: 8px 10px; min-width: 90px; }
 .tile .v { font-size: 20px; font-weight: 600; }
 .tile .k { font-size: 12px; color: #666; }
 table { border-collapse: collapse; font-size: 13px; margin: 6px 0; }
@@ -58,6 +61,15 @@ fn esc(s: &str) -> String {
 
 /// An HTML table: a header row and body rows; cells after the first are numeric.
 fn table(out: &mut String, rows: &[Vec<String>]) {
+    table_of(out, rows, true);
+}
+
+/// A two-column table of settings: the values are text, left-aligned.
+fn settings(out: &mut String, rows: &[Vec<String>]) {
+    table_of(out, rows, false);
+}
+
+fn table_of(out: &mut String, rows: &[Vec<String>], numeric: bool) {
     out.push_str("<table>\n");
     for (i, r) in rows.iter().enumerate() {
         out.push_str("<tr>");
@@ -65,7 +77,7 @@ fn table(out: &mut String, rows: &[Vec<String>]) {
             let cell = esc(cell);
             if i == 0 {
                 let _ = write!(out, "<th>{cell}</th>");
-            } else if j == 0 {
+            } else if j == 0 || !numeric {
                 let _ = write!(out, "<td>{cell}</td>");
             } else {
                 let _ = write!(out, "<td class=\"n\">{cell}</td>");
@@ -99,6 +111,15 @@ fn tile(out: &mut String, key: &str, value: &str) {
     );
 }
 
+/// `2` for 2.0, `2.67` for 2.6666.
+fn short_number(x: f64) -> String {
+    if x.fract() == 0.0 {
+        format!("{x:.0}")
+    } else {
+        format!("{x:.2}")
+    }
+}
+
 fn load_description(r: &RunResult) -> String {
     let c = &r.config;
     if c.model == "open" {
@@ -112,7 +133,7 @@ fn load_description(r: &RunResult) -> String {
             let stages: Vec<String> = c
                 .stages
                 .iter()
-                .map(|s| format!("{}s:{}", s.duration_s, s.rate))
+                .map(|s| format!("{}s:{}", short_number(s.duration_s), short_number(s.rate)))
                 .collect();
             format!(
                 "open model, {arrival} arrivals, stages {}",
@@ -212,7 +233,7 @@ fn time_charts(out: &mut String, r: &RunResult) {
         out,
         "latency-over-time",
         "Latency percentiles per second",
-        "Solid: latency (see the summary for the model); dashed: service time. Log scale.",
+        "Solid: latency (see the summary for the model); dashed: service time.",
         charts::latency_over_time(r),
     );
     figure(
@@ -359,7 +380,7 @@ fn phases(out: &mut String, r: &RunResult) {
     figure(
         out,
         "phases",
-        "Timing phases",
+        "p50, p90 and p99 by phase",
         "Connect: each new connection's TCP handshake. First byte and total: from the actual send.",
         charts::bars(
             &names,
@@ -426,7 +447,7 @@ fn generator(out: &mut String, r: &RunResult) {
         .map(|b| format!("{:.0}%", b * 100.0))
         .collect();
     let mut rows = vec![
-        vec!["".to_string(), "value".into()],
+        vec!["measure".to_string(), "value".into()],
         vec!["worker threads".into(), g.threads.to_string()],
         vec!["CPU seconds (process)".into(), format!("{:.2}", g.cpu_s)],
         vec!["worker busy".into(), busy.join(" ")],
@@ -453,7 +474,7 @@ fn generator(out: &mut String, r: &RunResult) {
             s.core.connections_opened
         ),
     ]);
-    table(out, &rows);
+    settings(out, &rows);
 }
 
 fn configuration(out: &mut String, r: &RunResult) {
@@ -486,7 +507,7 @@ fn configuration(out: &mut String, r: &RunResult) {
         vec!["started".into(), r.started_at.clone()],
         vec!["stampede".into(), r.stampede_version.clone()],
     ];
-    table(out, &rows);
+    settings(out, &rows);
 }
 
 /// Renders the whole report as one HTML document. Charts that cannot be drawn (for
@@ -495,6 +516,11 @@ pub fn render_html(r: &RunResult) -> String {
     let mut out = String::with_capacity(256 * 1024);
     out.push_str("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n");
     out.push_str("<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n");
+    // The page loads nothing: the browser refuses any fetch, whatever the data holds.
+    let _ = writeln!(
+        out,
+        "<meta http-equiv=\"Content-Security-Policy\" content=\"{CSP}\">"
+    );
     let _ = writeln!(
         out,
         "<title>stampede report: {} {}</title>",
@@ -519,4 +545,91 @@ pub fn render_html(r: &RunResult) -> String {
     );
     out.push_str("</main>\n</body>\n</html>\n");
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::{outcome, plan};
+
+    fn report(grouped: bool, empty: bool) -> (RunResult, String) {
+        let r = RunResult::new(&plan(grouped), &outcome(grouped, empty));
+        let html = render_html(&r);
+        (r, html)
+    }
+
+    /// Every `http://` or `https://` in the page is the SVG namespace or the run's own URL
+    /// shown as text; nothing is fetched: no script, stylesheet, image or link.
+    fn assert_self_contained(html: &str, url: &str) {
+        let mut rest = html.replace("xmlns=\"http://www.w3.org/2000/svg\"", "");
+        rest = rest.replace(&esc(url), "");
+        assert!(!rest.contains("http://"), "external reference");
+        assert!(!rest.contains("https://"), "external reference");
+        for needle in [
+            "<script", "<link", "<img", "<iframe", "src=", "href=", "url(", "@import",
+        ] {
+            assert!(!html.contains(needle), "{needle}");
+        }
+    }
+
+    #[test]
+    fn renders_every_chart_from_a_grouped_run() {
+        let (r, html) = report(true, false);
+        assert!(html.starts_with("<!DOCTYPE html>"));
+        assert!(html.contains(&format!("content=\"{CSP}\"")));
+        assert!(html.trim_end().ends_with("</html>"));
+        // Throughput, latency over time, errors, distribution, two group charts, phases.
+        assert_eq!(html.matches("<svg").count(), 7, "{html}");
+        assert_eq!(html.matches("</svg>").count(), 7);
+        assert!(!html.contains("Chart not drawn"));
+        assert!(html.matches("<polyline").count() >= 10);
+        assert!(html.matches("<rect").count() >= 20);
+        // Group keys are escaped in tables and charts.
+        assert!(html.contains("instance-&lt;2&gt;"));
+        assert!(!html.contains("instance-<2>"));
+        for text in [
+            "Summary",
+            "Configuration",
+            "The generator itself",
+            "http_5xx",
+            "reset",
+        ] {
+            assert!(html.contains(text), "{text}");
+        }
+        assert_self_contained(&html, &r.config.url);
+    }
+
+    #[test]
+    fn an_ungrouped_run_has_no_group_charts() {
+        let (r, html) = report(false, false);
+        assert_eq!(html.matches("<svg").count(), 5);
+        assert!(!html.contains("data-chart=\"group-latency\""));
+        assert_self_contained(&html, &r.config.url);
+    }
+
+    #[test]
+    fn a_run_without_responses_explains_the_missing_charts() {
+        let (_, html) = report(false, true);
+        assert!(html.contains("Chart not drawn: no response was received"));
+        assert!(html.contains("data-chart=\"throughput\""));
+    }
+
+    #[test]
+    fn a_broken_histogram_is_a_note_not_a_panic() {
+        let mut r = RunResult::new(&plan(false), &outcome(false, false));
+        r.histograms.latency = "not base64!".into();
+        r.series.clear();
+        let html = render_html(&r);
+        assert!(
+            html.contains("the latency histogram cannot be read"),
+            "{html}"
+        );
+    }
+
+    #[test]
+    fn a_saved_result_renders_the_same() {
+        let r = RunResult::new(&plan(true), &outcome(true, false));
+        let back = RunResult::from_json(&r.to_json()).unwrap();
+        assert_eq!(render_html(&back), render_html(&r));
+    }
 }

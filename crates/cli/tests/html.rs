@@ -1,0 +1,237 @@
+//! The HTML report (`--html`, `stampede report`) opened in a real browser: Debian's
+//! headless Chromium renders it, and the test reads the DOM it built and takes a
+//! screenshot. Needs /usr/bin/chromium (`apt-get install chromium`, done by `.ci/run`);
+//! fails without it unless STAMPEDE_SKIP_EXTERNAL=1.
+
+mod report_support;
+
+use std::path::Path;
+use std::process::Command;
+use std::time::Duration;
+
+use report_support::{artifact_dir, external_tool, grouped, run_bounded, stampede, target};
+
+const CHROMIUM: &str = "/usr/bin/chromium";
+const SVG_NS: &str = "xmlns=\"http://www.w3.org/2000/svg\"";
+
+/// Chromium without sandbox, GPU, sign-in, updates or any name resolution, so that
+/// neither the page nor the browser itself reaches beyond this machine.
+fn chromium(binary: &Path, profile: &Path) -> Command {
+    let mut c = Command::new(binary);
+    c.args([
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--disable-extensions",
+        "--host-resolver-rules=MAP * ~NOTFOUND",
+        "--enable-logging=stderr",
+        "--v=0",
+        "--hide-scrollbars",
+    ])
+    .arg(format!("--user-data-dir={}", profile.display()));
+    c
+}
+
+/// Every `http://` or `https://` is the SVG namespace or the run's own URL shown as
+/// text; and nothing on the page could load anything.
+fn assert_no_external_reference(html: &str, own_url: &str) {
+    let rest = html
+        .replace(SVG_NS, "")
+        .replace(&own_url.replace('&', "&amp;"), "");
+    for scheme in ["http://", "https://"] {
+        if let Some(i) = rest.find(scheme) {
+            panic!(
+                "external URL in the report: {}",
+                &rest[i..(i + 80).min(rest.len())]
+            );
+        }
+    }
+    for tag in ["<script", "<link", "<img", "<iframe", "<object", "<embed"] {
+        assert!(!html.contains(tag), "{tag} in the report");
+    }
+    for attr in ["src=", "href=", "url(", "@import"] {
+        assert!(!html.contains(attr), "{attr} in the report");
+    }
+}
+
+/// The `<svg>…</svg>` elements of a document.
+fn svgs(doc: &str) -> Vec<&str> {
+    doc.match_indices("<svg")
+        .map(|(start, _)| {
+            let end = doc[start..].find("</svg>").expect("closed svg") + start;
+            &doc[start..end]
+        })
+        .collect()
+}
+
+#[test]
+fn html_report_renders_in_chromium_without_network() {
+    let Some(chromium_bin) = external_tool(CHROMIUM, "chromium", "html_report") else {
+        return;
+    };
+    let t = target(2);
+    let dir = tempfile::tempdir().unwrap();
+    let (json, html) = (dir.path().join("r.json"), dir.path().join("report.html"));
+    let o = run_bounded(
+        stampede()
+            .arg("run")
+            .args(grouped(&t))
+            .args(["--rate", "200", "-d", "3s", "-q", "-o"])
+            .arg(&json)
+            .arg("--html")
+            .arg(&html),
+        Duration::from_secs(30),
+    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let text = std::fs::read_to_string(&html).unwrap();
+    let url = format!("http://{}/?jitter=1ms", t.addrs()[0]);
+    assert_no_external_reference(&text, &url);
+
+    // The browser's DOM: seven charts (throughput, latency over time, errors, the
+    // percentile distribution, two by group, phases), each with drawn data.
+    let profile = tempfile::tempdir().unwrap();
+    let page = format!("file://{}", html.display());
+    let o = run_bounded(
+        chromium(&chromium_bin, profile.path())
+            .arg("--dump-dom")
+            .arg(&page),
+        Duration::from_secs(90),
+    );
+    assert!(
+        o.status.success(),
+        "chromium: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let dom = String::from_utf8(o.stdout).unwrap();
+    let log = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        !log.contains("Content Security Policy") && !log.contains("Failed to load"),
+        "the page tried to load something: {log}"
+    );
+    assert!(dom.contains("stampede report"), "{dom}");
+    let charts = svgs(&dom);
+    assert_eq!(charts.len(), 7, "charts in the DOM");
+    for (id, kind) in [
+        ("throughput", "<polyline"),
+        ("latency-over-time", "<polyline"),
+        ("errors-over-time", "<polyline"),
+        ("distribution", "<polyline"),
+        ("group-latency", "<rect"),
+        ("group-errors", "<rect"),
+        ("phases", "<rect"),
+    ] {
+        let at = dom
+            .find(&format!("data-chart=\"{id}\""))
+            .unwrap_or_else(|| panic!("chart {id} missing"));
+        let svg = svgs(&dom[at..])[0];
+        // A drawn series has many points.
+        let data = svg
+            .match_indices(kind)
+            .map(|(i, _)| {
+                let el = &svg[i..];
+                el[..el.find('>').unwrap()].len()
+            })
+            .max()
+            .unwrap_or(0);
+        assert!(data > 60, "chart {id} has no {kind} data");
+        assert!(svg.contains("<text"), "chart {id} has no labels");
+    }
+    assert!(!dom.contains("Chart not drawn"));
+    for text in ["target-1", "target-2", "http_5xx", "Configuration"] {
+        assert!(dom.contains(text), "{text}");
+    }
+
+    // A screenshot of the whole page, kept for people to look at.
+    let shot = artifact_dir().join("html-report.png");
+    let _ = std::fs::remove_file(&shot);
+    let o = run_bounded(
+        chromium(&chromium_bin, profile.path())
+            .arg("--window-size=1100,4800")
+            .arg(format!("--screenshot={}", shot.display()))
+            .arg(&page),
+        Duration::from_secs(90),
+    );
+    assert!(
+        o.status.success(),
+        "chromium: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let png = std::fs::read(&shot).expect("screenshot written");
+    assert!(png.starts_with(b"\x89PNG\r\n\x1a\n"));
+    // A blank page compresses to a few KiB; charts and tables do not.
+    assert!(
+        png.len() > 60_000,
+        "screenshot looks empty ({} bytes)",
+        png.len()
+    );
+    eprintln!("screenshot: {}", shot.display());
+}
+
+#[test]
+fn report_rerenders_a_saved_result() {
+    let t = target(1);
+    let dir = tempfile::tempdir().unwrap();
+    let json = dir.path().join("r.json");
+    let o = run_bounded(
+        stampede()
+            .args(["run", &format!("http://{}/", t.addrs()[0])])
+            .args(["-c", "2", "-n", "200", "-q", "-o"])
+            .arg(&json)
+            .arg("--html")
+            .arg(dir.path().join("live.html")),
+        Duration::from_secs(30),
+    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let live_table = String::from_utf8(o.stdout).unwrap();
+    let saved = dir.path().join("saved.html");
+    let o = run_bounded(
+        stampede()
+            .arg("report")
+            .arg(&json)
+            .arg("--html")
+            .arg(&saved),
+        Duration::from_secs(30),
+    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    // The table is rendered from the document, so it is the same as the live one.
+    assert_eq!(String::from_utf8(o.stdout).unwrap(), live_table);
+    let a = std::fs::read_to_string(dir.path().join("live.html")).unwrap();
+    let b = std::fs::read_to_string(&saved).unwrap();
+    assert_eq!(a, b, "the saved result renders as the live run did");
+}
+
+#[test]
+fn report_rejects_missing_and_invalid_files_with_exit_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("bad.json");
+    std::fs::write(&bad, "{\"schema_version\": 1}").unwrap();
+    let missing = dir.path().join("missing.json");
+    for (file, needle) in [
+        (&missing, "cannot read"),
+        (&bad, "is not a stampede result"),
+    ] {
+        let o = run_bounded(stampede().arg("report").arg(file), Duration::from_secs(10));
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(2), "{err}");
+        assert!(err.contains(needle), "{err}");
+        assert!(err.contains(&file.display().to_string()), "{err}");
+    }
+    let o = run_bounded(
+        stampede().args([
+            "run",
+            "http://127.0.0.1:1/",
+            "-n",
+            "1",
+            "--html",
+            "/nonexistent/dir/r.html",
+        ]),
+        Duration::from_secs(10),
+    );
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("--html"));
+}

@@ -1,0 +1,291 @@
+//! TLS, HTTP/2, WebSocket, fleets and long polls against the built-in target on
+//! 127.0.0.1.
+
+use std::net::SocketAddr;
+use std::num::{NonZeroU64, NonZeroUsize};
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+use std::time::Duration;
+
+use stampede_engine::{run, RunOutcome};
+use stampede_metrics::{ErrorClass, Protocol};
+use stampede_plan::{HttpVersion, Load, RequestSpec, RunPlan, StopCondition, Target, TlsOptions};
+use stampede_target::{TargetConfig, TargetHandle, TlsSetup};
+
+static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn serial() -> std::sync::MutexGuard<'static, ()> {
+    SERIAL.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+struct Tls {
+    target: TargetHandle,
+    _dir: tempfile::TempDir,
+    ca: std::path::PathBuf,
+}
+
+fn tls_target() -> Tls {
+    let mut c = TargetConfig::new(SocketAddr::from(([127, 0, 0, 1], 0)));
+    c.tls = Some(TlsSetup::SelfSigned);
+    let target = TargetHandle::start(c).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let ca = dir.path().join("ca.pem");
+    target.write_certificate_pem(&ca).unwrap();
+    Tls {
+        target,
+        _dir: dir,
+        ca,
+    }
+}
+
+fn plain_target() -> TargetHandle {
+    TargetHandle::start(TargetConfig::new(SocketAddr::from(([127, 0, 0, 1], 0)))).unwrap()
+}
+
+fn plan(url: &str, load: Load) -> RunPlan {
+    RunPlan {
+        target: Target::parse(url).unwrap(),
+        request: RequestSpec::default(),
+        load,
+        stop: StopCondition {
+            duration: Some(Duration::from_secs(2)),
+            requests: None,
+        },
+        timeout: Duration::from_secs(2),
+        threads: NonZeroUsize::new(2).unwrap(),
+        keep_alive: true,
+        group_by: None,
+        connect_to: Vec::new(),
+        tls: TlsOptions::default(),
+        http: HttpVersion::Http1,
+    }
+}
+
+fn closed(n: usize) -> Load {
+    Load::Closed {
+        connections: NonZeroUsize::new(n).unwrap(),
+    }
+}
+
+fn requests(mut p: RunPlan, n: u64) -> RunPlan {
+    p.stop = StopCondition {
+        duration: None,
+        requests: NonZeroU64::new(n),
+    };
+    p
+}
+
+fn go(p: RunPlan) -> RunOutcome {
+    run(
+        &p.validate().unwrap(),
+        Arc::new(AtomicBool::new(false)),
+        |_| {},
+    )
+    .unwrap()
+}
+
+fn protocols(o: &RunOutcome) -> Vec<(Protocol, u64)> {
+    o.total.protocols.non_zero().collect()
+}
+
+#[test]
+fn https_keep_alive_pays_one_handshake_per_connection() {
+    let _s = serial();
+    let t = tls_target();
+    let url = format!("https://localhost:{}/", t.target.addrs()[0].port());
+    let mut p = requests(plan(&url, closed(4)), 400);
+    p.tls.ca_file = Some(t.ca.clone());
+    p.connect_to = t.target.addrs().to_vec();
+    let ka = go(p.clone());
+    assert_eq!(ka.total.requests, 400);
+    assert_eq!(ka.total.errors, 0, "{:?}", ka.error_samples);
+    assert_eq!(ka.total.tls_handshake.count(), 4);
+    assert_eq!(protocols(&ka), vec![(Protocol::Http1, 4)]);
+
+    // A full handshake per request is clearly slower than keep-alive.
+    p.keep_alive = false;
+    let per_request = go(p.clone());
+    assert_eq!(
+        per_request.total.errors, 0,
+        "{:?}",
+        per_request.error_samples
+    );
+    assert_eq!(per_request.total.tls_handshake.count(), 400);
+    let (a, b) = (
+        ka.total.latency.quantile_ms(0.5),
+        per_request.total.latency.quantile_ms(0.5),
+    );
+    assert!(
+        b > 2.0 * a,
+        "keep-alive p50 {a} ms vs per-request handshake p50 {b} ms"
+    );
+
+    // Session resumption: on by default, off on request.
+    let before = t.target.tls_resumed();
+    go(p.clone());
+    assert!(t.target.tls_resumed() > before, "no session was resumed");
+    p.tls.no_resume = true;
+    let before = t.target.tls_resumed();
+    go(p);
+    assert_eq!(t.target.tls_resumed(), before);
+}
+
+#[test]
+fn tls_failures_are_classified() {
+    let _s = serial();
+    let t = tls_target();
+    let port = t.target.addrs()[0].port();
+    // No CA given: the built-in web roots do not trust the test CA.
+    let p = requests(plan(&format!("https://localhost:{port}/"), closed(1)), 3);
+    let o = go(p);
+    assert_eq!(o.total.errors_by_class.get(ErrorClass::TlsCertificate), 3);
+    // Trusted CA but a name the certificate does not carry.
+    let mut p = requests(plan(&format!("https://wrong.test:{port}/"), closed(1)), 3);
+    p.tls.ca_file = Some(t.ca.clone());
+    p.connect_to = t.target.addrs().to_vec();
+    let o = go(p);
+    assert_eq!(o.total.errors_by_class.get(ErrorClass::TlsName), 3);
+    assert!(o.error_samples[&ErrorClass::TlsName].contains("certificate"));
+    // An https URL against a plain HTTP server.
+    let plain = plain_target();
+    let url = format!("https://127.0.0.1:{}/", plain.addrs()[0].port());
+    let mut p = requests(plan(&url, closed(1)), 3);
+    p.tls.insecure = true;
+    let o = go(p);
+    assert_eq!(o.total.errors_by_class.get(ErrorClass::TlsHandshake), 3);
+    // --insecure accepts the untrusted certificate.
+    let mut p = requests(plan(&format!("https://localhost:{port}/"), closed(1)), 3);
+    p.tls.insecure = true;
+    p.connect_to = t.target.addrs().to_vec();
+    assert_eq!(go(p).total.errors, 0);
+}
+
+#[test]
+fn http2_over_tls_and_h2c_multiplex_streams() {
+    let _s = serial();
+    let t = tls_target();
+    let url = format!("https://localhost:{}/", t.target.addrs()[0].port());
+    let mut p = requests(plan(&url, closed(2)), 1000);
+    p.tls.ca_file = Some(t.ca.clone());
+    p.connect_to = t.target.addrs().to_vec();
+    p.http = HttpVersion::Http2 {
+        streams: NonZeroUsize::new(8).unwrap(),
+    };
+    let o = go(p);
+    assert_eq!(o.total.requests, 1000);
+    assert_eq!(o.total.errors, 0, "{:?}", o.error_samples);
+    assert_eq!(protocols(&o), vec![(Protocol::Http2, 2)]);
+    assert_eq!(t.target.connections_accepted(), 2);
+
+    let plain = plain_target();
+    let mut p = requests(
+        plan(&format!("http://{}/", plain.addrs()[0]), closed(1)),
+        500,
+    );
+    p.http = HttpVersion::Http2 {
+        streams: NonZeroUsize::new(4).unwrap(),
+    };
+    let o = go(p);
+    assert_eq!(o.total.requests, 500);
+    assert_eq!(o.total.errors, 0, "{:?}", o.error_samples);
+    assert_eq!(protocols(&o), vec![(Protocol::Http2, 1)]);
+}
+
+fn fleet(clients: usize, every: Option<u64>, hold: Option<u64>) -> Load {
+    Load::Fleet {
+        clients: NonZeroUsize::new(clients).unwrap(),
+        every: every.map(Duration::from_millis),
+        hold: hold.map(Duration::from_millis),
+    }
+}
+
+#[test]
+fn websocket_fleet_measures_round_trips_and_reconnects() {
+    let _s = serial();
+    let t = plain_target();
+    let url = format!("ws://{}/ws", t.addrs()[0]);
+    // 20 devices, a message every 100 ms, reconnecting every 500 ms, for 2 s.
+    let o = go(plan(&url, fleet(20, Some(100), Some(500))));
+    assert_eq!(o.total.errors, 0, "{:?}", o.error_samples);
+    eprintln!(
+        "DEBUG req {} to {} conns {} up {} unfinished {} sends {} elapsed {:?} late {}",
+        o.total.requests,
+        o.total.timeouts,
+        o.total.connections_opened,
+        o.total.upgrade.count(),
+        o.generator.unfinished,
+        o.generator.sends,
+        o.elapsed,
+        o.generator.late_sends
+    );
+    assert!(o.total.requests >= 380, "{}", o.total.requests);
+    assert!(o.total.latency.count() >= 380);
+    assert!(o.total.upgrade.count() >= 60, "{}", o.total.upgrade.count());
+    assert!(o.total.connections_opened >= 60);
+    assert_eq!(protocols(&o)[0].0, Protocol::WebSocket);
+
+    // The echo delay shows in the round trip.
+    let slow = format!("ws://{}/ws?delay=30ms", t.addrs()[0]);
+    let o = go(plan(&slow, fleet(4, None, None)));
+    assert!(o.total.service_time.quantile_ms(0.5) >= 30.0);
+
+    // A refused upgrade is a classified error.
+    let reject = format!("ws://{}/ws?reject=1", t.addrs()[0]);
+    let o = go(requests(plan(&reject, fleet(2, None, None)), 10));
+    assert!(o.total.errors_by_class.get(ErrorClass::WsUpgrade) > 0);
+}
+
+#[test]
+fn websocket_drops_are_counted_when_the_server_dies() {
+    let _s = serial();
+    let t = plain_target();
+    let url = format!("ws://{}/ws", t.addrs()[0]);
+    let p = plan(&url, fleet(10, Some(50), None));
+    let killer = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(800));
+        t.shutdown();
+    });
+    let o = go(p);
+    killer.join().unwrap();
+    assert!(o.total.requests > 100);
+    let dropped = o.total.errors_by_class.get(ErrorClass::WsDropped);
+    let refused = o.total.errors_by_class.get(ErrorClass::ConnectRefused);
+    assert!(dropped >= 10, "dropped {dropped}");
+    assert!(
+        refused > 0,
+        "reconnects after the drop were refused: {refused}"
+    );
+}
+
+#[test]
+fn http_fleet_polls_on_schedule() {
+    let _s = serial();
+    let t = plain_target();
+    // 50 devices every 200 ms for 2 s: 500 requests, on 50 connections.
+    let o = go(plan(
+        &format!("http://{}/", t.addrs()[0]),
+        fleet(50, Some(200), None),
+    ));
+    assert_eq!(o.total.requests, 500);
+    assert_eq!(o.total.connections_opened, 50);
+    assert_eq!(o.total.errors, 0);
+}
+
+#[test]
+fn long_polls_hold_without_errors() {
+    let _s = serial();
+    let t = plain_target();
+    let url = format!("http://{}/poll?hold=300ms", t.addrs()[0]);
+    let o = go(plan(&url, fleet(10, None, None)));
+    assert_eq!(o.total.errors, 0);
+    assert_eq!(o.total.timeouts, 0);
+    // Each poll is held ~300 ms: about 6 cycles per client in 2 s.
+    assert!(
+        o.total.requests >= 50 && o.total.requests <= 80,
+        "{}",
+        o.total.requests
+    );
+    assert!(o.total.service_time.quantile_ms(0.5) >= 300.0);
+    let statuses: Vec<u16> = o.total.status_codes.non_zero().map(|(s, _)| s).collect();
+    assert_eq!(statuses, vec![204]);
+}
