@@ -186,6 +186,16 @@ fn http2_over_tls_and_h2c_multiplex_streams() {
         streams: NonZeroUsize::new(4).unwrap(),
     };
     let o = go(p);
+    eprintln!(
+        "DEBUG fleet req {} unfinished {} sends {} late {} dropped {} elapsed {:?} series {:?}",
+        o.total.requests,
+        o.generator.unfinished,
+        o.generator.sends,
+        o.generator.late_sends,
+        o.generator.dropped,
+        o.elapsed,
+        o.series.iter().map(|p| p.requests).collect::<Vec<_>>()
+    );
     assert_eq!(o.total.requests, 500);
     assert_eq!(o.total.errors, 0, "{:?}", o.error_samples);
     assert_eq!(protocols(&o), vec![(Protocol::Http2, 1)]);
@@ -266,6 +276,16 @@ fn http_fleet_polls_on_schedule() {
         &format!("http://{}/", t.addrs()[0]),
         fleet(50, Some(200), None),
     ));
+    eprintln!(
+        "DEBUG fleet req {} unfinished {} sends {} late {} dropped {} elapsed {:?} series {:?}",
+        o.total.requests,
+        o.generator.unfinished,
+        o.generator.sends,
+        o.generator.late_sends,
+        o.generator.dropped,
+        o.elapsed,
+        o.series.iter().map(|p| p.requests).collect::<Vec<_>>()
+    );
     assert_eq!(o.total.requests, 500);
     assert_eq!(o.total.connections_opened, 50);
     assert_eq!(o.total.errors, 0);
