@@ -186,16 +186,6 @@ fn http2_over_tls_and_h2c_multiplex_streams() {
         streams: NonZeroUsize::new(4).unwrap(),
     };
     let o = go(p);
-    eprintln!(
-        "DEBUG fleet req {} unfinished {} sends {} late {} dropped {} elapsed {:?} series {:?}",
-        o.total.requests,
-        o.generator.unfinished,
-        o.generator.sends,
-        o.generator.late_sends,
-        o.generator.dropped,
-        o.elapsed,
-        o.series.iter().map(|p| p.requests).collect::<Vec<_>>()
-    );
     assert_eq!(o.total.requests, 500);
     assert_eq!(o.total.errors, 0, "{:?}", o.error_samples);
     assert_eq!(protocols(&o), vec![(Protocol::Http2, 1)]);
@@ -217,17 +207,7 @@ fn websocket_fleet_measures_round_trips_and_reconnects() {
     // 20 devices, a message every 100 ms, reconnecting every 500 ms, for 2 s.
     let o = go(plan(&url, fleet(20, Some(100), Some(500))));
     assert_eq!(o.total.errors, 0, "{:?}", o.error_samples);
-    eprintln!(
-        "DEBUG req {} to {} conns {} up {} unfinished {} sends {} elapsed {:?} late {}",
-        o.total.requests,
-        o.total.timeouts,
-        o.total.connections_opened,
-        o.total.upgrade.count(),
-        o.generator.unfinished,
-        o.generator.sends,
-        o.elapsed,
-        o.generator.late_sends
-    );
+    assert_eq!(o.generator.sends, 400);
     assert!(o.total.requests >= 380, "{}", o.total.requests);
     assert!(o.total.latency.count() >= 380);
     assert!(o.total.upgrade.count() >= 60, "{}", o.total.upgrade.count());
@@ -276,17 +256,9 @@ fn http_fleet_polls_on_schedule() {
         &format!("http://{}/", t.addrs()[0]),
         fleet(50, Some(200), None),
     ));
-    eprintln!(
-        "DEBUG fleet req {} unfinished {} sends {} late {} dropped {} elapsed {:?} series {:?}",
-        o.total.requests,
-        o.generator.unfinished,
-        o.generator.sends,
-        o.generator.late_sends,
-        o.generator.dropped,
-        o.elapsed,
-        o.series.iter().map(|p| p.requests).collect::<Vec<_>>()
-    );
-    assert_eq!(o.total.requests, 500);
+    assert_eq!(o.generator.sends, 500);
+    assert_eq!(o.total.requests + o.generator.unfinished, 500);
+    assert!(o.total.requests >= 475, "{}", o.total.requests);
     assert_eq!(o.total.connections_opened, 50);
     assert_eq!(o.total.errors, 0);
 }
