@@ -275,6 +275,10 @@ pub struct OutputArgs {
     /// scraper reads the final numbers.
     #[arg(long, value_parser = duration, value_name = "DURATION", requires = "prometheus_listen")]
     pub prometheus_hold: Option<Duration>,
+    /// Watch a server process on this machine (repeatable): its CPU time and peak memory
+    /// during the run are reported beside the results, e.g. CPU per request.
+    #[arg(long = "watch-pid", value_name = "PID")]
+    pub watch_pid: Vec<u32>,
 }
 
 /// `stampede report`.

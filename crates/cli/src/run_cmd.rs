@@ -207,19 +207,24 @@ pub(crate) fn execute(
     if let (Some(e), false) = (&exporter, quiet) {
         eprintln!("prometheus: live metrics on http://{}/metrics", e.addr());
     }
+    let mut servers = crate::server_watch::ServerWatch::start(&output.watch_pid)?;
     let mut watch = crate::live::Watch::start(plan, quiet, output.no_dashboard, abort.clone());
     let outcome = stampede_engine::run(plan, abort.clone(), |live| {
         watch.second(live);
+        servers.sample();
         if let Some(e) = &exporter {
             e.update(live);
         }
     });
     watch.finish();
     let outcome = outcome.map_err(|e| match e {
-        stampede_engine::EngineError::Resolve { .. } => usage(e.to_string()),
+        stampede_engine::EngineError::Resolve { .. } | stampede_engine::EngineError::Tls(_) => {
+            usage(e.to_string())
+        }
         other => anyhow::Error::new(other),
     })?;
-    let result = RunResult::new(plan, &outcome);
+    let mut result = RunResult::new(plan, &outcome);
+    result.servers = servers.finish(outcome.total.requests);
     if let Some(e) = &exporter {
         e.publish_final(&outcome);
     }

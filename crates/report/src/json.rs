@@ -62,6 +62,26 @@ pub struct RunResult {
     pub generator: GeneratorDoc,
     /// Full histograms, HdrHistogram V2 compressed base64.
     pub histograms: Histograms,
+    /// Server processes watched with `--watch-pid`.
+    #[serde(default)]
+    pub servers: Vec<ServerDoc>,
+}
+
+/// What a watched server process spent during the run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ServerDoc {
+    /// Process id.
+    pub pid: u32,
+    /// Command name.
+    pub command: String,
+    /// CPU seconds (user + system) during the run.
+    pub cpu_s: f64,
+    /// CPU seconds per wall second (1.0 = one core busy).
+    pub cpu_share: f64,
+    /// CPU microseconds per request of the run.
+    pub cpu_per_request_us: Option<f64>,
+    /// Peak resident memory seen (sampled once per second).
+    pub peak_rss_bytes: u64,
 }
 
 /// The run's configuration, as the engine understood it.
@@ -438,6 +458,7 @@ impl RunResult {
                 tls_handshake: total.tls_handshake.to_v2_base64(),
                 ttfb: total.ttfb.to_v2_base64(),
             },
+            servers: Vec::new(),
         }
     }
 

@@ -249,6 +249,31 @@ pub fn render_table(r: &RunResult) -> String {
         s.core.connections_opened
     );
 
+    for srv in &r.servers {
+        let _ = writeln!(
+            out,
+            "server pid {} ({}): {:.2} CPU-s ({:.0}% of a core){}, peak RSS {}",
+            srv.pid,
+            srv.command,
+            srv.cpu_s,
+            srv.cpu_share * 100.0,
+            srv.cpu_per_request_us
+                .map(|us| format!(", {us:.1} µs CPU per request"))
+                .unwrap_or_default(),
+            bytes(srv.peak_rss_bytes)
+        );
+    }
+    if c.model == "fleet" {
+        let per_day = 86_400.0 / r.summary.elapsed_s.max(1e-9);
+        let _ = writeln!(
+            out,
+            "per day at this rate: {:.0} requests, {} received, {} sent, {} connections opened",
+            r.summary.core.requests as f64 * per_day,
+            bytes((r.summary.core.bytes_received as f64 * per_day) as u64),
+            bytes((r.summary.core.bytes_sent as f64 * per_day) as u64),
+            (r.summary.core.connections_opened as f64 * per_day).round()
+        );
+    }
     let g = &r.generator;
     let busy: Vec<String> = g
         .worker_busy
