@@ -195,3 +195,49 @@ fn demo_prints_a_row_per_instance() {
         assert!(table.contains(name), "{table}");
     }
 }
+
+#[test]
+fn watch_pid_reports_the_servers_cpu_per_request() {
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let mut server = stampede()
+        .args(["target", "--listen", &format!("127.0.0.1:{port}")])
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    let t0 = Instant::now();
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            t0.elapsed() < Duration::from_secs(10),
+            "target did not start"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("r.json");
+    let url = format!("http://127.0.0.1:{port}/?cpu=200us");
+    let o = stampede()
+        .args(["run", &url, "-c", "4", "-n", "2000", "-q", "-o"])
+        .arg(&out)
+        .args(["--watch-pid", &server.id().to_string()])
+        .output()
+        .unwrap();
+    let _ = server.kill();
+    let _ = server.wait();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let doc = read_json(&out);
+    validate(&doc);
+    let srv = &doc["servers"][0];
+    assert_eq!(srv["pid"], server.id());
+    // 200 µs of busy work per request: at least that much CPU per request.
+    let per_request = srv["cpu_per_request_us"].as_f64().unwrap();
+    assert!(per_request >= 150.0, "{per_request} µs per request");
+    assert!(String::from_utf8_lossy(&o.stdout).contains("µs CPU per request"));
+    let missing = stampede()
+        .args(["run", &url, "-n", "1", "--watch-pid", "999999999"])
+        .output()
+        .unwrap();
+    assert_eq!(missing.status.code(), Some(2));
+}
