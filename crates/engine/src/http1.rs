@@ -17,10 +17,10 @@ pub const MAX_HEAD_BYTES: usize = 64 * 1024;
 /// Largest response body accepted; larger bodies are a [`ErrorClass::TooLarge`] failure.
 pub const MAX_BODY_BYTES: u64 = 1 << 30;
 const MAX_HEADERS: usize = 64;
-/// Initial read buffer: one page, enough for typical API responses, so that ten thousand
+/// Initial read buffer: a quarter page, enough for small API responses, so that ten thousand
 /// idle connections cost little memory. It grows (up to [`MAX_HEAD_BYTES`]) for large
 /// heads and for bodies, where bigger reads mean fewer system calls.
-const INITIAL_BUF: usize = 4 * 1024;
+const INITIAL_BUF: usize = 1024;
 /// Read buffer size used while discarding a large body.
 const BODY_BUF: usize = 64 * 1024;
 

@@ -318,8 +318,29 @@ impl Slot {
                 }
                 Ok(Exchange { meta, sent })
             }
+            // Boxed: the HTTP/2 path's state is large, and keeping it out of line keeps
+            // every HTTP/1.1 connection task small.
             Link::H2 { send, .. } => {
                 let send = send.clone();
+                Box::pin(Self::exchange_h2(
+                    send,
+                    &self.capture,
+                    &mut self.captured,
+                    req,
+                ))
+                .await
+            }
+        }
+    }
+
+    async fn exchange_h2(
+        send: h2::client::SendRequest<Bytes>,
+        capture: &Option<http::HeaderName>,
+        captured: &mut Vec<u8>,
+        req: &PreparedRequest,
+    ) -> Result<Exchange, Failure> {
+        {
+            {
                 let mut ready = send.ready().await.map_err(|e| h2_failure(e, None))?;
                 let sent = Instant::now();
                 let fail = |e: h2::Error| h2_failure(e, Some(sent));
@@ -332,10 +353,10 @@ impl Slot {
                 let response = response.await.map_err(fail)?;
                 let first_byte = Instant::now();
                 let status = response.status().as_u16();
-                if let Some(name) = &self.capture {
-                    self.captured.clear();
+                if let Some(name) = capture {
+                    captured.clear();
                     if let Some(v) = response.headers().get(name) {
-                        self.captured.extend_from_slice(v.as_bytes());
+                        captured.extend_from_slice(v.as_bytes());
                     }
                 }
                 let mut bytes: u64 = response

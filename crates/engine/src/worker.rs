@@ -496,7 +496,9 @@ async fn perform(shared: &Shared, local: &LocalRef, slot: &mut Slot, intended: I
     let result = tokio::time::timeout_at(deadline.into(), async {
         if !slot.is_connected() {
             let mut on_open = LocalOpen(local);
-            slot.connect(&shared.connector, n, &mut on_open).await?;
+            // Boxed: connecting (TCP, TLS, HTTP/2 handshake) is rare and its state is
+            // large; out of line it does not bloat every connection task.
+            Box::pin(slot.connect(&shared.connector, n, &mut on_open)).await?;
         }
         slot.exchange(&shared.request).await
     })
