@@ -208,10 +208,6 @@ fn no_keep_alive_opens_a_connection_per_request() {
 /// and a 60 s run differed by up to 28% with 410 and 1,000 connections.
 #[test]
 #[ignore = "peak RSS of short runs varies by +-13% (startup spikes from per-second snapshot allocation); run with --ignored until snapshots reuse their histograms"]
-#[cfg_attr(
-    debug_assertions,
-    ignore = "needs an optimized stampede for 20,000 req/s: cargo test --release -p stampede --test nginx"
-)]
 fn memory_is_bounded() {
     let _serial = serial();
     let Some(bin) = nginx_binary("memory_is_bounded") else {
