@@ -60,6 +60,8 @@ pub(crate) struct Nginx {
     child: Child,
     dir: TempDir,
     port: u16,
+    /// All ports of the config (`port` is the first); see [`Nginx::start_with`].
+    ports: Vec<u16>,
 }
 
 impl Nginx {
@@ -78,11 +80,42 @@ impl Nginx {
     }
 
     fn try_start(binary: &Path) -> Result<Nginx, String> {
+        Nginx::try_start_with(binary, 1, &|_, ports| default_server(ports[0]))
+    }
+
+    /// Starts nginx with `ports` free 127.0.0.1 ports and the `server` blocks (and any
+    /// other `http`-level directives, such as `log_format`) that `servers(dir, ports)`
+    /// returns. They are placed inside `http {}` after the shared settings (the access
+    /// log `DIR/access.log` that [`Nginx::access_log_lines`] counts, keep-alive, temporary
+    /// paths); `dir` is nginx's private directory. Retried like [`Nginx::start`].
+    #[allow(dead_code)] // used by protocols_external.rs, not by every test crate
+    pub(crate) fn start_with(
+        binary: &Path,
+        ports: usize,
+        servers: &dyn Fn(&Path, &[u16]) -> String,
+    ) -> Nginx {
+        let mut last_error = String::new();
+        for _ in 0..3 {
+            match Nginx::try_start_with(binary, ports, servers) {
+                Ok(n) => return n,
+                Err(e) => last_error = e,
+            }
+        }
+        panic!("nginx did not start: {last_error}");
+    }
+
+    fn try_start_with(
+        binary: &Path,
+        ports: usize,
+        servers: &dyn Fn(&Path, &[u16]) -> String,
+    ) -> Result<Nginx, String> {
         let dir = tempfile::Builder::new()
             .prefix("stampede-nginx-")
             .tempdir()
             .map_err(|e| format!("cannot create a temporary directory: {e}"))?;
-        let port = free_port();
+        let ports: Vec<u16> = (0..ports.max(1)).map(|_| free_port()).collect();
+        let port = ports[0];
+        let servers = servers(dir.path(), &ports);
         let d = dir.path().display().to_string();
         let config = format!(
             r#"daemon off;
@@ -101,15 +134,7 @@ http {{
     fastcgi_temp_path {d}/fastcgi;
     uwsgi_temp_path {d}/uwsgi;
     scgi_temp_path {d}/scgi;
-    server {{
-        listen 127.0.0.1:{port};
-        location / {{
-            return 200 "ok\n";
-        }}
-        location /fail {{
-            return 503;
-        }}
-    }}
+{servers}
 }}
 "#
         );
@@ -129,8 +154,15 @@ http {{
             .stderr(output2)
             .spawn()
             .map_err(|e| format!("cannot run {}: {e}", binary.display()))?;
-        let mut nginx = Nginx { child, dir, port };
+        let mut nginx = Nginx {
+            child,
+            dir,
+            port,
+            ports,
+        };
         let deadline = Instant::now() + NGINX_READY;
+        // Ready when every port accepts (nginx binds them all before serving any).
+        let mut ready = 0;
         loop {
             if let Ok(Some(status)) = nginx.child.try_wait() {
                 return Err(format!(
@@ -138,9 +170,13 @@ http {{
                     nginx.diagnostics()
                 ));
             }
-            let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
+            let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, nginx.ports[ready]));
             if TcpStream::connect_timeout(&addr, Duration::from_millis(100)).is_ok() {
-                return Ok(nginx);
+                ready += 1;
+                if ready == nginx.ports.len() {
+                    return Ok(nginx);
+                }
+                continue;
             }
             if Instant::now() >= deadline {
                 return Err(format!(
@@ -155,6 +191,23 @@ http {{
     /// `http://127.0.0.1:PORT{path}`.
     pub(crate) fn url(&self, path: &str) -> String {
         format!("http://127.0.0.1:{}{path}", self.port)
+    }
+
+    /// The `i`-th port of [`Nginx::start_with`] (0 is the first).
+    #[allow(dead_code)] // used by protocols_external.rs, not by every test crate
+    pub(crate) fn port(&self, i: usize) -> u16 {
+        self.ports[i]
+    }
+
+    /// The access log's lines as they are now (call [`Nginx::access_log_lines`] first to
+    /// let nginx finish writing).
+    #[allow(dead_code)] // used by protocols_external.rs, not by every test crate
+    pub(crate) fn access_log(&self) -> Vec<String> {
+        std::fs::read_to_string(self.dir.path().join("access.log"))
+            .unwrap_or_default()
+            .lines()
+            .map(str::to_string)
+            .collect()
     }
 
     /// The PID of the (only) nginx process.
@@ -216,8 +269,23 @@ impl Drop for Nginx {
     }
 }
 
+/// The `server` block of [`Nginx::start`]: `200 "ok\n"` on `/`, `503` on `/fail`.
+fn default_server(port: u16) -> String {
+    format!(
+        r#"    server {{
+        listen 127.0.0.1:{port};
+        location / {{
+            return 200 "ok\n";
+        }}
+        location /fail {{
+            return 503;
+        }}
+    }}"#
+    )
+}
+
 /// A port that was free a moment ago on 127.0.0.1.
-fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
         .and_then(|l| l.local_addr())
         .map(|a| a.port())
@@ -397,4 +465,61 @@ impl RunOutput {
 /// True when `got` is within `fraction` (0.01 = 1%) of `want`.
 pub(crate) fn within(got: f64, want: f64, fraction: f64) -> bool {
     (got - want).abs() <= want.abs() * fraction
+}
+
+/// An external program the suite needs besides nginx (`openssl`, `h2load`, a Python
+/// with `websockets`): `found` when the caller located it; otherwise `None` when
+/// `STAMPEDE_SKIP_EXTERNAL=1` allows skipping, and a failed test when it does not
+/// (`install` says how to get it).
+#[allow(dead_code)] // used by protocols_external.rs, not by every test crate
+pub(crate) fn external_tool(
+    test: &str,
+    what: &str,
+    found: Option<PathBuf>,
+    install: &str,
+) -> Option<PathBuf> {
+    if found.is_some() {
+        return found;
+    }
+    if std::env::var(SKIP_ENV).is_ok_and(|v| v == "1") {
+        eprintln!("{test}: skipped: {what} not found and {SKIP_ENV}=1");
+        return None;
+    }
+    panic!("{test}: {what} not found ({install}, which `bash .ci/run` does); set {SKIP_ENV}=1 to skip it.");
+}
+
+/// The first of `candidates` that is an existing file; a bare name (no `/`) is looked
+/// up in `PATH`.
+#[allow(dead_code)] // used by protocols_external.rs, not by every test crate
+pub(crate) fn find_program(candidates: &[&str]) -> Option<PathBuf> {
+    for c in candidates {
+        if c.contains('/') {
+            let p = PathBuf::from(c);
+            if p.is_file() {
+                return Some(p);
+            }
+        } else if let Some(paths) = std::env::var_os("PATH") {
+            if let Some(p) = std::env::split_paths(&paths)
+                .map(|dir| dir.join(c))
+                .find(|p| p.is_file())
+            {
+                return Some(p);
+            }
+        }
+    }
+    None
+}
+
+/// Waits until something accepts TCP connections on 127.0.0.1:`port` (at most `limit`).
+#[allow(dead_code)] // used by protocols_external.rs, not by every test crate
+pub(crate) fn wait_for_listener(port: u16, limit: Duration) -> bool {
+    let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
+    let deadline = Instant::now() + limit;
+    while Instant::now() < deadline {
+        if TcpStream::connect_timeout(&addr, Duration::from_millis(100)).is_ok() {
+            return true;
+        }
+        sleep(Duration::from_millis(20));
+    }
+    false
 }
