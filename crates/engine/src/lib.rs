@@ -361,16 +361,16 @@ impl Collector {
 
 /// CPU time (user + system) of this process so far.
 pub fn process_cpu() -> Duration {
-    use nix::sys::resource::{getrusage, UsageWho};
-    match getrusage(UsageWho::RUSAGE_SELF) {
-        Ok(u) => {
-            let tv = |t: nix::sys::time::TimeVal| {
-                Duration::new(t.tv_sec().max(0) as u64, (t.tv_usec().max(0) as u32) * 1000)
-            };
-            tv(u.user_time()) + tv(u.system_time())
-        }
-        Err(_) => Duration::ZERO,
-    }
+    cpu_time(nix::sys::resource::UsageWho::RUSAGE_SELF)
+}
+
+/// CPU time (user + system) of the process or the calling thread.
+pub(crate) fn cpu_time(who: nix::sys::resource::UsageWho) -> Duration {
+    let tv = |t: nix::sys::time::TimeVal| {
+        Duration::new(t.tv_sec().max(0) as u64, (t.tv_usec().max(0) as u32) * 1000)
+    };
+    nix::sys::resource::getrusage(who)
+        .map_or(Duration::ZERO, |u| tv(u.user_time()) + tv(u.system_time()))
 }
 
 /// Peak resident set size of this process (`VmHWM` in `/proc/self/status`).

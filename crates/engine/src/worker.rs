@@ -373,16 +373,7 @@ pub(crate) fn run_worker(
 
 /// CPU time (user + system) of the calling thread.
 pub(crate) fn thread_cpu() -> Duration {
-    use nix::sys::resource::{getrusage, UsageWho};
-    match getrusage(UsageWho::RUSAGE_THREAD) {
-        Ok(u) => {
-            let tv = |t: nix::sys::time::TimeVal| {
-                Duration::new(t.tv_sec().max(0) as u64, (t.tv_usec().max(0) as u32) * 1000)
-            };
-            tv(u.user_time()) + tv(u.system_time())
-        }
-        Err(_) => Duration::ZERO,
-    }
+    crate::cpu_time(nix::sys::resource::UsageWho::RUSAGE_THREAD)
 }
 
 fn spawn_task(
