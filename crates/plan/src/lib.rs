@@ -16,9 +16,11 @@
 
 mod parse;
 mod run_plan;
+pub mod threshold;
 
 pub use parse::{parse_duration, parse_header, parse_stage};
 pub use run_plan::{
     Arrival, GroupBy, HttpVersion, Load, PlanError, RateProfile, RequestSpec, RunPlan, Scheme,
     Stage, StopCondition, Target, TlsOptions, DEFAULT_DURATION,
 };
+pub use threshold::{Comparison, Threshold, ThresholdMetric};

@@ -1,0 +1,220 @@
+//! The validated form of a scenario file: what the engine runs.
+//!
+//! The parser (`parse.rs`) turns TOML into these types once, before any load is sent:
+//! templates are compiled, JSONPath and regexes are compiled, CSV feeders are loaded, and
+//! every variable a template uses is known to be set by `[vars]`, a feeder, or an earlier
+//! step's extraction.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::check::Check;
+use crate::extract::Extractor;
+use crate::feeder::Feeder;
+use crate::template::{Template, VarId, VarTable};
+use crate::threshold::Threshold;
+use crate::{Arrival, HttpVersion, RateProfile, Target, TlsOptions};
+
+/// A whole scenario file, validated.
+#[derive(Debug, Clone)]
+pub struct Journeys {
+    /// The file it came from (for messages).
+    pub path: PathBuf,
+    /// Named targets; steps refer to them by index. Index 0 is the default.
+    pub targets: Vec<JourneyTarget>,
+    /// Every variable name used anywhere, interned.
+    pub vars: VarTable,
+    /// Values from `[vars]`, set at the start of every virtual user.
+    pub initial: Vec<(VarId, Template)>,
+    /// Data feeders, shared by all workers.
+    pub feeders: Vec<FeederUse>,
+    /// The scenarios, at least one.
+    pub scenarios: Vec<Scenario>,
+    /// The load applied when a scenario has none of its own (split by weight).
+    pub load: JourneyLoad,
+    /// How long the run lasts (sending stops then).
+    pub duration: Duration,
+    /// Per-request timeout.
+    pub timeout: Duration,
+    /// A cookie jar per virtual user (default on).
+    pub cookies: bool,
+    /// Run-wide and per-step pass/fail criteria.
+    pub thresholds: Vec<ScopedThreshold>,
+}
+
+/// One base URL with its defaults.
+#[derive(Debug, Clone)]
+pub struct JourneyTarget {
+    /// Its name in the file (`"default"` for a lone `[target]`).
+    pub name: String,
+    /// The base URL; step URLs are appended to its path.
+    pub base: Target,
+    /// Headers sent with every request to this target.
+    pub headers: Vec<(String, Template)>,
+    /// TLS settings.
+    pub tls: TlsOptions,
+    /// HTTP/1.1 or HTTP/2.
+    pub http: HttpVersion,
+}
+
+/// A feeder and the variables its columns fill.
+#[derive(Debug, Clone)]
+pub struct FeederUse {
+    /// The loaded data.
+    pub feeder: Arc<Feeder>,
+    /// For each column, the variable `feeder_name.column`.
+    pub columns: Vec<VarId>,
+}
+
+/// One named journey.
+#[derive(Debug, Clone)]
+pub struct Scenario {
+    /// Unique name.
+    pub name: String,
+    /// Share of the file-wide load (positive); ignored when `load` is set.
+    pub weight: f64,
+    /// This scenario's own load, if it has one.
+    pub load: Option<JourneyLoad>,
+    /// The steps, in order.
+    pub steps: Vec<Step>,
+}
+
+/// How journeys are started.
+#[derive(Debug, Clone, PartialEq)]
+pub enum JourneyLoad {
+    /// New journeys (each a fresh virtual user) arrive at a rate, independent of how
+    /// fast earlier ones finish.
+    Open {
+        /// Journeys started per second over time.
+        profile: RateProfile,
+        /// Uniform or Poisson gaps.
+        arrival: Arrival,
+        /// At most this many journeys in flight; arrivals beyond it are dropped and
+        /// counted.
+        max_vus: usize,
+    },
+    /// A number of virtual users, each running the journey again and again.
+    Closed {
+        /// Virtual users over time (`start_rate` and stage targets are VU counts).
+        profile: RateProfile,
+    },
+}
+
+/// One step of a journey.
+#[derive(Debug, Clone)]
+pub enum Step {
+    /// An HTTP request.
+    Request(Box<RequestStep>),
+    /// A pause.
+    Think(ThinkTime),
+    /// Open a WebSocket (closing any open one first).
+    WsConnect(Box<WsConnectStep>),
+    /// Send a text message on the open WebSocket.
+    WsSend(WsSendStep),
+    /// Wait for a message on the open WebSocket.
+    WsExpect(WsExpectStep),
+    /// Close the open WebSocket.
+    WsClose,
+    /// A named group of steps, run `repeat` times.
+    Group {
+        /// Name (for messages).
+        name: String,
+        /// How many times (at least 1).
+        repeat: u32,
+        /// The steps.
+        steps: Vec<Step>,
+    },
+}
+
+/// An HTTP request step.
+#[derive(Debug, Clone)]
+pub struct RequestStep {
+    /// Unique key of this step: its row in the table, `"scenario / name"`.
+    pub key: String,
+    /// Index into [`Journeys::targets`].
+    pub target: usize,
+    /// Method, upper case.
+    pub method: String,
+    /// Path and query, appended to the target's base path (or a full URL path when it
+    /// starts with `/` and the base path is `/`).
+    pub path: Template,
+    /// Headers of this step (after the target's).
+    pub headers: Vec<(String, Template)>,
+    /// Body, if any.
+    pub body: Option<Template>,
+    /// Values to take from the response.
+    pub extract: Vec<(VarId, Extractor)>,
+    /// Assertions; each failure is counted for this step.
+    pub checks: Vec<Check>,
+}
+
+impl RequestStep {
+    /// True when the response body must be kept (an extractor or a check reads it).
+    pub fn needs_body(&self) -> bool {
+        !self.extract.is_empty() || !self.checks.is_empty()
+    }
+}
+
+/// How long a think step pauses.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum ThinkTime {
+    /// Always the same.
+    Fixed(Duration),
+    /// Uniform between two bounds (inclusive).
+    Uniform(Duration, Duration),
+    /// Exponential with this mean (a Poisson user).
+    Exponential(Duration),
+}
+
+/// Opening a WebSocket.
+#[derive(Debug, Clone)]
+pub struct WsConnectStep {
+    /// Row key, as for requests.
+    pub key: String,
+    /// Index into [`Journeys::targets`] (its scheme decides ws or wss).
+    pub target: usize,
+    /// Path and query of the upgrade request.
+    pub path: Template,
+    /// Headers of the upgrade request.
+    pub headers: Vec<(String, Template)>,
+}
+
+/// Sending a message.
+#[derive(Debug, Clone)]
+pub struct WsSendStep {
+    /// The message text.
+    pub message: Template,
+}
+
+/// Waiting for a message.
+#[derive(Debug, Clone)]
+pub struct WsExpectStep {
+    /// Row key: the round trip from the last send to the matching message is recorded
+    /// under it.
+    pub key: String,
+    /// How long to wait.
+    pub timeout: Duration,
+    /// Messages that fail these are skipped (not errors) until one passes or time is up.
+    pub matches: Vec<Check>,
+    /// Values to take from the matching message (as a body).
+    pub extract: Vec<(VarId, Extractor)>,
+}
+
+/// Where a threshold applies.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ThresholdScope {
+    /// All requests of the run.
+    Total,
+    /// One step's requests, by key.
+    Step(String),
+}
+
+/// A threshold and its scope.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ScopedThreshold {
+    /// Where.
+    pub scope: ThresholdScope,
+    /// What must hold.
+    pub threshold: Threshold,
+}
