@@ -18,6 +18,8 @@
 pub mod compare;
 mod generator;
 mod summary;
+pub mod thresholds;
 
 pub use generator::{check_generator, GeneratorFacts, GeneratorWarning, BUSY_LIMIT, LATE_LIMIT};
 pub use summary::{Percentiles, Summary};
+pub use thresholds::ThresholdOutcome;

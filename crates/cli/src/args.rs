@@ -173,6 +173,14 @@ pub struct RunArgs {
     /// Show no live view and no progress lines while running.
     #[arg(short = 'q', long)]
     pub quiet: bool,
+    /// Pass/fail criterion (repeatable), e.g. "p99 < 200ms", "error_rate < 0.1%",
+    /// "rate >= 900": the exit code is 1 when one fails.
+    #[arg(long = "threshold", value_name = "EXPR", value_parser = criterion)]
+    pub thresholds: Vec<stampede_plan::Threshold>,
+    /// Stop the run as soon as a threshold fails (checked every second on the results
+    /// so far).
+    #[arg(long)]
+    pub abort_on_fail: bool,
     /// Live view, HTML report and live metrics.
     #[command(flatten)]
     pub output: OutputArgs,
@@ -289,6 +297,10 @@ pub struct ReportArgs {
     /// Write the HTML report to this file.
     #[arg(long, value_name = "FILE")]
     pub html: Option<PathBuf>,
+}
+
+fn criterion(s: &str) -> Result<stampede_plan::Threshold, String> {
+    stampede_plan::Threshold::parse(s)
 }
 
 fn threshold(s: &str) -> Result<Threshold, String> {

@@ -78,6 +78,8 @@ pub(crate) fn run(a: DemoArgs) -> anyhow::Result<u8> {
         connect_to: target.addrs().to_vec(),
         tls: TlsOptions::default(),
         http: HttpVersion::Http1,
+        thresholds: Vec::new(),
+        abort_on_fail: false,
     }
     .validate()?;
     let code = crate::run_cmd::execute(&plan, a.out.as_deref(), a.quiet, &a.output)?;

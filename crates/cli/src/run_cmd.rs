@@ -3,20 +3,20 @@
 use std::io::IsTerminal;
 use std::num::{NonZeroU64, NonZeroUsize};
 use std::path::Path;
-use std::sync::atomic::AtomicBool;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
 use stampede_metrics::{GeneratorStats, Stats};
 use stampede_plan::{
-    Arrival, HttpVersion, Load, RateProfile, RequestSpec, RunPlan, StopCondition, Target,
-    TlsOptions,
+    Arrival, HttpVersion, Load, RateProfile, RequestSpec, RunPlan, ScopedThreshold, StopCondition,
+    Target, ThresholdScope, TlsOptions,
 };
 use stampede_report::{render_table, RunResult};
 
 use crate::args::{ArrivalArg, OnOff, OutputArgs, RunArgs};
-use crate::{UsageError, EXIT_ABORTED, EXIT_OK};
+use crate::{UsageError, EXIT_ABORTED, EXIT_OK, EXIT_THRESHOLD};
 
 /// Default closed-model concurrency.
 pub(crate) const DEFAULT_CONNECTIONS: usize = 50;
@@ -117,6 +117,15 @@ pub(crate) fn plan_from_args(a: &RunArgs) -> anyhow::Result<RunPlan> {
         } else {
             HttpVersion::Http1
         },
+        thresholds: a
+            .thresholds
+            .iter()
+            .map(|t| ScopedThreshold {
+                scope: ThresholdScope::Total,
+                threshold: t.clone(),
+            })
+            .collect(),
+        abort_on_fail: a.abort_on_fail,
     }
     .validate()
     .map_err(|e| usage(e.to_string()))
@@ -209,8 +218,15 @@ pub(crate) fn execute(
     }
     let mut servers = crate::server_watch::ServerWatch::start(&output.watch_pid)?;
     let mut watch = crate::live::Watch::start(plan, quiet, output.no_dashboard, abort.clone());
+    let mut threshold_failed = None;
     let outcome = stampede_engine::run(plan, abort.clone(), |live| {
         watch.second(live);
+        if plan.abort_on_fail && threshold_failed.is_none() {
+            threshold_failed = first_failed_threshold(plan, live);
+            if threshold_failed.is_some() {
+                abort.store(true, Ordering::SeqCst);
+            }
+        }
         servers.sample();
         if let Some(e) = &exporter {
             e.update(live);
@@ -239,11 +255,45 @@ pub(crate) fn execute(
     if let Some(e) = exporter {
         e.hold(output.prometheus_hold.unwrap_or_default(), &abort, quiet);
     }
-    Ok(if outcome.aborted {
-        EXIT_ABORTED
-    } else {
-        EXIT_OK
-    })
+    if let Some(t) = &threshold_failed {
+        eprintln!("stampede: stopped early (--abort-on-fail): threshold '{t}' failed");
+    }
+    Ok(
+        if !result.thresholds_passed() || threshold_failed.is_some() {
+            EXIT_THRESHOLD
+        } else if outcome.aborted {
+            EXIT_ABORTED
+        } else {
+            EXIT_OK
+        },
+    )
+}
+
+/// The first threshold that fails on the results so far, if any.
+fn first_failed_threshold(
+    plan: &RunPlan,
+    live: &stampede_engine::LiveSecond<'_>,
+) -> Option<String> {
+    let elapsed = Duration::from_secs(live.second + 1);
+    let outcomes = stampede_analysis::thresholds::evaluate(
+        plan.thresholds.iter().map(|t| {
+            let scope = match &t.scope {
+                ThresholdScope::Total => None,
+                ThresholdScope::Group(key) => Some(key.as_str()),
+            };
+            (scope, &t.threshold)
+        }),
+        live.total,
+        |key| live.groups.get(key),
+        elapsed,
+    );
+    outcomes
+        .into_iter()
+        .find(|o| !o.passed)
+        .map(|o| match o.scope {
+            Some(s) => format!("[{s}] {}", o.threshold),
+            None => o.threshold,
+        })
 }
 
 /// Writes `text` to a temporary file beside `path`, then renames it into place.

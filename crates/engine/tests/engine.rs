@@ -32,6 +32,8 @@ fn plan(url: &str, load: Load, duration: Option<Duration>, requests: Option<u64>
         connect_to: Vec::new(),
         tls: TlsOptions::default(),
         http: HttpVersion::Http1,
+        thresholds: Vec::new(),
+        abort_on_fail: false,
     }
     .validate()
     .unwrap()

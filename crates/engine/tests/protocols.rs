@@ -58,6 +58,8 @@ fn plan(url: &str, load: Load) -> RunPlan {
         connect_to: Vec::new(),
         tls: TlsOptions::default(),
         http: HttpVersion::Http1,
+        thresholds: Vec::new(),
+        abort_on_fail: false,
     }
 }
 

@@ -46,11 +46,17 @@ pub enum ErrorClass {
     WsUpgrade,
     /// WebSocket: the connection dropped before the client meant to close it.
     WsDropped,
+    /// Scenario: a response arrived but failed one of the step's checks.
+    CheckFailed,
+    /// Scenario: a value the step should extract from the response was not there.
+    ExtractFailed,
+    /// Scenario: a `unique` data feeder had no row left for a new virtual user.
+    FeederExhausted,
 }
 
 impl ErrorClass {
     /// Every class, in report order.
-    pub const ALL: [ErrorClass; 19] = [
+    pub const ALL: [ErrorClass; 22] = [
         ErrorClass::ConnectRefused,
         ErrorClass::ConnectTimeout,
         ErrorClass::ConnectOther,
@@ -70,6 +76,9 @@ impl ErrorClass {
         ErrorClass::AlpnMismatch,
         ErrorClass::WsUpgrade,
         ErrorClass::WsDropped,
+        ErrorClass::CheckFailed,
+        ErrorClass::ExtractFailed,
+        ErrorClass::FeederExhausted,
     ];
 
     /// The stable snake_case name used in JSON and tables.
@@ -94,6 +103,9 @@ impl ErrorClass {
             ErrorClass::AlpnMismatch => "alpn_mismatch",
             ErrorClass::WsUpgrade => "ws_upgrade_failed",
             ErrorClass::WsDropped => "ws_dropped",
+            ErrorClass::CheckFailed => "check_failed",
+            ErrorClass::ExtractFailed => "extract_failed",
+            ErrorClass::FeederExhausted => "feeder_exhausted",
         }
     }
 

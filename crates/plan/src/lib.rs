@@ -23,4 +23,4 @@ pub use run_plan::{
     Arrival, GroupBy, HttpVersion, Load, PlanError, RateProfile, RequestSpec, RunPlan, Scheme,
     Stage, StopCondition, Target, TlsOptions, DEFAULT_DURATION,
 };
-pub use threshold::{Comparison, Threshold, ThresholdMetric};
+pub use threshold::{Comparison, ScopedThreshold, Threshold, ThresholdMetric, ThresholdScope};

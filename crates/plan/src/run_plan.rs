@@ -337,6 +337,10 @@ pub struct RunPlan {
     pub tls: TlsOptions,
     /// HTTP version.
     pub http: HttpVersion,
+    /// Pass/fail criteria checked at the end (and each second with `abort_on_fail`).
+    pub thresholds: Vec<crate::ScopedThreshold>,
+    /// Stop the run as soon as a threshold fails.
+    pub abort_on_fail: bool,
 }
 
 /// The default run length when neither a duration, a request count nor stages are given.
@@ -451,6 +455,8 @@ mod tests {
             connect_to: Vec::new(),
             tls: TlsOptions::default(),
             http: HttpVersion::Http1,
+            thresholds: Vec::new(),
+            abort_on_fail: false,
         }
     }
 

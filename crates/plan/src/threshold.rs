@@ -190,6 +190,24 @@ fn parse_value(metric: ThresholdMetric, v: &str) -> Result<f64, String> {
     number(v)
 }
 
+/// Where a threshold applies.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ThresholdScope {
+    /// All requests of the run.
+    Total,
+    /// One group's requests (a scenario step), by key.
+    Group(String),
+}
+
+/// A threshold and its scope.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ScopedThreshold {
+    /// Where.
+    pub scope: ThresholdScope,
+    /// What must hold.
+    pub threshold: Threshold,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

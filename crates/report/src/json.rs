@@ -16,11 +16,13 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
-use stampede_analysis::{check_generator, GeneratorFacts, GeneratorWarning, Percentiles, Summary};
+use stampede_analysis::{
+    check_generator, GeneratorFacts, GeneratorWarning, Percentiles, Summary, ThresholdOutcome,
+};
 use stampede_engine::schedule::Cumulative;
 use stampede_engine::RunOutcome;
 use stampede_metrics::{IntervalPoint, Stats};
-use stampede_plan::{Arrival, HttpVersion, Load, RunPlan};
+use stampede_plan::{Arrival, HttpVersion, Load, RunPlan, ThresholdScope};
 
 /// The version of this document's shape.
 pub const SCHEMA_VERSION: u32 = 1;
@@ -65,6 +67,10 @@ pub struct RunResult {
     /// Server processes watched with `--watch-pid`.
     #[serde(default)]
     pub servers: Vec<ServerDoc>,
+    /// Pass/fail criteria and how the run did against them (`--threshold`, scenario
+    /// `thresholds`).
+    #[serde(default)]
+    pub thresholds: Vec<ThresholdOutcome>,
 }
 
 /// What a watched server process spent during the run.
@@ -459,7 +465,13 @@ impl RunResult {
                 ttfb: total.ttfb.to_v2_base64(),
             },
             servers: Vec::new(),
+            thresholds: thresholds_of(plan, outcome, elapsed),
         }
+    }
+
+    /// True when every threshold held (also when there are none).
+    pub fn thresholds_passed(&self) -> bool {
+        self.thresholds.iter().all(|t| t.passed)
     }
 
     /// Pretty JSON text.
@@ -551,4 +563,26 @@ fn config_of(plan: &RunPlan) -> RunConfig {
             HttpVersion::Http2 { streams } => Some(streams.get()),
         },
     }
+}
+
+/// Evaluates the plan's thresholds over the run's totals and groups.
+fn thresholds_of(plan: &RunPlan, outcome: &RunOutcome, elapsed: Duration) -> Vec<ThresholdOutcome> {
+    stampede_analysis::thresholds::evaluate(
+        plan.thresholds.iter().map(|t| {
+            let scope = match &t.scope {
+                ThresholdScope::Total => None,
+                ThresholdScope::Group(key) => Some(key.as_str()),
+            };
+            (scope, &t.threshold)
+        }),
+        &outcome.total,
+        |key| {
+            outcome
+                .groups
+                .iter()
+                .find(|(k, _)| k == key)
+                .map(|(_, s)| s)
+        },
+        elapsed,
+    )
 }

@@ -106,6 +106,35 @@ pub(crate) fn bytes(b: u64) -> String {
     }
 }
 
+/// A row label, with `✗` when one of its thresholds failed.
+fn marked(r: &RunResult, scope: Option<&str>) -> String {
+    let label = scope.unwrap_or("total");
+    let failed = r
+        .thresholds
+        .iter()
+        .any(|t| !t.passed && t.scope.as_deref() == scope);
+    if failed {
+        format!("{label} ✗")
+    } else {
+        label.to_string()
+    }
+}
+
+/// A threshold's observed value in its unit.
+fn observed(t: &stampede_analysis::ThresholdOutcome) -> String {
+    let metric = t
+        .threshold
+        .split([' ', '<', '>'])
+        .next()
+        .unwrap_or_default();
+    match metric {
+        "error_rate" | "timeout_rate" => format!("{:.3}%", t.observed * 100.0),
+        "requests" => format!("{:.0}", t.observed),
+        "rate" => format!("{:.1}/s", t.observed),
+        _ => format!("{} ms", ms(t.observed)),
+    }
+}
+
 /// Renders the result as the end-of-run text table.
 pub fn render_table(r: &RunResult) -> String {
     let mut out = String::new();
@@ -162,10 +191,10 @@ pub fn render_table(r: &RunResult) -> String {
     if let Some(label) = &r.group_by {
         rows[0][0] = label.clone();
         for g in &r.groups {
-            rows.push(row(&g.key, &g.core));
+            rows.push(row(&marked(r, Some(&g.key)), &g.core));
         }
     }
-    rows.push(row("total", &r.summary.core));
+    rows.push(row(&marked(r, None), &r.summary.core));
     out.push_str(&layout(&rows));
     out.push('\n');
     let _ = writeln!(
@@ -273,6 +302,31 @@ pub fn render_table(r: &RunResult) -> String {
             bytes((r.summary.core.bytes_sent as f64 * per_day) as u64),
             (r.summary.core.connections_opened as f64 * per_day).round()
         );
+    }
+    if !r.thresholds.is_empty() {
+        let failed = r.thresholds.iter().filter(|t| !t.passed).count();
+        let _ = writeln!(
+            out,
+            "thresholds: {}",
+            if failed == 0 {
+                "all passed".to_string()
+            } else {
+                format!("{failed} of {} FAILED", r.thresholds.len())
+            }
+        );
+        for t in &r.thresholds {
+            let _ = writeln!(
+                out,
+                "  {} {}{}  (observed {})",
+                if t.passed { "pass" } else { "FAIL" },
+                t.scope
+                    .as_deref()
+                    .map(|s| format!("[{s}] "))
+                    .unwrap_or_default(),
+                t.threshold,
+                observed(t)
+            );
+        }
     }
     let g = &r.generator;
     let busy: Vec<String> = g

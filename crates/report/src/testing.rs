@@ -44,6 +44,8 @@ pub(crate) fn plan(grouped: bool) -> RunPlan {
         connect_to: Vec::new(),
         tls: TlsOptions::default(),
         http: HttpVersion::Http1,
+        thresholds: Vec::new(),
+        abort_on_fail: false,
     }
 }
 

@@ -13,7 +13,7 @@ use crate::check::Check;
 use crate::extract::Extractor;
 use crate::feeder::Feeder;
 use crate::template::{Template, VarId, VarTable};
-use crate::threshold::Threshold;
+use crate::threshold::ScopedThreshold;
 use crate::{Arrival, HttpVersion, RateProfile, Target, TlsOptions};
 
 /// A whole scenario file, validated.
@@ -199,22 +199,4 @@ pub struct WsExpectStep {
     pub matches: Vec<Check>,
     /// Values to take from the matching message (as a body).
     pub extract: Vec<(VarId, Extractor)>,
-}
-
-/// Where a threshold applies.
-#[derive(Debug, Clone, PartialEq)]
-pub enum ThresholdScope {
-    /// All requests of the run.
-    Total,
-    /// One step's requests, by key.
-    Step(String),
-}
-
-/// A threshold and its scope.
-#[derive(Debug, Clone, PartialEq)]
-pub struct ScopedThreshold {
-    /// Where.
-    pub scope: ThresholdScope,
-    /// What must hold.
-    pub threshold: Threshold,
 }
