@@ -241,3 +241,69 @@ fn watch_pid_reports_the_servers_cpu_per_request() {
         .unwrap();
     assert_eq!(missing.status.code(), Some(2));
 }
+
+#[test]
+fn thresholds_set_the_exit_code_and_are_reported() {
+    // Instance 2 is the faulty one; instance 1 answers every request.
+    let t = target(2);
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("r.json");
+    let url = format!("http://{}/?delay=20ms", t.addrs()[0]);
+    // Every request takes >= 20 ms: "p99 < 5ms" fails, "p50 > 15ms" holds.
+    let o = stampede()
+        .args(["run", &url, "-c", "2", "-n", "40", "-q"])
+        .args(["--threshold", "p99 < 5ms", "--threshold", "p50>15ms"])
+        .args(["--threshold", "error_rate < 1%", "-o"])
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1), "{o:?}");
+    let table = String::from_utf8_lossy(&o.stdout);
+    assert!(table.contains("thresholds: 1 of 3 FAILED"), "{table}");
+    assert!(table.contains("FAIL p99 < 5ms"), "{table}");
+    assert!(table.contains("total ✗"), "{table}");
+    let doc = read_json(&out);
+    validate(&doc);
+    let th = doc["thresholds"].as_array().unwrap();
+    assert_eq!(th.len(), 3);
+    assert_eq!(th[0]["passed"], false);
+    assert!(th[0]["observed"].as_f64().unwrap() >= 20.0);
+    assert_eq!(th[1]["passed"], true);
+    assert_eq!(th[2]["passed"], true);
+
+    // All passing: exit 0.
+    let o = stampede()
+        .args([
+            "run",
+            &url,
+            "-c",
+            "2",
+            "-n",
+            "20",
+            "-q",
+            "--threshold",
+            "p50 > 15ms",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(0), "{o:?}");
+
+    // --abort-on-fail stops a 30 s run within a couple of seconds, exit 1.
+    let started = Instant::now();
+    let o = stampede()
+        .args(["run", &url, "-c", "2", "-d", "30s", "-q", "--abort-on-fail"])
+        .args(["--threshold", "max < 5ms"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1), "{o:?}");
+    assert!(started.elapsed() < Duration::from_secs(10));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("threshold 'max < 5ms' failed"));
+
+    // A malformed threshold is a usage error.
+    let o = stampede()
+        .args(["run", &url, "--threshold", "p99 fast"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("expected METRIC OP VALUE"));
+}
