@@ -45,6 +45,7 @@
 
 mod body;
 mod error;
+mod journey;
 mod knobs;
 mod poll;
 mod profile;
