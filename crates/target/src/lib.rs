@@ -18,6 +18,11 @@
 //! long-poll endpoint (knobs `hold`, `event-after`; periodic events with
 //! [`TargetConfig::poll_event_every`]).
 //!
+//! A stateless JSON journey API serves multi-step scenarios: `POST /signup`, `POST /verify`,
+//! `GET /me`, `PUT /picture` (bearer tokens checked by a keyed hash, nothing stored),
+//! `GET /stream?page=N` (cacheable pages with `ETag`), `POST /checkin` and `GET /session`
+//! (a `sid` cookie). See the crate README for the wire format.
+//!
 //! # Example
 //!
 //! ```no_run
@@ -45,6 +50,7 @@
 
 mod body;
 mod error;
+mod journey;
 mod knobs;
 mod poll;
 mod profile;

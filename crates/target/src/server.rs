@@ -26,7 +26,7 @@ use crate::body::ResponseBody;
 use crate::knobs::{Knobs, MAX_SIZE};
 use crate::stall::StallSchedule;
 use crate::tls::{TlsSetup, ALPN_H2, ALPN_HTTP11};
-use crate::{poll, ws, FaultProfile, TargetError};
+use crate::{journey, poll, ws, FaultProfile, TargetError};
 
 /// Header naming the instance that produced a response.
 const SERVED_BY: HeaderName = HeaderName::from_static("x-served-by");
@@ -170,6 +170,8 @@ pub(crate) struct Stats {
     pub(crate) poll_event_seq: AtomicU64,
     /// Periodic long-poll events: the number of the last one.
     pub(crate) poll_events: watch::Sender<u64>,
+    /// Requests answered by the journey API (`/signup`, `/me`, `/stream`, ...).
+    pub(crate) journey_requests: AtomicU64,
 }
 
 impl Stats {
@@ -342,6 +344,7 @@ impl TargetHandle {
             polls_waiting: AtomicU64::new(0),
             poll_event_seq: AtomicU64::new(0),
             poll_events: watch::Sender::new(0),
+            journey_requests: AtomicU64::new(0),
         });
 
         let mut names = Vec::with_capacity(config.instances.into());
@@ -524,6 +527,12 @@ impl TargetHandle {
         self.stats.polls_waiting.load(Ordering::Relaxed)
     }
 
+    /// Requests answered by the journey API (`/signup`, `/verify`, `/me`, `/picture`,
+    /// `/stream`, `/checkin`, `/session`), whatever their status.
+    pub fn journey_requests(&self) -> u64 {
+        self.stats.journey_requests.load(Ordering::Relaxed)
+    }
+
     /// Stops the server and waits for its thread to finish.
     pub fn shutdown(mut self) {
         self.stop_and_join();
@@ -653,8 +662,8 @@ async fn serve_connection(stream: TcpStream, instance: Arc<Instance>, conn: Arc<
     conn.serve(tls, protocol, instance).await;
 }
 
-/// Answers one request: routes it to `/ws`, `/poll` or the echo handler, waits out stalls and
-/// adds the common headers.
+/// Answers one request: routes it to `/ws`, `/poll`, the journey API or the echo handler,
+/// waits out stalls and adds the common headers.
 async fn handle(
     instance: Arc<Instance>,
     req: Request<Incoming>,
@@ -664,6 +673,9 @@ async fn handle(
     let response = match req.uri().path() {
         ws::PATH => ws::upgrade(&instance, req, received).await,
         poll::PATH => poll::respond(&instance, req, received).await?,
+        path if journey::is_journey_path(path) => {
+            journey::respond(&instance, req, received).await?
+        }
         _ => echo(&instance, req, received).await?,
     };
     instance.wait_out_stall().await;
@@ -698,7 +710,8 @@ pub(crate) fn plain_status(status: StatusCode) -> Response<ResponseBody> {
     resp
 }
 
-/// The echo handler (every path but `/ws` and `/poll`): read the body, apply knobs and faults.
+/// The echo handler (every path but `/ws`, `/poll` and the journey API): read the body, apply
+/// knobs and faults.
 async fn echo(
     instance: &Instance,
     req: Request<Incoming>,
@@ -725,6 +738,33 @@ async fn respond(
     body: RequestBody,
     received: Instant,
 ) -> Response<ResponseBody> {
+    let status = apply_knobs(instance, knobs, received)
+        .await
+        .unwrap_or(StatusCode::OK);
+
+    match (body, knobs.size) {
+        (RequestBody::Echo(bytes), _) => {
+            let mut resp = Response::new(ResponseBody::full(bytes));
+            *resp.status_mut() = status;
+            resp
+        }
+        (_, Some(size)) => {
+            let mut resp = Response::new(ResponseBody::filler(size));
+            *resp.status_mut() = status;
+            resp
+        }
+        _ => plain_status(status),
+    }
+}
+
+/// Waits until `profile delay + delay + jitter` has passed since `received`, burns `cpu`, then
+/// draws the status: `Some` when the profile's error rate or the `status` knob overrides the
+/// normal status of the response, `None` otherwise.
+pub(crate) async fn apply_knobs(
+    instance: &Instance,
+    knobs: &Knobs,
+    received: Instant,
+) -> Option<StatusCode> {
     let jitter = if knobs.jitter.is_zero() {
         Duration::ZERO
     } else {
@@ -741,32 +781,16 @@ async fn respond(
         burn_cpu(knobs.cpu);
     }
 
-    let status = match instance.draw_profile_error() {
-        Some(status) => status,
-        None => {
-            let code = if knobs.status.is_empty() {
-                200
-            } else {
-                knobs.status.pick(fastrand::f64()).unwrap_or(200)
-            };
-            // Valid by construction: knobs only admit 200..=999.
-            StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
-        }
-    };
-
-    match (body, knobs.size) {
-        (RequestBody::Echo(bytes), _) => {
-            let mut resp = Response::new(ResponseBody::full(bytes));
-            *resp.status_mut() = status;
-            resp
-        }
-        (_, Some(size)) => {
-            let mut resp = Response::new(ResponseBody::filler(size));
-            *resp.status_mut() = status;
-            resp
-        }
-        _ => plain_status(status),
+    if let Some(status) = instance.draw_profile_error() {
+        return Some(status);
     }
+    if knobs.status.is_empty() {
+        return None;
+    }
+    knobs.status.pick(fastrand::f64()).map(|code| {
+        // Valid by construction: knobs only admit 200..=999.
+        StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
+    })
 }
 
 /// Adds the common headers and counts the response.
