@@ -80,6 +80,7 @@ pub(crate) fn run(a: DemoArgs) -> anyhow::Result<u8> {
         http: HttpVersion::Http1,
         thresholds: Vec::new(),
         abort_on_fail: false,
+        journeys: None,
     }
     .validate()?;
     let code = crate::run_cmd::execute(&plan, a.out.as_deref(), a.quiet, &a.output)?;

@@ -126,6 +126,7 @@ pub(crate) fn plan_from_args(a: &RunArgs) -> anyhow::Result<RunPlan> {
             })
             .collect(),
         abort_on_fail: a.abort_on_fail,
+        journeys: None,
     }
     .validate()
     .map_err(|e| usage(e.to_string()))

@@ -26,46 +26,64 @@ const BODY_BUF: usize = 64 * 1024;
 
 /// Encodes the request once: request line, `Host`, `User-Agent`, user headers, body.
 pub fn encode_request(target: &Target, spec: &RequestSpec, keep_alive: bool) -> Vec<u8> {
-    let has = |name: &str| {
-        spec.headers
-            .iter()
-            .any(|(n, _)| n.eq_ignore_ascii_case(name))
-    };
     let mut out = Vec::with_capacity(128 + spec.body.len());
-    out.extend_from_slice(spec.method.as_bytes());
-    out.push(b' ');
-    out.extend_from_slice(target.path_and_query.as_bytes());
-    out.extend_from_slice(b" HTTP/1.1\r\n");
-    if !has("host") {
-        push_header(&mut out, "Host", &target.authority);
-    }
-    if !has("user-agent") {
-        push_header(
-            &mut out,
-            "User-Agent",
-            concat!("stampede/", env!("CARGO_PKG_VERSION")),
-        );
-    }
-    if !keep_alive && !has("connection") {
-        push_header(&mut out, "Connection", "close");
-    }
-    for (name, value) in &spec.headers {
-        push_header(&mut out, name, value);
-    }
-    let needs_length =
-        !spec.body.is_empty() || matches!(spec.method.as_str(), "POST" | "PUT" | "PATCH");
-    if needs_length && !has("content-length") {
-        push_header(&mut out, "Content-Length", &spec.body.len().to_string());
-    }
-    out.extend_from_slice(b"\r\n");
-    out.extend_from_slice(&spec.body);
+    encode_parts(
+        &mut out,
+        &spec.method,
+        &target.path_and_query,
+        &target.authority,
+        spec.headers.iter().map(|(n, v)| (n.as_str(), v.as_bytes())),
+        &spec.body,
+        keep_alive,
+    );
     out
 }
 
-fn push_header(out: &mut Vec<u8>, name: &str, value: &str) {
+/// Appends a request to `out`: request line, `Host` and `User-Agent` (unless `headers`
+/// has them), `Connection: close` without keep-alive, `headers`, `Content-Length` where
+/// needed, and the body.
+pub fn encode_parts<'h>(
+    out: &mut Vec<u8>,
+    method: &str,
+    path_and_query: &str,
+    authority: &str,
+    headers: impl Iterator<Item = (&'h str, &'h [u8])> + Clone,
+    body: &[u8],
+    keep_alive: bool,
+) {
+    let has = |name: &str| headers.clone().any(|(n, _)| n.eq_ignore_ascii_case(name));
+    out.extend_from_slice(method.as_bytes());
+    out.push(b' ');
+    out.extend_from_slice(path_and_query.as_bytes());
+    out.extend_from_slice(b" HTTP/1.1\r\n");
+    if !has("host") {
+        push_header(out, "Host", authority.as_bytes());
+    }
+    if !has("user-agent") {
+        push_header(
+            out,
+            "User-Agent",
+            concat!("stampede/", env!("CARGO_PKG_VERSION")).as_bytes(),
+        );
+    }
+    if !keep_alive && !has("connection") {
+        push_header(out, "Connection", b"close");
+    }
+    for (name, value) in headers.clone() {
+        push_header(out, name, value);
+    }
+    let needs_length = !body.is_empty() || matches!(method, "POST" | "PUT" | "PATCH");
+    if needs_length && !has("content-length") {
+        push_header(out, "Content-Length", body.len().to_string().as_bytes());
+    }
+    out.extend_from_slice(b"\r\n");
+    out.extend_from_slice(body);
+}
+
+fn push_header(out: &mut Vec<u8>, name: &str, value: &[u8]) {
     out.extend_from_slice(name.as_bytes());
     out.extend_from_slice(b": ");
-    out.extend_from_slice(value.as_bytes());
+    out.extend_from_slice(value);
     out.extend_from_slice(b"\r\n");
 }
 
@@ -80,6 +98,38 @@ pub struct ResponseMeta {
     pub bytes: u64,
     /// Whether the connection may carry another request.
     pub reusable: bool,
+}
+
+/// The parts of a response a scenario step reads: every header and the body (up to
+/// `body_limit` bytes; the rest is read and counted but not kept).
+#[derive(Debug, Default)]
+pub struct Kept {
+    /// Headers in order, names lower-case.
+    pub headers: Vec<(String, Vec<u8>)>,
+    /// The body (de-chunked), at most `body_limit` bytes.
+    pub body: Vec<u8>,
+    /// How much body to keep.
+    pub body_limit: usize,
+}
+
+impl Kept {
+    /// An empty record that keeps up to `body_limit` body bytes.
+    pub fn new(body_limit: usize) -> Self {
+        Kept {
+            body_limit,
+            ..Kept::default()
+        }
+    }
+
+    fn clear(&mut self) {
+        self.headers.clear();
+        self.body.clear();
+    }
+
+    pub(crate) fn keep_body(&mut self, bytes: &[u8]) {
+        let room = self.body_limit.saturating_sub(self.body.len());
+        self.body.extend_from_slice(&bytes[..bytes.len().min(room)]);
+    }
 }
 
 /// One HTTP/1.1 connection over any byte stream (TCP now; TLS later).
@@ -127,11 +177,25 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Http1Conn<S> {
         request: &[u8],
         head_request: bool,
     ) -> Result<ResponseMeta, ErrorClass> {
+        self.exchange_keeping(request, head_request, None).await
+    }
+
+    /// Like [`Http1Conn::exchange`], and when `kept` is given, records the final
+    /// response's headers and body into it.
+    pub async fn exchange_keeping(
+        &mut self,
+        request: &[u8],
+        head_request: bool,
+        mut kept: Option<&mut Kept>,
+    ) -> Result<ResponseMeta, ErrorClass> {
         self.io.write_all(request).await.map_err(classify_io)?;
         // TLS buffers records until flushed; for plain TCP this is free.
         self.io.flush().await.map_err(classify_io)?;
         loop {
-            let meta = self.read_response(head_request).await?;
+            if let Some(k) = kept.as_deref_mut() {
+                k.clear();
+            }
+            let meta = self.read_response(head_request, kept.as_deref_mut()).await?;
             // Interim 1xx responses precede the real one.
             if !(100..200).contains(&meta.status) || meta.status == 101 {
                 return Ok(meta);
@@ -162,7 +226,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Http1Conn<S> {
         Ok(n)
     }
 
-    async fn read_response(&mut self, head_request: bool) -> Result<ResponseMeta, ErrorClass> {
+    async fn read_response(
+        &mut self,
+        head_request: bool,
+        mut kept: Option<&mut Kept>,
+    ) -> Result<ResponseMeta, ErrorClass> {
         let mut first_byte = None;
         if self.end > self.start {
             first_byte = Some(Instant::now());
@@ -178,6 +246,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Http1Conn<S> {
                         let status = resp.code.unwrap_or(0);
                         let (body, reusable) =
                             framing(&self.capture, &mut self.captured, &resp, head_request)?;
+                        if let Some(k) = kept.as_deref_mut() {
+                            k.headers.extend(resp.headers.iter().map(|h| {
+                                (h.name.to_ascii_lowercase(), h.value.to_vec())
+                            }));
+                        }
                         break (status, body, reusable, len);
                     }
                     Ok(httparse::Status::Partial) => {}
@@ -199,10 +272,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Http1Conn<S> {
         let mut reusable = reusable;
         match body {
             Body::None => {}
-            Body::Length(n) => bytes += self.discard(n).await?,
-            Body::Chunked => bytes += self.discard_chunked().await?,
+            Body::Length(n) => bytes += self.discard(n, kept).await?,
+            Body::Chunked => bytes += self.discard_chunked(kept).await?,
             Body::UntilClose => {
-                bytes += self.discard_until_close().await?;
+                bytes += self.discard_until_close(kept).await?;
                 reusable = false;
             }
         }
@@ -218,11 +291,15 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Http1Conn<S> {
         })
     }
 
-    /// Reads and drops `n` body bytes.
-    async fn discard(&mut self, mut n: u64) -> Result<u64, ErrorClass> {
+    /// Reads `n` body bytes, keeping them in `kept` if given.
+    async fn discard(&mut self, mut n: u64, mut kept: Option<&mut Kept>) -> Result<u64, ErrorClass> {
         let total = n;
         loop {
             let have = (self.end - self.start) as u64;
+            let take = have.min(n) as usize;
+            if let Some(k) = kept.as_deref_mut() {
+                k.keep_body(&self.buf[self.start..self.start + take]);
+            }
             if have >= n {
                 self.start += n as usize;
                 return Ok(total);
@@ -239,9 +316,12 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Http1Conn<S> {
         }
     }
 
-    async fn discard_until_close(&mut self) -> Result<u64, ErrorClass> {
+    async fn discard_until_close(&mut self, mut kept: Option<&mut Kept>) -> Result<u64, ErrorClass> {
         let mut total = (self.end - self.start) as u64;
         loop {
+            if let Some(k) = kept.as_deref_mut() {
+                k.keep_body(&self.buf[self.start..self.end]);
+            }
             self.start = 0;
             self.end = 0;
             let n = self.fill().await?;
@@ -273,7 +353,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Http1Conn<S> {
         }
     }
 
-    async fn discard_chunked(&mut self) -> Result<u64, ErrorClass> {
+    async fn discard_chunked(&mut self, mut kept: Option<&mut Kept>) -> Result<u64, ErrorClass> {
         let mut total = 0u64;
         loop {
             let len = self.line().await?;
@@ -299,7 +379,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Http1Conn<S> {
             if total + size > MAX_BODY_BYTES {
                 return Err(ErrorClass::TooLarge);
             }
-            total += self.discard(size).await?;
+            total += self.discard(size, kept.as_deref_mut()).await?;
             let crlf = self.line().await?;
             if crlf != 0 {
                 return Err(ErrorClass::Malformed);
@@ -530,5 +610,53 @@ mod tests {
         .await
         .unwrap();
         assert_eq!(m.status, 204);
+    }
+
+    async fn keep_from(reply: &'static [u8], limit: usize) -> (ResponseMeta, Kept) {
+        let (client, mut server) = tokio::io::duplex(1 << 20);
+        let mut conn = Http1Conn::new(client, None);
+        let srv = tokio::spawn(async move {
+            let mut req = [0u8; 1024];
+            let _ = server.read(&mut req).await;
+            for part in reply.chunks(7) {
+                server.write_all(part).await.unwrap();
+                tokio::task::yield_now().await;
+            }
+        });
+        let mut kept = Kept::new(limit);
+        let meta = conn
+            .exchange_keeping(b"GET / HTTP/1.1\r\n\r\n", false, Some(&mut kept))
+            .await
+            .unwrap();
+        srv.abort();
+        (meta, kept)
+    }
+
+    #[tokio::test]
+    async fn keeps_headers_and_bodies_when_asked() {
+        let (m, k) = keep_from(
+            b"HTTP/1.1 201 Created\r\nContent-Length: 11\r\nSet-Cookie: a=1\r\n\r\n{\"id\": 42}\n",
+            1024,
+        )
+        .await;
+        assert_eq!(m.status, 201);
+        assert_eq!(k.body, b"{\"id\": 42}\n");
+        assert!(k.headers.contains(&("set-cookie".to_string(), b"a=1".to_vec())));
+
+        let (_, k) = keep_from(
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n",
+            1024,
+        )
+        .await;
+        assert_eq!(k.body, b"hello world");
+
+        // Beyond the limit the body is read but not kept.
+        let (m, k) = keep_from(
+            b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\n0123456789",
+            4,
+        )
+        .await;
+        assert_eq!(k.body, b"0123");
+        assert!(m.bytes >= 10);
     }
 }

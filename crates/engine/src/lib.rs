@@ -9,7 +9,9 @@
 #![deny(missing_docs)]
 
 pub mod connect;
+mod cookies;
 pub mod http1;
+mod journey;
 mod link;
 pub mod schedule;
 pub mod stream;
@@ -114,7 +116,12 @@ pub fn run(
         None
     };
     let tls = link::tls_connector(tls_config, &plan.target.host)?;
+    let journey = match &plan.journeys {
+        Some(j) => Some(Arc::new(journey_runtime(j, plan.timeout)?)),
+        None => None,
+    };
     let threads = match &plan.load {
+        _ if journey.is_some() => plan.threads.get(),
         Load::Closed { connections } => plan.threads.get().min(connections.get()),
         Load::Open { .. } => plan.threads.get(),
         Load::Fleet { clients, .. } => plan.threads.get().min(clients.get()),
@@ -123,6 +130,7 @@ pub fn run(
     let started_at = SystemTime::now();
     // Give the threads a moment to start before the schedule's time zero.
     let start = Instant::now() + Duration::from_millis(5);
+    let seed = fastrand::u64(..);
     let shared =
         Arc::new(Shared {
             start,
@@ -159,12 +167,22 @@ pub fn run(
                 HttpVersion::Http1 => None,
                 HttpVersion::Http2 { streams } => Some(streams.get()),
             },
+            journey: journey.clone(),
+            seed,
+            threads,
         });
-    let seed = fastrand::u64(..);
     let (tx, rx) = mpsc::channel();
     let mut handles = Vec::with_capacity(threads);
     for w in 0..threads {
         let share = match &plan.load {
+            _ if plan.journeys.is_some() => Share::Journeys {
+                lanes: journey::lanes(
+                    plan.journeys.as_deref().expect("checked"),
+                    w,
+                    threads,
+                    seed,
+                ),
+            },
             Load::Closed { connections } => Share::Closed {
                 connections: connections.get() / threads
                     + usize::from(w < connections.get() % threads),
@@ -220,7 +238,15 @@ pub fn run(
         started_at,
         elapsed,
         total: collector.total,
-        groups: collector.groups.into_iter().collect(),
+        groups: match &journey {
+            // Scenario rows in journey order, not alphabetical.
+            Some(j) => {
+                let mut g: Vec<(String, Stats)> = collector.groups.into_iter().collect();
+                g.sort_by_key(|(k, _)| j.keys.iter().position(|x| x == k).unwrap_or(usize::MAX));
+                g
+            }
+            None => collector.groups.into_iter().collect(),
+        },
         generator: collector.generator,
         series: collector.series,
         aborted,
@@ -230,6 +256,48 @@ pub fn run(
         peak_rss_bytes: peak_rss_bytes(),
         error_samples: collector.samples,
     })
+}
+
+/// Resolves and prepares every target of a scenario file.
+fn journey_runtime(
+    journeys: &Arc<stampede_plan::scenario::Journeys>,
+    timeout: Duration,
+) -> Result<journey::JourneyRuntime, EngineError> {
+    let mut targets = Vec::with_capacity(journeys.targets.len());
+    for t in &journeys.targets {
+        let base = &t.base;
+        let addrs = connect::resolve(&base.host, base.port).map_err(|source| {
+            EngineError::Resolve {
+                host: base.host.clone(),
+                source,
+            }
+        })?;
+        let http2 = journey::is_http2(&t.http) && !base.scheme.is_websocket();
+        let tls_config = if base.scheme.is_tls() {
+            let alpn: &[&[u8]] = if http2 { &[b"h2"] } else { &[b"http/1.1"] };
+            Some(tls::client_config(&t.tls, alpn)?)
+        } else {
+            None
+        };
+        let path = base.url.path().trim_end_matches('/').to_string();
+        targets.push(journey::TargetRuntime {
+            connector: Connector {
+                addrs,
+                tls: link::tls_connector(tls_config, &base.host)?,
+                timeout,
+            },
+            authority: base.authority.clone(),
+            base_path: path,
+            tls: base.scheme.is_tls(),
+            http2,
+            ws_origin: format!(
+                "{}://{}",
+                if base.scheme.is_tls() { "wss" } else { "ws" },
+                base.authority
+            ),
+        });
+    }
+    Ok(journey::JourneyRuntime::new(journeys.clone(), targets))
 }
 
 /// What a live view sees each time a second completes.

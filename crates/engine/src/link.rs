@@ -18,7 +18,7 @@ use stampede_plan::{RequestSpec, Target};
 use tokio_rustls::TlsConnector;
 
 use crate::connect::connect_tcp;
-use crate::http1::{classify_io, Http1Conn, ResponseMeta, MAX_BODY_BYTES};
+use crate::http1::{classify_io, Http1Conn, Kept, ResponseMeta, MAX_BODY_BYTES};
 use crate::stream::Stream;
 use crate::tls::classify_tls;
 
@@ -80,44 +80,55 @@ pub(crate) struct PreparedRequest {
 
 impl PreparedRequest {
     pub(crate) fn new(target: &Target, spec: &RequestSpec, keep_alive: bool) -> Self {
-        let scheme = if target.scheme.is_tls() {
-            "https"
-        } else {
-            "http"
-        };
-        let uri: http::Uri = format!("{scheme}://{}{}", target.authority, target.path_and_query)
-            .parse()
-            .unwrap_or_else(|_| http::Uri::from_static("/"));
-        let mut h2 = http::Request::new(());
-        *h2.method_mut() =
-            http::Method::from_bytes(spec.method.as_bytes()).unwrap_or(http::Method::GET);
-        *h2.uri_mut() = uri;
-        let headers = h2.headers_mut();
-        headers.insert(
-            http::header::USER_AGENT,
-            http::HeaderValue::from_static(concat!("stampede/", env!("CARGO_PKG_VERSION"))),
-        );
-        for (name, value) in &spec.headers {
-            // HTTP/2 carries the host in :authority and forbids connection headers.
-            let lower = name.to_ascii_lowercase();
-            if matches!(
-                lower.as_str(),
-                "host" | "connection" | "keep-alive" | "transfer-encoding" | "upgrade"
-            ) {
-                continue;
-            }
-            if let (Ok(n), Ok(v)) = (
-                http::HeaderName::from_bytes(lower.as_bytes()),
-                http::HeaderValue::from_str(value),
-            ) {
-                headers.append(n, v);
-            }
-        }
         PreparedRequest {
             h1: crate::http1::encode_request(target, spec, keep_alive),
             head: spec.method == "HEAD",
-            h2,
+            h2: h2_head(
+                target.scheme.is_tls(),
+                &target.authority,
+                &spec.method,
+                &target.path_and_query,
+                spec.headers.iter().map(|(n, v)| (n.as_str(), v.as_bytes())),
+            ),
             body: Bytes::from(spec.body.clone()),
+        }
+    }
+
+    /// A request built per send (scenario steps with templates or cookies), in the one
+    /// form the connection needs: HTTP/1.1 bytes, or an HTTP/2 head and body.
+    pub(crate) fn from_parts<'h>(
+        tls: bool,
+        authority: &str,
+        method: &str,
+        path_and_query: &str,
+        headers: impl Iterator<Item = (&'h str, &'h [u8])> + Clone,
+        body: Vec<u8>,
+        http2: bool,
+    ) -> Self {
+        if http2 {
+            PreparedRequest {
+                h1: Vec::new(),
+                head: method == "HEAD",
+                h2: h2_head(tls, authority, method, path_and_query, headers),
+                body: Bytes::from(body),
+            }
+        } else {
+            let mut h1 = Vec::with_capacity(160 + body.len());
+            crate::http1::encode_parts(
+                &mut h1,
+                method,
+                path_and_query,
+                authority,
+                headers,
+                &body,
+                true,
+            );
+            PreparedRequest {
+                h1,
+                head: method == "HEAD",
+                h2: http::Request::new(()),
+                body: Bytes::new(),
+            }
         }
     }
 
@@ -128,6 +139,45 @@ impl PreparedRequest {
         *r.headers_mut() = self.h2.headers().clone();
         r
     }
+}
+
+/// The HTTP/2 request head: `:authority` from the URL, no connection-specific headers.
+fn h2_head<'h>(
+    tls: bool,
+    authority: &str,
+    method: &str,
+    path_and_query: &str,
+    headers: impl Iterator<Item = (&'h str, &'h [u8])>,
+) -> http::Request<()> {
+    let scheme = if tls { "https" } else { "http" };
+    let uri: http::Uri = format!("{scheme}://{authority}{path_and_query}")
+        .parse()
+        .unwrap_or_else(|_| http::Uri::from_static("/"));
+    let mut h2 = http::Request::new(());
+    *h2.method_mut() = http::Method::from_bytes(method.as_bytes()).unwrap_or(http::Method::GET);
+    *h2.uri_mut() = uri;
+    let map = h2.headers_mut();
+    map.insert(
+        http::header::USER_AGENT,
+        http::HeaderValue::from_static(concat!("stampede/", env!("CARGO_PKG_VERSION"))),
+    );
+    for (name, value) in headers {
+        // HTTP/2 carries the host in :authority and forbids connection headers.
+        let lower = name.to_ascii_lowercase();
+        if matches!(
+            lower.as_str(),
+            "host" | "connection" | "keep-alive" | "transfer-encoding" | "upgrade"
+        ) {
+            continue;
+        }
+        if let (Ok(n), Ok(v)) = (
+            http::HeaderName::from_bytes(lower.as_bytes()),
+            http::HeaderValue::from_bytes(value),
+        ) {
+            map.append(n, v);
+        }
+    }
+    h2
 }
 
 /// An HTTP/2 connection shared by several slots.
@@ -304,12 +354,22 @@ impl Slot {
 
     /// Sends one request on the connection and reads the whole response.
     pub(crate) async fn exchange(&mut self, req: &PreparedRequest) -> Result<Exchange, Failure> {
+        self.exchange_keeping(req, None).await
+    }
+
+    /// Like [`Slot::exchange`], and when `kept` is given, records the response's headers
+    /// and body into it.
+    pub(crate) async fn exchange_keeping(
+        &mut self,
+        req: &PreparedRequest,
+        kept: Option<&mut Kept>,
+    ) -> Result<Exchange, Failure> {
         match &mut self.link {
             Link::None => Err(Failure::new(ErrorClass::Io, None)),
             Link::H1 { conn, .. } => {
                 let sent = Instant::now();
                 let meta = conn
-                    .exchange(&req.h1, req.head)
+                    .exchange_keeping(&req.h1, req.head, kept)
                     .await
                     .map_err(|c| Failure::new(c, Some(sent)))?;
                 if self.capture.is_some() {
@@ -327,6 +387,7 @@ impl Slot {
                     &self.capture,
                     &mut self.captured,
                     req,
+                    kept,
                 ))
                 .await
             }
@@ -338,6 +399,7 @@ impl Slot {
         capture: &Option<http::HeaderName>,
         captured: &mut Vec<u8>,
         req: &PreparedRequest,
+        mut kept: Option<&mut Kept>,
     ) -> Result<Exchange, Failure> {
         {
             {
@@ -359,6 +421,16 @@ impl Slot {
                         captured.extend_from_slice(v.as_bytes());
                     }
                 }
+                if let Some(k) = kept.as_deref_mut() {
+                    k.headers.clear();
+                    k.body.clear();
+                    k.headers.extend(
+                        response
+                            .headers()
+                            .iter()
+                            .map(|(n, v)| (n.as_str().to_string(), v.as_bytes().to_vec())),
+                    );
+                }
                 let mut bytes: u64 = response
                     .headers()
                     .iter()
@@ -369,6 +441,9 @@ impl Slot {
                     let chunk = chunk.map_err(fail)?;
                     bytes += chunk.len() as u64;
                     let _ = body.flow_control().release_capacity(chunk.len());
+                    if let Some(k) = kept.as_deref_mut() {
+                        k.keep_body(&chunk);
+                    }
                     if bytes > MAX_BODY_BYTES {
                         return Err(Failure::new(ErrorClass::TooLarge, Some(sent)));
                     }

@@ -53,6 +53,12 @@ pub(crate) struct Shared {
     pub fleet: Option<FleetSpec>,
     /// WebSocket runs: the upgrade request and message payload.
     pub ws: Option<WsRequest>,
+    /// Scenario runs: the journeys and their targets.
+    pub journey: Option<Arc<crate::journey::JourneyRuntime>>,
+    /// The run's random seed.
+    pub seed: u64,
+    /// Worker threads.
+    pub threads: usize,
 }
 
 /// How each client of a fleet behaves.
@@ -65,12 +71,12 @@ pub(crate) struct FleetSpec {
 
 impl Shared {
     /// True once sending must stop (duration over or aborted).
-    fn stopping(&self, now: Instant) -> bool {
+    pub(crate) fn stopping(&self, now: Instant) -> bool {
         self.abort.load(Ordering::Relaxed) || self.send_until.is_some_and(|t| now >= t)
     }
 
     /// Takes one request from the request limit; false when none are left.
-    fn take_ticket(&self) -> bool {
+    pub(crate) fn take_ticket(&self) -> bool {
         match &self.tickets {
             None => true,
             Some(t) => t
@@ -116,12 +122,12 @@ pub(crate) enum WorkerMsg {
 }
 
 /// The worker's mutable state, shared by its tasks on one thread.
-struct Local {
-    snap: Snapshot,
-    in_flight: u64,
+pub(crate) struct Local {
+    pub(crate) snap: Snapshot,
+    pub(crate) in_flight: u64,
     tasks: usize,
-    last_completion: Option<Instant>,
-    next_conn: usize,
+    pub(crate) last_completion: Option<Instant>,
+    pub(crate) next_conn: usize,
     // Open model.
     pending: VecDeque<Instant>,
     idle: usize,
@@ -134,7 +140,7 @@ struct Local {
 }
 
 impl Local {
-    fn group_index(&mut self, key: &[u8]) -> usize {
+    pub(crate) fn group_index(&mut self, key: &[u8]) -> usize {
         let groups = &mut self.snap.groups;
         if let Some(i) = groups.iter().position(|(k, _)| k.as_bytes() == key) {
             return i;
@@ -154,7 +160,7 @@ impl Local {
     }
 
     /// Keeps the first message of each failure class (per interval).
-    fn sample(&mut self, class: ErrorClass, detail: Option<String>) {
+    pub(crate) fn sample(&mut self, class: ErrorClass, detail: Option<String>) {
         if let Some(d) = detail {
             if !self.snap.samples.iter().any(|(c, _)| *c == class) {
                 self.snap.samples.push((class, d));
@@ -162,7 +168,7 @@ impl Local {
         }
     }
 
-    fn record(&mut self, group: Option<usize>, f: impl Fn(&mut Stats)) {
+    pub(crate) fn record(&mut self, group: Option<usize>, f: impl Fn(&mut Stats)) {
         f(&mut self.snap.total);
         if let Some(g) = group {
             f(&mut self.snap.groups[g].1);
@@ -186,7 +192,7 @@ impl Local {
     }
 }
 
-type LocalRef = Rc<RefCell<Local>>;
+pub(crate) type LocalRef = Rc<RefCell<Local>>;
 
 impl OnOpen for Local {
     fn opened(&mut self, opened: &Opened, protocol: Protocol) -> Option<usize> {
@@ -233,6 +239,10 @@ pub(crate) enum Share {
     /// Fleet clients by global index.
     Fleet {
         clients: Vec<usize>,
+    },
+    /// Scenario runs: one lane per scenario.
+    Journeys {
+        lanes: Vec<crate::journey::LaneShare>,
     },
 }
 
@@ -287,6 +297,9 @@ pub(crate) fn run_worker(
                         spawn_task(&local, &all_done, fleet_client(s, l, c, index));
                     }
                 }
+            }
+            Share::Journeys { lanes } => {
+                crate::journey::spawn_lanes(&shared, &local, &all_done, lanes, worker);
             }
             Share::Open {
                 schedule,
@@ -376,7 +389,7 @@ pub(crate) fn thread_cpu() -> Duration {
     crate::cpu_time(nix::sys::resource::UsageWho::RUSAGE_THREAD)
 }
 
-fn spawn_task(
+pub(crate) fn spawn_task(
     local: &LocalRef,
     all_done: &Rc<Notify>,
     fut: impl std::future::Future<Output = ()> + 'static,
@@ -577,7 +590,7 @@ async fn perform(shared: &Shared, local: &LocalRef, slot: &mut Slot, intended: I
 }
 
 /// Records connection opens into the worker's stats from inside a slot.
-struct LocalOpen<'a>(&'a LocalRef);
+pub(crate) struct LocalOpen<'a>(pub(crate) &'a LocalRef);
 
 impl OnOpen for LocalOpen<'_> {
     fn opened(&mut self, opened: &Opened, protocol: Protocol) -> Option<usize> {

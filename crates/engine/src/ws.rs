@@ -22,7 +22,7 @@ use crate::link::{Connector, Failure, OnOpen};
 use crate::stream::Stream;
 
 /// Small buffers: a device fleet is thousands of mostly idle sockets.
-fn config() -> WebSocketConfig {
+pub(crate) fn config() -> WebSocketConfig {
     WebSocketConfig::default()
         .read_buffer_size(4 * 1024)
         .write_buffer_size(0)

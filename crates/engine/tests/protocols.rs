@@ -60,6 +60,7 @@ fn plan(url: &str, load: Load) -> RunPlan {
         http: HttpVersion::Http1,
         thresholds: Vec::new(),
         abort_on_fail: false,
+        journeys: None,
     }
 }
 

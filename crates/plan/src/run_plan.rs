@@ -312,7 +312,7 @@ pub enum HttpVersion {
 }
 
 /// Everything the engine needs for one run, validated.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone)]
 pub struct RunPlan {
     /// Where requests go.
     pub target: Target,
@@ -341,6 +341,9 @@ pub struct RunPlan {
     pub thresholds: Vec<crate::ScopedThreshold>,
     /// Stop the run as soon as a threshold fails.
     pub abort_on_fail: bool,
+    /// Scenario runs: the journeys to run (then `target`, `request` and `load` describe
+    /// only the first target and the file-wide load, for reports).
+    pub journeys: Option<std::sync::Arc<crate::scenario::Journeys>>,
 }
 
 /// The default run length when neither a duration, a request count nor stages are given.
@@ -457,6 +460,7 @@ mod tests {
             http: HttpVersion::Http1,
             thresholds: Vec::new(),
             abort_on_fail: false,
+            journeys: None,
         }
     }
 

@@ -1,0 +1,1058 @@
+//! Scenario runs: virtual users walking through the steps of a journey.
+//!
+//! Each scenario is a *lane*. A closed lane keeps a number of virtual users (following its
+//! VU stages) looping over the journey; an open lane starts a new virtual user per
+//! arrival of its schedule. A virtual user owns its connections (one per target), its
+//! cookie jar, its variables and its counter. Every request step records into its own
+//! group (its row of the table), keyed `scenario / step`.
+
+use std::cell::Cell;
+use std::rc::Rc;
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+
+use futures_util::{SinkExt, StreamExt};
+use stampede_metrics::{ErrorClass, Protocol};
+use stampede_plan::scenario::{
+    JourneyLoad, Journeys, RequestStep, Step, ThinkTime, WsConnectStep, WsExpectStep,
+};
+use stampede_plan::{
+    Extractor, FeederMode, HttpVersion, RateProfile, RenderContext, ResponseView, Template,
+    VarId,
+};
+use tokio::sync::Notify;
+use tokio_tungstenite::tungstenite::{self, client::IntoClientRequest, Message};
+use tokio_tungstenite::WebSocketStream;
+
+use crate::cookies::CookieJar;
+use crate::http1::Kept;
+use crate::link::{Connector, Failure, PreparedRequest, Slot};
+use crate::schedule::Schedule;
+use crate::stream::Stream;
+use crate::timer::PreciseTimer;
+use crate::worker::{spawn_task, LocalOpen, LocalRef, Shared};
+
+/// Response bodies kept for extraction and checks are cut at this size.
+pub(crate) const KEPT_BODY_LIMIT: usize = 4 << 20;
+
+/// What the workers share about a scenario run.
+pub(crate) struct JourneyRuntime {
+    pub journeys: Arc<Journeys>,
+    pub targets: Vec<TargetRuntime>,
+    /// The scenarios' steps, ready to run.
+    pub scenarios: Vec<Vec<Op>>,
+    /// Every group key in journey order; group `i` of every worker is `keys[i]`.
+    pub keys: Vec<String>,
+}
+
+/// One target of the file, connected.
+pub(crate) struct TargetRuntime {
+    pub connector: Connector,
+    pub authority: String,
+    /// The base URL's path without a trailing `/`.
+    pub base_path: String,
+    pub tls: bool,
+    pub http2: bool,
+    /// `ws://host:port` or `wss://host:port`.
+    pub ws_origin: String,
+}
+
+/// A step, prepared for running.
+pub(crate) enum Op {
+    Request(Box<RequestOp>),
+    Think(ThinkTime),
+    WsConnect(Box<WsConnectStep>, usize),
+    WsSend(Template),
+    WsExpect(Box<WsExpectStep>, usize),
+    WsClose,
+    Group(u32, Vec<Op>),
+}
+
+pub(crate) struct RequestOp {
+    step: RequestStep,
+    group: usize,
+    /// The whole request, encoded once, when nothing in it is templated.
+    fixed: Option<PreparedRequest>,
+}
+
+impl JourneyRuntime {
+    /// Prepares `journeys` to run with these connected targets.
+    pub(crate) fn new(journeys: Arc<Journeys>, targets: Vec<TargetRuntime>) -> Self {
+        let mut keys = Vec::new();
+        let scenarios = journeys
+            .scenarios
+            .iter()
+            .map(|s| prepare(&s.steps, &journeys, &targets, &mut keys))
+            .collect();
+        JourneyRuntime {
+            journeys,
+            targets,
+            scenarios,
+            keys,
+        }
+    }
+}
+
+fn key_index(keys: &mut Vec<String>, key: &str) -> usize {
+    match keys.iter().position(|k| k == key) {
+        Some(i) => i,
+        None => {
+            keys.push(key.to_string());
+            keys.len() - 1
+        }
+    }
+}
+
+fn prepare(
+    steps: &[Step],
+    journeys: &Journeys,
+    targets: &[TargetRuntime],
+    keys: &mut Vec<String>,
+) -> Vec<Op> {
+    steps
+        .iter()
+        .map(|step| match step {
+            Step::Request(r) => {
+                let group = key_index(keys, &r.key);
+                let fixed = fixed_request(r, journeys, targets);
+                Op::Request(Box::new(RequestOp {
+                    step: (**r).clone(),
+                    group,
+                    fixed,
+                }))
+            }
+            Step::Think(t) => Op::Think(*t),
+            Step::WsConnect(c) => {
+                let group = key_index(keys, &c.key);
+                Op::WsConnect(c.clone(), group)
+            }
+            Step::WsSend(s) => Op::WsSend(s.message.clone()),
+            Step::WsExpect(e) => {
+                let group = key_index(keys, &e.key);
+                Op::WsExpect(Box::new(e.clone()), group)
+            }
+            Step::WsClose => Op::WsClose,
+            Step::Group { repeat, steps, .. } => {
+                Op::Group(*repeat, prepare(steps, journeys, targets, keys))
+            }
+        })
+        .collect()
+}
+
+/// The request encoded once, if neither it nor its target's headers use a template.
+fn fixed_request(
+    r: &RequestStep,
+    journeys: &Journeys,
+    targets: &[TargetRuntime],
+) -> Option<PreparedRequest> {
+    let t = &targets[r.target];
+    let target_headers = &journeys.targets[r.target].headers;
+    let path = r.path.literal()?;
+    let mut headers = Vec::new();
+    for (name, value) in target_headers.iter().chain(&r.headers) {
+        headers.push((name.as_str(), value.literal()?.as_bytes()));
+    }
+    let body = match &r.body {
+        Some(b) => b.literal()?.as_bytes().to_vec(),
+        None => Vec::new(),
+    };
+    let full_path = format!("{}{}", t.base_path, path);
+    Some(PreparedRequest::from_parts(
+        t.tls,
+        &t.authority,
+        &r.method,
+        &full_path,
+        headers.iter().copied(),
+        body,
+        t.http2,
+    ))
+}
+
+/// How a worker runs one scenario.
+pub(crate) enum LaneShare {
+    /// Virtual users with these global ranks loop; rank `r` is active while the
+    /// profile's value exceeds `r`.
+    Closed {
+        scenario: usize,
+        profile: RateProfile,
+        ranks: Vec<usize>,
+    },
+    /// This worker's part of the arrival schedule.
+    Open {
+        scenario: usize,
+        schedule: Schedule,
+        max_vus: usize,
+    },
+}
+
+/// The lanes of every scenario for worker `worker` of `threads`.
+pub(crate) fn lanes(
+    journeys: &Journeys,
+    worker: usize,
+    threads: usize,
+    seed: u64,
+) -> Vec<LaneShare> {
+    let shared_weight: f64 = journeys
+        .scenarios
+        .iter()
+        .filter(|s| s.load.is_none())
+        .map(|s| s.weight)
+        .sum();
+    journeys
+        .scenarios
+        .iter()
+        .enumerate()
+        .map(|(i, s)| {
+            let load = match &s.load {
+                Some(own) => own.clone(),
+                None => scaled(&journeys.load, s.weight / shared_weight.max(f64::MIN_POSITIVE)),
+            };
+            match load {
+                JourneyLoad::Closed { profile } => {
+                    let peak = profile.peak_rate().round() as usize;
+                    LaneShare::Closed {
+                        scenario: i,
+                        profile,
+                        ranks: (worker..peak).step_by(threads).collect(),
+                    }
+                }
+                JourneyLoad::Open {
+                    profile,
+                    arrival,
+                    max_vus,
+                } => LaneShare::Open {
+                    scenario: i,
+                    schedule: Schedule::new(
+                        &profile,
+                        arrival,
+                        worker,
+                        threads,
+                        seed.wrapping_add(i as u64),
+                    ),
+                    max_vus: max_vus.div_ceil(threads).max(1),
+                },
+            }
+        })
+        .collect()
+}
+
+/// A share of a load: rates or virtual users times `share`.
+fn scaled(load: &JourneyLoad, share: f64) -> JourneyLoad {
+    let scale = |p: &RateProfile| RateProfile {
+        start_rate: p.start_rate * share,
+        stages: p
+            .stages
+            .iter()
+            .map(|s| stampede_plan::Stage {
+                duration: s.duration,
+                target_rate: s.target_rate * share,
+            })
+            .collect(),
+    };
+    match load {
+        JourneyLoad::Closed { profile } => JourneyLoad::Closed {
+            profile: scale(profile),
+        },
+        JourneyLoad::Open {
+            profile,
+            arrival,
+            max_vus,
+        } => JourneyLoad::Open {
+            profile: scale(profile),
+            arrival: *arrival,
+            max_vus: ((*max_vus as f64 * share).ceil() as usize).max(1),
+        },
+    }
+}
+
+/// Starts a worker's lanes as tasks.
+pub(crate) fn spawn_lanes(
+    shared: &Arc<Shared>,
+    local: &LocalRef,
+    all_done: &Rc<Notify>,
+    lanes: Vec<LaneShare>,
+    worker: usize,
+) {
+    let rt = shared.journey.clone().expect("scenario run");
+    // Rows in journey order: group i is key i on every worker.
+    {
+        let mut l = local.borrow_mut();
+        for key in &rt.keys {
+            l.group_index(key.as_bytes());
+        }
+    }
+    for lane in lanes {
+        match lane {
+            LaneShare::Closed {
+                scenario,
+                profile,
+                ranks,
+            } => {
+                for rank in ranks {
+                    let vu = Vu::new(rank as u64 + 1, shared.seed ^ (rank as u64) << 20, &rt);
+                    let task = closed_vu(
+                        shared.clone(),
+                        local.clone(),
+                        rt.clone(),
+                        scenario,
+                        profile.clone(),
+                        rank,
+                        vu,
+                    );
+                    spawn_task(local, all_done, task);
+                }
+            }
+            LaneShare::Open {
+                scenario,
+                schedule,
+                max_vus,
+            } => {
+                let task = open_lane(
+                    shared.clone(),
+                    local.clone(),
+                    all_done.clone(),
+                    rt.clone(),
+                    scenario,
+                    schedule,
+                    max_vus,
+                    worker,
+                );
+                spawn_task(local, all_done, task);
+            }
+        }
+    }
+}
+
+/// One virtual user's state.
+struct Vu {
+    id: u64,
+    iteration: u64,
+    counter: u64,
+    vars: Vec<Option<String>>,
+    rng: fastrand::Rng,
+    /// One request slot per target.
+    slots: Vec<Option<Slot>>,
+    ws: Option<WebSocketStream<Stream>>,
+    /// When the last WebSocket message left.
+    ws_sent: Option<Instant>,
+    jar: CookieJar,
+    kept: Kept,
+    /// Reused for rendering.
+    scratch: Vec<u8>,
+}
+
+impl Vu {
+    fn new(id: u64, seed: u64, rt: &JourneyRuntime) -> Self {
+        Vu {
+            id,
+            iteration: 0,
+            counter: 0,
+            vars: vec![None; rt.journeys.vars.len()],
+            rng: fastrand::Rng::with_seed(seed ^ id.wrapping_mul(0x9e37_79b9_7f4a_7c15)),
+            slots: (0..rt.targets.len()).map(|_| None).collect(),
+            ws: None,
+            ws_sent: None,
+            jar: CookieJar::default(),
+            kept: Kept::new(0),
+            scratch: Vec::new(),
+        }
+    }
+
+    fn render(&mut self, t: &Template) -> Result<String, VarId> {
+        let mut ctx = RenderContext {
+            vars: &self.vars,
+            rng: &mut self.rng,
+            counter: &mut self.counter,
+            vu: self.id,
+            iteration: self.iteration,
+            now: SystemTime::now(),
+        };
+        t.render_string(&mut ctx)
+    }
+
+    fn render_into(&mut self, t: &Template, out: &mut Vec<u8>) -> Result<(), VarId> {
+        let mut ctx = RenderContext {
+            vars: &self.vars,
+            rng: &mut self.rng,
+            counter: &mut self.counter,
+            vu: self.id,
+            iteration: self.iteration,
+            now: SystemTime::now(),
+        };
+        t.render(&mut ctx, out)
+    }
+
+    /// Sets `[vars]` and takes feeder rows; `fresh` for a new user (unique rows).
+    /// False when a unique feeder has no row left.
+    fn begin(&mut self, rt: &JourneyRuntime, fresh: bool) -> bool {
+        for (id, t) in &rt.journeys.initial {
+            if fresh || self.vars[id.0 as usize].is_none() {
+                self.vars[id.0 as usize] = self.render(t).ok();
+            }
+        }
+        for f in &rt.journeys.feeders {
+            let unique = f.feeder.mode() == FeederMode::Unique;
+            if unique && !fresh {
+                continue;
+            }
+            let Some(row) = f.feeder.next_row(&mut self.rng) else {
+                return false;
+            };
+            for (var, value) in f.columns.iter().zip(row) {
+                self.vars[var.0 as usize] = Some(value.clone());
+            }
+        }
+        true
+    }
+}
+
+/// Closed lane: one virtual user looping over the journey while its rank is active.
+async fn closed_vu(
+    shared: Arc<Shared>,
+    local: LocalRef,
+    rt: Arc<JourneyRuntime>,
+    scenario: usize,
+    profile: RateProfile,
+    rank: usize,
+    mut vu: Vu,
+) {
+    let mut fresh = true;
+    loop {
+        let now = Instant::now();
+        if shared.stopping(now) {
+            break;
+        }
+        let active = profile
+            .rate_at(now.saturating_duration_since(shared.start))
+            .round() as usize;
+        if rank >= active {
+            // Ramped down (or not yet up): look again shortly.
+            vu.ws = None;
+            for s in vu.slots.iter_mut().flatten() {
+                s.disconnect();
+            }
+            let until = shared.send_until.map_or(now + POLL, |t| t.min(now + POLL));
+            tokio::time::sleep_until(until.into()).await;
+            continue;
+        }
+        vu.iteration += 1;
+        if !vu.begin(&rt, fresh) {
+            exhausted(&local);
+            break;
+        }
+        fresh = false;
+        run_ops(&shared, &local, &rt, &mut vu, &rt.scenarios[scenario], None).await;
+    }
+    if let Some(ws) = vu.ws.take() {
+        close_ws(ws).await;
+    }
+}
+
+/// How often an inactive virtual user checks whether the ramp needs it.
+const POLL: Duration = Duration::from_millis(100);
+
+fn exhausted(local: &LocalRef) {
+    let mut l = local.borrow_mut();
+    l.record(None, |s| s.record_error(ErrorClass::FeederExhausted));
+    l.sample(
+        ErrorClass::FeederExhausted,
+        Some("a unique feeder has no row left for a new virtual user".into()),
+    );
+}
+
+/// Open lane: each arrival starts a new virtual user that runs the journey once.
+#[allow(clippy::too_many_arguments)]
+async fn open_lane(
+    shared: Arc<Shared>,
+    local: LocalRef,
+    all_done: Rc<Notify>,
+    rt: Arc<JourneyRuntime>,
+    scenario: usize,
+    schedule: Schedule,
+    max_vus: usize,
+    worker: usize,
+) {
+    let mut timer = PreciseTimer::new();
+    let in_flight = Rc::new(Cell::new(0usize));
+    let mut arrivals = 0u64;
+    let threads = shared.threads as u64;
+    for offset in schedule {
+        let intended = shared.start + offset;
+        if shared.send_until.is_some_and(|t| intended >= t) {
+            break;
+        }
+        if intended > Instant::now() {
+            timer.sleep_until(intended).await;
+        }
+        if shared.abort.load(std::sync::atomic::Ordering::Relaxed) {
+            break;
+        }
+        arrivals += 1;
+        if in_flight.get() >= max_vus {
+            local.borrow_mut().snap.generator.dropped += 1;
+            continue;
+        }
+        let id = (arrivals - 1) * threads + worker as u64 + 1;
+        let mut vu = Vu::new(id, shared.seed ^ (scenario as u64) << 40, &rt);
+        vu.iteration = 1;
+        if !vu.begin(&rt, true) {
+            exhausted(&local);
+            continue;
+        }
+        in_flight.set(in_flight.get() + 1);
+        let (s, l, r, n) = (
+            shared.clone(),
+            local.clone(),
+            rt.clone(),
+            in_flight.clone(),
+        );
+        spawn_task(&local, &all_done, async move {
+            run_ops(&s, &l, &r, &mut vu, &r.scenarios[scenario], Some(intended)).await;
+            if let Some(ws) = vu.ws.take() {
+                close_ws(ws).await;
+            }
+            n.set(n.get() - 1);
+        });
+    }
+}
+
+/// What to do after a step.
+#[derive(PartialEq)]
+enum Flow {
+    Next,
+    /// End this iteration (a needed value is missing, or the run is stopping).
+    End,
+}
+
+/// Runs steps in order. `intended` is the first request's scheduled time (open model).
+async fn run_ops(
+    shared: &Shared,
+    local: &LocalRef,
+    rt: &JourneyRuntime,
+    vu: &mut Vu,
+    ops: &[Op],
+    mut intended: Option<Instant>,
+) -> Flow {
+    for op in ops {
+        if shared.stopping(Instant::now()) {
+            return Flow::End;
+        }
+        let flow = match op {
+            Op::Request(r) => request(shared, local, rt, vu, r, intended.take()).await,
+            Op::Think(t) => think(shared, vu, *t).await,
+            Op::WsConnect(c, group) => ws_connect(shared, local, rt, vu, c, *group).await,
+            Op::WsSend(m) => ws_send(local, vu, m).await,
+            Op::WsExpect(e, group) => ws_expect(local, vu, e, *group).await,
+            Op::WsClose => {
+                if let Some(ws) = vu.ws.take() {
+                    close_ws(ws).await;
+                }
+                Flow::Next
+            }
+            Op::Group(repeat, steps) => {
+                let mut flow = Flow::Next;
+                for _ in 0..*repeat {
+                    flow = Box::pin(run_ops(shared, local, rt, vu, steps, intended.take())).await;
+                    if flow == Flow::End {
+                        break;
+                    }
+                }
+                flow
+            }
+        };
+        if flow == Flow::End {
+            return Flow::End;
+        }
+    }
+    Flow::Next
+}
+
+async fn think(shared: &Shared, vu: &mut Vu, t: ThinkTime) -> Flow {
+    let pause = match t {
+        ThinkTime::Fixed(d) => d,
+        ThinkTime::Uniform(lo, hi) => {
+            let span = hi.saturating_sub(lo).as_nanos() as u64;
+            lo + Duration::from_nanos(vu.rng.u64(0..=span))
+        }
+        ThinkTime::Exponential(mean) => {
+            // Inverse transform: -ln(U) * mean, with U in (0, 1].
+            let u = 1.0 - vu.rng.f64();
+            mean.mul_f64(-u.ln())
+        }
+    };
+    let until = Instant::now() + pause;
+    let stop = shared.send_until.unwrap_or(until);
+    tokio::time::sleep_until(until.min(stop).into()).await;
+    if until > stop {
+        Flow::End
+    } else {
+        Flow::Next
+    }
+}
+
+fn missing(local: &LocalRef, rt: &JourneyRuntime, group: usize, var: VarId) -> Flow {
+    let mut l = local.borrow_mut();
+    l.record(Some(group), |s| s.record_error(ErrorClass::ExtractFailed));
+    let name = rt.journeys.vars.name(var).to_string();
+    l.sample(
+        ErrorClass::ExtractFailed,
+        Some(format!(
+            "{}: variable '{name}' is not set (an earlier extraction found nothing)",
+            rt.keys[group]
+        )),
+    );
+    Flow::End
+}
+
+/// One HTTP request step: render, send, record, store cookies, extract, check.
+async fn request(
+    shared: &Shared,
+    local: &LocalRef,
+    rt: &JourneyRuntime,
+    vu: &mut Vu,
+    op: &RequestOp,
+    intended: Option<Instant>,
+) -> Flow {
+    let step = &op.step;
+    let target = &rt.targets[step.target];
+    if !shared.take_ticket() {
+        return Flow::End;
+    }
+    let cookies = rt.journeys.cookies;
+    let use_fixed = op.fixed.is_some() && !(cookies && !vu.jar.is_empty_for(step.target));
+    let built;
+    let mut path_for_cookies = String::new();
+    let req = if use_fixed {
+        if cookies {
+            path_for_cookies = format!(
+                "{}{}",
+                target.base_path,
+                step.path.literal().unwrap_or_default()
+            );
+        }
+        op.fixed.as_ref().expect("checked")
+    } else {
+        match build_request(rt, vu, step, target) {
+            Ok((r, path)) => {
+                built = r;
+                path_for_cookies = path;
+                &built
+            }
+            Err(var) => return missing(local, rt, op.group, var),
+        }
+    };
+    let keep = step.needs_body() || cookies;
+    vu.kept.body_limit = if step.needs_body() {
+        KEPT_BODY_LIMIT
+    } else {
+        0
+    };
+    let slot = vu.slots[step.target].get_or_insert_with(|| {
+        let cell = target.http2.then(|| Rc::new(crate::link::H2Cell::default()));
+        Slot::new(cell, None)
+    });
+    let started = Instant::now();
+    let intended = intended.unwrap_or(started);
+    let n = {
+        let mut l = local.borrow_mut();
+        l.in_flight += 1;
+        l.next_conn += 1;
+        l.next_conn
+    };
+    let kept = if keep { Some(&mut vu.kept) } else { None };
+    let result = tokio::time::timeout_at((started + shared.timeout).into(), async {
+        if !slot.is_connected() {
+            let mut on_open = LocalOpen(local);
+            Box::pin(slot.connect(&target.connector, n, &mut on_open)).await?;
+        }
+        slot.exchange_keeping(req, kept).await
+    })
+    .await;
+    let done = Instant::now();
+    let mut l = local.borrow_mut();
+    l.in_flight -= 1;
+    l.last_completion = Some(done);
+    {
+        let g = &mut l.snap.generator;
+        g.sends += 1;
+        if shared.scheduled {
+            let lag = started.saturating_duration_since(intended);
+            g.schedule_lag.record(lag);
+            if lag > shared.late_threshold {
+                g.late_sends += 1;
+            }
+        }
+    }
+    let group = Some(op.group);
+    let x = match result {
+        Ok(Ok(x)) => x,
+        Ok(Err(Failure { class, detail, .. })) => {
+            l.record(group, |s| s.record_error(class));
+            l.sample(class, detail);
+            drop(l);
+            if class != ErrorClass::StreamReset {
+                slot.disconnect();
+            }
+            return Flow::Next;
+        }
+        Err(_elapsed) => {
+            if slot.is_connected() {
+                l.record(group, |s| s.record_timeout());
+            } else {
+                l.record(group, |s| s.record_error(ErrorClass::ConnectTimeout));
+            }
+            drop(l);
+            slot.disconnect();
+            return Flow::Next;
+        }
+    };
+    let latency = done - intended;
+    let status = x.meta.status;
+    let bytes_out = req.h1.len() as u64;
+    l.record(group, |s| {
+        s.record_response(status, latency, done - x.sent);
+        s.ttfb.record(x.meta.first_byte.saturating_duration_since(x.sent));
+        s.bytes_received += x.meta.bytes;
+        s.bytes_sent += bytes_out;
+    });
+    drop(l);
+    if !x.meta.reusable {
+        slot.disconnect();
+    }
+    if cookies {
+        for (name, value) in &vu.kept.headers {
+            if name == "set-cookie" {
+                vu.jar
+                    .store(step.target, &path_for_cookies, value, Instant::now());
+            }
+        }
+    }
+    if !step.needs_body() {
+        return Flow::Next;
+    }
+    let view = ResponseView::new(status, &vu.kept.headers, &vu.kept.body);
+    let failed_check = step
+        .checks
+        .iter()
+        .find_map(|c| c.evaluate(&view, latency).err().map(|why| (c, why)));
+    let mut extracted = Vec::with_capacity(step.extract.len());
+    let mut missing_value = None;
+    for (var, ex) in &step.extract {
+        match ex.apply(&view) {
+            Some(v) => extracted.push((*var, v)),
+            None => {
+                missing_value = Some((*var, ex));
+                break;
+            }
+        }
+    }
+    let mut counted = ErrorClass::for_status(status).is_some();
+    if let Some((check, why)) = failed_check {
+        fail_step(local, op.group, ErrorClass::CheckFailed, counted, || {
+            format!("{}: {} failed: {why}", rt.keys[op.group], check.describe())
+        });
+        counted = true;
+    }
+    if let Some((var, ex)) = missing_value {
+        fail_step(
+            local,
+            op.group,
+            ErrorClass::ExtractFailed,
+            counted,
+            || {
+                format!(
+                    "{}: {} found nothing for '{}' (status {status})",
+                    rt.keys[op.group],
+                    ex.describe(),
+                    rt.journeys.vars.name(var)
+                )
+            },
+        );
+        return Flow::End;
+    }
+    for (var, v) in extracted {
+        vu.vars[var.0 as usize] = Some(v);
+    }
+    Flow::Next
+}
+
+/// Counts a failed check or extraction for a step whose response was already recorded:
+/// one more error of `class`, unless the response already counted as an error (a 4xx or
+/// 5xx status, or an earlier failure of the same response); the message is sampled
+/// either way.
+fn fail_step(
+    local: &LocalRef,
+    group: usize,
+    class: ErrorClass,
+    already_error: bool,
+    message: impl FnOnce() -> String,
+) {
+    let mut l = local.borrow_mut();
+    if !already_error {
+        l.record(Some(group), |s| {
+            s.errors += 1;
+            s.errors_by_class.add(class);
+        });
+    }
+    l.sample(class, Some(message()));
+}
+
+/// Renders a templated request; also returns its path (for cookie matching).
+fn build_request(
+    rt: &JourneyRuntime,
+    vu: &mut Vu,
+    step: &RequestStep,
+    target: &TargetRuntime,
+) -> Result<(PreparedRequest, String), VarId> {
+    let mut path = target.base_path.clone();
+    let mut scratch = std::mem::take(&mut vu.scratch);
+    scratch.clear();
+    vu.render_into(&step.path, &mut scratch)?;
+    path.push_str(&String::from_utf8_lossy(&scratch));
+    let mut headers: Vec<(&str, Vec<u8>)> = Vec::new();
+    for (name, value) in rt.journeys.targets[step.target]
+        .headers
+        .iter()
+        .chain(&step.headers)
+    {
+        let mut v = Vec::new();
+        vu.render_into(value, &mut v)?;
+        headers.push((name.as_str(), v));
+    }
+    if rt.journeys.cookies {
+        if let Some(c) = vu.jar.header(step.target, &path, Instant::now()) {
+            headers.push(("Cookie", c.into_bytes()));
+        }
+    }
+    let mut body = Vec::new();
+    if let Some(b) = &step.body {
+        vu.render_into(b, &mut body)?;
+    }
+    vu.scratch = scratch;
+    let req = PreparedRequest::from_parts(
+        target.tls,
+        &target.authority,
+        &step.method,
+        &path,
+        headers.iter().map(|(n, v)| (*n, v.as_slice())),
+        body,
+        target.http2,
+    );
+    Ok((req, path))
+}
+
+async fn ws_connect(
+    shared: &Shared,
+    local: &LocalRef,
+    rt: &JourneyRuntime,
+    vu: &mut Vu,
+    step: &WsConnectStep,
+    group: usize,
+) -> Flow {
+    if let Some(ws) = vu.ws.take() {
+        close_ws(ws).await;
+    }
+    let target = &rt.targets[step.target];
+    let path = match vu.render(&step.path) {
+        Ok(p) => p,
+        Err(var) => return missing(local, rt, group, var),
+    };
+    let mut headers = Vec::new();
+    for (name, value) in rt.journeys.targets[step.target]
+        .headers
+        .iter()
+        .chain(&step.headers)
+    {
+        match vu.render(value) {
+            Ok(v) => headers.push((name.clone(), v)),
+            Err(var) => return missing(local, rt, group, var),
+        }
+    }
+    let url = format!("{}{}{}", target.ws_origin, target.base_path, path);
+    let started = Instant::now();
+    let n = {
+        let mut l = local.borrow_mut();
+        l.next_conn += 1;
+        l.next_conn
+    };
+    let opened = tokio::time::timeout(
+        shared.timeout,
+        Box::pin(open_ws(local, target, &url, &target.authority, &headers, n)),
+    )
+    .await;
+    let mut l = local.borrow_mut();
+    l.snap.generator.sends += 1;
+    match opened {
+        Ok(Ok((ws, upgrade))) => {
+            let took = started.elapsed();
+            l.record(Some(group), |s| {
+                s.record_response(101, took, took);
+                s.upgrade.record(upgrade);
+                s.protocols.add(Protocol::WebSocket);
+            });
+            vu.ws = Some(ws);
+            Flow::Next
+        }
+        Ok(Err(f)) => {
+            l.record(Some(group), |s| s.record_error(f.class));
+            l.sample(f.class, f.detail);
+            Flow::End
+        }
+        Err(_) => {
+            l.record(Some(group), |s| s.record_timeout());
+            Flow::End
+        }
+    }
+}
+
+async fn open_ws(
+    local: &LocalRef,
+    target: &TargetRuntime,
+    url: &str,
+    authority: &str,
+    headers: &[(String, String)],
+    n: usize,
+) -> Result<(WebSocketStream<Stream>, Duration), Failure> {
+    let opened = target.connector.open(n).await?;
+    {
+        let mut l = local.borrow_mut();
+        let (connect, tls) = (opened.connect, opened.tls);
+        l.record(None, |s| {
+            s.record_connect(connect);
+            if let Some(t) = tls {
+                s.tls_handshake.record(t);
+            }
+        });
+    }
+    let fail = |class: ErrorClass, e: &dyn std::fmt::Display| Failure {
+        class,
+        sent: None,
+        detail: Some(format!("WebSocket {url}: {e}")),
+    };
+    let mut request = url
+        .into_client_request()
+        .map_err(|e| fail(ErrorClass::WsUpgrade, &e))?;
+    let h = request.headers_mut();
+    if let Ok(v) = http::HeaderValue::from_str(authority) {
+        h.insert(http::header::HOST, v);
+    }
+    for (name, value) in headers {
+        if let (Ok(n), Ok(v)) = (
+            http::HeaderName::from_bytes(name.as_bytes()),
+            http::HeaderValue::from_str(value),
+        ) {
+            h.insert(n, v);
+        }
+    }
+    let t0 = Instant::now();
+    let (ws, _) = tokio_tungstenite::client_async_with_config(
+        request,
+        opened.stream,
+        Some(crate::ws::config()),
+    )
+    .await
+    .map_err(|e| match e {
+        tungstenite::Error::Io(io) => {
+            let class = crate::http1::classify_io(std::io::Error::new(io.kind(), ""));
+            fail(class, &io)
+        }
+        other => fail(ErrorClass::WsUpgrade, &other),
+    })?;
+    Ok((ws, t0.elapsed()))
+}
+
+async fn ws_send(local: &LocalRef, vu: &mut Vu, message: &Template) -> Flow {
+    let text = match vu.render(message) {
+        Ok(t) => t,
+        Err(_) => return Flow::End,
+    };
+    let Some(ws) = vu.ws.as_mut() else {
+        return Flow::End;
+    };
+    let len = text.len() as u64;
+    vu.ws_sent = Some(Instant::now());
+    match ws.send(Message::text(text)).await {
+        Ok(()) => {
+            local.borrow_mut().record(None, |s| s.bytes_sent += len);
+            Flow::Next
+        }
+        Err(e) => {
+            let mut l = local.borrow_mut();
+            l.record(None, |s| s.record_error(ErrorClass::WsDropped));
+            l.sample(ErrorClass::WsDropped, Some(format!("WebSocket send: {e}")));
+            vu.ws = None;
+            Flow::End
+        }
+    }
+}
+
+async fn ws_expect(local: &LocalRef, vu: &mut Vu, step: &WsExpectStep, group: usize) -> Flow {
+    let Some(ws) = vu.ws.as_mut() else {
+        return Flow::End;
+    };
+    let started = vu.ws_sent.take().unwrap_or_else(Instant::now);
+    let deadline = Instant::now() + step.timeout;
+    loop {
+        let next = tokio::time::timeout_at(deadline.into(), ws.next()).await;
+        let data = match next {
+            Err(_) => {
+                local.borrow_mut().record(Some(group), |s| s.record_timeout());
+                return Flow::End;
+            }
+            Ok(Some(Ok(Message::Text(t)))) => t.as_bytes().to_vec(),
+            Ok(Some(Ok(Message::Binary(b)))) => b.to_vec(),
+            Ok(Some(Ok(Message::Close(_)))) | Ok(None) | Ok(Some(Err(_))) => {
+                let mut l = local.borrow_mut();
+                l.record(Some(group), |s| s.record_error(ErrorClass::WsDropped));
+                l.sample(
+                    ErrorClass::WsDropped,
+                    Some("WebSocket closed while a message was expected".into()),
+                );
+                vu.ws = None;
+                return Flow::End;
+            }
+            Ok(Some(Ok(_))) => continue,
+        };
+        let now = Instant::now();
+        let rtt = now - started;
+        let view = ResponseView::new(200, &[], &data);
+        if !step.matches.iter().all(|c| c.evaluate(&view, rtt).is_ok()) {
+            continue;
+        }
+        let values: Vec<(VarId, Option<String>)> = step
+            .extract
+            .iter()
+            .map(|(var, ex): &(VarId, Extractor)| (*var, ex.apply(&view)))
+            .collect();
+        let len = data.len() as u64;
+        local.borrow_mut().record(Some(group), |s| {
+            s.record_message(rtt, rtt);
+            s.bytes_received += len;
+        });
+        for (var, v) in values {
+            match v {
+                Some(v) => vu.vars[var.0 as usize] = Some(v),
+                None => {
+                    fail_step(local, group, ErrorClass::ExtractFailed, false, || {
+                        "WebSocket message: nothing to extract".to_string()
+                    });
+                    return Flow::End;
+                }
+            }
+        }
+        return Flow::Next;
+    }
+}
+
+async fn close_ws(mut ws: WebSocketStream<Stream>) {
+    let _ = tokio::time::timeout(Duration::from_millis(500), async {
+        let _ = ws.close(None).await;
+        while let Some(Ok(_)) = ws.next().await {}
+    })
+    .await;
+}
+
+/// The HTTP version a target asks for.
+pub(crate) fn is_http2(v: &HttpVersion) -> bool {
+    matches!(v, HttpVersion::Http2 { .. })
+}
