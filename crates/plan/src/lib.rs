@@ -4,6 +4,10 @@
 //! here once, so the engine never sees a sentinel string or an impossible combination.
 //! This crate is pure: no sockets, no runtime.
 //!
+//! The building blocks of scenario files live in their own modules: [`template`] (request
+//! templates compiled once, rendered per request), [`feeder`] (CSV data), [`extract`]
+//! (values taken from responses) and [`check`] (assertions on responses).
+//!
 //! ```
 //! use stampede_plan::{parse_stage, Target};
 //! let target = Target::parse("http://127.0.0.1:8080/hello?x=1").unwrap();
@@ -14,13 +18,22 @@
 //! ```
 #![deny(missing_docs)]
 
+pub mod check;
+pub mod extract;
+pub mod feeder;
 mod parse;
 mod run_plan;
+pub mod template;
 pub mod threshold;
+
+pub use check::{Check, StatusMatch};
+pub use extract::{Extractor, ResponseView};
+pub use feeder::{Feeder, FeederError, FeederMode};
 
 pub use parse::{parse_duration, parse_header, parse_stage};
 pub use run_plan::{
     Arrival, GroupBy, HttpVersion, Load, PlanError, RateProfile, RequestSpec, RunPlan, Scheme,
     Stage, StopCondition, Target, TlsOptions, DEFAULT_DURATION,
 };
+pub use template::{RenderContext, Template, TemplateError, VarId, VarTable};
 pub use threshold::{Comparison, Threshold, ThresholdMetric};

@@ -1,0 +1,277 @@
+//! Checks (assertions) on a step's response. A failed check is counted, not fatal.
+//!
+//! ```
+//! use std::time::Duration;
+//! use stampede_plan::check::{Check, StatusMatch};
+//! use stampede_plan::extract::ResponseView;
+//!
+//! let resp = ResponseView::new(503, &[], br#"{"ok":false}"#);
+//! let status = Check::Status(StatusMatch::parse("2xx").unwrap());
+//! assert_eq!(status.describe(), "status is 2xx");
+//! assert_eq!(status.evaluate(&resp, Duration::ZERO).unwrap_err(), "status 503, expected 2xx");
+//! let ok = Check::json_equals("$.ok", serde_json::json!(true)).unwrap();
+//! assert_eq!(ok.evaluate(&resp, Duration::ZERO).unwrap_err(), "$.ok is false, expected true");
+//! ```
+
+use std::fmt;
+use std::time::Duration;
+
+use serde_json::Value;
+use serde_json_path::JsonPath;
+
+use crate::extract::ResponseView;
+
+/// Which status codes a [`Check::Status`] accepts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StatusMatch {
+    /// Exactly this code.
+    Code(u16),
+    /// A class: `2` for `2xx` (100 * class ..= 100 * class + 99).
+    Class(u8),
+    /// Any of these.
+    AnyOf(Vec<StatusMatch>),
+}
+
+impl StatusMatch {
+    /// Exactly `c`.
+    pub fn code(c: u16) -> Self {
+        StatusMatch::Code(c)
+    }
+
+    /// Parses `201` (a code from 100 to 599) or `2xx` (a class from `1xx` to `5xx`, `x` in
+    /// any case).
+    pub fn parse(text: &str) -> Result<Self, String> {
+        let t = text.trim();
+        let bad = || {
+            format!("bad status '{text}'; expected a code from 100 to 599 (e.g. 201) or a class (e.g. 2xx)")
+        };
+        match t.as_bytes() {
+            [c @ b'1'..=b'5', x1, x2]
+                if x1.eq_ignore_ascii_case(&b'x') && x2.eq_ignore_ascii_case(&b'x') =>
+            {
+                Ok(StatusMatch::Class(c - b'0'))
+            }
+            [b'1'..=b'5', b'0'..=b'9', b'0'..=b'9'] => {
+                Ok(StatusMatch::Code(t.parse().map_err(|_| bad())?))
+            }
+            _ => Err(bad()),
+        }
+    }
+
+    /// Any of `v` (a single element is returned as it is).
+    pub fn any_of(mut v: Vec<StatusMatch>) -> Self {
+        if v.len() == 1 {
+            v.pop().expect("one element")
+        } else {
+            StatusMatch::AnyOf(v)
+        }
+    }
+
+    /// Whether `status` is accepted.
+    pub fn matches(&self, status: u16) -> bool {
+        match self {
+            StatusMatch::Code(c) => *c == status,
+            StatusMatch::Class(c) => status / 100 == u16::from(*c),
+            StatusMatch::AnyOf(v) => v.iter().any(|m| m.matches(status)),
+        }
+    }
+}
+
+impl fmt::Display for StatusMatch {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            StatusMatch::Code(c) => write!(f, "{c}"),
+            StatusMatch::Class(c) => write!(f, "{c}xx"),
+            StatusMatch::AnyOf(v) => {
+                for (i, m) in v.iter().enumerate() {
+                    if i > 0 {
+                        f.write_str(" or ")?;
+                    }
+                    write!(f, "{m}")?;
+                }
+                Ok(())
+            }
+        }
+    }
+}
+
+impl From<u16> for StatusMatch {
+    fn from(c: u16) -> Self {
+        StatusMatch::Code(c)
+    }
+}
+
+/// One assertion on a response.
+#[derive(Debug, Clone)]
+pub enum Check {
+    /// The status is accepted by the match.
+    Status(StatusMatch),
+    /// The body contains this text.
+    BodyContains(String),
+    /// The first node the JSONPath selects equals `expected` (numbers compare by value, so
+    /// `1` equals `1.0`).
+    JsonEquals {
+        /// The query as written.
+        path: String,
+        /// The compiled query.
+        query: JsonPath,
+        /// The value expected.
+        expected: Value,
+    },
+    /// The response took less than this.
+    LatencyUnder(Duration),
+    /// The header is present and its value contains this text.
+    HeaderContains {
+        /// The header name (any case).
+        name: String,
+        /// The text the value must contain.
+        value: String,
+    },
+}
+
+/// Longest JSON value quoted in full in a failure message.
+const MAX_QUOTED: usize = 80;
+
+impl Check {
+    /// A [`Check::JsonEquals`]; `Err` holds the JSONPath parser's message.
+    pub fn json_equals(path: &str, expected: Value) -> Result<Check, String> {
+        let query = JsonPath::parse(path).map_err(|e| e.to_string())?;
+        Ok(Check::JsonEquals {
+            path: path.to_string(),
+            query,
+            expected,
+        })
+    }
+
+    /// `Ok`, or `Err` with a short reason such as `status 503, expected 2xx` or
+    /// `$.ok is false, expected true`.
+    pub fn evaluate(&self, resp: &ResponseView<'_>, latency: Duration) -> Result<(), String> {
+        match self {
+            Check::Status(m) => {
+                if m.matches(resp.status()) {
+                    Ok(())
+                } else {
+                    Err(format!("status {}, expected {m}", resp.status()))
+                }
+            }
+            Check::BodyContains(text) => {
+                if memchr::memmem::find(resp.body(), text.as_bytes()).is_some() {
+                    Ok(())
+                } else {
+                    Err(format!("body does not contain {}", quote(text)))
+                }
+            }
+            Check::JsonEquals {
+                path,
+                query,
+                expected,
+            } => {
+                let Some(json) = resp.json() else {
+                    return Err(format!(
+                        "body is not JSON, expected {path} = {}",
+                        short_json(expected)
+                    ));
+                };
+                match query.query(json).first() {
+                    None => Err(format!(
+                        "{path} not found, expected {}",
+                        short_json(expected)
+                    )),
+                    Some(v) if json_eq(v, expected) => Ok(()),
+                    Some(v) => Err(format!(
+                        "{path} is {}, expected {}",
+                        short_json(v),
+                        short_json(expected)
+                    )),
+                }
+            }
+            Check::LatencyUnder(bound) => {
+                if latency < *bound {
+                    Ok(())
+                } else {
+                    Err(format!(
+                        "latency {}, expected < {}",
+                        fmt_ms(latency),
+                        fmt_ms(*bound)
+                    ))
+                }
+            }
+            Check::HeaderContains { name, value } => match resp.header(name) {
+                None => Err(format!("header {} missing", name.to_ascii_lowercase())),
+                Some(v) if memchr::memmem::find(v, value.as_bytes()).is_some() => Ok(()),
+                Some(v) => Err(format!(
+                    "header {} is {}, expected it to contain {}",
+                    name.to_ascii_lowercase(),
+                    quote(&String::from_utf8_lossy(v)),
+                    quote(value)
+                )),
+            },
+        }
+    }
+
+    /// What the check asserts, such as `status is 2xx` or `latency < 200ms`.
+    pub fn describe(&self) -> String {
+        match self {
+            Check::Status(m) => format!("status is {m}"),
+            Check::BodyContains(text) => format!("body contains {}", quote(text)),
+            Check::JsonEquals { path, expected, .. } => {
+                format!("{path} equals {}", short_json(expected))
+            }
+            Check::LatencyUnder(d) => format!("latency < {}", fmt_ms(*d)),
+            Check::HeaderContains { name, value } => {
+                format!(
+                    "header {} contains {}",
+                    name.to_ascii_lowercase(),
+                    quote(value)
+                )
+            }
+        }
+    }
+}
+
+/// Equality with numbers compared by value (`1 == 1.0`).
+fn json_eq(a: &Value, b: &Value) -> bool {
+    match (a, b) {
+        (Value::Number(x), Value::Number(y)) => {
+            x == y || matches!((x.as_f64(), y.as_f64()), (Some(x), Some(y)) if x == y)
+        }
+        (Value::Array(x), Value::Array(y)) => {
+            x.len() == y.len() && x.iter().zip(y).all(|(a, b)| json_eq(a, b))
+        }
+        (Value::Object(x), Value::Object(y)) => {
+            x.len() == y.len()
+                && x.iter()
+                    .all(|(k, a)| y.get(k).is_some_and(|b| json_eq(a, b)))
+        }
+        _ => a == b,
+    }
+}
+
+/// Compact JSON, cut at [`MAX_QUOTED`] characters.
+fn short_json(v: &Value) -> String {
+    truncate(v.to_string())
+}
+
+/// A JSON-style quoted string, cut at [`MAX_QUOTED`] characters.
+fn quote(s: &str) -> String {
+    truncate(Value::from(s).to_string())
+}
+
+fn truncate(mut s: String) -> String {
+    if let Some((i, _)) = s.char_indices().nth(MAX_QUOTED) {
+        s.truncate(i);
+        s.push('…');
+    }
+    s
+}
+
+/// Milliseconds: `200ms`, `0.25ms`, `1500ms`.
+fn fmt_ms(d: Duration) -> String {
+    let nanos = d.as_nanos();
+    if nanos % 1_000_000 == 0 {
+        format!("{}ms", nanos / 1_000_000)
+    } else {
+        let ms = format!("{:.3}", nanos as f64 / 1e6);
+        format!("{}ms", ms.trim_end_matches('0').trim_end_matches('.'))
+    }
+}
