@@ -23,6 +23,7 @@ pub mod extract;
 pub mod feeder;
 mod parse;
 mod run_plan;
+pub mod scenario;
 pub mod template;
 pub mod threshold;
 
