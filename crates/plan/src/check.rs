@@ -118,6 +118,13 @@ pub enum Check {
         /// The value expected.
         expected: Value,
     },
+    /// The JSONPath selects at least one node (`{ exists = true }` in a scenario file).
+    JsonExists {
+        /// The query as written.
+        path: String,
+        /// The compiled query.
+        query: JsonPath,
+    },
     /// The response took less than this.
     LatencyUnder(Duration),
     /// The header is present and its value contains this text.
@@ -140,6 +147,15 @@ impl Check {
             path: path.to_string(),
             query,
             expected,
+        })
+    }
+
+    /// A [`Check::JsonExists`]; `Err` holds the JSONPath parser's message.
+    pub fn json_exists(path: &str) -> Result<Check, String> {
+        let query = JsonPath::parse(path).map_err(|e| e.to_string())?;
+        Ok(Check::JsonExists {
+            path: path.to_string(),
+            query,
         })
     }
 
@@ -185,6 +201,16 @@ impl Check {
                     )),
                 }
             }
+            Check::JsonExists { path, query } => {
+                let Some(json) = resp.json() else {
+                    return Err(format!("body is not JSON, expected {path} to exist"));
+                };
+                if query.query(json).first().is_some() {
+                    Ok(())
+                } else {
+                    Err(format!("{path} not found"))
+                }
+            }
             Check::LatencyUnder(bound) => {
                 if latency < *bound {
                     Ok(())
@@ -217,6 +243,7 @@ impl Check {
             Check::JsonEquals { path, expected, .. } => {
                 format!("{path} equals {}", short_json(expected))
             }
+            Check::JsonExists { path, .. } => format!("{path} exists"),
             Check::LatencyUnder(d) => format!("latency < {}", fmt_ms(*d)),
             Check::HeaderContains { name, value } => {
                 format!(
