@@ -76,7 +76,9 @@ pub enum OnOff {
 /// `stampede run`.
 #[derive(Debug, Args)]
 pub struct RunArgs {
-    /// Target URL (http://...).
+    /// Target URL (http://, https://, ws://, wss://), or a scenario file (.toml, see
+    /// docs/scenarios.md).
+    #[arg(value_name = "URL|FILE")]
     pub url: String,
 
     /// Open model: constant arrival rate in requests per second (with --stage: the

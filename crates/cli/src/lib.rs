@@ -11,6 +11,7 @@ mod live;
 mod prometheus;
 mod report_cmd;
 mod run_cmd;
+mod scenario_cmd;
 mod server_watch;
 mod target_cmd;
 

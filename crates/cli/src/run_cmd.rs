@@ -81,7 +81,7 @@ pub(crate) fn plan_from_args(a: &RunArgs) -> anyhow::Result<RunPlan> {
     }
     let threads = match a.threads {
         Some(n) => non_zero(n, "--threads")?,
-        None => std::thread::available_parallelism().unwrap_or(NonZeroUsize::MIN),
+        None => default_threads(),
     };
     let requests = match a.requests {
         Some(n) => Some(NonZeroU64::new(n).ok_or_else(|| usage("--requests must be at least 1"))?),
@@ -305,7 +305,26 @@ pub(crate) fn write_atomically(path: &Path, text: &str) -> std::io::Result<()> {
     std::fs::rename(&tmp, path)
 }
 
+/// One worker thread per core.
+pub(crate) fn default_threads() -> NonZeroUsize {
+    std::thread::available_parallelism().unwrap_or(NonZeroUsize::MIN)
+}
+
 pub(crate) fn run(a: RunArgs) -> anyhow::Result<u8> {
+    if crate::scenario_cmd::is_scenario(&a.url) {
+        let plan = crate::scenario_cmd::plan_from_file(&a)?;
+        if !a.quiet {
+            let j = plan.journeys.as_deref().expect("scenario plan");
+            eprintln!(
+                "stampede: scenario {} ({} scenarios) against {} for {}",
+                a.url,
+                j.scenarios.len(),
+                plan.target.url,
+                describe_stop(&plan)
+            );
+        }
+        return execute(&plan, a.out.as_deref(), a.quiet, &a.output);
+    }
     let plan = plan_from_args(&a)?;
     if !a.quiet {
         eprintln!(

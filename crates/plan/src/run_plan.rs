@@ -256,6 +256,8 @@ pub enum GroupBy {
     Header(String),
     /// By the remote address of the connection.
     Peer,
+    /// By scenario step (scenario runs).
+    Step,
 }
 
 impl GroupBy {
@@ -281,6 +283,7 @@ impl GroupBy {
         match self {
             GroupBy::Header(h) => h,
             GroupBy::Peer => "peer",
+            GroupBy::Step => "step",
         }
     }
 }

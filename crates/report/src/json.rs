@@ -93,6 +93,9 @@ pub struct ServerDoc {
 /// The run's configuration, as the engine understood it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RunConfig {
+    /// The scenario file of a scenario run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scenario_file: Option<String>,
     /// Target URL.
     pub url: String,
     /// HTTP method.
@@ -378,7 +381,11 @@ impl RunResult {
     pub fn new(plan: &RunPlan, outcome: &RunOutcome) -> Self {
         let open = plan.load.is_scheduled();
         let elapsed = outcome.elapsed;
-        let schedule = plan.schedule_profile().map(|p| Cumulative::new(&p));
+        // A scenario's schedule counts journeys, not requests: no request target rate.
+        let schedule = plan
+            .schedule_profile()
+            .filter(|_| plan.journeys.is_none())
+            .map(|p| Cumulative::new(&p));
         let target_rate = match &schedule {
             Some(c) if !elapsed.is_zero() => Some(c.at(elapsed) / elapsed.as_secs_f64()),
             _ => None,
@@ -538,6 +545,10 @@ fn config_of(plan: &RunPlan) -> RunConfig {
         _ => (None, None),
     };
     RunConfig {
+        scenario_file: plan
+            .journeys
+            .as_ref()
+            .map(|j| j.path.display().to_string()),
         every_s,
         hold_s,
         url: plan.target.url.to_string(),

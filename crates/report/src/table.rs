@@ -172,11 +172,14 @@ pub fn render_table(r: &RunResult) -> String {
         }
         _ => format!("closed model, {} connections", c.connections.unwrap_or(0)),
     };
+    let what = match &c.scenario_file {
+        Some(file) => format!("scenario {file} against {}", c.url),
+        None => format!("{} {}", c.method, c.url),
+    };
     let _ = writeln!(
         out,
-        "{} {}  {}  {:.1}s  {} threads{}",
-        c.method,
-        c.url,
+        "{}  {}  {:.1}s  {} threads{}",
+        what,
         load,
         r.summary.elapsed_s,
         c.threads,
