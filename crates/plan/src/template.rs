@@ -775,12 +775,17 @@ fn unix(now: SystemTime) -> std::time::Duration {
 fn push_uuid(random: u128, out: &mut Vec<u8>) {
     // Version 4 (bits 76..80 = 0100) and the RFC 9562 variant (bits 62..64 = 10).
     let v = (random & !(0xf << 76) & !(0x3 << 62)) | (0x4 << 76) | (0x2 << 62);
-    for i in 0..32 {
-        if matches!(i, 8 | 12 | 16 | 20) {
-            out.push(b'-');
+    let mut buf = [b'-'; 36];
+    let mut j = 0;
+    for (i, byte) in v.to_be_bytes().into_iter().enumerate() {
+        if matches!(i, 4 | 6 | 8 | 10) {
+            j += 1;
         }
-        out.push(HEX[((v >> (124 - 4 * i)) & 0xf) as usize]);
+        buf[j] = HEX[usize::from(byte >> 4)];
+        buf[j + 1] = HEX[usize::from(byte & 0xf)];
+        j += 2;
     }
+    out.extend_from_slice(&buf);
 }
 
 fn push_2(out: &mut Vec<u8>, n: u64) {
