@@ -175,6 +175,10 @@ pub struct RunArgs {
     /// Show no live view and no progress lines while running.
     #[arg(short = 'q', long)]
     pub quiet: bool,
+    /// Scenario files: send the first target's requests to this base URL instead of the
+    /// file's `base_url` (the same journeys against another environment).
+    #[arg(long, value_name = "URL")]
+    pub base_url: Option<String>,
     /// Pass/fail criterion (repeatable), e.g. "p99 < 200ms", "error_rate < 0.1%",
     /// "rate >= 900": the exit code is 1 when one fails.
     #[arg(long = "threshold", value_name = "EXPR", value_parser = criterion)]

@@ -325,6 +325,9 @@ pub(crate) fn run(a: RunArgs) -> anyhow::Result<u8> {
         }
         return execute(&plan, a.out.as_deref(), a.quiet, &a.output);
     }
+    if a.base_url.is_some() {
+        return Err(usage("--base-url applies to scenario files only"));
+    }
     let plan = plan_from_args(&a)?;
     if !a.quiet {
         eprintln!(

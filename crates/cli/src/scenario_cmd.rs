@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use stampede_plan::scenario::{load_file, JourneyLoad, Journeys};
 use stampede_plan::{
-    GroupBy, Load, RequestSpec, RunPlan, ScopedThreshold, StopCondition, ThresholdScope,
+    GroupBy, Load, RequestSpec, RunPlan, ScopedThreshold, StopCondition, Target, ThresholdScope,
 };
 
 use crate::args::RunArgs;
@@ -42,7 +42,11 @@ pub(crate) fn plan_from_file(a: &RunArgs) -> anyhow::Result<RunPlan> {
             a.url
         )));
     }
-    let journeys = load_file(Path::new(&a.url)).map_err(|e| usage(e.to_string()))?;
+    let mut journeys = load_file(Path::new(&a.url)).map_err(|e| usage(e.to_string()))?;
+    if let Some(url) = &a.base_url {
+        let base = Target::parse(url).map_err(|e| usage(format!("--base-url: {e}")))?;
+        journeys.targets[0].base = base;
+    }
     Ok(plan_for(Arc::new(journeys), a))
 }
 

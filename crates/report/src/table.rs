@@ -145,8 +145,13 @@ pub fn render_table(r: &RunResult) -> String {
                 "open model, {} arrivals",
                 c.arrival.as_deref().unwrap_or("uniform")
             );
+            let unit = if c.scenario_file.is_some() {
+                "journeys/s"
+            } else {
+                "req/s"
+            };
             if c.stages.is_empty() {
-                let _ = write!(s, " at {} req/s", c.rate.unwrap_or(0.0));
+                let _ = write!(s, " at {} {unit}", c.rate.unwrap_or(0.0));
             } else {
                 let stages: Vec<String> = c
                     .stages
@@ -169,6 +174,9 @@ pub fn render_table(r: &RunResult) -> String {
                 let _ = write!(s, ", reconnecting every {h}s");
             }
             s
+        }
+        _ if c.scenario_file.is_some() => {
+            format!("closed model, {} virtual users", c.connections.unwrap_or(0))
         }
         _ => format!("closed model, {} connections", c.connections.unwrap_or(0)),
     };
