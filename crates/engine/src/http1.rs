@@ -195,7 +195,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Http1Conn<S> {
             if let Some(k) = kept.as_deref_mut() {
                 k.clear();
             }
-            let meta = self.read_response(head_request, kept.as_deref_mut()).await?;
+            let meta = self
+                .read_response(head_request, kept.as_deref_mut())
+                .await?;
             // Interim 1xx responses precede the real one.
             if !(100..200).contains(&meta.status) || meta.status == 101 {
                 return Ok(meta);
@@ -247,9 +249,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Http1Conn<S> {
                         let (body, reusable) =
                             framing(&self.capture, &mut self.captured, &resp, head_request)?;
                         if let Some(k) = kept.as_deref_mut() {
-                            k.headers.extend(resp.headers.iter().map(|h| {
-                                (h.name.to_ascii_lowercase(), h.value.to_vec())
-                            }));
+                            k.headers.extend(
+                                resp.headers
+                                    .iter()
+                                    .map(|h| (h.name.to_ascii_lowercase(), h.value.to_vec())),
+                            );
                         }
                         break (status, body, reusable, len);
                     }
@@ -292,7 +296,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Http1Conn<S> {
     }
 
     /// Reads `n` body bytes, keeping them in `kept` if given.
-    async fn discard(&mut self, mut n: u64, mut kept: Option<&mut Kept>) -> Result<u64, ErrorClass> {
+    async fn discard(
+        &mut self,
+        mut n: u64,
+        mut kept: Option<&mut Kept>,
+    ) -> Result<u64, ErrorClass> {
         let total = n;
         loop {
             let have = (self.end - self.start) as u64;
@@ -316,7 +324,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Http1Conn<S> {
         }
     }
 
-    async fn discard_until_close(&mut self, mut kept: Option<&mut Kept>) -> Result<u64, ErrorClass> {
+    async fn discard_until_close(
+        &mut self,
+        mut kept: Option<&mut Kept>,
+    ) -> Result<u64, ErrorClass> {
         let mut total = (self.end - self.start) as u64;
         loop {
             if let Some(k) = kept.as_deref_mut() {
@@ -641,7 +652,9 @@ mod tests {
         .await;
         assert_eq!(m.status, 201);
         assert_eq!(k.body, b"{\"id\": 42}\n");
-        assert!(k.headers.contains(&("set-cookie".to_string(), b"a=1".to_vec())));
+        assert!(k
+            .headers
+            .contains(&("set-cookie".to_string(), b"a=1".to_vec())));
 
         let (_, k) = keep_from(
             b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n",

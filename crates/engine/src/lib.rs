@@ -176,12 +176,7 @@ pub fn run(
     for w in 0..threads {
         let share = match &plan.load {
             _ if plan.journeys.is_some() => Share::Journeys {
-                lanes: journey::lanes(
-                    plan.journeys.as_deref().expect("checked"),
-                    w,
-                    threads,
-                    seed,
-                ),
+                lanes: journey::lanes(plan.journeys.as_deref().expect("checked"), w, threads, seed),
             },
             Load::Closed { connections } => Share::Closed {
                 connections: connections.get() / threads
@@ -266,12 +261,11 @@ fn journey_runtime(
     let mut targets = Vec::with_capacity(journeys.targets.len());
     for t in &journeys.targets {
         let base = &t.base;
-        let addrs = connect::resolve(&base.host, base.port).map_err(|source| {
-            EngineError::Resolve {
+        let addrs =
+            connect::resolve(&base.host, base.port).map_err(|source| EngineError::Resolve {
                 host: base.host.clone(),
                 source,
-            }
-        })?;
+            })?;
         let http2 = journey::is_http2(&t.http) && !base.scheme.is_websocket();
         let tls_config = if base.scheme.is_tls() {
             let alpn: &[&[u8]] = if http2 { &[b"h2"] } else { &[b"http/1.1"] };

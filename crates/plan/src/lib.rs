@@ -24,8 +24,8 @@ pub mod feeder;
 mod parse;
 mod run_plan;
 pub mod scenario;
-pub mod threshold;
 pub mod template;
+pub mod threshold;
 
 pub use check::{Check, StatusMatch};
 pub use extract::{Extractor, ResponseView};
@@ -36,5 +36,5 @@ pub use run_plan::{
     Arrival, GroupBy, HttpVersion, Load, PlanError, RateProfile, RequestSpec, RunPlan, Scheme,
     Stage, StopCondition, Target, TlsOptions, DEFAULT_DURATION,
 };
-pub use threshold::{Comparison, ScopedThreshold, Threshold, ThresholdMetric, ThresholdScope};
 pub use template::{RenderContext, Template, TemplateError, VarId, VarTable};
+pub use threshold::{Comparison, ScopedThreshold, Threshold, ThresholdMetric, ThresholdScope};

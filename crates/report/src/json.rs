@@ -545,10 +545,7 @@ fn config_of(plan: &RunPlan) -> RunConfig {
         _ => (None, None),
     };
     RunConfig {
-        scenario_file: plan
-            .journeys
-            .as_ref()
-            .map(|j| j.path.display().to_string()),
+        scenario_file: plan.journeys.as_ref().map(|j| j.path.display().to_string()),
         every_s,
         hold_s,
         url: plan.target.url.to_string(),

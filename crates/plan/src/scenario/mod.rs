@@ -31,11 +31,11 @@ mod model;
 mod parse;
 mod raw;
 
+pub use crate::threshold::{ScopedThreshold, ThresholdScope};
 pub use model::{
     FeederUse, JourneyLoad, JourneyTarget, Journeys, RequestStep, Scenario, Step, ThinkTime,
     WsConnectStep, WsExpectStep, WsSendStep,
 };
-pub use crate::threshold::{ScopedThreshold, ThresholdScope};
 
 /// The commented example that `stampede init` writes. It runs against the built-in target
 /// (`stampede target --listen 127.0.0.1:8080`) and needs no other file.

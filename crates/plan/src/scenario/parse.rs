@@ -13,7 +13,6 @@ use super::model::{
     FeederUse, JourneyLoad, JourneyTarget, Journeys, RequestStep, Scenario, Step, ThinkTime,
     WsConnectStep, WsExpectStep, WsSendStep,
 };
-use crate::threshold::{ScopedThreshold, ThresholdScope};
 use super::raw::{
     Entries, RawArrival, RawChecks, RawExtract, RawFeederMode, RawFile, RawLoad, RawModel, RawStep,
     RawTarget, RawThink, RawWsExpect,
@@ -24,6 +23,7 @@ use crate::extract::Extractor;
 use crate::feeder::{Feeder, FeederMode};
 use crate::template::{Template, VarId, VarTable};
 use crate::threshold::Threshold;
+use crate::threshold::{ScopedThreshold, ThresholdScope};
 use crate::{
     parse_duration, Arrival, HttpVersion, RateProfile, Stage, Target, TlsOptions, DEFAULT_DURATION,
 };
