@@ -223,7 +223,11 @@ impl Check {
                 }
             }
             Check::HeaderContains { name, value } => match resp.header(name) {
-                None => Err(format!("header {} missing", name.to_ascii_lowercase())),
+                None => Err(format!(
+                    "header {} missing, expected it to contain {}",
+                    name.to_ascii_lowercase(),
+                    quote(value)
+                )),
                 Some(v) if memchr::memmem::find(v, value.as_bytes()).is_some() => Ok(()),
                 Some(v) => Err(format!(
                     "header {} is {}, expected it to contain {}",
@@ -300,5 +304,160 @@ fn fmt_ms(d: Duration) -> String {
     } else {
         let ms = format!("{:.3}", nanos as f64 / 1e6);
         format!("{}ms", ms.trim_end_matches('0').trim_end_matches('.'))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn ms(n: u64) -> Duration {
+        Duration::from_millis(n)
+    }
+
+    #[test]
+    fn status_match() {
+        assert!(StatusMatch::code(201).matches(201));
+        assert!(!StatusMatch::code(201).matches(200));
+        let ok = StatusMatch::parse("2xx").unwrap();
+        assert_eq!(ok, StatusMatch::Class(2));
+        assert!(ok.matches(200) && ok.matches(299) && !ok.matches(300) && !ok.matches(199));
+        assert_eq!(StatusMatch::parse("4XX").unwrap(), StatusMatch::Class(4));
+        assert_eq!(StatusMatch::parse(" 201 ").unwrap(), StatusMatch::Code(201));
+        assert_eq!(StatusMatch::from(204), StatusMatch::Code(204));
+        for bad in [
+            "", "2x", "6xx", "0xx", "99", "600", "2000", "abc", "x2x", "20x",
+        ] {
+            let e = StatusMatch::parse(bad).unwrap_err();
+            assert!(e.contains("expected a code from 100 to 599"), "{bad}: {e}");
+        }
+        let any = StatusMatch::any_of(vec![StatusMatch::code(200), StatusMatch::Class(3)]);
+        assert!(any.matches(200) && any.matches(302) && !any.matches(201));
+        assert_eq!(any.to_string(), "200 or 3xx");
+        assert_eq!(
+            StatusMatch::any_of(vec![StatusMatch::code(200)]),
+            StatusMatch::Code(200)
+        );
+    }
+
+    #[test]
+    fn status_check() {
+        let c = Check::Status(StatusMatch::Class(2));
+        assert_eq!(c.describe(), "status is 2xx");
+        assert_eq!(c.evaluate(&ResponseView::new(204, &[], b""), ms(1)), Ok(()));
+        assert_eq!(
+            c.evaluate(&ResponseView::new(503, &[], b""), ms(1)),
+            Err("status 503, expected 2xx".into())
+        );
+    }
+
+    #[test]
+    fn body_contains() {
+        let c = Check::BodyContains("\"ok\"".into());
+        assert_eq!(c.describe(), r#"body contains "\"ok\"""#);
+        assert_eq!(
+            c.evaluate(&ResponseView::new(200, &[], br#"{"ok":1}"#), ms(1)),
+            Ok(())
+        );
+        assert_eq!(
+            c.evaluate(&ResponseView::new(200, &[], b"nope"), ms(1)),
+            Err(r#"body does not contain "\"ok\"""#.into())
+        );
+        let long = Check::BodyContains("x".repeat(200));
+        let e = long
+            .evaluate(&ResponseView::new(200, &[], b""), ms(1))
+            .unwrap_err();
+        assert!(e.chars().count() < 120 && e.ends_with('…'), "{e}");
+    }
+
+    #[test]
+    fn json_equals() {
+        let body = br#"{"ok":false,"n":1,"user":{"id":7,"tags":["a"]},"s":"x"}"#;
+        let resp = ResponseView::new(200, &[], body);
+        let eval = |path: &str, v: serde_json::Value| {
+            Check::json_equals(path, v).unwrap().evaluate(&resp, ms(1))
+        };
+        assert_eq!(eval("$.ok", json!(false)), Ok(()));
+        assert_eq!(eval("$.n", json!(1.0)), Ok(()), "numbers compare by value");
+        assert_eq!(eval("$.user", json!({"tags": ["a"], "id": 7.0})), Ok(()));
+        assert_eq!(eval("$.s", json!("x")), Ok(()));
+        assert_eq!(
+            eval("$.ok", json!(true)),
+            Err("$.ok is false, expected true".into())
+        );
+        assert_eq!(
+            eval("$.s", json!("y")),
+            Err(r#"$.s is "x", expected "y""#.into())
+        );
+        assert_eq!(
+            eval("$.n", json!("1")),
+            Err(r#"$.n is 1, expected "1""#.into())
+        );
+        assert_eq!(
+            eval("$.user", json!({"id": 7})).unwrap_err(),
+            r#"$.user is {"id":7,"tags":["a"]}, expected {"id":7}"#
+        );
+        assert_eq!(
+            eval("$.nope", json!(1)),
+            Err("$.nope not found, expected 1".into())
+        );
+        let c = Check::json_equals("$.ok", json!(true)).unwrap();
+        assert_eq!(c.describe(), "$.ok equals true");
+        assert_eq!(
+            c.evaluate(&ResponseView::new(200, &[], b"<html>"), ms(1)),
+            Err("body is not JSON, expected $.ok = true".into())
+        );
+        assert!(Check::json_equals("$[", json!(1)).is_err());
+    }
+
+    #[test]
+    fn latency_under() {
+        let c = Check::LatencyUnder(ms(200));
+        assert_eq!(c.describe(), "latency < 200ms");
+        let resp = ResponseView::new(200, &[], b"");
+        assert_eq!(c.evaluate(&resp, Duration::from_micros(199_999)), Ok(()));
+        assert_eq!(
+            c.evaluate(&resp, ms(200)),
+            Err("latency 200ms, expected < 200ms".into())
+        );
+        assert_eq!(
+            c.evaluate(&resp, Duration::from_micros(312_450)),
+            Err("latency 312.45ms, expected < 200ms".into())
+        );
+        assert_eq!(
+            Check::LatencyUnder(Duration::from_secs(2)).describe(),
+            "latency < 2000ms"
+        );
+        assert_eq!(
+            Check::LatencyUnder(Duration::from_micros(250)).describe(),
+            "latency < 0.25ms"
+        );
+    }
+
+    #[test]
+    fn header_contains() {
+        let h = vec![(
+            "content-type".to_string(),
+            b"application/json; charset=utf-8".to_vec(),
+        )];
+        let resp = ResponseView::new(200, &h, b"");
+        let c = |name: &str, value: &str| Check::HeaderContains {
+            name: name.into(),
+            value: value.into(),
+        };
+        assert_eq!(c("Content-Type", "json").evaluate(&resp, ms(1)), Ok(()));
+        assert_eq!(
+            c("Content-Type", "json").describe(),
+            r#"header content-type contains "json""#
+        );
+        assert_eq!(
+            c("content-type", "xml").evaluate(&resp, ms(1)),
+            Err(r#"header content-type is "application/json; charset=utf-8", expected it to contain "xml""#.into())
+        );
+        assert_eq!(
+            c("x-cache", "HIT").evaluate(&resp, ms(1)),
+            Err("header x-cache missing, expected it to contain \"HIT\"".into())
+        );
     }
 }

@@ -185,3 +185,108 @@ pub(crate) fn json_text(value: &serde_json::Value) -> String {
 pub(crate) fn is_token_byte(b: u8) -> bool {
     b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const BODY: &[u8] =
+        br#"{"token":"t-1","n":3,"ok":true,"items":[{"id":"a"},{"id":"b"}],"nil":null}"#;
+
+    fn headers() -> Vec<(String, Vec<u8>)> {
+        vec![
+            ("content-type".into(), b"application/json".to_vec()),
+            ("set-cookie".into(), b"a=1".to_vec()),
+            ("set-cookie".into(), b"b=2".to_vec()),
+        ]
+    }
+
+    fn get(e: &Extractor, body: &[u8]) -> Option<String> {
+        let h = headers();
+        e.apply(&ResponseView::new(200, &h, body))
+    }
+
+    #[test]
+    fn view_parses_json_once() {
+        let h = headers();
+        let v = ResponseView::new(204, &h, BODY);
+        assert_eq!(v.status(), 204);
+        assert_eq!(v.body(), BODY);
+        assert_eq!(v.header("content-type"), Some(&b"application/json"[..]));
+        assert_eq!(v.header("Content-Type"), Some(&b"application/json"[..]));
+        assert_eq!(v.header("set-cookie"), Some(&b"a=1"[..]), "the first one");
+        assert_eq!(v.header("x-nope"), None);
+        let first = v.json().unwrap() as *const serde_json::Value;
+        assert_eq!(
+            v.json().unwrap() as *const _,
+            first,
+            "parsed once, then cached"
+        );
+        assert!(ResponseView::new(200, &[], b"not json").json().is_none());
+        assert!(ResponseView::new(200, &[], b"").json().is_none());
+        assert!(format!("{v:?}").contains("204"));
+    }
+
+    #[test]
+    fn json_path() {
+        let e = |p: &str| get(&Extractor::json_path(p).unwrap(), BODY);
+        assert_eq!(e("$.token").as_deref(), Some("t-1"));
+        assert_eq!(e("$.n").as_deref(), Some("3"));
+        assert_eq!(e("$.ok").as_deref(), Some("true"));
+        assert_eq!(e("$.nil").as_deref(), Some("null"));
+        assert_eq!(e("$.items[1].id").as_deref(), Some("b"));
+        assert_eq!(e("$.items[*].id").as_deref(), Some("a"), "the first match");
+        assert_eq!(e("$.items[0]").as_deref(), Some(r#"{"id":"a"}"#));
+        assert_eq!(e("$..id").as_deref(), Some("a"));
+        assert_eq!(e("$.missing"), None);
+        assert_eq!(
+            get(&Extractor::json_path("$.token").unwrap(), b"<html>"),
+            None
+        );
+        let err = Extractor::json_path("$.[").unwrap_err();
+        assert!(!err.is_empty());
+        assert!(Extractor::json_path("token").is_err(), "must start at $");
+        assert_eq!(Extractor::json_path("$.a").unwrap().describe(), "json $.a");
+    }
+
+    #[test]
+    fn regex() {
+        let e = Extractor::regex(r#""token":"([^"]+)""#, None).unwrap();
+        assert_eq!(get(&e, BODY).as_deref(), Some("t-1"));
+        let whole = Extractor::regex(r"t-\d", None).unwrap();
+        assert_eq!(get(&whole, BODY).as_deref(), Some("t-1"));
+        let g0 = Extractor::regex(r#""token":"([^"]+)""#, Some(0)).unwrap();
+        assert_eq!(get(&g0, BODY).as_deref(), Some(r#""token":"t-1""#));
+        let g2 = Extractor::regex(r#""id":"(a)"|"id":"(b)""#, Some(2)).unwrap();
+        assert_eq!(
+            get(&g2, BODY),
+            None,
+            "group 2 did not take part in the first match"
+        );
+        assert_eq!(get(&e, b"nothing here"), None);
+        assert_eq!(get(&whole, b"\xff t-9 \xfe").as_deref(), Some("t-9"));
+        assert_eq!(
+            Extractor::regex("(a)", Some(2)).unwrap_err(),
+            "capture group 2 does not exist: the pattern has 1 capture group"
+        );
+        assert!(Extractor::regex("a", Some(1))
+            .unwrap_err()
+            .contains("has 0 capture groups"));
+        assert!(Extractor::regex("(", None).is_err());
+        assert!(e.describe().starts_with("regex "));
+    }
+
+    #[test]
+    fn header_and_status() {
+        let e = Extractor::header("Content-Type").unwrap();
+        assert_eq!(get(&e, b"").as_deref(), Some("application/json"));
+        assert_eq!(e.describe(), "header content-type");
+        assert_eq!(get(&Extractor::header("x-none").unwrap(), b""), None);
+        assert!(Extractor::header("").is_err());
+        assert!(Extractor::header("bad name").is_err());
+        assert!(Extractor::header("x:y").is_err());
+        let resp = ResponseView::new(503, &[], b"");
+        assert_eq!(Extractor::status().apply(&resp).as_deref(), Some("503"));
+        assert_eq!(Extractor::status().describe(), "status");
+    }
+}

@@ -255,3 +255,182 @@ fn check_columns(columns: &[String]) -> Result<(), String> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+
+    fn strings(v: &[&str]) -> Vec<String> {
+        v.iter().map(|s| s.to_string()).collect()
+    }
+
+    fn numbers(n: usize, mode: FeederMode) -> Feeder {
+        let rows = (0..n)
+            .map(|i| vec![i.to_string(), format!("v{i}")])
+            .collect();
+        Feeder::from_rows("nums", strings(&["n", "v"]), rows, mode).unwrap()
+    }
+
+    fn csv_file(text: &str) -> tempfile::NamedTempFile {
+        use std::io::Write;
+        let mut f = tempfile::NamedTempFile::new().unwrap();
+        f.write_all(text.as_bytes()).unwrap();
+        f
+    }
+
+    #[test]
+    fn sequential_wraps_around() {
+        let f = numbers(3, FeederMode::Sequential);
+        let mut rng = fastrand::Rng::with_seed(1);
+        let got: Vec<String> = (0..7)
+            .map(|_| f.next_row(&mut rng).unwrap()[0].clone())
+            .collect();
+        assert_eq!(got, strings(&["0", "1", "2", "0", "1", "2", "0"]));
+    }
+
+    #[test]
+    fn random_covers_rows() {
+        let f = numbers(4, FeederMode::Random);
+        let mut rng = fastrand::Rng::with_seed(1);
+        let mut seen = HashSet::new();
+        for _ in 0..200 {
+            let row = f.next_row(&mut rng).unwrap();
+            assert_eq!(row[1], format!("v{}", row[0]));
+            seen.insert(row[0].clone());
+        }
+        assert_eq!(seen.len(), 4);
+    }
+
+    #[test]
+    fn unique_is_distinct_across_threads_then_exhausted() {
+        let f = Arc::new(numbers(1000, FeederMode::Unique));
+        let handles: Vec<_> = (0..4)
+            .map(|t| {
+                let f = Arc::clone(&f);
+                std::thread::spawn(move || {
+                    let mut rng = fastrand::Rng::with_seed(t);
+                    let mut got = Vec::new();
+                    while let Some(row) = f.next_row(&mut rng) {
+                        got.push(row[0].clone());
+                    }
+                    got
+                })
+            })
+            .collect();
+        let mut all = Vec::new();
+        for h in handles {
+            all.extend(h.join().unwrap());
+        }
+        assert_eq!(all.len(), 1000);
+        let distinct: HashSet<_> = all.iter().collect();
+        assert_eq!(distinct.len(), 1000);
+        let mut rng = fastrand::Rng::new();
+        assert!(f.next_row(&mut rng).is_none());
+        assert!(f.next_row(&mut rng).is_none(), "stays exhausted");
+    }
+
+    #[test]
+    fn accessors() {
+        let f = numbers(2, FeederMode::Unique);
+        assert_eq!(f.name(), "nums");
+        assert_eq!(f.mode(), FeederMode::Unique);
+        assert_eq!(f.columns(), strings(&["n", "v"]).as_slice());
+        assert_eq!(f.column_index("v"), Some(1));
+        assert_eq!(f.column_index("x"), None);
+        assert_eq!(f.len(), 2);
+        assert!(!f.is_empty());
+        fn send_sync<T: Send + Sync>() {}
+        send_sync::<Feeder>();
+    }
+
+    #[test]
+    fn loads_csv() {
+        let file = csv_file("email, password\na@example.test,\"p,w\"\nb@example.test,x\n");
+        let f = Feeder::load("users", file.path(), FeederMode::Sequential).unwrap();
+        assert_eq!(f.columns(), strings(&["email", "password"]).as_slice());
+        assert_eq!(f.len(), 2);
+        let mut rng = fastrand::Rng::new();
+        assert_eq!(
+            f.next_row(&mut rng).unwrap(),
+            strings(&["a@example.test", "p,w"]).as_slice()
+        );
+    }
+
+    #[test]
+    fn ragged_row_names_its_line() {
+        let file = csv_file("a,b\n1,2\n3,4\n5\n");
+        let e = Feeder::load("f", file.path(), FeederMode::Sequential).unwrap_err();
+        assert_eq!(e.line, Some(4));
+        assert_eq!(e.path, file.path());
+        assert_eq!(
+            e.message,
+            "row has 1 field, expected 2 (the header's column count)"
+        );
+        assert_eq!(
+            e.to_string(),
+            format!("{}:4: {}", file.path().display(), e.message)
+        );
+        let e = Feeder::from_rows(
+            "f",
+            strings(&["a", "b"]),
+            vec![strings(&["1", "2"]), strings(&["1", "2", "3"])],
+            FeederMode::Random,
+        )
+        .unwrap_err();
+        assert_eq!(e.line, Some(3));
+        assert_eq!(
+            e.to_string(),
+            "<feeder f>:3: row has 3 fields, expected 2 (the column count)"
+        );
+    }
+
+    #[test]
+    fn load_errors() {
+        let missing = Path::new("/nonexistent/stampede/users.csv");
+        let e = Feeder::load("f", missing, FeederMode::Sequential).unwrap_err();
+        assert_eq!(e.path, missing);
+        assert_eq!(e.line, None);
+        assert!(e.message.starts_with("cannot open feeder file"), "{e}");
+
+        let e = Feeder::load("f", csv_file("").path(), FeederMode::Sequential).unwrap_err();
+        assert!(e.message.starts_with("empty file"), "{e}");
+
+        let e = Feeder::load("f", csv_file("a,b\n").path(), FeederMode::Sequential).unwrap_err();
+        assert!(e.message.starts_with("no data rows"), "{e}");
+
+        let e =
+            Feeder::load("f", csv_file("a,a\n1,2\n").path(), FeederMode::Sequential).unwrap_err();
+        assert_eq!(
+            (e.line, e.message.as_str()),
+            (Some(1), "duplicate column name 'a'")
+        );
+
+        let e =
+            Feeder::load("f", csv_file("a,\n1,2\n").path(), FeederMode::Sequential).unwrap_err();
+        assert_eq!(
+            (e.line, e.message.as_str()),
+            (Some(1), "column 2 has an empty name")
+        );
+
+        let e = Feeder::load(
+            "f",
+            csv_file("a\n\u{0}\n\u{ff}\n").path(),
+            FeederMode::Sequential,
+        );
+        assert!(e.is_ok(), "valid UTF-8 is fine");
+        let mut f = tempfile::NamedTempFile::new().unwrap();
+        std::io::Write::write_all(&mut f, b"a\nok\n\xff\n").unwrap();
+        let e = Feeder::load("f", f.path(), FeederMode::Sequential).unwrap_err();
+        assert_eq!(e.line, Some(3));
+        assert!(e.message.starts_with("not UTF-8"), "{e}");
+    }
+
+    #[test]
+    fn from_rows_errors() {
+        let e = Feeder::from_rows("f", vec![], vec![], FeederMode::Unique).unwrap_err();
+        assert_eq!(e.message, "no columns");
+        let e = Feeder::from_rows("f", strings(&["a"]), vec![], FeederMode::Unique).unwrap_err();
+        assert!(e.message.starts_with("no data rows"));
+    }
+}

@@ -775,12 +775,17 @@ fn unix(now: SystemTime) -> std::time::Duration {
 fn push_uuid(random: u128, out: &mut Vec<u8>) {
     // Version 4 (bits 76..80 = 0100) and the RFC 9562 variant (bits 62..64 = 10).
     let v = (random & !(0xf << 76) & !(0x3 << 62)) | (0x4 << 76) | (0x2 << 62);
-    for i in 0..32 {
-        if matches!(i, 8 | 12 | 16 | 20) {
-            out.push(b'-');
+    let mut buf = [b'-'; 36];
+    let mut j = 0;
+    for (i, byte) in v.to_be_bytes().into_iter().enumerate() {
+        if matches!(i, 4 | 6 | 8 | 10) {
+            j += 1;
         }
-        out.push(HEX[((v >> (124 - 4 * i)) & 0xf) as usize]);
+        buf[j] = HEX[usize::from(byte >> 4)];
+        buf[j + 1] = HEX[usize::from(byte & 0xf)];
+        j += 2;
     }
+    out.extend_from_slice(&buf);
 }
 
 fn push_2(out: &mut Vec<u8>, n: u64) {
@@ -947,5 +952,498 @@ fn json_byte(b: u8, out: &mut Vec<u8>) {
             HEX[(b & 0xf) as usize],
         ]),
         _ => out.push(b),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    struct Vu {
+        values: Vec<Option<String>>,
+        rng: fastrand::Rng,
+        counter: u64,
+        now: SystemTime,
+    }
+
+    impl Vu {
+        fn new() -> Self {
+            Vu {
+                values: Vec::new(),
+                rng: fastrand::Rng::with_seed(42),
+                counter: 0,
+                now: UNIX_EPOCH + Duration::from_millis(1_795_588_800_123),
+            }
+        }
+
+        fn set(&mut self, vars: &VarTable, name: &str, value: &str) {
+            let id = vars.get(name).expect("interned").0 as usize;
+            if self.values.len() <= id {
+                self.values.resize(id + 1, None);
+            }
+            self.values[id] = Some(value.to_string());
+        }
+
+        fn render(&mut self, t: &Template) -> Result<String, VarId> {
+            let mut ctx = RenderContext {
+                vars: &self.values,
+                rng: &mut self.rng,
+                counter: &mut self.counter,
+                vu: 7,
+                iteration: 3,
+                now: self.now,
+            };
+            t.render_string(&mut ctx)
+        }
+    }
+
+    fn compile(text: &str) -> Template {
+        Template::compile(text, &mut VarTable::new()).unwrap_or_else(|e| panic!("{text}: {e:?}"))
+    }
+
+    fn render(text: &str) -> String {
+        Vu::new().render(&compile(text)).unwrap()
+    }
+
+    fn error(text: &str) -> TemplateError {
+        Template::compile(text, &mut VarTable::new()).expect_err(text)
+    }
+
+    /// The error's offset, length and the bad part of the text.
+    fn error_at(text: &str) -> (usize, usize, &str, String) {
+        let e = error(text);
+        (
+            e.offset,
+            e.len,
+            &text[e.offset..e.offset + e.len],
+            e.message,
+        )
+    }
+
+    #[test]
+    fn var_table_interns() {
+        let mut t = VarTable::new();
+        assert!(t.is_empty());
+        let a = t.intern("a");
+        let b = t.intern("user.id");
+        assert_eq!(t.intern("a"), a);
+        assert_ne!(a, b);
+        assert_eq!(t.get("user.id"), Some(b));
+        assert_eq!(t.get("nope"), None);
+        assert_eq!(t.name(b), "user.id");
+        assert_eq!(t.len(), 2);
+        assert_eq!((a, b), (VarId(0), VarId(1)));
+    }
+
+    #[test]
+    fn literal_text() {
+        let t = compile("GET /hello }} world");
+        assert_eq!(t.literal(), Some("GET /hello }} world"));
+        assert_eq!(compile("").literal(), Some(""));
+        assert_eq!(render("a }} b"), "a }} b");
+    }
+
+    #[test]
+    fn escaped_braces_and_string_literals() {
+        let t = compile(r#"{{ "{{" }} x }}"#);
+        assert_eq!(t.literal(), Some("{{ x }}"));
+        assert_eq!(render(r#"{{"a\"b\\c\nd"}}"#), "a\"b\\c\nd");
+        assert_eq!(render(r#"{{ "}}" }}"#), "}}");
+        assert_eq!(render(r#"{{ "é | x" }}"#), "é | x");
+        assert_eq!(
+            compile(r#"{"a": {{ "{{" }}}"#).literal(),
+            Some(r#"{"a": {{}"#)
+        );
+    }
+
+    #[test]
+    fn variables_render_and_report_offsets() {
+        let mut vars = VarTable::new();
+        vars.intern("zero");
+        let text = "/u/{{user.id}}/{{ token }}?again={{  user.id  }}";
+        let t = Template::compile(text, &mut vars).unwrap();
+        assert_eq!(t.literal(), None);
+        let uses: Vec<_> = t.variables().collect();
+        let id = vars.get("user.id").unwrap();
+        let token = vars.get("token").unwrap();
+        assert_eq!(uses, vec![(id, 5), (token, 18), (id, 37)]);
+        for (v, off) in uses {
+            assert!(text[off..].starts_with(vars.name(v)));
+        }
+        let mut vu = Vu::new();
+        vu.set(&vars, "user.id", "42");
+        vu.set(&vars, "token", "t-1");
+        assert_eq!(vu.render(&t).unwrap(), "/u/42/t-1?again=42");
+    }
+
+    #[test]
+    fn variable_names() {
+        let mut vars = VarTable::new();
+        let t = Template::compile("{{_a-b.c_9}}{{\n\tx\r\n}}", &mut vars).unwrap();
+        assert_eq!(t.variables().count(), 2);
+        assert!(vars.get("_a-b.c_9").is_some());
+        assert!(vars.get("x").is_some());
+    }
+
+    #[test]
+    fn missing_variable_is_an_error_naming_it() {
+        let mut vars = VarTable::new();
+        let t = Template::compile("{{a}}{{b}}", &mut vars).unwrap();
+        let b = vars.get("b").unwrap();
+        let mut vu = Vu::new();
+        vu.set(&vars, "a", "1");
+        // `b` is past the end of the values slice.
+        assert_eq!(vu.render(&t), Err(b));
+        vu.values.push(None);
+        assert_eq!(vu.render(&t), Err(b));
+        vu.set(&vars, "b", "2");
+        assert_eq!(vu.render(&t).unwrap(), "12");
+        let none: Vec<Option<String>> = Vec::new();
+        vu.values = none;
+        assert_eq!(vu.render(&t), Err(vars.get("a").unwrap()));
+    }
+
+    #[test]
+    fn rand_int_stays_in_range() {
+        let mut vu = Vu::new();
+        let t = compile("{{ rand_int(-3, 3) }}");
+        let mut seen = [false; 7];
+        for _ in 0..10_000 {
+            let n: i64 = vu.render(&t).unwrap().parse().unwrap();
+            assert!((-3..=3).contains(&n), "{n}");
+            seen[(n + 3) as usize] = true;
+        }
+        assert!(seen.iter().all(|s| *s), "every value drawn: {seen:?}");
+        assert_eq!(render("{{rand_int(5,5)}}"), "5");
+        let t = compile(&format!("{{{{rand_int({}, {})}}}}", i64::MIN, i64::MAX));
+        for _ in 0..100 {
+            vu.render(&t).unwrap().parse::<i64>().unwrap();
+        }
+    }
+
+    fn is_uuid_v4(s: &str) -> bool {
+        let b = s.as_bytes();
+        b.len() == 36
+            && b.iter().enumerate().all(|(i, c)| {
+                if matches!(i, 8 | 13 | 18 | 23) {
+                    *c == b'-'
+                } else {
+                    c.is_ascii_hexdigit() && !c.is_ascii_uppercase()
+                }
+            })
+            && b[14] == b'4'
+            && b"89ab".contains(&b[19])
+    }
+
+    #[test]
+    fn uuid_is_v4_and_random() {
+        let mut vu = Vu::new();
+        let t = compile("{{uuid()}}");
+        let mut seen = std::collections::HashSet::new();
+        for _ in 0..1000 {
+            let u = vu.render(&t).unwrap();
+            assert!(is_uuid_v4(&u), "{u}");
+            assert!(seen.insert(u));
+        }
+        assert_eq!(push_uuid_string(0), "00000000-0000-4000-8000-000000000000");
+        assert_eq!(
+            push_uuid_string(u128::MAX),
+            "ffffffff-ffff-4fff-bfff-ffffffffffff"
+        );
+    }
+
+    fn push_uuid_string(v: u128) -> String {
+        let mut out = Vec::new();
+        push_uuid(v, &mut out);
+        String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn random_text() {
+        let mut vu = Vu::new();
+        let s = vu.render(&compile("{{rand_string(4096)}}")).unwrap();
+        assert_eq!(s.len(), 4096);
+        assert!(s.bytes().all(|b| b.is_ascii_alphanumeric()));
+        for class in [
+            u8::is_ascii_uppercase,
+            u8::is_ascii_lowercase,
+            u8::is_ascii_digit,
+        ] {
+            assert!(s.bytes().any(|b| class(&b)));
+        }
+        let h = vu.render(&compile("{{ rand_hex(33) }}")).unwrap();
+        assert_eq!(h.len(), 33);
+        assert!(h.bytes().all(|b| b"0123456789abcdef".contains(&b)), "{h}");
+        let t = compile("{{rand_email()}}");
+        let e = vu.render(&t).unwrap();
+        let (local, domain) = e.split_once('@').unwrap();
+        assert_eq!(domain, "example.test");
+        assert_eq!(local.len(), 10);
+        assert!(local.starts_with('u'));
+        assert!(local
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit()));
+        assert_ne!(vu.render(&t).unwrap(), e);
+    }
+
+    #[test]
+    fn pick_is_uniform_over_its_options() {
+        let mut vu = Vu::new();
+        let t = compile(r#"{{ pick("a", "b c", "d") | url }}"#);
+        let mut counts = std::collections::HashMap::new();
+        for _ in 0..3000 {
+            *counts.entry(vu.render(&t).unwrap()).or_insert(0) += 1;
+        }
+        assert_eq!(counts.len(), 3, "{counts:?}");
+        for option in ["a", "b%20c", "d"] {
+            assert!((800..1200).contains(&counts[option]), "{counts:?}");
+        }
+        assert_eq!(render(r#"{{pick("only")}}"#), "only");
+    }
+
+    #[test]
+    fn time_functions() {
+        assert_eq!(render("{{now_ms()}}"), "1795588800123");
+        assert_eq!(render("{{now_s()}}"), "1795588800");
+        assert_eq!(render("{{now_iso()}}"), "2026-11-25T06:40:00.123Z");
+        let iso = |ms: u64| {
+            let mut out = Vec::new();
+            push_iso(UNIX_EPOCH + Duration::from_millis(ms), &mut out);
+            String::from_utf8(out).unwrap()
+        };
+        assert_eq!(iso(0), "1970-01-01T00:00:00.000Z");
+        assert_eq!(iso(1_709_251_199_009), "2024-02-29T23:59:59.009Z");
+        assert_eq!(iso(951_868_800_000), "2000-03-01T00:00:00.000Z");
+        let mut out = Vec::new();
+        push_iso(UNIX_EPOCH - Duration::from_secs(5), &mut out);
+        assert_eq!(
+            out, b"1970-01-01T00:00:00.000Z",
+            "before the epoch clamps to it"
+        );
+    }
+
+    #[test]
+    fn counter_vu_and_iteration() {
+        let mut vu = Vu::new();
+        let t = compile("{{counter()}},{{ counter() }}");
+        assert_eq!(vu.render(&t).unwrap(), "1,2");
+        assert_eq!(vu.render(&t).unwrap(), "3,4");
+        assert_eq!(vu.counter, 4);
+        assert_eq!(
+            vu.render(&compile("{{vu()}}/{{iteration()}}")).unwrap(),
+            "7/3"
+        );
+    }
+
+    #[test]
+    fn url_filter() {
+        let mut vars = VarTable::new();
+        let t = Template::compile("{{q|url}}", &mut vars).unwrap();
+        let mut vu = Vu::new();
+        vu.set(&vars, "q", "a b&c=d/é~-._?#%+");
+        assert_eq!(
+            vu.render(&t).unwrap(),
+            "a%20b%26c%3Dd%2F%C3%A9~-._%3F%23%25%2B"
+        );
+    }
+
+    #[test]
+    fn json_filter() {
+        let mut vars = VarTable::new();
+        let t = Template::compile(r#"{"name":"{{ name | json }}"}"#, &mut vars).unwrap();
+        let mut vu = Vu::new();
+        let nasty = "q\"b\\s\nr\rt\tb\u{8}f\u{c}u\u{1}é\u{7f}";
+        vu.set(&vars, "name", nasty);
+        let body = vu.render(&t).unwrap();
+        assert_eq!(
+            body,
+            "{\"name\":\"q\\\"b\\\\s\\nr\\rt\\tb\\bf\\fu\\u0001é\u{7f}\"}"
+        );
+        let parsed: serde_json::Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(parsed["name"], nasty);
+    }
+
+    #[test]
+    fn base64_filter() {
+        let cases = [
+            ("", ""),
+            ("f", "Zg=="),
+            ("fo", "Zm8="),
+            ("foo", "Zm9v"),
+            ("foob", "Zm9vYg=="),
+            ("fooba", "Zm9vYmE="),
+            ("foobar", "Zm9vYmFy"),
+            ("é?>", "w6k/Pg=="),
+        ];
+        let mut vars = VarTable::new();
+        // Direct from a variable, and in place (after a first filter, and on a literal).
+        let direct = Template::compile("{{v|base64}}", &mut vars).unwrap();
+        let in_place = Template::compile("{{ v | url | base64 }}", &mut vars).unwrap();
+        for (raw, b64) in cases {
+            let mut vu = Vu::new();
+            vu.set(&vars, "v", raw);
+            assert_eq!(vu.render(&direct).unwrap(), b64, "{raw}");
+            if !raw.contains(['é', '?', '>']) {
+                assert_eq!(vu.render(&in_place).unwrap(), b64, "{raw}");
+            }
+            let lit = compile(&format!("{{{{ \"{raw}\" | base64 }}}}"));
+            assert_eq!(lit.literal(), Some(b64));
+        }
+    }
+
+    #[test]
+    fn filters_chain_left_to_right() {
+        assert_eq!(render(r#"{{ "a b" | base64 | url }}"#), "YSBi");
+        assert_eq!(render(r#"{{ "?" | base64 | url }}"#), "Pw%3D%3D");
+        assert_eq!(render(r#"{{ "a\"b" | json | url }}"#), "a%5C%22b");
+        assert_eq!(render(r#"{{ "a\"b" | url | json }}"#), "a%22b");
+        // Filters on function results work in place, after preceding text.
+        let s = render("x={{ uuid() | base64 }}");
+        let b64 = s.strip_prefix("x=").unwrap();
+        assert_eq!(b64.len(), 48);
+        let n = render("{{ rand_int(1000, 1000) | base64 | base64 }}");
+        assert_eq!(n, "TVRBd01BPT0="); // base64(base64("1000")) = base64("MTAwMA==")
+    }
+
+    #[test]
+    fn error_unclosed() {
+        let (off, len, part, msg) = error_at("abc {{ name ");
+        assert_eq!((off, len, part), (4, 2, "{{"));
+        assert_eq!(msg, "unclosed '{{'; expected '}}'");
+        assert_eq!(error_at("{{").0, 0);
+        assert_eq!(error_at("x{{ a |").2, "{{");
+        assert_eq!(error_at("x{{ rand_int(1,").2, "{{");
+        assert_eq!(error_at("x{{ a }").2, "}");
+    }
+
+    #[test]
+    fn error_unknown_function() {
+        let (off, len, part, msg) = error_at("id={{ rnd_int(1, 2) }}");
+        assert_eq!((off, len, part), (6, 7, "rnd_int"));
+        assert_eq!(
+            msg,
+            "unknown function 'rnd_int'; expected one of: uuid, rand_int, rand_string, rand_hex, \
+             rand_email, pick, now_ms, now_s, now_iso, counter, vu, iteration"
+        );
+        assert_eq!(error_at("{{ user.id() }}").2, "user.id");
+    }
+
+    #[test]
+    fn error_bad_arguments() {
+        let (_, _, part, msg) = error_at("{{ rand_int(5, 1) }}");
+        assert_eq!(part, "rand_int(5, 1)");
+        assert_eq!(msg, "rand_int: lo 5 > hi 1");
+        let (_, _, part, msg) = error_at("{{ rand_int(5) }}");
+        assert_eq!(part, "rand_int(5)");
+        assert_eq!(msg, "rand_int takes 2 arguments (lo, hi), got 1");
+        let (_, _, part, msg) = error_at(r#"{{ rand_int("1", 2) }}"#);
+        assert_eq!(part, "\"1\"");
+        assert_eq!(msg, "rand_int: lo must be an integer, not a string");
+        let (_, _, part, msg) = error_at("{{ uuid(1) }}");
+        assert_eq!(
+            (part, msg.as_str()),
+            ("uuid(1)", "uuid takes 0 arguments (none), got 1")
+        );
+        for (text, bad) in [
+            ("{{rand_string(0)}}", "0"),
+            ("{{rand_string(4097)}}", "4097"),
+            ("{{rand_hex(-1)}}", "-1"),
+        ] {
+            let (_, _, part, msg) = error_at(text);
+            assert_eq!(part, bad, "{text}");
+            assert!(
+                msg.ends_with("is out of range; expected 1 to 4096"),
+                "{msg}"
+            );
+        }
+        let (_, _, part, msg) = error_at("{{ pick() }}");
+        assert_eq!(part, "pick()");
+        assert!(msg.starts_with("pick takes at least 1 argument"), "{msg}");
+        let (_, _, part, msg) = error_at(r#"{{ pick("a", 2) }}"#);
+        assert_eq!(part, "2");
+        assert!(msg.contains("string literals"), "{msg}");
+        let (_, _, part, msg) = error_at("{{ rand_int(1, 99999999999999999999) }}");
+        assert_eq!(part, "99999999999999999999");
+        assert!(msg.starts_with("bad integer"), "{msg}");
+        let (_, _, part, msg) = error_at("{{ rand_int(1 2) }}");
+        assert_eq!(part, "2");
+        assert_eq!(msg, "unexpected '2'; expected ',' or ')'");
+        let (_, _, part, _) = error_at("{{ rand_int(x) }}");
+        assert_eq!(part, "x");
+        assert_eq!(error_at("{{ rand_int(-) }}").2, "-");
+    }
+
+    #[test]
+    fn error_filters_and_syntax() {
+        let (_, _, part, msg) = error_at("{{ a | urlencode }}");
+        assert_eq!(part, "urlencode");
+        assert_eq!(
+            msg,
+            "unknown filter 'urlencode'; expected one of: url, json, base64"
+        );
+        let (_, _, part, msg) = error_at("{{ a | }}");
+        assert_eq!(part, "}");
+        assert!(msg.contains("expected a filter name"), "{msg}");
+        let (_, _, part, msg) = error_at("x {{ }}");
+        assert_eq!(part, "}}");
+        assert!(msg.starts_with("empty placeholder"), "{msg}");
+        let (_, _, part, msg) = error_at("{{ a b }}");
+        assert_eq!(part, "b");
+        assert_eq!(msg, "unexpected 'b'; expected '|' (a filter) or '}}'");
+        let (_, _, part, _) = error_at("{{ 1 }}");
+        assert_eq!(part, "1");
+        let (_, _, part, _) = error_at("{{ é }}");
+        assert_eq!(part, "é");
+        assert_eq!(error_at("{{{ a }}").2, "{");
+    }
+
+    #[test]
+    fn error_strings() {
+        let (_, _, part, msg) = error_at(r#"x{{ "abc }}"#);
+        assert_eq!(part, "\"");
+        assert!(msg.starts_with("unterminated string literal"), "{msg}");
+        let (_, _, part, msg) = error_at(r#"{{ "a\tb" }}"#);
+        assert_eq!(part, "\\t");
+        assert_eq!(msg, "unknown escape '\\t'; expected one of: \\\" \\\\ \\n");
+        assert_eq!(error_at(r#"{{ "a\é" }}"#).2, "\\é");
+        assert_eq!(error_at("{{ \"a\\").2, "\"");
+    }
+
+    #[test]
+    fn error_variable_names() {
+        let (_, _, part, msg) = error_at("{{ a..b }}");
+        assert_eq!(part, "a..b");
+        assert!(msg.starts_with("bad variable name 'a..b'"), "{msg}");
+        assert_eq!(error_at("{{ a. }}").2, "a.");
+        let (_, _, part, msg) = error_at("{{ a.1b }}");
+        assert_eq!(part, "1b");
+        assert!(msg.contains("must start with a letter"), "{msg}");
+    }
+
+    #[test]
+    fn error_display_is_the_message() {
+        let e = error("{{ x");
+        assert_eq!(e.to_string(), e.message);
+    }
+
+    #[test]
+    fn render_appends_and_reuses_the_buffer() {
+        let mut vars = VarTable::new();
+        let t = Template::compile("a={{a}}", &mut vars).unwrap();
+        let mut vu = Vu::new();
+        vu.set(&vars, "a", "1");
+        let mut out = b"prefix ".to_vec();
+        let mut ctx = RenderContext {
+            vars: &vu.values,
+            rng: &mut vu.rng,
+            counter: &mut vu.counter,
+            vu: 0,
+            iteration: 0,
+            now: vu.now,
+        };
+        t.render(&mut ctx, &mut out).unwrap();
+        assert_eq!(out, b"prefix a=1");
+        assert!(format!("{ctx:?}").contains("RenderContext"));
     }
 }
