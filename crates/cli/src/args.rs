@@ -53,6 +53,10 @@ pub enum Command {
     Report(ReportArgs),
     /// Compare two saved results; exit 1 when the second regressed beyond --threshold.
     Compare(CompareArgs),
+    /// Validate scenario files without sending anything (exit 2 when one is invalid).
+    Check(CheckArgs),
+    /// Write a commented example scenario file to start from.
+    Init(InitArgs),
 }
 
 /// How arrivals are spaced in the open model.
@@ -190,6 +194,25 @@ pub struct RunArgs {
     /// Live view, HTML report and live metrics.
     #[command(flatten)]
     pub output: OutputArgs,
+}
+
+/// `stampede check`.
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// Scenario files (TOML) to validate.
+    #[arg(required = true)]
+    pub files: Vec<PathBuf>,
+}
+
+/// `stampede init`.
+#[derive(Debug, Args)]
+pub struct InitArgs {
+    /// Where to write the example.
+    #[arg(default_value = "stampede.toml")]
+    pub file: PathBuf,
+    /// Overwrite the file if it exists.
+    #[arg(long)]
+    pub force: bool,
 }
 
 /// `stampede target`.

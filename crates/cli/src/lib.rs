@@ -6,7 +6,9 @@
 #![deny(missing_docs)]
 
 mod args;
+mod check_cmd;
 mod demo;
+mod init_cmd;
 mod live;
 mod prometheus;
 mod report_cmd;
@@ -77,5 +79,7 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Demo(a) => demo::run(a),
         Command::Report(a) => report_cmd::report(a),
         Command::Compare(a) => report_cmd::compare(a),
+        Command::Check(a) => check_cmd::run(a),
+        Command::Init(a) => init_cmd::run(a),
     }
 }

@@ -261,7 +261,8 @@ impl<'a> Cx<'a> {
                 Some(RawFeederMode::Random) => FeederMode::Random,
                 Some(RawFeederMode::Unique) => FeederMode::Unique,
             };
-            let path = self.resolve(f.file.get_ref());
+            // Only regular files: a FIFO or a device would make `check` hang.
+            let path = self.existing_file(&f.file, &format!("feeder '{}':", name.get_ref()))?;
             let feeder = Feeder::load(name.get_ref(), &path, mode)
                 .map_err(|e| self.err_at(&f.file, format!("feeder '{}': {e}", name.get_ref())))?;
             let mut columns = Vec::new();
