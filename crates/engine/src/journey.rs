@@ -942,7 +942,7 @@ async fn open_ws(
     let (ws, _) = tokio_tungstenite::client_async_with_config(
         request,
         opened.stream,
-        Some(crate::ws::config()),
+        Some(crate::ws::config(4 * 1024)),
     )
     .await
     .map_err(|e| match e {

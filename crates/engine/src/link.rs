@@ -244,9 +244,10 @@ impl Failure {
 }
 
 /// Called when a slot opens a new connection: records connect and TLS times and the
-/// protocol, and returns the connection's peer group.
+/// protocol, and returns the connection's peer group. `protocol` is `None` while it is
+/// not settled (a WebSocket before its upgrade); the caller counts it once it is.
 pub(crate) trait OnOpen {
-    fn opened(&mut self, opened: &Opened, protocol: Protocol) -> Option<usize>;
+    fn opened(&mut self, opened: &Opened, protocol: Option<Protocol>) -> Option<usize>;
 }
 
 /// One request slot.
@@ -298,7 +299,7 @@ impl Slot {
             if let Some(p) = opened.stream.alpn().filter(|p| *p != b"http/1.1") {
                 return Err(alpn_mismatch("http/1.1", p));
             }
-            let peer_group = on_open.opened(&opened, Protocol::Http1);
+            let peer_group = on_open.opened(&opened, Some(Protocol::Http1));
             let capture = self.capture.as_ref().map(|c| c.as_str());
             self.link = Link::H1 {
                 conn: Box::new(Http1Conn::new(opened.stream, capture)),
@@ -312,7 +313,7 @@ impl Slot {
             if let Some(p) = opened.stream.alpn().filter(|p| *p != b"h2") {
                 return Err(alpn_mismatch("h2", p));
             }
-            let peer_group = on_open.opened(&opened, Protocol::Http2);
+            let peer_group = on_open.opened(&opened, Some(Protocol::Http2));
             let (send, connection) = h2::client::Builder::new()
                 .initial_window_size(1 << 20)
                 .initial_connection_window_size(1 << 22)

@@ -85,6 +85,13 @@ impl Shared {
         }
     }
 
+    /// Gives back a ticket taken for an attempt that turned out not to be a request.
+    fn return_ticket(&self) {
+        if let Some(t) = &self.tickets {
+            t.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
     fn capture(&self) -> Option<&str> {
         match &self.group_by {
             Some(GroupBy::Header(h)) => Some(h.as_str()),
@@ -195,7 +202,7 @@ impl Local {
 pub(crate) type LocalRef = Rc<RefCell<Local>>;
 
 impl OnOpen for Local {
-    fn opened(&mut self, opened: &Opened, protocol: Protocol) -> Option<usize> {
+    fn opened(&mut self, opened: &Opened, protocol: Option<Protocol>) -> Option<usize> {
         let peer_group = match self.group_by_peer {
             true => Some(self.group_index(opened.peer.to_string().as_bytes())),
             false => None,
@@ -203,7 +210,9 @@ impl OnOpen for Local {
         let (connect, tls) = (opened.connect, opened.tls);
         self.record(peer_group, |s| {
             s.record_connect(connect);
-            s.protocols.add(protocol);
+            if let Some(p) = protocol {
+                s.protocols.add(p);
+            }
             if let Some(t) = tls {
                 s.tls_handshake.record(t);
             }
@@ -394,6 +403,13 @@ pub(crate) fn spawn_task(
     all_done: &Rc<Notify>,
     fut: impl std::future::Future<Output = ()> + 'static,
 ) {
+    eprintln!(
+        "TASKSIZE {} wsconn {} wsstream {} sleep {}",
+        std::mem::size_of_val(&fut),
+        std::mem::size_of::<WsConn>(),
+        std::mem::size_of::<tokio_tungstenite::WebSocketStream<crate::stream::Stream>>(),
+        std::mem::size_of::<tokio::time::Sleep>()
+    );
     local.borrow_mut().tasks += 1;
     let local = local.clone();
     let all_done = all_done.clone();
@@ -593,7 +609,7 @@ async fn perform(shared: &Shared, local: &LocalRef, slot: &mut Slot, intended: I
 pub(crate) struct LocalOpen<'a>(pub(crate) &'a LocalRef);
 
 impl OnOpen for LocalOpen<'_> {
-    fn opened(&mut self, opened: &Opened, protocol: Protocol) -> Option<usize> {
+    fn opened(&mut self, opened: &Opened, protocol: Option<Protocol>) -> Option<usize> {
         self.0.borrow_mut().opened(opened, protocol)
     }
 }
@@ -664,21 +680,33 @@ async fn ws_client(shared: Arc<Shared>, local: LocalRef, clock: Rc<FleetClock>, 
     let mut exhausted = false;
     while !shared.stopping(Instant::now()) {
         let Some((c, since)) = conn.as_mut() else {
+            // A failed attempt counts against a request limit (it is recorded as a
+            // failed request), so a run on a refusing server still ends: the ticket is
+            // taken up front and given back when the connection opens.
+            if !shared.take_ticket() {
+                break;
+            }
             let n = {
                 let mut l = local.borrow_mut();
                 l.next_conn += 1;
                 l.next_conn
             };
-            let opened = tokio::time::timeout(
+            // Boxed: connecting and upgrading (TCP, TLS, the HTTP handshake) is rare and
+            // its state is large; inline it would sit in every idle client's task.
+            let opened = Box::pin(tokio::time::timeout(
                 shared.timeout,
                 ws::open(&shared.connector, n, req, &mut LocalOpen(&local)),
-            )
+            ))
             .await;
             {
                 let mut l = local.borrow_mut();
                 match opened {
                     Ok(Ok((c, upgrade))) => {
-                        l.record(c.peer_group, |s| s.upgrade.record(upgrade));
+                        shared.return_ticket();
+                        l.record(c.peer_group, |s| {
+                            s.upgrade.record(upgrade);
+                            s.protocols.add(Protocol::WebSocket);
+                        });
                         conn = Some((c, Instant::now()));
                     }
                     Ok(Err(f)) => {
@@ -691,11 +719,6 @@ async fn ws_client(shared: Arc<Shared>, local: LocalRef, clock: Rc<FleetClock>, 
                 }
             }
             if conn.is_none() {
-                // A failed attempt counts against a request limit (it was recorded as
-                // a failed request), so a run on a refusing server still ends.
-                if !shared.take_ticket() {
-                    break;
-                }
                 // A device backs off before reconnecting.
                 tokio::time::sleep(Duration::from_millis(250)).await;
             }
@@ -708,7 +731,7 @@ async fn ws_client(shared: Arc<Shared>, local: LocalRef, clock: Rc<FleetClock>, 
         let holding_too_long = spec.hold.is_some_and(|h| since.elapsed() >= h);
         if holding_too_long && c.pending() == 0 {
             if let Some((c, _)) = conn.take() {
-                c.close().await;
+                Box::pin(c.close()).await;
             }
             continue;
         }
@@ -763,7 +786,7 @@ async fn ws_client(shared: Arc<Shared>, local: LocalRef, clock: Rc<FleetClock>, 
     }
     if let Some((c, _)) = conn.take() {
         // Messages still unanswered stay counted as in flight (unfinished).
-        c.close().await;
+        Box::pin(c.close()).await;
     }
 }
 

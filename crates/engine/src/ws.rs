@@ -10,10 +10,13 @@ use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
 use futures_util::{SinkExt, StreamExt};
-use stampede_metrics::{ErrorClass, Protocol};
+use stampede_metrics::ErrorClass;
 use stampede_plan::Target;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
-use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
+use tokio_tungstenite::tungstenite::handshake::client::generate_request;
+use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
+use tokio_tungstenite::tungstenite::protocol::{Role, WebSocketConfig};
 use tokio_tungstenite::tungstenite::{self, Message};
 use tokio_tungstenite::WebSocketStream;
 
@@ -21,10 +24,15 @@ use crate::http1::classify_io;
 use crate::link::{Connector, Failure, OnOpen};
 use crate::stream::Stream;
 
-/// Small buffers: a device fleet is thousands of mostly idle sockets.
-pub(crate) fn config() -> WebSocketConfig {
+/// The largest upgrade response head we read.
+const MAX_RESPONSE_HEAD: usize = 16 * 1024;
+
+/// Small buffers: a device fleet is thousands of mostly idle sockets. The read buffer
+/// fits the messages this run sends (an echo comes back the same size); larger frames
+/// still arrive whole, the buffer grows for them.
+pub(crate) fn config(read_buffer: usize) -> WebSocketConfig {
     WebSocketConfig::default()
-        .read_buffer_size(4 * 1024)
+        .read_buffer_size(read_buffer)
         .write_buffer_size(0)
         .max_write_buffer_size(1 << 20)
         .max_message_size(Some(16 << 20))
@@ -36,6 +44,8 @@ pub(crate) struct WsRequest {
     host: String,
     headers: Vec<(String, String)>,
     payload: String,
+    /// The connection's initial read buffer: room for one reply to our message.
+    read_buffer: usize,
 }
 
 impl WsRequest {
@@ -45,11 +55,16 @@ impl WsRequest {
         } else {
             String::from_utf8_lossy(body).into_owned()
         };
+        // "stampede:<seq>:" and the frame header.
+        let read_buffer = (payload.len() + 48)
+            .next_power_of_two()
+            .clamp(1024, 64 * 1024);
         WsRequest {
             url: target.url.to_string(),
             host: target.authority.clone(),
             headers: headers.to_vec(),
             payload,
+            read_buffer,
         }
     }
 
@@ -90,7 +105,9 @@ pub(crate) enum WsEvent {
     Dropped(Failure),
 }
 
-/// Connects, upgrades and records connect, TLS and upgrade times.
+/// Connects and upgrades; records connect and TLS times. Returns the connection and
+/// the upgrade time. The caller counts the protocol: only an upgraded connection is a
+/// WebSocket.
 pub(crate) async fn open(
     connector: &Connector,
     n: usize,
@@ -99,18 +116,9 @@ pub(crate) async fn open(
 ) -> Result<(WsConn, std::time::Duration), Failure> {
     let opened = connector.open(n).await?;
     let request = req.request().map_err(|e| fail(ErrorClass::WsUpgrade, e))?;
-    let peer_group = on_open.opened(&opened, Protocol::WebSocket);
+    let peer_group = on_open.opened(&opened, None);
     let t0 = Instant::now();
-    let (ws, _response) =
-        tokio_tungstenite::client_async_with_config(request, opened.stream, Some(config()))
-            .await
-            .map_err(|e| match e {
-                tungstenite::Error::Io(io) => {
-                    let class = classify_io(std::io::Error::new(io.kind(), ""));
-                    fail(class, io)
-                }
-                other => fail(ErrorClass::WsUpgrade, other),
-            })?;
+    let ws = upgrade(opened.stream, request, req.read_buffer).await?;
     Ok((
         WsConn {
             ws,
@@ -120,6 +128,97 @@ pub(crate) async fn open(
         },
         t0.elapsed(),
     ))
+}
+
+/// The client side of the HTTP/1.1 upgrade (RFC 6455 section 4.1). Done here rather
+/// than by tungstenite's handshake, whose 4 KiB read buffer would stay with every
+/// connection: here the response is read into a short-lived buffer, and the
+/// connection keeps only `read_buffer` bytes (plus any frames that came with the
+/// response).
+async fn upgrade(
+    mut stream: Stream,
+    request: http::Request<()>,
+    read_buffer: usize,
+) -> Result<WebSocketStream<Stream>, Failure> {
+    let io_fail = |e: std::io::Error| fail(classify_io(std::io::Error::new(e.kind(), "")), e);
+    let (head, key) = generate_request(request).map_err(|e| fail(ErrorClass::WsUpgrade, e))?;
+    stream.write_all(&head).await.map_err(io_fail)?;
+    stream.flush().await.map_err(io_fail)?;
+    let mut buf = Vec::with_capacity(1024);
+    let tail = loop {
+        if buf.len() == buf.capacity() {
+            if buf.len() >= MAX_RESPONSE_HEAD {
+                return Err(fail(
+                    ErrorClass::WsUpgrade,
+                    "upgrade response head too large",
+                ));
+            }
+            buf.reserve(buf.len());
+        }
+        if stream.read_buf(&mut buf).await.map_err(io_fail)? == 0 {
+            return Err(fail(
+                ErrorClass::WsUpgrade,
+                "connection closed before the upgrade response",
+            ));
+        }
+        let mut headers = [httparse::EMPTY_HEADER; 64];
+        let mut response = httparse::Response::new(&mut headers);
+        match response.parse(&buf) {
+            Ok(httparse::Status::Partial) => continue,
+            Ok(httparse::Status::Complete(len)) => {
+                check_upgrade(&response, &key)?;
+                // Frames that came with the response, in a buffer of their own size.
+                break buf[len..].to_vec();
+            }
+            Err(e) => return Err(fail(ErrorClass::WsUpgrade, format!("bad response: {e}"))),
+        }
+    };
+    drop(buf);
+    Ok(
+        WebSocketStream::from_partially_read(stream, tail, Role::Client, Some(config(read_buffer)))
+            .await,
+    )
+}
+
+/// The checks RFC 6455 asks of the client: 101, `Upgrade: websocket`,
+/// `Connection: upgrade` and the accept key derived from ours.
+fn check_upgrade(response: &httparse::Response<'_, '_>, key: &str) -> Result<(), Failure> {
+    let code = response.code.unwrap_or(0);
+    if code != 101 {
+        let reason = response.reason.unwrap_or("");
+        return Err(fail(
+            ErrorClass::WsUpgrade,
+            format!("server answered {code} {reason}, not 101 Switching Protocols"),
+        ));
+    }
+    let header = |name: &str| {
+        response
+            .headers
+            .iter()
+            .find(|h| h.name.eq_ignore_ascii_case(name))
+            .map(|h| h.value)
+    };
+    let has_token = |name: &str, token: &str| {
+        header(name)
+            .and_then(|v| std::str::from_utf8(v).ok())
+            .is_some_and(|v| v.split(',').any(|t| t.trim().eq_ignore_ascii_case(token)))
+    };
+    if !has_token("upgrade", "websocket") {
+        return Err(fail(
+            ErrorClass::WsUpgrade,
+            "no `Upgrade: websocket` in the response",
+        ));
+    }
+    if !has_token("connection", "upgrade") {
+        return Err(fail(
+            ErrorClass::WsUpgrade,
+            "no `Connection: upgrade` in the response",
+        ));
+    }
+    if header("sec-websocket-accept") != Some(derive_accept_key(key.as_bytes()).as_bytes()) {
+        return Err(fail(ErrorClass::WsUpgrade, "wrong Sec-WebSocket-Accept"));
+    }
+    Ok(())
 }
 
 fn fail(class: ErrorClass, e: impl std::fmt::Display) -> Failure {

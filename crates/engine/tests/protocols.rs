@@ -222,10 +222,35 @@ fn websocket_fleet_measures_round_trips_and_reconnects() {
     let o = go(plan(&slow, fleet(4, None, None)));
     assert!(o.total.service_time.quantile_ms(0.5) >= 30.0);
 
-    // A refused upgrade is a classified error.
+    // Every counted WebSocket is an upgrade the server made, and vice versa.
+    assert_eq!(
+        protocols(&o),
+        vec![(Protocol::WebSocket, o.total.connections_opened)]
+    );
+
+    // A refused upgrade is a classified error, and its connection is not a WebSocket.
     let reject = format!("ws://{}/ws?reject=1", t.addrs()[0]);
+    let upgrades = t.ws_upgrades();
     let o = go(requests(plan(&reject, fleet(2, None, None)), 10));
-    assert!(o.total.errors_by_class.get(ErrorClass::WsUpgrade) > 0);
+    assert_eq!(o.total.errors_by_class.get(ErrorClass::WsUpgrade), 10);
+    assert!(o.error_samples[&ErrorClass::WsUpgrade].contains("not 101"));
+    assert_eq!(o.total.connections_opened, 10);
+    assert_eq!(protocols(&o), vec![]);
+    assert_eq!(t.ws_upgrades(), upgrades);
+}
+
+#[test]
+fn websocket_replies_larger_than_the_read_buffer_arrive_whole() {
+    let _s = serial();
+    let t = plain_target();
+    let url = format!("ws://{}/ws", t.addrs()[0]);
+    // 100 KB messages: well past the connection's initial read buffer.
+    let mut p = requests(plan(&url, fleet(2, None, None)), 20);
+    p.request.body = vec![b'x'; 100_000];
+    let o = go(p);
+    assert_eq!(o.total.errors, 0, "{:?}", o.error_samples);
+    assert_eq!(o.total.requests, 20);
+    assert!(o.total.bytes_received >= 20 * 100_000);
 }
 
 #[test]
