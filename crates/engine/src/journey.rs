@@ -384,17 +384,12 @@ impl Vu {
         t.render(&mut ctx, out)
     }
 
-    /// Sets `[vars]` and takes feeder rows; `fresh` for a new user (unique rows).
-    /// False when a unique feeder has no row left.
+    /// Takes feeder rows, then renders `[vars]` in order (they may use feeder columns
+    /// and the vars above them); once per iteration. `fresh` for a new user: only then
+    /// does a `unique` feeder hand out a row. False when a unique feeder has no row left.
     fn begin(&mut self, rt: &JourneyRuntime, fresh: bool) -> bool {
-        for (id, t) in &rt.journeys.initial {
-            if fresh || self.vars[id.0 as usize].is_none() {
-                self.vars[id.0 as usize] = self.render(t).ok();
-            }
-        }
         for f in &rt.journeys.feeders {
-            let unique = f.feeder.mode() == FeederMode::Unique;
-            if unique && !fresh {
+            if f.feeder.mode() == FeederMode::Unique && !fresh {
                 continue;
             }
             let Some(row) = f.feeder.next_row(&mut self.rng) else {
@@ -403,6 +398,9 @@ impl Vu {
             for (var, value) in f.columns.iter().zip(row) {
                 self.vars[var.0 as usize] = Some(value.clone());
             }
+        }
+        for (id, t) in &rt.journeys.initial {
+            self.vars[id.0 as usize] = self.render(t).ok();
         }
         true
     }
