@@ -407,15 +407,66 @@ fn spawn_task(
     });
 }
 
-/// Closed model: send back to back on one slot until the run stops.
+/// Closed model: send back to back on one slot until the run stops. After a failure to
+/// connect (refused, timeout, DNS, TLS) the slot waits before it tries again, so a dead
+/// target is not hammered in a tight loop; every attempt is still counted.
 async fn closed_loop(shared: Arc<Shared>, local: LocalRef) {
     let mut slot = new_slot(&shared, &local);
+    let mut backoff = Backoff::default();
     loop {
         let now = Instant::now();
         if shared.stopping(now) || !shared.take_ticket() {
             break;
         }
-        perform(&shared, &local, &mut slot, now).await;
+        match perform(&shared, &local, &mut slot, now).await {
+            Some(class) if is_connection_failure(class) => {
+                let until = Instant::now() + backoff.failed();
+                let until = shared.send_until.map_or(until, |end| until.min(end));
+                tokio::time::sleep_until(until.into()).await;
+            }
+            _ => backoff.reset(),
+        }
+    }
+}
+
+/// Failures to establish a connection, after which a closed-model slot backs off.
+fn is_connection_failure(class: ErrorClass) -> bool {
+    class.is_connect()
+        || matches!(
+            class,
+            ErrorClass::TlsCertificate
+                | ErrorClass::TlsName
+                | ErrorClass::TlsHandshake
+                | ErrorClass::AlpnMismatch
+        )
+}
+
+/// Exponential back-off between failed connection attempts: 10 ms, doubling up to 1 s,
+/// back to 10 ms after any attempt that connects.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Backoff {
+    next: Duration,
+}
+
+impl Backoff {
+    const FIRST: Duration = Duration::from_millis(10);
+    const MAX: Duration = Duration::from_secs(1);
+
+    /// How long to wait after a failure.
+    fn failed(&mut self) -> Duration {
+        let wait = self.next;
+        self.next = (self.next * 2).min(Self::MAX);
+        wait
+    }
+
+    fn reset(&mut self) {
+        self.next = Self::FIRST;
+    }
+}
+
+impl Default for Backoff {
+    fn default() -> Self {
+        Backoff { next: Self::FIRST }
     }
 }
 
@@ -490,8 +541,14 @@ async fn open_conn_loop(shared: Arc<Shared>, local: LocalRef, wake: Rc<Notify>) 
 
 /// Sends one request (connecting first if needed) and records the outcome.
 /// `intended` is when the request should have left: the schedule's time in the open
-/// model, the actual time in the closed model.
-async fn perform(shared: &Shared, local: &LocalRef, slot: &mut Slot, intended: Instant) {
+/// model, the actual time in the closed model. Returns the failure's class, if it failed
+/// (a timeout waiting for the response is not a failure class: `None`).
+async fn perform(
+    shared: &Shared,
+    local: &LocalRef,
+    slot: &mut Slot,
+    intended: Instant,
+) -> Option<ErrorClass> {
     let started = Instant::now();
     let deadline = started + shared.timeout;
     let n = {
@@ -563,6 +620,7 @@ async fn perform(shared: &Shared, local: &LocalRef, slot: &mut Slot, intended: I
             if !(x.meta.reusable && shared.keep_alive) {
                 slot.disconnect();
             }
+            None
         }
         Ok(Err(Failure { class, detail, .. })) => {
             let group = failed_group(&mut l);
@@ -573,6 +631,7 @@ async fn perform(shared: &Shared, local: &LocalRef, slot: &mut Slot, intended: I
             if class != ErrorClass::StreamReset {
                 slot.disconnect();
             }
+            Some(class)
         }
         Err(_elapsed) if !slot.is_connected() => {
             // The deadline passed before the connection was ready.
@@ -582,12 +641,14 @@ async fn perform(shared: &Shared, local: &LocalRef, slot: &mut Slot, intended: I
                 ErrorClass::ConnectTimeout,
                 Some(format!("not connected within {:?}", shared.timeout)),
             );
+            Some(ErrorClass::ConnectTimeout)
         }
         Err(_elapsed) => {
             let group = failed_group(&mut l);
             l.record(group, |s| s.record_timeout());
             drop(l);
             slot.disconnect();
+            None
         }
     }
 }
@@ -883,5 +944,29 @@ impl FleetClock {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_to_a_second_and_resets() {
+        let mut b = Backoff::default();
+        let waits: Vec<u64> = (0..9).map(|_| b.failed().as_millis() as u64).collect();
+        assert_eq!(waits, [10, 20, 40, 80, 160, 320, 640, 1000, 1000]);
+        b.reset();
+        assert_eq!(b.failed(), Duration::from_millis(10));
+    }
+
+    #[test]
+    fn connection_failures_are_the_connect_and_tls_classes() {
+        assert!(is_connection_failure(ErrorClass::ConnectRefused));
+        assert!(is_connection_failure(ErrorClass::Dns));
+        assert!(is_connection_failure(ErrorClass::TlsHandshake));
+        assert!(is_connection_failure(ErrorClass::AlpnMismatch));
+        assert!(!is_connection_failure(ErrorClass::Status5xx));
+        assert!(!is_connection_failure(ErrorClass::Reset));
     }
 }
