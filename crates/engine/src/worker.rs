@@ -6,7 +6,7 @@ use std::cell::RefCell;
 use std::collections::VecDeque;
 use std::rc::Rc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::mpsc::Sender;
+use std::sync::mpsc::{Receiver, Sender};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -176,20 +176,25 @@ impl Local {
         }
     }
 
-    /// Takes this interval's measurements, keeping group keys in place.
-    fn take_snapshot(&mut self) -> Snapshot {
-        let groups = self
-            .snap
-            .groups
-            .iter_mut()
-            .map(|(k, s)| (k.clone(), std::mem::take(s)))
-            .collect();
-        Snapshot {
-            total: std::mem::take(&mut self.snap.total),
-            groups,
-            generator: std::mem::take(&mut self.snap.generator),
-            samples: std::mem::take(&mut self.snap.samples),
+    /// Takes this interval's measurements, keeping group keys in place. `spare` is a
+    /// snapshot the collector is done with: it is emptied in place and records the next
+    /// interval, so a run allocates its histograms once rather than every second.
+    fn take_snapshot(&mut self, spare: Option<Box<Snapshot>>) -> Box<Snapshot> {
+        let mut next = spare.unwrap_or_default();
+        next.total.reset();
+        next.generator.reset();
+        next.samples.clear();
+        let keys = &self.snap.groups;
+        next.groups.truncate(keys.len());
+        for (group, (key, _)) in next.groups.iter_mut().zip(keys) {
+            group.0.clone_from(key);
+            group.1.reset();
         }
+        let have = next.groups.len();
+        next.groups
+            .extend(keys[have..].iter().map(|(k, _)| (k.clone(), Stats::new())));
+        std::mem::swap(&mut *next, &mut self.snap);
+        next
     }
 }
 
@@ -251,6 +256,7 @@ pub(crate) fn run_worker(
     shared: Arc<Shared>,
     share: Share,
     tx: Sender<WorkerMsg>,
+    recycled: Receiver<Box<Snapshot>>,
 ) -> std::io::Result<()> {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -334,11 +340,12 @@ pub(crate) fn run_worker(
             }
             let now = Instant::now();
             if now >= next_flush {
-                let snapshot = local.borrow_mut().take_snapshot();
+                let spare = recycled.try_recv().ok();
+                let snapshot = local.borrow_mut().take_snapshot(spare);
                 let _ = tx.send(WorkerMsg::Interval {
                     worker,
                     second,
-                    snapshot: Box::new(snapshot),
+                    snapshot,
                 });
                 second += 1;
                 next_flush += Duration::from_secs(1);
@@ -364,13 +371,13 @@ pub(crate) fn run_worker(
         let unsent = l.pending.len() as u64;
         l.snap.generator.dropped += unsent;
         l.snap.generator.unfinished += l.in_flight;
-        (l.take_snapshot(), l.last_completion)
+        (l.take_snapshot(None), l.last_completion)
     };
     drop(local_set);
     let _ = tx.send(WorkerMsg::Interval {
         worker,
         second,
-        snapshot: Box::new(snapshot),
+        snapshot,
     });
     let _ = tx.send(WorkerMsg::Done {
         worker,
