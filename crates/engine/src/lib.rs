@@ -173,6 +173,7 @@ pub fn run(
         });
     let (tx, rx) = mpsc::channel();
     let mut handles = Vec::with_capacity(threads);
+    let mut recycle = Vec::with_capacity(threads);
     for w in 0..threads {
         let share = match &plan.load {
             _ if plan.journeys.is_some() => Share::Journeys {
@@ -196,15 +197,17 @@ pub fn run(
         };
         let shared = shared.clone();
         let tx = tx.clone();
+        let (recycle_tx, recycled) = mpsc::channel();
+        recycle.push(recycle_tx);
         let h = std::thread::Builder::new()
             .name(format!("stampede-worker-{w}"))
-            .spawn(move || worker::run_worker(w, shared, share, tx))
+            .spawn(move || worker::run_worker(w, shared, share, tx, recycled))
             .map_err(EngineError::Spawn)?;
         handles.push(h);
     }
     drop(tx);
 
-    let mut collector = Collector::new(threads);
+    let mut collector = Collector::new(recycle);
     for msg in rx {
         collector.receive(msg, &mut on_second);
     }
@@ -325,10 +328,15 @@ struct Collector {
     last_completion: Option<Instant>,
     worker_cpu: Vec<Duration>,
     samples: BTreeMap<ErrorClass, String>,
+    /// Each worker's snapshots go back to it once merged, to be emptied and reused.
+    recycle: Vec<mpsc::Sender<Box<Snapshot>>>,
+    /// Emptied per-second totals, reused for later seconds.
+    spare: Vec<(Stats, GeneratorStats)>,
 }
 
 impl Collector {
-    fn new(workers: usize) -> Self {
+    fn new(recycle: Vec<mpsc::Sender<Box<Snapshot>>>) -> Self {
+        let workers = recycle.len();
         Collector {
             reported: vec![None; workers],
             done: vec![false; workers],
@@ -340,6 +348,8 @@ impl Collector {
             last_completion: None,
             worker_cpu: vec![Duration::ZERO; workers],
             samples: BTreeMap::new(),
+            recycle,
+            spare: Vec::new(),
         }
     }
 
@@ -351,29 +361,33 @@ impl Collector {
                 snapshot,
             } => {
                 self.reported[worker] = self.reported[worker].max(Some(second));
-                let Snapshot {
-                    total,
-                    groups,
-                    generator,
-                    samples,
-                } = *snapshot;
-                for (class, text) in samples {
+                let mut snapshot = snapshot;
+                for (class, text) in snapshot.samples.drain(..) {
                     self.samples.entry(class).or_insert(text);
                 }
-                self.total.merge(&total);
-                self.generator.merge(&generator);
-                for (key, stats) in groups {
+                self.total.merge(&snapshot.total);
+                self.generator.merge(&snapshot.generator);
+                for (key, stats) in &snapshot.groups {
                     if stats.requests > 0 || stats.connections_opened > 0 {
-                        self.groups.entry(key).or_default().merge(&stats);
+                        match self.groups.get_mut(key) {
+                            Some(g) => g.merge(stats),
+                            None => {
+                                self.groups.insert(key.clone(), stats.clone());
+                            }
+                        }
                     }
                 }
-                let entry = self
-                    .pending
-                    .entry(second)
-                    .or_insert_with(|| (0, Stats::new(), GeneratorStats::default()));
+                let spare = &mut self.spare;
+                let entry = self.pending.entry(second).or_insert_with(|| {
+                    let (stats, generator) = spare.pop().unwrap_or_default();
+                    (0, stats, generator)
+                });
                 entry.0 += 1;
-                entry.1.merge(&total);
-                entry.2.merge(&generator);
+                entry.1.merge(&snapshot.total);
+                entry.2.merge(&snapshot.generator);
+                // The worker empties it and records a later second into it. A worker
+                // that has finished no longer takes any: then it is dropped here.
+                let _ = self.recycle[worker].send(snapshot);
             }
             WorkerMsg::Done {
                 worker,
@@ -402,7 +416,7 @@ impl Collector {
                 break;
             }
             let second = *entry.key();
-            let (_, stats, generator) = entry.remove();
+            let (_, mut stats, mut generator) = entry.remove();
             on_second(&LiveSecond {
                 second,
                 interval: &stats,
@@ -413,6 +427,9 @@ impl Collector {
             });
             self.series
                 .push(IntervalPoint::new(second, &stats, &generator));
+            stats.reset();
+            generator.reset();
+            self.spare.push((stats, generator));
         }
     }
 

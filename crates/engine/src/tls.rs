@@ -104,6 +104,15 @@ pub fn classify_tls(e: &io::Error) -> ErrorClass {
             | rustls::CertificateError::NotValidForNameContext { .. } => ErrorClass::TlsName,
             _ => ErrorClass::TlsCertificate,
         },
+        // The server offers none of our ALPN protocols (RFC 7301 section 3.2), or
+        // picked one we did not offer.
+        Some(
+            rustls::Error::AlertReceived(rustls::AlertDescription::NoApplicationProtocol)
+            | rustls::Error::NoApplicationProtocol
+            | rustls::Error::PeerMisbehaved(
+                rustls::PeerMisbehaved::SelectedUnofferedApplicationProtocol,
+            ),
+        ) => ErrorClass::AlpnMismatch,
         Some(_) => ErrorClass::TlsHandshake,
         None => match e.kind() {
             io::ErrorKind::ConnectionReset => ErrorClass::Reset,
@@ -159,5 +168,30 @@ impl ServerCertVerifier for AcceptAnyCertificate {
 
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
         self.0.signature_verification_algorithms.supported_schemes()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn io(e: rustls::Error) -> io::Error {
+        io::Error::new(io::ErrorKind::InvalidData, e)
+    }
+
+    #[test]
+    fn classifies_alpn_refusals() {
+        let refused = rustls::Error::AlertReceived(rustls::AlertDescription::NoApplicationProtocol);
+        assert_eq!(classify_tls(&io(refused)), ErrorClass::AlpnMismatch);
+        let unoffered = rustls::Error::PeerMisbehaved(
+            rustls::PeerMisbehaved::SelectedUnofferedApplicationProtocol,
+        );
+        assert_eq!(classify_tls(&io(unoffered)), ErrorClass::AlpnMismatch);
+        let other = rustls::Error::AlertReceived(rustls::AlertDescription::HandshakeFailure);
+        assert_eq!(classify_tls(&io(other)), ErrorClass::TlsHandshake);
+        let name = rustls::Error::InvalidCertificate(rustls::CertificateError::NotValidForName);
+        assert_eq!(classify_tls(&io(name)), ErrorClass::TlsName);
+        let eof = io::Error::new(io::ErrorKind::UnexpectedEof, "eof");
+        assert_eq!(classify_tls(&eof), ErrorClass::TlsHandshake);
     }
 }

@@ -6,7 +6,7 @@ use std::cell::RefCell;
 use std::collections::VecDeque;
 use std::rc::Rc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::mpsc::Sender;
+use std::sync::mpsc::{Receiver, Sender};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -182,20 +182,25 @@ impl Local {
         }
     }
 
-    /// Takes this interval's measurements, keeping group keys in place.
-    fn take_snapshot(&mut self) -> Snapshot {
-        let groups = self
-            .snap
-            .groups
-            .iter_mut()
-            .map(|(k, s)| (k.clone(), std::mem::take(s)))
-            .collect();
-        Snapshot {
-            total: std::mem::take(&mut self.snap.total),
-            groups,
-            generator: std::mem::take(&mut self.snap.generator),
-            samples: std::mem::take(&mut self.snap.samples),
+    /// Takes this interval's measurements, keeping group keys in place. `spare` is a
+    /// snapshot the collector is done with: it is emptied in place and records the next
+    /// interval, so a run allocates its histograms once rather than every second.
+    fn take_snapshot(&mut self, spare: Option<Box<Snapshot>>) -> Box<Snapshot> {
+        let mut next = spare.unwrap_or_default();
+        next.total.reset();
+        next.generator.reset();
+        next.samples.clear();
+        let keys = &self.snap.groups;
+        next.groups.truncate(keys.len());
+        for (group, (key, _)) in next.groups.iter_mut().zip(keys) {
+            group.0.clone_from(key);
+            group.1.reset();
         }
+        let have = next.groups.len();
+        next.groups
+            .extend(keys[have..].iter().map(|(k, _)| (k.clone(), Stats::new())));
+        std::mem::swap(&mut *next, &mut self.snap);
+        next
     }
 }
 
@@ -261,6 +266,7 @@ pub(crate) fn run_worker(
     shared: Arc<Shared>,
     share: Share,
     tx: Sender<WorkerMsg>,
+    recycled: Receiver<Box<Snapshot>>,
 ) -> std::io::Result<()> {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -347,11 +353,12 @@ pub(crate) fn run_worker(
             }
             let now = Instant::now();
             if now >= next_flush {
-                let snapshot = local.borrow_mut().take_snapshot();
+                let spare = recycled.try_recv().ok();
+                let snapshot = local.borrow_mut().take_snapshot(spare);
                 let _ = tx.send(WorkerMsg::Interval {
                     worker,
                     second,
-                    snapshot: Box::new(snapshot),
+                    snapshot,
                 });
                 second += 1;
                 next_flush += Duration::from_secs(1);
@@ -377,13 +384,13 @@ pub(crate) fn run_worker(
         let unsent = l.pending.len() as u64;
         l.snap.generator.dropped += unsent;
         l.snap.generator.unfinished += l.in_flight;
-        (l.take_snapshot(), l.last_completion)
+        (l.take_snapshot(None), l.last_completion)
     };
     drop(local_set);
     let _ = tx.send(WorkerMsg::Interval {
         worker,
         second,
-        snapshot: Box::new(snapshot),
+        snapshot,
     });
     let _ = tx.send(WorkerMsg::Done {
         worker,
@@ -420,15 +427,66 @@ pub(crate) fn spawn_task(
     });
 }
 
-/// Closed model: send back to back on one slot until the run stops.
+/// Closed model: send back to back on one slot until the run stops. After a failure to
+/// connect (refused, timeout, DNS, TLS) the slot waits before it tries again, so a dead
+/// target is not hammered in a tight loop; every attempt is still counted.
 async fn closed_loop(shared: Arc<Shared>, local: LocalRef) {
     let mut slot = new_slot(&shared, &local);
+    let mut backoff = Backoff::default();
     loop {
         let now = Instant::now();
         if shared.stopping(now) || !shared.take_ticket() {
             break;
         }
-        perform(&shared, &local, &mut slot, now).await;
+        match perform(&shared, &local, &mut slot, now).await {
+            Some(class) if is_connection_failure(class) => {
+                let until = Instant::now() + backoff.failed();
+                let until = shared.send_until.map_or(until, |end| until.min(end));
+                tokio::time::sleep_until(until.into()).await;
+            }
+            _ => backoff.reset(),
+        }
+    }
+}
+
+/// Failures to establish a connection, after which a closed-model slot backs off.
+fn is_connection_failure(class: ErrorClass) -> bool {
+    class.is_connect()
+        || matches!(
+            class,
+            ErrorClass::TlsCertificate
+                | ErrorClass::TlsName
+                | ErrorClass::TlsHandshake
+                | ErrorClass::AlpnMismatch
+        )
+}
+
+/// Exponential back-off between failed connection attempts: 10 ms, doubling up to 1 s,
+/// back to 10 ms after any attempt that connects.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Backoff {
+    next: Duration,
+}
+
+impl Backoff {
+    const FIRST: Duration = Duration::from_millis(10);
+    const MAX: Duration = Duration::from_secs(1);
+
+    /// How long to wait after a failure.
+    fn failed(&mut self) -> Duration {
+        let wait = self.next;
+        self.next = (self.next * 2).min(Self::MAX);
+        wait
+    }
+
+    fn reset(&mut self) {
+        self.next = Self::FIRST;
+    }
+}
+
+impl Default for Backoff {
+    fn default() -> Self {
+        Backoff { next: Self::FIRST }
     }
 }
 
@@ -503,8 +561,14 @@ async fn open_conn_loop(shared: Arc<Shared>, local: LocalRef, wake: Rc<Notify>) 
 
 /// Sends one request (connecting first if needed) and records the outcome.
 /// `intended` is when the request should have left: the schedule's time in the open
-/// model, the actual time in the closed model.
-async fn perform(shared: &Shared, local: &LocalRef, slot: &mut Slot, intended: Instant) {
+/// model, the actual time in the closed model. Returns the failure's class, if it failed
+/// (a timeout waiting for the response is not a failure class: `None`).
+async fn perform(
+    shared: &Shared,
+    local: &LocalRef,
+    slot: &mut Slot,
+    intended: Instant,
+) -> Option<ErrorClass> {
     let started = Instant::now();
     let deadline = started + shared.timeout;
     let n = {
@@ -576,6 +640,7 @@ async fn perform(shared: &Shared, local: &LocalRef, slot: &mut Slot, intended: I
             if !(x.meta.reusable && shared.keep_alive) {
                 slot.disconnect();
             }
+            None
         }
         Ok(Err(Failure { class, detail, .. })) => {
             let group = failed_group(&mut l);
@@ -586,6 +651,7 @@ async fn perform(shared: &Shared, local: &LocalRef, slot: &mut Slot, intended: I
             if class != ErrorClass::StreamReset {
                 slot.disconnect();
             }
+            Some(class)
         }
         Err(_elapsed) if !slot.is_connected() => {
             // The deadline passed before the connection was ready.
@@ -595,12 +661,14 @@ async fn perform(shared: &Shared, local: &LocalRef, slot: &mut Slot, intended: I
                 ErrorClass::ConnectTimeout,
                 Some(format!("not connected within {:?}", shared.timeout)),
             );
+            Some(ErrorClass::ConnectTimeout)
         }
         Err(_elapsed) => {
             let group = failed_group(&mut l);
             l.record(group, |s| s.record_timeout());
             drop(l);
             slot.disconnect();
+            None
         }
     }
 }
@@ -896,5 +964,29 @@ impl FleetClock {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_to_a_second_and_resets() {
+        let mut b = Backoff::default();
+        let waits: Vec<u64> = (0..9).map(|_| b.failed().as_millis() as u64).collect();
+        assert_eq!(waits, [10, 20, 40, 80, 160, 320, 640, 1000, 1000]);
+        b.reset();
+        assert_eq!(b.failed(), Duration::from_millis(10));
+    }
+
+    #[test]
+    fn connection_failures_are_the_connect_and_tls_classes() {
+        assert!(is_connection_failure(ErrorClass::ConnectRefused));
+        assert!(is_connection_failure(ErrorClass::Dns));
+        assert!(is_connection_failure(ErrorClass::TlsHandshake));
+        assert!(is_connection_failure(ErrorClass::AlpnMismatch));
+        assert!(!is_connection_failure(ErrorClass::Status5xx));
+        assert!(!is_connection_failure(ErrorClass::Reset));
     }
 }

@@ -265,6 +265,31 @@ fn refused_port_gives_connect_errors() {
 }
 
 #[test]
+fn closed_model_backs_off_from_a_refused_port() {
+    let _serial = serial();
+    let port = {
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let p = plan(
+        &format!("http://127.0.0.1:{port}/"),
+        closed(10),
+        Some(Duration::from_secs(2)),
+        None,
+    );
+    let started = Instant::now();
+    let out = go(&p);
+    let took = started.elapsed();
+    let refused = out.total.errors_by_class.get(ErrorClass::ConnectRefused);
+    // Without the back-off each connection retried tens of thousands of times a second.
+    // With it (10 ms doubling to 1 s), each tries about 9 times in 2 s.
+    assert!((10..300).contains(&refused), "{refused} refused connects");
+    assert_eq!(out.total.errors, refused);
+    assert_eq!(out.total.requests, refused);
+    assert!(took < Duration::from_millis(2500), "took {took:?}");
+}
+
+#[test]
 fn early_close_and_garbage_are_classified() {
     let _serial = serial();
     let addr = scripted(|mut s| {

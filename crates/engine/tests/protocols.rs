@@ -25,8 +25,13 @@ struct Tls {
 }
 
 fn tls_target() -> Tls {
+    tls_target_with(|_| {})
+}
+
+fn tls_target_with(configure: impl FnOnce(&mut TargetConfig)) -> Tls {
     let mut c = TargetConfig::new(SocketAddr::from(([127, 0, 0, 1], 0)));
     c.tls = Some(TlsSetup::SelfSigned);
+    configure(&mut c);
     let target = TargetHandle::start(c).unwrap();
     let dir = tempfile::tempdir().unwrap();
     let ca = dir.path().join("ca.pem");
@@ -156,6 +161,20 @@ fn tls_failures_are_classified() {
     p.tls.insecure = true;
     let o = go(p);
     assert_eq!(o.total.errors_by_class.get(ErrorClass::TlsHandshake), 3);
+    // --http2 against a server that only does http/1.1: it refuses our ALPN list with
+    // the no_application_protocol alert.
+    let h1_only = tls_target_with(|c| c.http2 = false);
+    let url = format!("https://localhost:{}/", h1_only.target.addrs()[0].port());
+    let mut p = requests(plan(&url, closed(1)), 3);
+    p.tls.ca_file = Some(h1_only.ca.clone());
+    p.connect_to = h1_only.target.addrs().to_vec();
+    p.http = HttpVersion::Http2 {
+        streams: NonZeroUsize::new(1).unwrap(),
+    };
+    let o = go(p);
+    assert_eq!(o.total.errors_by_class.get(ErrorClass::AlpnMismatch), 3);
+    assert_eq!(o.total.errors, 3);
+    assert_eq!(protocols(&o), vec![]);
     // --insecure accepts the untrusted certificate.
     let mut p = requests(plan(&format!("https://localhost:{port}/"), closed(1)), 3);
     p.tls.insecure = true;

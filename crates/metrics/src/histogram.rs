@@ -64,6 +64,11 @@ impl LatencyHistogram {
         self.0.saturating_record(us.clamp(1, MAX_TRACKABLE_US));
     }
 
+    /// Removes every sample, keeping the memory of the counts.
+    pub fn reset(&mut self) {
+        self.0.reset();
+    }
+
     /// Adds every sample of `other`.
     pub fn merge(&mut self, other: &LatencyHistogram) {
         // Both sides share the same bounds, so addition cannot fail.

@@ -105,6 +105,44 @@ impl Stats {
         }
     }
 
+    /// Empties the stats in place, keeping their memory (the histograms' counts) for
+    /// reuse: a worker's stats are recycled every interval instead of reallocated.
+    pub fn reset(&mut self) {
+        let Stats {
+            requests,
+            errors,
+            timeouts,
+            errors_by_class,
+            status_codes,
+            latency,
+            service_time,
+            connect,
+            tls_handshake,
+            upgrade,
+            ttfb,
+            bytes_received,
+            bytes_sent,
+            connections_opened,
+            protocols,
+        } = self;
+        for n in [
+            requests,
+            errors,
+            timeouts,
+            bytes_received,
+            bytes_sent,
+            connections_opened,
+        ] {
+            *n = 0;
+        }
+        *errors_by_class = ClassCounts::default();
+        status_codes.reset();
+        for h in [latency, service_time, connect, tls_handshake, upgrade, ttfb] {
+            h.reset();
+        }
+        *protocols = ProtocolCounts::default();
+    }
+
     /// Adds everything in `other`.
     pub fn merge(&mut self, other: &Stats) {
         self.requests += other.requests;
@@ -143,6 +181,15 @@ pub struct GeneratorStats {
 }
 
 impl GeneratorStats {
+    /// Empties the stats in place, keeping the histogram's memory.
+    pub fn reset(&mut self) {
+        self.sends = 0;
+        self.late_sends = 0;
+        self.dropped = 0;
+        self.unfinished = 0;
+        self.schedule_lag.reset();
+    }
+
     /// Adds everything in `other`.
     pub fn merge(&mut self, other: &GeneratorStats) {
         self.sends += other.sends;
@@ -156,6 +203,34 @@ impl GeneratorStats {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn reset_empties_in_place() {
+        let mut s = Stats::new();
+        s.record_response(200, Duration::from_millis(5), Duration::from_millis(4));
+        s.record_response(503, Duration::from_millis(5), Duration::from_millis(4));
+        s.record_error(ErrorClass::ClosedEarly);
+        s.record_timeout();
+        s.record_connect(Duration::from_millis(1));
+        s.tls_handshake.record(Duration::from_millis(2));
+        s.upgrade.record(Duration::from_millis(2));
+        s.ttfb.record(Duration::from_millis(2));
+        s.protocols.add(crate::Protocol::Http1);
+        s.bytes_received = 10;
+        s.bytes_sent = 10;
+        s.reset();
+        assert_eq!(s, Stats::new());
+        let mut g = GeneratorStats {
+            sends: 3,
+            late_sends: 1,
+            dropped: 1,
+            unfinished: 1,
+            ..GeneratorStats::default()
+        };
+        g.schedule_lag.record(Duration::from_millis(3));
+        g.reset();
+        assert_eq!(g, GeneratorStats::default());
+    }
 
     #[test]
     fn errors_and_timeouts_are_separate() {

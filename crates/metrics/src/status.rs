@@ -17,6 +17,11 @@ impl StatusCounts {
         self.0[i] += 1;
     }
 
+    /// Sets every count to zero, in place.
+    pub fn reset(&mut self) {
+        self.0.fill(0);
+    }
+
     /// Adds every count of `other`.
     pub fn merge(&mut self, other: &StatusCounts) {
         for (a, b) in self.0.iter_mut().zip(other.0.iter()) {
