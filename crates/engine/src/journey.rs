@@ -17,8 +17,7 @@ use stampede_plan::scenario::{
     JourneyLoad, Journeys, RequestStep, Step, ThinkTime, WsConnectStep, WsExpectStep,
 };
 use stampede_plan::{
-    Extractor, FeederMode, HttpVersion, RateProfile, RenderContext, ResponseView, Template,
-    VarId,
+    Extractor, FeederMode, HttpVersion, RateProfile, RenderContext, ResponseView, Template, VarId,
 };
 use tokio::sync::Notify;
 use tokio_tungstenite::tungstenite::{self, client::IntoClientRequest, Message};
@@ -205,7 +204,10 @@ pub(crate) fn lanes(
         .map(|(i, s)| {
             let load = match &s.load {
                 Some(own) => own.clone(),
-                None => scaled(&journeys.load, s.weight / shared_weight.max(f64::MIN_POSITIVE)),
+                None => scaled(
+                    &journeys.load,
+                    s.weight / shared_weight.max(f64::MIN_POSITIVE),
+                ),
             };
             match load {
                 JourneyLoad::Closed { profile } => {
@@ -419,7 +421,7 @@ async fn closed_vu(
     let mut fresh = true;
     loop {
         let now = Instant::now();
-        if shared.stopping(now) {
+        if shared.stopping(now) || out_of_tickets(&shared) {
             break;
         }
         let active = profile
@@ -446,6 +448,15 @@ async fn closed_vu(
     if let Some(ws) = vu.ws.take() {
         close_ws(ws).await;
     }
+}
+
+/// True when the request limit (`-n`) is used up: a virtual user would only loop without
+/// sending (and without yielding to the other tasks of its worker) until the duration ends.
+fn out_of_tickets(shared: &Shared) -> bool {
+    shared
+        .tickets
+        .as_ref()
+        .is_some_and(|t| t.load(std::sync::atomic::Ordering::Relaxed) == 0)
 }
 
 /// How often an inactive virtual user checks whether the ramp needs it.
@@ -478,7 +489,7 @@ async fn open_lane(
     let threads = shared.threads as u64;
     for offset in schedule {
         let intended = shared.start + offset;
-        if shared.send_until.is_some_and(|t| intended >= t) {
+        if shared.send_until.is_some_and(|t| intended >= t) || out_of_tickets(&shared) {
             break;
         }
         if intended > Instant::now() {
@@ -500,12 +511,7 @@ async fn open_lane(
             continue;
         }
         in_flight.set(in_flight.get() + 1);
-        let (s, l, r, n) = (
-            shared.clone(),
-            local.clone(),
-            rt.clone(),
-            in_flight.clone(),
-        );
+        let (s, l, r, n) = (shared.clone(), local.clone(), rt.clone(), in_flight.clone());
         spawn_task(&local, &all_done, async move {
             run_ops(&s, &l, &r, &mut vu, &r.scenarios[scenario], Some(intended)).await;
             if let Some(ws) = vu.ws.take() {
@@ -619,7 +625,7 @@ async fn request(
         return Flow::End;
     }
     let cookies = rt.journeys.cookies;
-    let use_fixed = op.fixed.is_some() && !(cookies && !vu.jar.is_empty_for(step.target));
+    let use_fixed = op.fixed.is_some() && (!cookies || vu.jar.is_empty_for(step.target));
     let built;
     let mut path_for_cookies = String::new();
     let req = if use_fixed {
@@ -648,7 +654,9 @@ async fn request(
         0
     };
     let slot = vu.slots[step.target].get_or_insert_with(|| {
-        let cell = target.http2.then(|| Rc::new(crate::link::H2Cell::default()));
+        let cell = target
+            .http2
+            .then(|| Rc::new(crate::link::H2Cell::default()));
         Slot::new(cell, None)
     });
     let started = Instant::now();
@@ -711,7 +719,8 @@ async fn request(
     let bytes_out = req.h1.len() as u64;
     l.record(group, |s| {
         s.record_response(status, latency, done - x.sent);
-        s.ttfb.record(x.meta.first_byte.saturating_duration_since(x.sent));
+        s.ttfb
+            .record(x.meta.first_byte.saturating_duration_since(x.sent));
         s.bytes_received += x.meta.bytes;
         s.bytes_sent += bytes_out;
     });
@@ -754,20 +763,14 @@ async fn request(
         counted = true;
     }
     if let Some((var, ex)) = missing_value {
-        fail_step(
-            local,
-            op.group,
-            ErrorClass::ExtractFailed,
-            counted,
-            || {
-                format!(
-                    "{}: {} found nothing for '{}' (status {status})",
-                    rt.keys[op.group],
-                    ex.describe(),
-                    rt.journeys.vars.name(var)
-                )
-            },
-        );
+        fail_step(local, op.group, ErrorClass::ExtractFailed, counted, || {
+            format!(
+                "{}: {} found nothing for '{}' (status {status})",
+                rt.keys[op.group],
+                ex.describe(),
+                rt.journeys.vars.name(var)
+            )
+        });
         return Flow::End;
     }
     for (var, v) in extracted {
@@ -996,7 +999,9 @@ async fn ws_expect(local: &LocalRef, vu: &mut Vu, step: &WsExpectStep, group: us
         let next = tokio::time::timeout_at(deadline.into(), ws.next()).await;
         let data = match next {
             Err(_) => {
-                local.borrow_mut().record(Some(group), |s| s.record_timeout());
+                local
+                    .borrow_mut()
+                    .record(Some(group), |s| s.record_timeout());
                 return Flow::End;
             }
             Ok(Some(Ok(Message::Text(t)))) => t.as_bytes().to_vec(),
