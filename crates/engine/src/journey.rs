@@ -419,7 +419,7 @@ async fn closed_vu(
     let mut fresh = true;
     loop {
         let now = Instant::now();
-        if shared.stopping(now) {
+        if shared.stopping(now) || out_of_tickets(&shared) {
             break;
         }
         let active = profile
@@ -446,6 +446,15 @@ async fn closed_vu(
     if let Some(ws) = vu.ws.take() {
         close_ws(ws).await;
     }
+}
+
+/// True when the request limit (`-n`) is used up: a virtual user would only loop without
+/// sending (and without yielding to the other tasks of its worker) until the duration ends.
+fn out_of_tickets(shared: &Shared) -> bool {
+    shared
+        .tickets
+        .as_ref()
+        .is_some_and(|t| t.load(std::sync::atomic::Ordering::Relaxed) == 0)
 }
 
 /// How often an inactive virtual user checks whether the ramp needs it.
@@ -478,7 +487,7 @@ async fn open_lane(
     let threads = shared.threads as u64;
     for offset in schedule {
         let intended = shared.start + offset;
-        if shared.send_until.is_some_and(|t| intended >= t) {
+        if shared.send_until.is_some_and(|t| intended >= t) || out_of_tickets(&shared) {
             break;
         }
         if intended > Instant::now() {
