@@ -1087,7 +1087,7 @@ fn validation_errors_name_file_line_and_column() {
             VALID.to_string(),
             "users.csv",
             false,
-            "cannot open feeder file",
+            "not found",
         ),
         (VALID.replace("$.id", "$[?bad"), "bad", true, "bad JSONPath"),
         (
