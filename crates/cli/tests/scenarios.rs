@@ -1083,12 +1083,7 @@ fn validation_errors_name_file_line_and_column() {
             "rnd_int",
         ),
         (VALID.replace("{{ id }}", "{{ idd }}"), "idd", true, "idd"),
-        (
-            VALID.to_string(),
-            "users.csv",
-            false,
-            "not found",
-        ),
+        (VALID.to_string(), "users.csv", false, "not found"),
         (VALID.replace("$.id", "$[?bad"), "bad", true, "bad JSONPath"),
         (
             VALID.replace(

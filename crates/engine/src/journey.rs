@@ -24,6 +24,7 @@ use tokio_tungstenite::tungstenite::{self, client::IntoClientRequest, Message};
 use tokio_tungstenite::WebSocketStream;
 
 use crate::cookies::CookieJar;
+use crate::deadline::Deadline;
 use crate::http1::Kept;
 use crate::link::{Connector, Failure, PreparedRequest, Slot};
 use crate::schedule::Schedule;
@@ -339,6 +340,8 @@ struct Vu {
     ws_sent: Option<Instant>,
     jar: CookieJar,
     kept: Kept,
+    /// The request timeout's timer.
+    deadline: Deadline,
     /// Reused for rendering.
     scratch: Vec<u8>,
 }
@@ -356,6 +359,7 @@ impl Vu {
             ws_sent: None,
             jar: CookieJar::default(),
             kept: Kept::new(0),
+            deadline: Deadline::default(),
             scratch: Vec::new(),
         }
     }
@@ -666,14 +670,16 @@ async fn request(
         l.next_conn
     };
     let kept = if keep { Some(&mut vu.kept) } else { None };
-    let result = tokio::time::timeout_at((started + shared.timeout).into(), async {
-        if !slot.is_connected() {
-            let mut on_open = LocalOpen(local);
-            Box::pin(slot.connect(&target.connector, n, &mut on_open)).await?;
-        }
-        slot.exchange_keeping(req, kept).await
-    })
-    .await;
+    let result = vu
+        .deadline
+        .run(started + shared.timeout, async {
+            if !slot.is_connected() {
+                let mut on_open = LocalOpen(local);
+                Box::pin(slot.connect(&target.connector, n, &mut on_open)).await?;
+            }
+            slot.exchange_keeping(req, kept).await
+        })
+        .await;
     let done = Instant::now();
     let mut l = local.borrow_mut();
     l.in_flight -= 1;

@@ -10,6 +10,7 @@
 
 pub mod connect;
 mod cookies;
+mod deadline;
 pub mod http1;
 mod journey;
 mod link;

@@ -14,6 +14,7 @@ use stampede_metrics::{ErrorClass, GeneratorStats, Protocol, Stats};
 use stampede_plan::GroupBy;
 use tokio::sync::Notify;
 
+use crate::deadline::Deadline;
 use crate::link::{Connector, Failure, H2Cell, OnOpen, Opened, PreparedRequest, Slot};
 use crate::schedule::Schedule;
 use crate::timer::PreciseTimer;
@@ -432,13 +433,14 @@ pub(crate) fn spawn_task(
 /// target is not hammered in a tight loop; every attempt is still counted.
 async fn closed_loop(shared: Arc<Shared>, local: LocalRef) {
     let mut slot = new_slot(&shared, &local);
+    let mut deadline = Deadline::default();
     let mut backoff = Backoff::default();
     loop {
         let now = Instant::now();
         if shared.stopping(now) || !shared.take_ticket() {
             break;
         }
-        match perform(&shared, &local, &mut slot, now).await {
+        match perform(&shared, &local, &mut slot, &mut deadline, now).await {
             Some(class) if is_connection_failure(class) => {
                 let until = Instant::now() + backoff.failed();
                 let until = shared.send_until.map_or(until, |end| until.min(end));
@@ -530,6 +532,7 @@ async fn dispatch(
 /// Open model: one pooled connection taking scheduled requests from the queue.
 async fn open_conn_loop(shared: Arc<Shared>, local: LocalRef, wake: Rc<Notify>) {
     let mut slot = new_slot(&shared, &local);
+    let mut deadline = Deadline::default();
     loop {
         let next = {
             let mut l = local.borrow_mut();
@@ -555,7 +558,7 @@ async fn open_conn_loop(shared: Arc<Shared>, local: LocalRef, wake: Rc<Notify>) 
             local.borrow_mut().snap.generator.dropped += 1;
             continue;
         }
-        perform(&shared, &local, &mut slot, intended).await;
+        perform(&shared, &local, &mut slot, &mut deadline, intended).await;
     }
 }
 
@@ -567,26 +570,27 @@ async fn perform(
     shared: &Shared,
     local: &LocalRef,
     slot: &mut Slot,
+    deadline: &mut Deadline,
     intended: Instant,
 ) -> Option<ErrorClass> {
     let started = Instant::now();
-    let deadline = started + shared.timeout;
     let n = {
         let mut l = local.borrow_mut();
         l.in_flight += 1;
         l.next_conn += 1;
         l.next_conn
     };
-    let result = tokio::time::timeout_at(deadline.into(), async {
-        if !slot.is_connected() {
-            let mut on_open = LocalOpen(local);
-            // Boxed: connecting (TCP, TLS, HTTP/2 handshake) is rare and its state is
-            // large; out of line it does not bloat every connection task.
-            Box::pin(slot.connect(&shared.connector, n, &mut on_open)).await?;
-        }
-        slot.exchange(&shared.request).await
-    })
-    .await;
+    let result = deadline
+        .run(started + shared.timeout, async {
+            if !slot.is_connected() {
+                let mut on_open = LocalOpen(local);
+                // Boxed: connecting (TCP, TLS, HTTP/2 handshake) is rare and its state is
+                // large; out of line it does not bloat every connection task.
+                Box::pin(slot.connect(&shared.connector, n, &mut on_open)).await?;
+            }
+            slot.exchange(&shared.request).await
+        })
+        .await;
     let done = Instant::now();
     let mut l = local.borrow_mut();
     l.in_flight -= 1;
@@ -694,6 +698,7 @@ fn fleet_phase(spec: &FleetSpec, index: usize) -> Duration {
 async fn fleet_client(shared: Arc<Shared>, local: LocalRef, clock: Rc<FleetClock>, index: usize) {
     let spec = shared.fleet.expect("fleet run");
     let mut slot = new_slot(&shared, &local);
+    let mut deadline = Deadline::default();
     let mut next = shared.start + fleet_phase(&spec, index);
     let mut connected_at = Instant::now();
     loop {
@@ -723,7 +728,7 @@ async fn fleet_client(shared: Arc<Shared>, local: LocalRef, clock: Rc<FleetClock
             slot.disconnect();
         }
         let was_connected = slot.is_connected();
-        perform(&shared, &local, &mut slot, intended).await;
+        perform(&shared, &local, &mut slot, &mut deadline, intended).await;
         if !was_connected && slot.is_connected() {
             connected_at = Instant::now();
         }
