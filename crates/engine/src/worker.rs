@@ -411,13 +411,6 @@ pub(crate) fn spawn_task(
     all_done: &Rc<Notify>,
     fut: impl std::future::Future<Output = ()> + 'static,
 ) {
-    eprintln!(
-        "TASKSIZE {} wsconn {} wsstream {} sleep {}",
-        std::mem::size_of_val(&fut),
-        std::mem::size_of::<WsConn>(),
-        std::mem::size_of::<tokio_tungstenite::WebSocketStream<crate::stream::Stream>>(),
-        std::mem::size_of::<tokio::time::Sleep>()
-    );
     local.borrow_mut().tasks += 1;
     let local = local.clone();
     let all_done = all_done.clone();
