@@ -80,6 +80,7 @@ pub(crate) fn run(a: DemoArgs) -> anyhow::Result<u8> {
         http: HttpVersion::Http1,
         thresholds: Vec::new(),
         abort_on_fail: false,
+        timer_slack: stampede_plan::DEFAULT_TIMER_SLACK,
         journeys: None,
     }
     .validate()?;

@@ -126,6 +126,7 @@ pub(crate) fn plan_from_args(a: &RunArgs) -> anyhow::Result<RunPlan> {
             })
             .collect(),
         abort_on_fail: a.abort_on_fail,
+        timer_slack: a.timer_slack,
         journeys: None,
     }
     .validate()

@@ -92,6 +92,7 @@ fn plan_for(journeys: Arc<Journeys>, a: &RunArgs) -> RunPlan {
         http: first.http,
         thresholds,
         abort_on_fail: a.abort_on_fail,
+        timer_slack: a.timer_slack,
         journeys: Some(journeys),
     }
 }

@@ -485,7 +485,7 @@ async fn open_lane(
     max_vus: usize,
     worker: usize,
 ) {
-    let mut timer = PreciseTimer::new();
+    let mut timer = PreciseTimer::new(shared.timer_slack);
     let in_flight = Rc::new(Cell::new(0usize));
     let mut arrivals = 0u64;
     let threads = shared.threads as u64;

@@ -171,6 +171,7 @@ pub fn run(
             journey: journey.clone(),
             seed,
             threads,
+            timer_slack: plan.timer_slack,
         });
     let (tx, rx) = mpsc::channel();
     let mut handles = Vec::with_capacity(threads);

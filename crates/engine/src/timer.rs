@@ -15,7 +15,7 @@ use nix::sys::time::TimeSpec;
 use nix::sys::timerfd::{ClockId, Expiration, TimerFd, TimerFlags, TimerSetTimeFlags};
 use tokio::io::unix::AsyncFd;
 
-/// The shortest time between two dispatcher wake-ups.
+/// The default shortest time between two dispatcher wake-ups (`--timer-slack`).
 pub const MIN_WAKE_GAP: Duration = Duration::from_micros(200);
 
 struct Fd(TimerFd);
@@ -31,11 +31,13 @@ impl AsRawFd for Fd {
 pub(crate) struct PreciseTimer {
     fd: Option<AsyncFd<Fd>>,
     last_wake: Option<Instant>,
+    /// The shortest time between two wakes.
+    gap: Duration,
 }
 
 impl PreciseTimer {
-    /// A timer on this thread's runtime.
-    pub(crate) fn new() -> Self {
+    /// A timer on this thread's runtime whose wakes are at least `gap` apart.
+    pub(crate) fn new(gap: Duration) -> Self {
         let fd = TimerFd::new(
             ClockId::CLOCK_MONOTONIC,
             TimerFlags::TFD_NONBLOCK | TimerFlags::TFD_CLOEXEC,
@@ -45,14 +47,15 @@ impl PreciseTimer {
         PreciseTimer {
             fd,
             last_wake: None,
+            gap,
         }
     }
 
-    /// Waits until `at`, or a little later if the previous wake was less than
-    /// [`MIN_WAKE_GAP`] ago. Returns at once if `at` has passed.
+    /// Waits until `at`, or a little later if the previous wake was less than the gap
+    /// ago. Returns at once if `at` has passed.
     pub(crate) async fn sleep_until(&mut self, at: Instant) {
         let at = match self.last_wake {
-            Some(last) => at.max(last + MIN_WAKE_GAP),
+            Some(last) => at.max(last + self.gap),
             None => at,
         };
         let now = Instant::now();
@@ -104,7 +107,7 @@ mod tests {
 
     #[tokio::test]
     async fn wakes_close_to_the_deadline() {
-        let mut t = PreciseTimer::new();
+        let mut t = PreciseTimer::new(MIN_WAKE_GAP);
         assert!(t.fd.is_some(), "timerfd available on Linux");
         let mut worst = Duration::ZERO;
         for _ in 0..20 {
@@ -123,7 +126,7 @@ mod tests {
 
     #[tokio::test]
     async fn consecutive_wakes_are_spaced() {
-        let mut t = PreciseTimer::new();
+        let mut t = PreciseTimer::new(MIN_WAKE_GAP);
         let t0 = Instant::now();
         t.sleep_until(t0).await;
         let first = Instant::now();

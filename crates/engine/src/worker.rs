@@ -60,6 +60,8 @@ pub(crate) struct Shared {
     pub seed: u64,
     /// Worker threads.
     pub threads: usize,
+    /// The shortest time between two wakes of a dispatcher or fleet clock.
+    pub timer_slack: Duration,
 }
 
 /// How each client of a fleet behaves.
@@ -304,7 +306,7 @@ pub(crate) fn run_worker(
             Share::Fleet { clients } => {
                 let clock = Rc::new(FleetClock::default());
                 // The clock is not a counted task: it ends with the worker.
-                tokio::task::spawn_local(clock.clone().run());
+                tokio::task::spawn_local(clock.clone().run(shared.timer_slack));
                 for index in clients {
                     let (s, l, c) = (shared.clone(), local.clone(), clock.clone());
                     if shared.ws.is_some() {
@@ -494,7 +496,7 @@ async fn dispatch(
     schedule: Schedule,
     max_connections: usize,
 ) {
-    let mut timer = PreciseTimer::new();
+    let mut timer = PreciseTimer::new(shared.timer_slack);
     for offset in schedule {
         let intended = shared.start + offset;
         if shared.send_until.is_some_and(|t| intended >= t) || !shared.take_ticket() {
@@ -940,8 +942,8 @@ impl FleetClock {
     }
 
     /// The clock's own task: runs until the worker ends.
-    pub(crate) async fn run(self: Rc<Self>) {
-        let mut timer = PreciseTimer::new();
+    pub(crate) async fn run(self: Rc<Self>, gap: Duration) {
+        let mut timer = PreciseTimer::new(gap);
         loop {
             let next = self.due.borrow().peek().map(|r| r.0 .0);
             match next {

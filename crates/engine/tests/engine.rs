@@ -34,6 +34,7 @@ fn plan(url: &str, load: Load, duration: Option<Duration>, requests: Option<u64>
         http: HttpVersion::Http1,
         thresholds: Vec::new(),
         abort_on_fail: false,
+        timer_slack: stampede_plan::DEFAULT_TIMER_SLACK,
         journeys: None,
     }
     .validate()

@@ -65,6 +65,7 @@ fn plan(url: &str, load: Load) -> RunPlan {
         http: HttpVersion::Http1,
         thresholds: Vec::new(),
         abort_on_fail: false,
+        timer_slack: stampede_plan::DEFAULT_TIMER_SLACK,
         journeys: None,
     }
 }

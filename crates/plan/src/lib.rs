@@ -34,7 +34,7 @@ pub use feeder::{Feeder, FeederError, FeederMode};
 pub use parse::{parse_duration, parse_header, parse_stage};
 pub use run_plan::{
     Arrival, GroupBy, HttpVersion, Load, PlanError, RateProfile, RequestSpec, RunPlan, Scheme,
-    Stage, StopCondition, Target, TlsOptions, DEFAULT_DURATION,
+    Stage, StopCondition, Target, TlsOptions, DEFAULT_DURATION, DEFAULT_TIMER_SLACK,
 };
 pub use template::{RenderContext, Template, TemplateError, VarId, VarTable};
 pub use threshold::{Comparison, ScopedThreshold, Threshold, ThresholdMetric, ThresholdScope};

@@ -344,10 +344,17 @@ pub struct RunPlan {
     pub thresholds: Vec<crate::ScopedThreshold>,
     /// Stop the run as soon as a threshold fails.
     pub abort_on_fail: bool,
+    /// The shortest time between two wakes of the open-model dispatcher (and fleet
+    /// clocks): sends due within it leave together. Smaller is more precise, larger
+    /// costs less CPU at high rates.
+    pub timer_slack: Duration,
     /// Scenario runs: the journeys to run (then `target`, `request` and `load` describe
     /// only the first target and the file-wide load, for reports).
     pub journeys: Option<std::sync::Arc<crate::scenario::Journeys>>,
 }
+
+/// The default `timer_slack`.
+pub const DEFAULT_TIMER_SLACK: Duration = Duration::from_micros(200);
 
 /// The default run length when neither a duration, a request count nor stages are given.
 pub const DEFAULT_DURATION: Duration = Duration::from_secs(10);
@@ -359,6 +366,11 @@ impl RunPlan {
     pub fn validate(mut self) -> Result<RunPlan, PlanError> {
         if self.timeout.is_zero() {
             return Err(PlanError::Conflict("--timeout must be positive".into()));
+        }
+        if self.timer_slack > Duration::from_millis(100) {
+            return Err(PlanError::Conflict(
+                "--timer-slack must be at most 100ms (it delays sends by up to that much)".into(),
+            ));
         }
         if let Load::Open { profile, .. } = &self.load {
             if !profile.start_rate.is_finite() || profile.start_rate < 0.0 {
@@ -463,6 +475,7 @@ mod tests {
             http: HttpVersion::Http1,
             thresholds: Vec::new(),
             abort_on_fail: false,
+            timer_slack: crate::DEFAULT_TIMER_SLACK,
             journeys: None,
         }
     }

@@ -46,6 +46,7 @@ pub(crate) fn plan(grouped: bool) -> RunPlan {
         http: HttpVersion::Http1,
         thresholds: Vec::new(),
         abort_on_fail: false,
+        timer_slack: stampede_plan::DEFAULT_TIMER_SLACK,
         journeys: None,
     }
 }
