@@ -644,7 +644,8 @@ name = "s"
 // ---------------------------------------------------------------------------------------
 // 4. Think times
 
-fn gaps_ms(think: &str) -> Vec<f64> {
+/// The gaps between consecutive requests the server saw, and the run's diagnostics.
+fn gaps_ms(think: &str) -> (Vec<f64>, String) {
     let rec = Recorder::start(false);
     let scenario = format!(
         r#"
@@ -672,7 +673,7 @@ name = "t"
         .map(|w| (w[1].at - w[0].at).as_secs_f64() * 1000.0)
         .collect();
     assert!(gaps.len() >= 20, "{} gaps\n{}", gaps.len(), r.diagnostics());
-    gaps
+    (gaps, r.diagnostics())
 }
 
 fn mean_and_cv(xs: &[f64]) -> (f64, f64) {
@@ -684,19 +685,31 @@ fn mean_and_cv(xs: &[f64]) -> (f64, f64) {
 
 #[test]
 fn uniform_think_time_holds_its_range() {
-    let gaps = gaps_ms(r#"{ uniform = ["20ms", "40ms"] }"#);
+    let (gaps, run) = gaps_ms(r#"{ uniform = ["20ms", "40ms"] }"#);
     let min = gaps.iter().copied().fold(f64::INFINITY, f64::min);
-    assert!(min >= 20.0, "a gap of {min:.2} ms: {gaps:?}");
+    assert!(min >= 20.0, "a gap of {min:.2} ms: {gaps:?}\n{run}");
     let (mean, _) = mean_and_cv(&gaps);
-    assert!((25.0..=45.0).contains(&mean), "mean gap {mean:.2} ms");
+    assert!(
+        (25.0..=45.0).contains(&mean),
+        "mean gap {mean:.2} ms: {gaps:?}\n{run}"
+    );
 }
 
 #[test]
 fn exponential_think_time_varies_like_one() {
-    let gaps = gaps_ms(r#"{ exponential = "30ms" }"#);
+    let (gaps, run) = gaps_ms(r#"{ exponential = "30ms" }"#);
     let (mean, cv) = mean_and_cv(&gaps);
-    assert!((20.0..=60.0).contains(&mean), "mean gap {mean:.2} ms");
-    assert!(cv > 0.5, "coefficient of variation {cv:.2}: {gaps:?}");
+    // The mean of ~90 draws is within 4 ms of 30 ms nineteen times in twenty; the request
+    // itself adds a little.
+    assert!(
+        (20.0..=60.0).contains(&mean),
+        "mean gap {mean:.2} ms: {gaps:?}\n{run}"
+    );
+    // An exponential's is 1; a fixed pause's would be about 0.
+    assert!(
+        cv > 0.5,
+        "coefficient of variation {cv:.2}: {gaps:?}\n{run}"
+    );
 }
 
 // ---------------------------------------------------------------------------------------
@@ -925,8 +938,9 @@ name = "ws"
     let r = run(&scenario, &[], &[]);
     r.assert_exit(0);
     let wait = r.expect_group("ws / wait");
-    assert!(count(&wait["timeouts"]) >= 2, "{}", r.diagnostics());
-    assert!(count(&r.doc["summary"]["timeouts"]) >= 2);
+    assert!(count(&wait["timeouts"]) >= 1, "{}", r.diagnostics());
+    assert_eq!(count(&wait["errors"]), 0, "{wait}");
+    assert_eq!(r.doc["summary"]["timeouts"], wait["timeouts"]);
     assert!(r.took < Duration::from_secs(20), "{}", r.diagnostics());
 }
 

@@ -539,8 +539,18 @@ async fn run_ops(
     ops: &[Op],
     mut intended: Option<Instant>,
 ) -> Flow {
+    // An open-model arrival due before the end still starts when it is late, as a
+    // scheduled request of a plain run does (its lateness shows in its latency); only an
+    // abort stops its first step. Later steps stop with the run.
+    let mut first = intended.is_some();
     for op in ops {
-        if shared.stopping(Instant::now()) {
+        let stop = if first {
+            shared.abort.load(std::sync::atomic::Ordering::Relaxed)
+        } else {
+            shared.stopping(Instant::now())
+        };
+        first = false;
+        if stop {
             return Flow::End;
         }
         let flow = match op {
