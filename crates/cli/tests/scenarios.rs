@@ -211,7 +211,7 @@ impl Seen {
 
 /// An HTTP/1.1 server on 127.0.0.1:0 answering `200 ok` (keep-alive) to everything and
 /// recording each request. With `sessions`, a request without a `sid` cookie gets
-/// `Set-Cookie: sid=<new number>; Path=/`.
+/// `Set-Cookie: sid=<new number>; Path=/`, and `/logout` expires the cookie.
 struct Recorder {
     addr: SocketAddr,
     seen: Arc<Mutex<Vec<Seen>>>,
@@ -303,7 +303,10 @@ fn serve(
             set_sid: None,
         };
         let mut extra = String::new();
-        if sessions && seen.cookie("sid").is_none() {
+        if sessions && seen.path() == "/logout" {
+            // How Express's `clearCookie` (and many others) end a session: no Max-Age.
+            extra = "Set-Cookie: sid=; Path=/; Expires=Thu, 01 Jan 1970 00:00:00 GMT\r\n".into();
+        } else if sessions && seen.cookie("sid").is_none() {
             let sid = (sids.fetch_add(1, Ordering::Relaxed) + 1).to_string();
             extra = format!("Set-Cookie: sid={sid}; Path=/\r\n");
             seen.set_sid = Some(sid);
@@ -608,6 +611,65 @@ name = "c"
     assert_eq!(vus.len(), 3, "{vus:?}");
     let issued = seen.iter().filter(|s| s.set_sid.is_some()).count();
     assert_eq!(issued, 3, "only each user's first request lacks the cookie");
+}
+
+fn cookie_journey(base: &str, options: &str) -> String {
+    format!(
+        r#"
+[target]
+base_url = "{base}"
+
+[load]
+vus = 1
+duration = "20s"
+
+{options}
+
+[[scenarios]]
+name = "c"
+  [[scenarios.steps]]
+  url = "/login"
+  [[scenarios.steps]]
+  url = "/logout"
+  [[scenarios.steps]]
+  url = "/after"
+"#
+    )
+}
+
+#[test]
+fn an_expired_cookie_is_no_longer_sent() {
+    let rec = Recorder::start(true);
+    let r = run(&cookie_journey(&rec.base(), ""), &[], &["-n", "3"]);
+    r.assert_exit(0);
+    let seen = rec.seen();
+    let paths: Vec<&str> = seen.iter().map(|s| s.path()).collect();
+    assert_eq!(
+        paths,
+        ["/login", "/logout", "/after"],
+        "{}",
+        r.diagnostics()
+    );
+    assert_eq!(seen[1].cookie("sid"), Some("1"));
+    assert_eq!(
+        seen[2].header("cookie"),
+        None,
+        "Expires in the past deletes the cookie"
+    );
+}
+
+#[test]
+fn without_cookies_nothing_is_kept() {
+    let rec = Recorder::start(true);
+    let options = "[options]\ncookies = false";
+    let r = run(&cookie_journey(&rec.base(), options), &[], &["-n", "6"]);
+    r.assert_exit(0);
+    let seen = rec.seen();
+    assert_eq!(seen.len(), 6, "{}", r.diagnostics());
+    assert!(
+        seen.iter().all(|s| s.header("cookie").is_none()),
+        "{seen:?}"
+    );
 }
 
 #[test]
