@@ -410,6 +410,132 @@ fn an_extraction_that_finds_nothing_ends_the_journey() {
     assert_eq!(r.requests("signup / me"), 0, "{}", r.diagnostics());
 }
 
+#[test]
+fn regex_header_and_status_extraction_feed_a_second_target() {
+    let t = target();
+    let rec = Recorder::start(false);
+    let scenario = format!(
+        r#"
+[targets.api]
+base_url = "{}"
+
+[targets.rec]
+base_url = "{}/base"
+
+[load]
+vus = 1
+duration = "10s"
+
+[[scenarios]]
+name = "x"
+  [[scenarios.steps]]
+  name = "sign up"
+  target = "api"
+  method = "POST"
+  url = "/signup"
+  body = '{{"email": "a@example.test"}}'
+  extract = {{ tok = {{ regex = '"token":\s*"([^"]+)"', group = 1 }}, who = {{ header = "x-served-by" }}, st = {{ status = true }} }}
+  [[scenarios.steps]]
+  name = "report"
+  target = "rec"
+  url = "/got?tok={{{{ tok | url }}}}&who={{{{ who }}}}&st={{{{ st }}}}"
+"#,
+        base(&t),
+        rec.base()
+    );
+    let r = run(&scenario, &[], &["-n", "4"]);
+    r.assert_exit(0);
+    let seen = rec.seen();
+    assert_eq!(seen.len(), 2, "{}", r.diagnostics());
+    for s in &seen {
+        assert_eq!(s.path(), "/base/got", "{s:?}");
+        let tok = s.param("tok").unwrap();
+        let (id, mac) = tok.split_once('.').unwrap_or_else(|| panic!("{tok}"));
+        assert!(id.parse::<u64>().is_ok() && mac.len() == 16, "{tok}");
+        assert_eq!(s.param("who"), Some("target-1"));
+        assert_eq!(s.param("st"), Some("201"));
+    }
+    assert_ne!(seen[0].param("tok"), seen[1].param("tok"));
+    assert_eq!(count(&r.doc["summary"]["errors"]), 0, "{}", r.diagnostics());
+}
+
+#[test]
+fn counter_and_iteration_run_on_through_a_repeated_group() {
+    let rec = Recorder::start(false);
+    let scenario = format!(
+        r#"
+[target]
+base_url = "{}"
+
+[load]
+vus = 1
+duration = "10s"
+
+[[scenarios]]
+name = "g"
+  [[scenarios.steps]]
+  name = "browse"
+  repeat = 3
+  steps = [{{ name = "page", url = "/page?n={{{{ counter() }}}}&it={{{{ iteration() }}}}" }}]
+"#,
+        rec.base()
+    );
+    let r = run(&scenario, &[], &["-n", "6"]);
+    r.assert_exit(0);
+    let got: Vec<(String, String)> = rec
+        .seen()
+        .iter()
+        .map(|s| {
+            let p = |k| s.param(k).unwrap().to_string();
+            (p("n"), p("it"))
+        })
+        .collect();
+    let want: Vec<(String, String)> = [(1, 1), (2, 1), (3, 1), (4, 2), (5, 2), (6, 2)]
+        .iter()
+        .map(|(n, it)| (n.to_string(), it.to_string()))
+        .collect();
+    assert_eq!(got, want, "{}", r.diagnostics());
+    assert_eq!(r.requests("g / page"), 6);
+}
+
+#[test]
+fn scenario_weights_split_the_virtual_users() {
+    let rec = Recorder::start(false);
+    let scenario = format!(
+        r#"
+[target]
+base_url = "{}"
+
+[load]
+vus = 4
+duration = "1s"
+
+[[scenarios]]
+name = "many"
+weight = 3
+  [[scenarios.steps]]
+  url = "/many?vu={{{{ vu() }}}}"
+
+[[scenarios]]
+name = "few"
+  [[scenarios.steps]]
+  url = "/few?vu={{{{ vu() }}}}"
+"#,
+        rec.base()
+    );
+    let r = run(&scenario, &[], &[]);
+    r.assert_exit(0);
+    let seen = rec.seen();
+    let users = |path: &str| -> BTreeSet<String> {
+        seen.iter()
+            .filter(|s| s.path() == path)
+            .map(|s| s.param("vu").unwrap().to_string())
+            .collect()
+    };
+    assert_eq!(users("/many").len(), 3, "{}", r.diagnostics());
+    assert_eq!(users("/few").len(), 1, "{}", r.diagnostics());
+}
+
 // ---------------------------------------------------------------------------------------
 // 2. Feeders
 
@@ -903,9 +1029,10 @@ name = "c"
   body = "hello"
   checks = {{ body_contains = "goodbye" }}
 "#,
-        base(&t)
+        "http://127.0.0.1:9/not-this-one"
     );
-    let r = run(&scenario, &[], &[]);
+    // The file names another server: --base-url points the run at the target.
+    let r = run(&scenario, &[], &["--base-url", &base(&t)]);
     r.assert_exit(0);
     for key in ["c / wrong status", "c / too slow", "c / no word"] {
         let g = r.expect_group(key);
