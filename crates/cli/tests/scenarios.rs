@@ -177,6 +177,8 @@ struct Seen {
     at: Instant,
     /// The `sid` this server set on the response, if it set one.
     set_sid: Option<String>,
+    /// The body it answered with.
+    answer: String,
 }
 
 impl Seen {
@@ -211,7 +213,8 @@ impl Seen {
 
 /// An HTTP/1.1 server on 127.0.0.1:0 answering `200 ok` (keep-alive) to everything and
 /// recording each request. With `sessions`, a request without a `sid` cookie gets
-/// `Set-Cookie: sid=<new number>; Path=/`, and `/logout` expires the cookie.
+/// `Set-Cookie: sid=<new number>; Path=/`, and `/logout` expires the cookie. `/flaky`
+/// answers `id=N` (N counting its requests) and takes 700 ms on every second one.
 struct Recorder {
     addr: SocketAddr,
     seen: Arc<Mutex<Vec<Seen>>>,
@@ -224,13 +227,14 @@ impl Recorder {
         let seen = Arc::new(Mutex::new(Vec::new()));
         let log = seen.clone();
         let sids = Arc::new(AtomicUsize::new(0));
+        let flaky = Arc::new(AtomicUsize::new(0));
         // The accept thread lives as long as the test process; each connection's thread
         // ends when the client closes it.
         std::thread::spawn(move || {
             for (conn, stream) in listener.incoming().enumerate() {
                 let Ok(stream) = stream else { continue };
-                let (log, sids) = (log.clone(), sids.clone());
-                std::thread::spawn(move || serve(conn, stream, &log, &sids, sessions));
+                let (log, sids, flaky) = (log.clone(), sids.clone(), flaky.clone());
+                std::thread::spawn(move || serve(conn, stream, &log, &sids, &flaky, sessions));
             }
         });
         Recorder { addr, seen }
@@ -250,6 +254,7 @@ fn serve(
     stream: TcpStream,
     log: &Mutex<Vec<Seen>>,
     sids: &AtomicUsize,
+    flaky: &AtomicUsize,
     sessions: bool,
 ) {
     let _ = stream.set_nodelay(true);
@@ -301,6 +306,7 @@ fn serve(
             body: String::from_utf8_lossy(&body).into_owned(),
             at,
             set_sid: None,
+            answer: "ok\n".into(),
         };
         let mut extra = String::new();
         if sessions && seen.path() == "/logout" {
@@ -311,9 +317,21 @@ fn serve(
             extra = format!("Set-Cookie: sid={sid}; Path=/\r\n");
             seen.set_sid = Some(sid);
         }
+        let mut late = false;
+        if seen.path() == "/flaky" {
+            // Every second request answers too late for a 200 ms timeout.
+            let n = flaky.fetch_add(1, Ordering::Relaxed) + 1;
+            seen.answer = format!("id={n}");
+            late = n % 2 == 0;
+        }
+        let body = seen.answer.clone();
         log.lock().unwrap().push(seen);
+        if late {
+            std::thread::sleep(Duration::from_millis(700));
+        }
         let response = format!(
-            "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 3\r\n{extra}\r\nok\n"
+            "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: {}\r\n{extra}\r\n{body}",
+            body.len()
         );
         if out.write_all(response.as_bytes()).is_err() {
             return;
@@ -534,6 +552,55 @@ name = "few"
     };
     assert_eq!(users("/many").len(), 3, "{}", r.diagnostics());
     assert_eq!(users("/few").len(), 1, "{}", r.diagnostics());
+}
+
+#[test]
+fn a_failed_request_does_not_leave_stale_values_for_later_steps() {
+    let rec = Recorder::start(false);
+    let scenario = format!(
+        r#"
+[target]
+base_url = "{}"
+
+[load]
+vus = 1
+duration = "3s"
+timeout = "200ms"
+
+[[scenarios]]
+name = "f"
+  [[scenarios.steps]]
+  name = "get id"
+  url = "/flaky"
+  extract = {{ id = {{ regex = 'id=(\d+)', group = 1 }} }}
+  [[scenarios.steps]]
+  name = "use id"
+  url = "/use?id={{{{ id }}}}"
+"#,
+        rec.base()
+    );
+    let r = run(&scenario, &[], &[]);
+    r.assert_exit(0);
+    let mut seen = rec.seen();
+    seen.sort_by_key(|s| s.at);
+    let ids: Vec<&str> = seen.iter().filter_map(|s| s.param("id")).collect();
+    assert!(ids.len() >= 3, "{}", r.diagnostics());
+    // Each /use carries the id of the /flaky answer just before it, which came in time
+    // (an odd one); a timed-out /flaky extracts nothing, so no /use follows it.
+    for (i, s) in seen.iter().enumerate().filter(|(_, s)| s.path() == "/use") {
+        let before = &seen[i - 1];
+        assert_eq!(before.path(), "/flaky", "{:?}", &seen[..=i]);
+        let id = s.param("id").unwrap();
+        assert_eq!(
+            before.answer,
+            format!("id={id}"),
+            "/use sent with a stale id after a timeout: {:?}",
+            &seen[..=i]
+        );
+    }
+    let g = r.expect_group("f / get id");
+    assert!(count(&g["timeouts"]) >= 1, "{g}");
+    assert_eq!(count(&r.expect_group("f / use id")["errors"]), 0);
 }
 
 // ---------------------------------------------------------------------------------------

@@ -711,7 +711,7 @@ async fn request(
             if class != ErrorClass::StreamReset {
                 slot.disconnect();
             }
-            return Flow::Next;
+            return after_failure(step);
         }
         Err(_elapsed) => {
             if slot.is_connected() {
@@ -721,7 +721,7 @@ async fn request(
             }
             drop(l);
             slot.disconnect();
-            return Flow::Next;
+            return after_failure(step);
         }
     };
     let latency = done - intended;
@@ -787,6 +787,17 @@ async fn request(
         vu.vars[var.0 as usize] = Some(v);
     }
     Flow::Next
+}
+
+/// After a request that got no response: a step that extracts ends the iteration, as a
+/// failed extraction does (later steps would send stale or missing values); the failure
+/// itself is already counted.
+fn after_failure(step: &RequestStep) -> Flow {
+    if step.extract.is_empty() {
+        Flow::Next
+    } else {
+        Flow::End
+    }
 }
 
 /// Counts a failed check or extraction for a step whose response was already recorded:
