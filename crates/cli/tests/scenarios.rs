@@ -1200,6 +1200,101 @@ name = "ws"
     assert!(r.took < Duration::from_secs(20), "{}", r.diagnostics());
 }
 
+#[test]
+fn a_value_extracted_from_a_websocket_message_feeds_an_http_step() {
+    let t = target();
+    let rec = Recorder::start(false);
+    let scenario = format!(
+        r#"
+[targets.live]
+base_url = "{}"
+
+[targets.rec]
+base_url = "{}"
+
+[load]
+vus = 1
+duration = "10s"
+
+[[scenarios]]
+name = "w"
+  [[scenarios.steps]]
+  ws_connect = "/ws"
+  target = "live"
+  [[scenarios.steps]]
+  ws_send = '{{"kind": "hello", "tok": "{{{{ uuid() }}}}"}}'
+  [[scenarios.steps]]
+  name = "echo"
+  ws_expect = {{ json = {{ "$.kind" = "hello" }} }}
+  extract = {{ echoed = {{ json = "$.tok" }} }}
+  [[scenarios.steps]]
+  ws_close = true
+  [[scenarios.steps]]
+  name = "report"
+  target = "rec"
+  url = "/got?tok={{{{ echoed }}}}"
+"#,
+        base(&t),
+        rec.base()
+    );
+    let r = run(&scenario, &[], &["-n", "3"]);
+    r.assert_exit(0);
+    let seen = rec.seen();
+    assert_eq!(seen.len(), 3, "{}", r.diagnostics());
+    let toks: BTreeSet<&str> = seen.iter().map(|s| s.param("tok").unwrap()).collect();
+    assert_eq!(toks.len(), 3, "{toks:?}");
+    assert!(
+        toks.iter()
+            .all(|t| t.len() == 36 && t.matches('-').count() == 4),
+        "{toks:?}"
+    );
+    assert_eq!(count(&r.expect_group("w / echo")["errors"]), 0);
+}
+
+#[test]
+fn a_websocket_upgrade_refused_is_an_error_of_the_connect_step() {
+    // The recorder answers 200, not 101.
+    let rec = Recorder::start(false);
+    let scenario = format!(
+        r#"
+[target]
+base_url = "{}"
+
+[load]
+vus = 1
+duration = "500ms"
+
+[[scenarios]]
+name = "w"
+  [[scenarios.steps]]
+  name = "open"
+  ws_connect = "/ws"
+  [[scenarios.steps]]
+  ws_send = "hello"
+  [[scenarios.steps]]
+  name = "echo"
+  ws_expect = {{ contains = "hello", timeout = "1s" }}
+"#,
+        rec.base()
+    );
+    let r = run(&scenario, &[], &[]);
+    r.assert_exit(0);
+    let open = r.expect_group("w / open");
+    let n = count(&open["requests"]);
+    assert!(n >= 1, "{}", r.diagnostics());
+    assert_eq!(count(&open["errors"]), n, "{open}");
+    assert_eq!(
+        count(&open["errors_by_class"]["ws_upgrade_failed"]),
+        n,
+        "{open}"
+    );
+    assert_eq!(r.requests("w / echo"), 0, "{}", r.diagnostics());
+    assert!(rec
+        .seen()
+        .iter()
+        .all(|s| s.header("upgrade") == Some("websocket")));
+}
+
 // ---------------------------------------------------------------------------------------
 // 8. Open model journeys
 
