@@ -1084,7 +1084,11 @@ name = "c"
   [[scenarios.steps]]
   name = "good"
   url = "/"
-  checks = {{ status = 200, body_contains = "ok" }}
+  checks = {{ status = "2xx", body_contains = "ok", header = {{ x-served-by = "target-" }} }}
+  [[scenarios.steps]]
+  name = "wrong header"
+  url = "/"
+  checks = {{ status = [200, 304], header = {{ x-served-by = "nginx" }} }}
   [[scenarios.steps]]
   name = "too slow"
   url = "/?delay=20ms"
@@ -1101,7 +1105,13 @@ name = "c"
     // The file names another server: --base-url points the run at the target.
     let r = run(&scenario, &[], &["--base-url", &base(&t)]);
     r.assert_exit(0);
-    for key in ["c / wrong status", "c / too slow", "c / no word"] {
+    let failing = [
+        "c / wrong status",
+        "c / wrong header",
+        "c / too slow",
+        "c / no word",
+    ];
+    for key in failing {
         let g = r.expect_group(key);
         let n = count(&g["requests"]);
         assert!(n >= 3, "{key}: {g}");
@@ -1117,10 +1127,7 @@ name = "c"
     assert_eq!(count(&good["errors"]), 0, "{good}");
     let sample = r.doc["error_samples"]["check_failed"].as_str().unwrap();
     assert!(sample.contains("c / wrong status"), "{sample}");
-    let total: u64 = ["c / wrong status", "c / too slow", "c / no word"]
-        .iter()
-        .map(|k| r.requests(k))
-        .sum();
+    let total: u64 = failing.iter().map(|k| r.requests(k)).sum();
     assert_eq!(count(&r.doc["errors_by_class"]["check_failed"]), total);
 }
 
