@@ -177,6 +177,8 @@ struct Seen {
     at: Instant,
     /// The `sid` this server set on the response, if it set one.
     set_sid: Option<String>,
+    /// The body it answered with.
+    answer: String,
 }
 
 impl Seen {
@@ -211,7 +213,8 @@ impl Seen {
 
 /// An HTTP/1.1 server on 127.0.0.1:0 answering `200 ok` (keep-alive) to everything and
 /// recording each request. With `sessions`, a request without a `sid` cookie gets
-/// `Set-Cookie: sid=<new number>; Path=/`.
+/// `Set-Cookie: sid=<new number>; Path=/`, and `/logout` expires the cookie. `/flaky`
+/// answers `id=N` (N counting its requests) and takes 700 ms on every second one.
 struct Recorder {
     addr: SocketAddr,
     seen: Arc<Mutex<Vec<Seen>>>,
@@ -224,13 +227,14 @@ impl Recorder {
         let seen = Arc::new(Mutex::new(Vec::new()));
         let log = seen.clone();
         let sids = Arc::new(AtomicUsize::new(0));
+        let flaky = Arc::new(AtomicUsize::new(0));
         // The accept thread lives as long as the test process; each connection's thread
         // ends when the client closes it.
         std::thread::spawn(move || {
             for (conn, stream) in listener.incoming().enumerate() {
                 let Ok(stream) = stream else { continue };
-                let (log, sids) = (log.clone(), sids.clone());
-                std::thread::spawn(move || serve(conn, stream, &log, &sids, sessions));
+                let (log, sids, flaky) = (log.clone(), sids.clone(), flaky.clone());
+                std::thread::spawn(move || serve(conn, stream, &log, &sids, &flaky, sessions));
             }
         });
         Recorder { addr, seen }
@@ -250,6 +254,7 @@ fn serve(
     stream: TcpStream,
     log: &Mutex<Vec<Seen>>,
     sids: &AtomicUsize,
+    flaky: &AtomicUsize,
     sessions: bool,
 ) {
     let _ = stream.set_nodelay(true);
@@ -301,16 +306,32 @@ fn serve(
             body: String::from_utf8_lossy(&body).into_owned(),
             at,
             set_sid: None,
+            answer: "ok\n".into(),
         };
         let mut extra = String::new();
-        if sessions && seen.cookie("sid").is_none() {
+        if sessions && seen.path() == "/logout" {
+            // How Express's `clearCookie` (and many others) end a session: no Max-Age.
+            extra = "Set-Cookie: sid=; Path=/; Expires=Thu, 01 Jan 1970 00:00:00 GMT\r\n".into();
+        } else if sessions && seen.cookie("sid").is_none() {
             let sid = (sids.fetch_add(1, Ordering::Relaxed) + 1).to_string();
             extra = format!("Set-Cookie: sid={sid}; Path=/\r\n");
             seen.set_sid = Some(sid);
         }
+        let mut late = false;
+        if seen.path() == "/flaky" {
+            // Every second request answers too late for a 200 ms timeout.
+            let n = flaky.fetch_add(1, Ordering::Relaxed) + 1;
+            seen.answer = format!("id={n}");
+            late = n % 2 == 0;
+        }
+        let body = seen.answer.clone();
         log.lock().unwrap().push(seen);
+        if late {
+            std::thread::sleep(Duration::from_millis(700));
+        }
         let response = format!(
-            "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 3\r\n{extra}\r\nok\n"
+            "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: {}\r\n{extra}\r\n{body}",
+            body.len()
         );
         if out.write_all(response.as_bytes()).is_err() {
             return;
@@ -405,6 +426,181 @@ fn an_extraction_that_finds_nothing_ends_the_journey() {
     );
     assert_eq!(r.requests("signup / verify"), 0, "{}", r.diagnostics());
     assert_eq!(r.requests("signup / me"), 0, "{}", r.diagnostics());
+}
+
+#[test]
+fn regex_header_and_status_extraction_feed_a_second_target() {
+    let t = target();
+    let rec = Recorder::start(false);
+    let scenario = format!(
+        r#"
+[targets.api]
+base_url = "{}"
+
+[targets.rec]
+base_url = "{}/base"
+
+[load]
+vus = 1
+duration = "10s"
+
+[[scenarios]]
+name = "x"
+  [[scenarios.steps]]
+  name = "sign up"
+  target = "api"
+  method = "POST"
+  url = "/signup"
+  body = '{{"email": "a@example.test"}}'
+  extract = {{ tok = {{ regex = '"token":\s*"([^"]+)"', group = 1 }}, who = {{ header = "x-served-by" }}, st = {{ status = true }} }}
+  [[scenarios.steps]]
+  name = "report"
+  target = "rec"
+  url = "/got?tok={{{{ tok | url }}}}&who={{{{ who }}}}&st={{{{ st }}}}"
+"#,
+        base(&t),
+        rec.base()
+    );
+    let r = run(&scenario, &[], &["-n", "4"]);
+    r.assert_exit(0);
+    let seen = rec.seen();
+    assert_eq!(seen.len(), 2, "{}", r.diagnostics());
+    for s in &seen {
+        assert_eq!(s.path(), "/base/got", "{s:?}");
+        let tok = s.param("tok").unwrap();
+        let (id, mac) = tok.split_once('.').unwrap_or_else(|| panic!("{tok}"));
+        assert!(id.parse::<u64>().is_ok() && mac.len() == 16, "{tok}");
+        assert_eq!(s.param("who"), Some("target-1"));
+        assert_eq!(s.param("st"), Some("201"));
+    }
+    assert_ne!(seen[0].param("tok"), seen[1].param("tok"));
+    assert_eq!(count(&r.doc["summary"]["errors"]), 0, "{}", r.diagnostics());
+}
+
+#[test]
+fn counter_and_iteration_run_on_through_a_repeated_group() {
+    let rec = Recorder::start(false);
+    let scenario = format!(
+        r#"
+[target]
+base_url = "{}"
+
+[load]
+vus = 1
+duration = "10s"
+
+[[scenarios]]
+name = "g"
+  [[scenarios.steps]]
+  name = "browse"
+  repeat = 3
+  steps = [{{ name = "page", url = "/page?n={{{{ counter() }}}}&it={{{{ iteration() }}}}" }}]
+"#,
+        rec.base()
+    );
+    let r = run(&scenario, &[], &["-n", "6"]);
+    r.assert_exit(0);
+    let got: Vec<(String, String)> = rec
+        .seen()
+        .iter()
+        .map(|s| {
+            let p = |k| s.param(k).unwrap().to_string();
+            (p("n"), p("it"))
+        })
+        .collect();
+    let want: Vec<(String, String)> = [(1, 1), (2, 1), (3, 1), (4, 2), (5, 2), (6, 2)]
+        .iter()
+        .map(|(n, it)| (n.to_string(), it.to_string()))
+        .collect();
+    assert_eq!(got, want, "{}", r.diagnostics());
+    assert_eq!(r.requests("g / page"), 6);
+}
+
+#[test]
+fn scenario_weights_split_the_virtual_users() {
+    let rec = Recorder::start(false);
+    let scenario = format!(
+        r#"
+[target]
+base_url = "{}"
+
+[load]
+vus = 4
+duration = "1s"
+
+[[scenarios]]
+name = "many"
+weight = 3
+  [[scenarios.steps]]
+  url = "/many?vu={{{{ vu() }}}}"
+
+[[scenarios]]
+name = "few"
+  [[scenarios.steps]]
+  url = "/few?vu={{{{ vu() }}}}"
+"#,
+        rec.base()
+    );
+    let r = run(&scenario, &[], &[]);
+    r.assert_exit(0);
+    let seen = rec.seen();
+    let users = |path: &str| -> BTreeSet<String> {
+        seen.iter()
+            .filter(|s| s.path() == path)
+            .map(|s| s.param("vu").unwrap().to_string())
+            .collect()
+    };
+    assert_eq!(users("/many").len(), 3, "{}", r.diagnostics());
+    assert_eq!(users("/few").len(), 1, "{}", r.diagnostics());
+}
+
+#[test]
+fn a_failed_request_does_not_leave_stale_values_for_later_steps() {
+    let rec = Recorder::start(false);
+    let scenario = format!(
+        r#"
+[target]
+base_url = "{}"
+
+[load]
+vus = 1
+duration = "3s"
+timeout = "200ms"
+
+[[scenarios]]
+name = "f"
+  [[scenarios.steps]]
+  name = "get id"
+  url = "/flaky"
+  extract = {{ id = {{ regex = 'id=(\d+)', group = 1 }} }}
+  [[scenarios.steps]]
+  name = "use id"
+  url = "/use?id={{{{ id }}}}"
+"#,
+        rec.base()
+    );
+    let r = run(&scenario, &[], &[]);
+    r.assert_exit(0);
+    let mut seen = rec.seen();
+    seen.sort_by_key(|s| s.at);
+    let ids: Vec<&str> = seen.iter().filter_map(|s| s.param("id")).collect();
+    assert!(ids.len() >= 3, "{}", r.diagnostics());
+    // Each /use carries the id of the /flaky answer just before it, which came in time
+    // (an odd one); a timed-out /flaky extracts nothing, so no /use follows it.
+    for (i, s) in seen.iter().enumerate().filter(|(_, s)| s.path() == "/use") {
+        let before = &seen[i - 1];
+        assert_eq!(before.path(), "/flaky", "{:?}", &seen[..=i]);
+        let id = s.param("id").unwrap();
+        assert_eq!(
+            before.answer,
+            format!("id={id}"),
+            "/use sent with a stale id after a timeout: {:?}",
+            &seen[..=i]
+        );
+    }
+    let g = r.expect_group("f / get id");
+    assert!(count(&g["timeouts"]) >= 1, "{g}");
+    assert_eq!(count(&r.expect_group("f / use id")["errors"]), 0);
 }
 
 // ---------------------------------------------------------------------------------------
@@ -610,6 +806,65 @@ name = "c"
     assert_eq!(issued, 3, "only each user's first request lacks the cookie");
 }
 
+fn cookie_journey(base: &str, options: &str) -> String {
+    format!(
+        r#"
+[target]
+base_url = "{base}"
+
+[load]
+vus = 1
+duration = "20s"
+
+{options}
+
+[[scenarios]]
+name = "c"
+  [[scenarios.steps]]
+  url = "/login"
+  [[scenarios.steps]]
+  url = "/logout"
+  [[scenarios.steps]]
+  url = "/after"
+"#
+    )
+}
+
+#[test]
+fn an_expired_cookie_is_no_longer_sent() {
+    let rec = Recorder::start(true);
+    let r = run(&cookie_journey(&rec.base(), ""), &[], &["-n", "3"]);
+    r.assert_exit(0);
+    let seen = rec.seen();
+    let paths: Vec<&str> = seen.iter().map(|s| s.path()).collect();
+    assert_eq!(
+        paths,
+        ["/login", "/logout", "/after"],
+        "{}",
+        r.diagnostics()
+    );
+    assert_eq!(seen[1].cookie("sid"), Some("1"));
+    assert_eq!(
+        seen[2].header("cookie"),
+        None,
+        "Expires in the past deletes the cookie"
+    );
+}
+
+#[test]
+fn without_cookies_nothing_is_kept() {
+    let rec = Recorder::start(true);
+    let options = "[options]\ncookies = false";
+    let r = run(&cookie_journey(&rec.base(), options), &[], &["-n", "6"]);
+    r.assert_exit(0);
+    let seen = rec.seen();
+    assert_eq!(seen.len(), 6, "{}", r.diagnostics());
+    assert!(
+        seen.iter().all(|s| s.header("cookie").is_none()),
+        "{seen:?}"
+    );
+}
+
 #[test]
 fn built_in_session_is_new_once_per_user() {
     let t = target();
@@ -644,7 +899,8 @@ name = "s"
 // ---------------------------------------------------------------------------------------
 // 4. Think times
 
-fn gaps_ms(think: &str) -> Vec<f64> {
+/// The gaps between consecutive requests the server saw, and the run's diagnostics.
+fn gaps_ms(think: &str) -> (Vec<f64>, String) {
     let rec = Recorder::start(false);
     let scenario = format!(
         r#"
@@ -672,7 +928,7 @@ name = "t"
         .map(|w| (w[1].at - w[0].at).as_secs_f64() * 1000.0)
         .collect();
     assert!(gaps.len() >= 20, "{} gaps\n{}", gaps.len(), r.diagnostics());
-    gaps
+    (gaps, r.diagnostics())
 }
 
 fn mean_and_cv(xs: &[f64]) -> (f64, f64) {
@@ -684,19 +940,31 @@ fn mean_and_cv(xs: &[f64]) -> (f64, f64) {
 
 #[test]
 fn uniform_think_time_holds_its_range() {
-    let gaps = gaps_ms(r#"{ uniform = ["20ms", "40ms"] }"#);
+    let (gaps, run) = gaps_ms(r#"{ uniform = ["20ms", "40ms"] }"#);
     let min = gaps.iter().copied().fold(f64::INFINITY, f64::min);
-    assert!(min >= 20.0, "a gap of {min:.2} ms: {gaps:?}");
+    assert!(min >= 20.0, "a gap of {min:.2} ms: {gaps:?}\n{run}");
     let (mean, _) = mean_and_cv(&gaps);
-    assert!((25.0..=45.0).contains(&mean), "mean gap {mean:.2} ms");
+    assert!(
+        (25.0..=45.0).contains(&mean),
+        "mean gap {mean:.2} ms: {gaps:?}\n{run}"
+    );
 }
 
 #[test]
 fn exponential_think_time_varies_like_one() {
-    let gaps = gaps_ms(r#"{ exponential = "30ms" }"#);
+    let (gaps, run) = gaps_ms(r#"{ exponential = "30ms" }"#);
     let (mean, cv) = mean_and_cv(&gaps);
-    assert!((20.0..=60.0).contains(&mean), "mean gap {mean:.2} ms");
-    assert!(cv > 0.5, "coefficient of variation {cv:.2}: {gaps:?}");
+    // The mean of ~90 draws is within 4 ms of 30 ms nineteen times in twenty; the request
+    // itself adds a little.
+    assert!(
+        (20.0..=60.0).contains(&mean),
+        "mean gap {mean:.2} ms: {gaps:?}\n{run}"
+    );
+    // An exponential's is 1; a fixed pause's would be about 0.
+    assert!(
+        cv > 0.5,
+        "coefficient of variation {cv:.2}: {gaps:?}\n{run}"
+    );
 }
 
 // ---------------------------------------------------------------------------------------
@@ -816,7 +1084,11 @@ name = "c"
   [[scenarios.steps]]
   name = "good"
   url = "/"
-  checks = {{ status = 200, body_contains = "ok" }}
+  checks = {{ status = "2xx", body_contains = "ok", header = {{ x-served-by = "target-" }} }}
+  [[scenarios.steps]]
+  name = "wrong header"
+  url = "/"
+  checks = {{ status = [200, 304], header = {{ x-served-by = "nginx" }} }}
   [[scenarios.steps]]
   name = "too slow"
   url = "/?delay=20ms"
@@ -828,11 +1100,18 @@ name = "c"
   body = "hello"
   checks = {{ body_contains = "goodbye" }}
 "#,
-        base(&t)
+        "http://127.0.0.1:9/not-this-one"
     );
-    let r = run(&scenario, &[], &[]);
+    // The file names another server: --base-url points the run at the target.
+    let r = run(&scenario, &[], &["--base-url", &base(&t)]);
     r.assert_exit(0);
-    for key in ["c / wrong status", "c / too slow", "c / no word"] {
+    let failing = [
+        "c / wrong status",
+        "c / wrong header",
+        "c / too slow",
+        "c / no word",
+    ];
+    for key in failing {
         let g = r.expect_group(key);
         let n = count(&g["requests"]);
         assert!(n >= 3, "{key}: {g}");
@@ -848,10 +1127,7 @@ name = "c"
     assert_eq!(count(&good["errors"]), 0, "{good}");
     let sample = r.doc["error_samples"]["check_failed"].as_str().unwrap();
     assert!(sample.contains("c / wrong status"), "{sample}");
-    let total: u64 = ["c / wrong status", "c / too slow", "c / no word"]
-        .iter()
-        .map(|k| r.requests(k))
-        .sum();
+    let total: u64 = failing.iter().map(|k| r.requests(k)).sum();
     assert_eq!(count(&r.doc["errors_by_class"]["check_failed"]), total);
 }
 
@@ -925,9 +1201,105 @@ name = "ws"
     let r = run(&scenario, &[], &[]);
     r.assert_exit(0);
     let wait = r.expect_group("ws / wait");
-    assert!(count(&wait["timeouts"]) >= 2, "{}", r.diagnostics());
-    assert!(count(&r.doc["summary"]["timeouts"]) >= 2);
+    assert!(count(&wait["timeouts"]) >= 1, "{}", r.diagnostics());
+    assert_eq!(count(&wait["errors"]), 0, "{wait}");
+    assert_eq!(r.doc["summary"]["timeouts"], wait["timeouts"]);
     assert!(r.took < Duration::from_secs(20), "{}", r.diagnostics());
+}
+
+#[test]
+fn a_value_extracted_from_a_websocket_message_feeds_an_http_step() {
+    let t = target();
+    let rec = Recorder::start(false);
+    let scenario = format!(
+        r#"
+[targets.live]
+base_url = "{}"
+
+[targets.rec]
+base_url = "{}"
+
+[load]
+vus = 1
+duration = "10s"
+
+[[scenarios]]
+name = "w"
+  [[scenarios.steps]]
+  ws_connect = "/ws"
+  target = "live"
+  [[scenarios.steps]]
+  ws_send = '{{"kind": "hello", "tok": "{{{{ uuid() }}}}"}}'
+  [[scenarios.steps]]
+  name = "echo"
+  ws_expect = {{ json = {{ "$.kind" = "hello" }} }}
+  extract = {{ echoed = {{ json = "$.tok" }} }}
+  [[scenarios.steps]]
+  ws_close = true
+  [[scenarios.steps]]
+  name = "report"
+  target = "rec"
+  url = "/got?tok={{{{ echoed }}}}"
+"#,
+        base(&t),
+        rec.base()
+    );
+    let r = run(&scenario, &[], &["-n", "3"]);
+    r.assert_exit(0);
+    let seen = rec.seen();
+    assert_eq!(seen.len(), 3, "{}", r.diagnostics());
+    let toks: BTreeSet<&str> = seen.iter().map(|s| s.param("tok").unwrap()).collect();
+    assert_eq!(toks.len(), 3, "{toks:?}");
+    assert!(
+        toks.iter()
+            .all(|t| t.len() == 36 && t.matches('-').count() == 4),
+        "{toks:?}"
+    );
+    assert_eq!(count(&r.expect_group("w / echo")["errors"]), 0);
+}
+
+#[test]
+fn a_websocket_upgrade_refused_is_an_error_of_the_connect_step() {
+    // The recorder answers 200, not 101.
+    let rec = Recorder::start(false);
+    let scenario = format!(
+        r#"
+[target]
+base_url = "{}"
+
+[load]
+vus = 1
+duration = "500ms"
+
+[[scenarios]]
+name = "w"
+  [[scenarios.steps]]
+  name = "open"
+  ws_connect = "/ws"
+  [[scenarios.steps]]
+  ws_send = "hello"
+  [[scenarios.steps]]
+  name = "echo"
+  ws_expect = {{ contains = "hello", timeout = "1s" }}
+"#,
+        rec.base()
+    );
+    let r = run(&scenario, &[], &[]);
+    r.assert_exit(0);
+    let open = r.expect_group("w / open");
+    let n = count(&open["requests"]);
+    assert!(n >= 1, "{}", r.diagnostics());
+    assert_eq!(count(&open["errors"]), n, "{open}");
+    assert_eq!(
+        count(&open["errors_by_class"]["ws_upgrade_failed"]),
+        n,
+        "{open}"
+    );
+    assert_eq!(r.requests("w / echo"), 0, "{}", r.diagnostics());
+    assert!(rec
+        .seen()
+        .iter()
+        .all(|s| s.header("upgrade") == Some("websocket")));
 }
 
 // ---------------------------------------------------------------------------------------

@@ -541,8 +541,18 @@ async fn run_ops(
     ops: &[Op],
     mut intended: Option<Instant>,
 ) -> Flow {
+    // An open-model arrival due before the end still starts when it is late, as a
+    // scheduled request of a plain run does (its lateness shows in its latency); only an
+    // abort stops its first step. Later steps stop with the run.
+    let mut first = intended.is_some();
     for op in ops {
-        if shared.stopping(Instant::now()) {
+        let stop = if first {
+            shared.abort.load(std::sync::atomic::Ordering::Relaxed)
+        } else {
+            shared.stopping(Instant::now())
+        };
+        first = false;
+        if stop {
             return Flow::End;
         }
         let flow = match op {
@@ -705,7 +715,7 @@ async fn request(
             if class != ErrorClass::StreamReset {
                 slot.disconnect();
             }
-            return Flow::Next;
+            return after_failure(step);
         }
         Err(_elapsed) => {
             if slot.is_connected() {
@@ -715,7 +725,7 @@ async fn request(
             }
             drop(l);
             slot.disconnect();
-            return Flow::Next;
+            return after_failure(step);
         }
     };
     let latency = done - intended;
@@ -781,6 +791,17 @@ async fn request(
         vu.vars[var.0 as usize] = Some(v);
     }
     Flow::Next
+}
+
+/// After a request that got no response: a step that extracts ends the iteration, as a
+/// failed extraction does (later steps would send stale or missing values); the failure
+/// itself is already counted.
+fn after_failure(step: &RequestStep) -> Flow {
+    if step.extract.is_empty() {
+        Flow::Next
+    } else {
+        Flow::End
+    }
 }
 
 /// Counts a failed check or extraction for a step whose response was already recorded:
