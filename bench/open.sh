@@ -3,6 +3,7 @@
 # one generator thread (core 1). Interleaved repetitions of
 #   stampede-open    stampede --rate RATE --threads 1
 #   oha-open         oha -q RATE --latency-correction (if built; 50 connections, oha's default)
+#   stampede-open-slack  the same with --timer-slack 1ms (sends due within 1 ms leave together)
 #   stampede-closed  stampede -c 50 --threads 1 (the closed-model reference)
 # wrk is not applicable: it has no fixed-rate mode (that is wrk2, not packaged here).
 # The measure is generator CPU microseconds per request (user + sys of the process / requests).
@@ -22,7 +23,7 @@ echo "rate=$RATE" >>"$OUT/meta.txt"
 start_nginx 4096
 
 TSV="$OUT/runs.tsv"
-runs=(stampede-open stampede-closed)
+runs=(stampede-open stampede-open-slack stampede-closed)
 if [ -n "$OHA" ]; then runs+=(oha-open); fi
 
 run_one() {
@@ -31,6 +32,9 @@ run_one() {
     stampede-open)
         run_gen "$TSV" stampede "$label" "$rep" "stampede:$raw.json" -- \
             "$STAMPEDE" run "$URL" --rate "$RATE" -d "${DURATION}s" --threads 1 -q --out "$raw.json" ;;
+    stampede-open-slack)
+        run_gen "$TSV" stampede "$label" "$rep" "stampede:$raw.json" -- \
+            "$STAMPEDE" run "$URL" --rate "$RATE" -d "${DURATION}s" --threads 1 --timer-slack 1ms -q --out "$raw.json" ;;
     stampede-closed)
         run_gen "$TSV" stampede "$label" "$rep" "stampede:$raw.json" -- \
             "$STAMPEDE" run "$URL" -c "$CONNS" -d "${DURATION}s" --threads 1 -q --out "$raw.json" ;;
