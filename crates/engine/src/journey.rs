@@ -687,7 +687,7 @@ async fn request(
                 let mut on_open = LocalOpen(local);
                 Box::pin(slot.connect(&target.connector, n, &mut on_open)).await?;
             }
-            slot.exchange_keeping(req, kept).await
+            slot.exchange_keeping(req, kept, None).await
         })
         .await;
     let done = Instant::now();

@@ -354,8 +354,14 @@ impl Slot {
     }
 
     /// Sends one request on the connection and reads the whole response.
-    pub(crate) async fn exchange(&mut self, req: &PreparedRequest) -> Result<Exchange, Failure> {
-        self.exchange_keeping(req, None).await
+    /// `sent` is when the request leaves, if the caller just read the clock (saves a
+    /// clock read per request); otherwise it is read here.
+    pub(crate) async fn exchange(
+        &mut self,
+        req: &PreparedRequest,
+        sent: Option<Instant>,
+    ) -> Result<Exchange, Failure> {
+        self.exchange_keeping(req, None, sent).await
     }
 
     /// Like [`Slot::exchange`], and when `kept` is given, records the response's headers
@@ -364,11 +370,12 @@ impl Slot {
         &mut self,
         req: &PreparedRequest,
         kept: Option<&mut Kept>,
+        sent: Option<Instant>,
     ) -> Result<Exchange, Failure> {
         match &mut self.link {
             Link::None => Err(Failure::new(ErrorClass::Io, None)),
             Link::H1 { conn, .. } => {
-                let sent = Instant::now();
+                let sent = sent.unwrap_or_else(Instant::now);
                 let meta = conn
                     .exchange_keeping(&req.h1, req.head, kept)
                     .await
