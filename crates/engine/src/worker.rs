@@ -291,6 +291,8 @@ pub(crate) fn run_worker(
     }));
     let all_done = Rc::new(Notify::new());
     let wake = Rc::new(Notify::new());
+    // Snapshots sent to the collector and not yet back for reuse.
+    let mut at_collector = 0usize;
     let mut second = 0u64;
     local_set.block_on(&rt, async {
         match share {
@@ -357,12 +359,16 @@ pub(crate) fn run_worker(
             let now = Instant::now();
             if now >= next_flush {
                 let spare = recycled.try_recv().ok();
+                if spare.is_some() {
+                    at_collector -= 1;
+                }
                 let snapshot = local.borrow_mut().take_snapshot(spare);
                 let _ = tx.send(WorkerMsg::Interval {
                     worker,
                     second,
                     snapshot,
                 });
+                at_collector += 1;
                 second += 1;
                 next_flush += Duration::from_secs(1);
             }
@@ -381,13 +387,20 @@ pub(crate) fn run_worker(
             }
         }
     });
+    // The last snapshot also records into a recycled one: a fresh one now would allocate
+    // a full set of histograms at the end of every run and raise its peak memory. The
+    // collector sends each snapshot back within moments of getting it.
+    let spare = match at_collector {
+        0 => None,
+        _ => recycled.recv_timeout(Duration::from_secs(1)).ok(),
+    };
     // Whatever is still pending or in flight did not finish within the run.
     let (snapshot, last_completion) = {
         let mut l = local.borrow_mut();
         let unsent = l.pending.len() as u64;
         l.snap.generator.dropped += unsent;
         l.snap.generator.unfinished += l.in_flight;
-        (l.take_snapshot(None), l.last_completion)
+        (l.take_snapshot(spare), l.last_completion)
     };
     drop(local_set);
     let _ = tx.send(WorkerMsg::Interval {
