@@ -52,7 +52,29 @@ pub(crate) fn plan_from_file(a: &RunArgs) -> anyhow::Result<RunPlan> {
 
 fn plan_for(journeys: Arc<Journeys>, a: &RunArgs) -> RunPlan {
     let first = &journeys.targets[0];
-    let load = match &journeys.load {
+    // The load the report describes: the file's, unless every scenario has its own (then
+    // the first scenario's). An open lane anywhere makes the run scheduled.
+    let shown = match journeys.scenarios.iter().all(|s| s.load.is_some()) {
+        true => journeys.scenarios[0]
+            .load
+            .as_ref()
+            .unwrap_or(&journeys.load),
+        false => &journeys.load,
+    };
+    let open_somewhere = journeys
+        .scenarios
+        .iter()
+        .any(|s| matches!(s.load.as_ref().unwrap_or(shown), JourneyLoad::Open { .. }));
+    let shown = match (shown, open_somewhere) {
+        (JourneyLoad::Closed { .. }, true) => journeys
+            .scenarios
+            .iter()
+            .filter_map(|s| s.load.as_ref())
+            .find(|l| matches!(l, JourneyLoad::Open { .. }))
+            .unwrap_or(shown),
+        _ => shown,
+    };
+    let load = match shown {
         JourneyLoad::Open {
             profile,
             arrival,

@@ -207,15 +207,13 @@ fn no_keep_alive_opens_a_connection_per_request() {
 /// with the default cap: RSS is flat from the 4th second on, but the peaks of a 10 s
 /// and a 60 s run differed by up to 28% with 410 and 1,000 connections.
 ///
-/// Workers now record each second into a snapshot the collector has merged and sent back
-/// (the last one too), so no histograms are allocated after the first second. Against
-/// the built-in target that made 10 s and 60 s peaks agree within 2% (4 runs); against
-/// nginx, 3 of 4 tries passed (+0.0%, +0.7%, -0.9%) and one failed at +17.3% (14.4 vs
-/// 16.9 MB). The peaks are bimodal, not growing: 10 s runs also landed at 16.6 MB once,
-/// and VmRSS sampled every 0.5 s stays flat through a 60 s run (14.20 -> 14.28 MB). Some
-/// ~2.3 MB allocation happens in some runs only (a startup race?), not yet found.
+/// Workers record each second into a snapshot the collector has merged and sent back, so
+/// no histograms are allocated after the first second. What remained was bimodal: peaks
+/// of 14.4 or 16.7 MB in runs of either length, depending on whether the collector ever
+/// held one more pending second (workers a second apart), allocated on demand. The
+/// collector now allocates and touches its three spare seconds up front: 10 s vs 60 s
+/// peaks 18.34/18.46, 18.40/18.58, 18.27/18.86 MB (+0.6%, +1.0%, +3.2%).
 #[test]
-#[ignore = "peak RSS still jumps by ~2.4 MB in about 1 of 3 runs against nginx (cause not found yet); run with --ignored"]
 fn memory_is_bounded() {
     let _serial = serial();
     let Some(bin) = nginx_binary("memory_is_bounded") else {

@@ -1472,3 +1472,106 @@ fn validation_errors_name_file_line_and_column() {
         assert_invalid(scenario, marker, files, expect);
     }
 }
+
+#[test]
+fn each_scenario_runs_at_its_own_rate() {
+    let rec = Recorder::start(false);
+    let scenario = format!(
+        r#"
+[target]
+base_url = "{}"
+
+[load]
+duration = "2s"
+
+[[scenarios]]
+name = "busy"
+load = {{ model = "open", rate = 40 }}
+  [[scenarios.steps]]
+  url = "/busy"
+
+[[scenarios]]
+name = "quiet"
+load = {{ model = "open", rate = 10 }}
+  [[scenarios.steps]]
+  url = "/quiet"
+"#,
+        rec.base()
+    );
+    let r = run(&scenario, &[], &[]);
+    r.assert_exit(0);
+    let seen = rec.seen();
+    let n = |path: &str| seen.iter().filter(|s| s.path() == path).count();
+    // 2 s at 40/s and at 10/s, uniform arrivals.
+    assert!(
+        (72..=88).contains(&n("/busy")),
+        "{} busy\n{}",
+        n("/busy"),
+        r.diagnostics()
+    );
+    assert!(
+        (16..=24).contains(&n("/quiet")),
+        "{} quiet\n{}",
+        n("/quiet"),
+        r.diagnostics()
+    );
+}
+
+#[test]
+fn closed_virtual_users_follow_their_ramp() {
+    let rec = Recorder::start(false);
+    // 0 -> 4 virtual users over 1 s, then 4 for 1 s, then down to 1 over 0.1 s and 1 for
+    // 0.9 s; each user paces itself at one request per 50 ms.
+    let scenario = format!(
+        r#"
+[target]
+base_url = "{}"
+
+[load]
+model = "closed"
+start = 0
+stages = [
+  {{ duration = "1s", target = 4 }},
+  {{ duration = "1s", target = 4 }},
+  {{ duration = "100ms", target = 1 }},
+  {{ duration = "900ms", target = 1 }},
+]
+
+[[scenarios]]
+name = "r"
+  [[scenarios.steps]]
+  url = "/r?vu={{{{ vu() }}}}"
+  [[scenarios.steps]]
+  think = "50ms"
+"#,
+        rec.base()
+    );
+    let r = run(&scenario, &[], &[]);
+    r.assert_exit(0);
+    let seen = rec.seen();
+    let start = seen.first().expect("requests arrived").at;
+    let users_between = |from: f64, to: f64| -> BTreeSet<String> {
+        seen.iter()
+            .filter(|s| {
+                let t = s.at.duration_since(start).as_secs_f64();
+                t >= from && t < to
+            })
+            .map(|s| s.param("vu").unwrap().to_string())
+            .collect()
+    };
+    let all = users_between(0.0, 10.0);
+    assert_eq!(
+        all.len(),
+        4,
+        "at most 4 users ever: {all:?}\n{}",
+        r.diagnostics()
+    );
+    assert_eq!(users_between(1.2, 1.9).len(), 4, "all 4 at the plateau");
+    let tail = users_between(2.4, 2.9);
+    assert_eq!(
+        tail.len(),
+        1,
+        "ramped down to 1: {tail:?}\n{}",
+        r.diagnostics()
+    );
+}

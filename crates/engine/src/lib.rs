@@ -336,6 +336,10 @@ struct Collector {
     spare: Vec<(Stats, GeneratorStats)>,
 }
 
+/// Seconds the collector holds ready for merging: workers report the same second at
+/// slightly different times, so two or three seconds are pending at once.
+const SPARE_SECONDS: usize = 3;
+
 impl Collector {
     fn new(recycle: Vec<mpsc::Sender<Box<Snapshot>>>) -> Self {
         let workers = recycle.len();
@@ -351,7 +355,16 @@ impl Collector {
             worker_cpu: vec![Duration::ZERO; workers],
             samples: BTreeMap::new(),
             recycle,
-            spare: Vec::new(),
+            spare: (0..SPARE_SECONDS)
+                .map(|_| {
+                    let (mut stats, mut generator) = (Stats::new(), GeneratorStats::default());
+                    // Touch the histograms' pages now: whether a run later needs one more
+                    // pending second (workers a second apart) must not decide its peak RSS.
+                    stats.reset();
+                    generator.reset();
+                    (stats, generator)
+                })
+                .collect(),
         }
     }
 

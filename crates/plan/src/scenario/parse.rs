@@ -496,6 +496,13 @@ impl<'a> Cx<'a> {
     ) -> Result<(JourneyLoad, Option<Duration>, Option<Duration>)> {
         let at = l.span().start;
         let l = l.get_ref();
+        let shapeless = l.model.is_none()
+            && l.vus.is_none()
+            && l.rate.is_none()
+            && l.start.is_none()
+            && l.stages.is_none()
+            && l.max_vus.is_none()
+            && l.arrival.is_none();
         let model = match &l.model {
             Some(m) => *m.get_ref(),
             None if l.vus.is_some() => RawModel::Closed,
@@ -539,6 +546,13 @@ impl<'a> Cx<'a> {
                 duration,
                 target_rate: target,
             });
+        }
+        if top && shapeless {
+            // Only `duration`/`timeout`: the default load (every scenario may have its own).
+            let load = JourneyLoad::Closed {
+                profile: RateProfile::constant(1.0),
+            };
+            return Ok((load, duration, timeout));
         }
         let ramp = l.start.is_some() || l.stages.is_some();
         let start = match &l.start {
