@@ -83,8 +83,11 @@ pub fn render_comparison(
     for (tag, (name, r)) in [("A", baseline), ("B", candidate)] {
         let _ = writeln!(
             out,
-            "{tag}: {name}  ({} {}, {} model, {:.1}s, started {})",
-            r.config.method, r.config.url, r.config.model, r.summary.elapsed_s, r.started_at
+            "{tag}: {name}  ({}, {} model, {:.1}s, started {})",
+            r.config.subject(),
+            r.config.model,
+            r.summary.elapsed_s,
+            r.started_at
         );
     }
     out.push('\n');

@@ -27,6 +27,16 @@ use stampede_plan::{Arrival, HttpVersion, Load, RunPlan, ThresholdScope};
 /// The version of this document's shape.
 pub const SCHEMA_VERSION: u32 = 1;
 
+impl RunConfig {
+    /// What was loaded, in a few words: `GET http://...` or `scenario FILE against URL`.
+    pub fn subject(&self) -> String {
+        match &self.scenario_file {
+            Some(file) => format!("scenario {file} against {}", self.url),
+            None => format!("{} {}", self.method, self.url),
+        }
+    }
+}
+
 /// A whole run's result.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RunResult {

@@ -97,8 +97,23 @@ impl LiveView {
                 format!("fleet of {clients} clients"),
             ),
         };
+        // A scenario's schedule counts journeys, not requests.
+        let (title, schedule) = match &plan.journeys {
+            Some(j) => (
+                format!(
+                    "scenario {} against {}  ({load})",
+                    j.path.display(),
+                    plan.target.url
+                ),
+                None,
+            ),
+            None => (
+                format!("{} {}  ({load})", plan.request.method, plan.target.url),
+                schedule,
+            ),
+        };
         LiveView {
-            title: format!("{} {}  ({load})", plan.request.method, plan.target.url),
+            title,
             open_model,
             planned: plan.stop.duration,
             schedule,

@@ -180,10 +180,7 @@ pub fn render_table(r: &RunResult) -> String {
         }
         _ => format!("closed model, {} connections", c.connections.unwrap_or(0)),
     };
-    let what = match &c.scenario_file {
-        Some(file) => format!("scenario {file} against {}", c.url),
-        None => format!("{} {}", c.method, c.url),
-    };
+    let what = c.subject();
     let _ = writeln!(
         out,
         "{}  {}  {:.1}s  {} threads{}",

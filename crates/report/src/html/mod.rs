@@ -150,9 +150,8 @@ fn header(out: &mut String, r: &RunResult) {
     let _ = writeln!(out, "<h1>stampede report</h1>");
     let _ = writeln!(
         out,
-        "<p class=\"sub\">{} {} &middot; {} &middot; {:.1}s &middot; started {}</p>",
-        esc(&c.method),
-        esc(&c.url),
+        "<p class=\"sub\">{} &middot; {} &middot; {:.1}s &middot; started {}</p>",
+        esc(&c.subject()),
         esc(&load_description(r)),
         r.summary.elapsed_s,
         esc(&r.started_at)
@@ -523,9 +522,8 @@ pub fn render_html(r: &RunResult) -> String {
     );
     let _ = writeln!(
         out,
-        "<title>stampede report: {} {}</title>",
-        esc(&r.config.method),
-        esc(&r.config.url)
+        "<title>stampede report: {}</title>",
+        esc(&r.config.subject())
     );
     let _ = writeln!(out, "<style>{STYLE}</style>\n</head>\n<body>\n<main>");
     header(&mut out, r);
