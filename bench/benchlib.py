@@ -244,7 +244,7 @@ def summary_open(rows):
     text.append("")
     text.append(f"BAR open model, CPU/req below oha's (same run): {verdict(oks[0])}")
     text.append(f"BAR open model, CPU/req <= 1.5x stampede's closed-model CPU/req: {verdict(oks[1])}")
-    text.append(f"  with --timer-slack 1ms: below oha's {verdict(oks[2])}, "
+    text.append(f"  with the slack variant's --timer-slack: below oha's {verdict(oks[2])}, "
                 f"<= 1.5x closed {verdict(oks[3])}")
     return res, "\n".join(text)
 

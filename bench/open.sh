@@ -3,7 +3,7 @@
 # one generator thread (core 1). Interleaved repetitions of
 #   stampede-open    stampede --rate RATE --threads 1
 #   oha-open         oha -q RATE --latency-correction (if built; 50 connections, oha's default)
-#   stampede-open-slack  the same with --timer-slack 1ms (sends due within 1 ms leave together)
+#   stampede-open-slack  the same with --timer-slack $SLACK (default 1ms: sends due within it leave together)
 #   stampede-closed  stampede -c 50 --threads 1 (the closed-model reference)
 # wrk is not applicable: it has no fixed-rate mode (that is wrk2, not packaged here).
 # The measure is generator CPU microseconds per request (user + sys of the process / requests).
@@ -15,6 +15,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 RATE="${RATE:-20000}"
 CONNS="${CONNS:-50}"
+SLACK="${SLACK:-1ms}"   # the slack variant's --timer-slack
 
 bench_init open
 build_stampede
@@ -34,7 +35,7 @@ run_one() {
             "$STAMPEDE" run "$URL" --rate "$RATE" -d "${DURATION}s" --threads 1 -q --out "$raw.json" ;;
     stampede-open-slack)
         run_gen "$TSV" stampede "$label" "$rep" "stampede:$raw.json" -- \
-            "$STAMPEDE" run "$URL" --rate "$RATE" -d "${DURATION}s" --threads 1 --timer-slack 1ms -q --out "$raw.json" ;;
+            "$STAMPEDE" run "$URL" --rate "$RATE" -d "${DURATION}s" --threads 1 --timer-slack "$SLACK" -q --out "$raw.json" ;;
     stampede-closed)
         run_gen "$TSV" stampede "$label" "$rep" "stampede:$raw.json" -- \
             "$STAMPEDE" run "$URL" -c "$CONNS" -d "${DURATION}s" --threads 1 -q --out "$raw.json" ;;

@@ -180,10 +180,10 @@ pub struct RunArgs {
     #[arg(short = 'q', long)]
     pub quiet: bool,
     /// Open model and fleets: the shortest time between two wakes of the send
-    /// scheduler; sends due within it leave together. Smaller is more precise (default
-    /// 200us), larger costs less CPU at high rates (e.g. 1ms); the lag is measured and
+    /// scheduler; sends due within it leave together. Smaller is more precise (e.g.
+    /// 100us), larger costs less CPU at high rates (e.g. 1ms); the lag is measured and
     /// included in the corrected latency either way.
-    #[arg(long, value_parser = duration, default_value = "200us", value_name = "D")]
+    #[arg(long, value_parser = duration, default_value = "500us", value_name = "D")]
     pub timer_slack: Duration,
     /// Scenario files: send the first target's requests to this base URL instead of the
     /// file's `base_url` (the same journeys against another environment).

@@ -16,7 +16,7 @@ use nix::sys::timerfd::{ClockId, Expiration, TimerFd, TimerFlags, TimerSetTimeFl
 use tokio::io::unix::AsyncFd;
 
 /// The default shortest time between two dispatcher wake-ups (`--timer-slack`).
-pub const MIN_WAKE_GAP: Duration = Duration::from_micros(200);
+pub const MIN_WAKE_GAP: Duration = stampede_plan::DEFAULT_TIMER_SLACK;
 
 struct Fd(TimerFd);
 

@@ -354,7 +354,7 @@ pub struct RunPlan {
 }
 
 /// The default `timer_slack`.
-pub const DEFAULT_TIMER_SLACK: Duration = Duration::from_micros(200);
+pub const DEFAULT_TIMER_SLACK: Duration = Duration::from_micros(500);
 
 /// The default run length when neither a duration, a request count nor stages are given.
 pub const DEFAULT_DURATION: Duration = Duration::from_secs(10);
