@@ -10,6 +10,7 @@
 
 use std::future::Future;
 use std::pin::Pin;
+use std::task::{Context, Poll};
 use std::time::Instant;
 
 use tokio::time::Sleep;
@@ -26,11 +27,7 @@ pub(crate) struct Deadline {
 
 impl Deadline {
     /// Runs `fut` until it finishes or `at` passes.
-    pub(crate) async fn run<F: Future>(
-        &mut self,
-        at: Instant,
-        fut: F,
-    ) -> Result<F::Output, Elapsed> {
+    pub(crate) fn run<F: Future>(&mut self, at: Instant, fut: F) -> WithDeadline<'_, F> {
         let at_tokio = tokio::time::Instant::from_std(at);
         let sleep = self
             .sleep
@@ -39,20 +36,44 @@ impl Deadline {
             // Earlier than the armed time (the first request, or a shorter timeout).
             sleep.as_mut().reset(at_tokio);
         }
-        tokio::pin!(fut);
-        loop {
-            tokio::select! {
-                biased;
-                out = &mut fut => return Ok(out),
-                () = sleep.as_mut() => {
-                    if Instant::now() >= at {
-                        return Err(Elapsed);
-                    }
-                    // It was armed for an earlier request: move it to this one's deadline.
-                    sleep.as_mut().reset(at_tokio);
-                }
-            }
+        WithDeadline {
+            fut,
+            sleep: sleep.as_mut(),
+            at,
         }
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// A future bounded by a [`Deadline`]: written out by hand (not `async` with
+    /// `select!`) because it sits inline in every connection task, where its size counts.
+    pub(crate) struct WithDeadline<'a, F> {
+        #[pin]
+        fut: F,
+        sleep: Pin<&'a mut Sleep>,
+        at: Instant,
+    }
+}
+
+impl<F: Future> Future for WithDeadline<'_, F> {
+    type Output = Result<F::Output, Elapsed>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        if let Poll::Ready(out) = this.fut.poll(cx) {
+            return Poll::Ready(Ok(out));
+        }
+        while this.sleep.as_mut().poll(cx).is_ready() {
+            if Instant::now() >= *this.at {
+                return Poll::Ready(Err(Elapsed));
+            }
+            // It was armed for an earlier request: move it to this one's deadline (and
+            // poll again, which registers the waker for the new time).
+            this.sleep
+                .as_mut()
+                .reset(tokio::time::Instant::from_std(*this.at));
+        }
+        Poll::Pending
     }
 }
 
