@@ -9,7 +9,7 @@ use stampede_plan::{
     Arrival, GroupBy, HttpVersion, Load, RateProfile, RequestSpec, RunPlan, Stage, StopCondition,
     Target, TlsOptions,
 };
-use stampede_target::{FaultProfile, TargetConfig, TargetHandle};
+use stampede_testserver::{FaultProfile, TargetConfig, TargetHandle};
 
 use crate::args::DemoArgs;
 

@@ -3,7 +3,7 @@
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use stampede_target::{FaultProfile, TargetConfig, TargetHandle, TlsSetup};
+use stampede_testserver::{FaultProfile, TargetConfig, TargetHandle, TlsSetup};
 
 use crate::args::TargetArgs;
 use crate::{UsageError, EXIT_OK};
@@ -80,7 +80,7 @@ pub(crate) fn run(a: TargetArgs) -> anyhow::Result<u8> {
     }
     if handle.certificate_pem().is_some() {
         let path = a.cert_out.clone().unwrap_or_else(|| {
-            std::env::temp_dir().join(format!("stampede-target-{}.pem", std::process::id()))
+            std::env::temp_dir().join(format!("stampede-testserver-{}.pem", std::process::id()))
         });
         handle
             .write_certificate_pem(&path)

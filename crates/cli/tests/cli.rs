@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use stampede_target::{FaultProfile, TargetConfig, TargetHandle};
+use stampede_testserver::{FaultProfile, TargetConfig, TargetHandle};
 
 fn stampede() -> Command {
     Command::new(env!("CARGO_BIN_EXE_stampede"))

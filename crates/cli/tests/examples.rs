@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use stampede_plan::scenario::{load_file, Step};
-use stampede_target::{TargetConfig, TargetHandle};
+use stampede_testserver::{TargetConfig, TargetHandle};
 
 fn examples_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples")

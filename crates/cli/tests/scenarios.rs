@@ -16,7 +16,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
-use stampede_target::{TargetConfig, TargetHandle};
+use stampede_testserver::{TargetConfig, TargetHandle};
 
 /// A run still going after this long is killed and the test fails.
 const RUN_LIMIT: Duration = Duration::from_secs(90);

@@ -14,7 +14,7 @@ use stampede_plan::{
     Arrival, GroupBy, HttpVersion, Load, RateProfile, RequestSpec, RunPlan, StopCondition, Target,
     TlsOptions,
 };
-use stampede_target::{FaultProfile, TargetConfig, TargetHandle};
+use stampede_testserver::{FaultProfile, TargetConfig, TargetHandle};
 
 fn plan(url: &str, load: Load, duration: Option<Duration>, requests: Option<u64>) -> RunPlan {
     RunPlan {

@@ -10,7 +10,7 @@ use std::time::Duration;
 use stampede_engine::{run, RunOutcome};
 use stampede_metrics::{ErrorClass, Protocol};
 use stampede_plan::{HttpVersion, Load, RequestSpec, RunPlan, StopCondition, Target, TlsOptions};
-use stampede_target::{TargetConfig, TargetHandle, TlsSetup};
+use stampede_testserver::{TargetConfig, TargetHandle, TlsSetup};
 
 static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
 

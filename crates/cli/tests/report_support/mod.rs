@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use stampede_target::{FaultProfile, TargetConfig, TargetHandle};
+use stampede_testserver::{FaultProfile, TargetConfig, TargetHandle};
 
 /// Set to `1` to let tests that need an external tool pass without it.
 pub(crate) const SKIP_ENV: &str = "STAMPEDE_SKIP_EXTERNAL";

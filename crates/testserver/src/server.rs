@@ -293,7 +293,7 @@ impl ConnServer {
     }
 }
 
-/// A running target: a background OS thread (named `stampede-target`) with its own tokio
+/// A running target: a background OS thread (named `stampede-testserver`) with its own tokio
 /// runtime, serving every instance.
 ///
 /// Dropping the handle, or calling [`shutdown`](Self::shutdown), stops the server: accept loops
@@ -388,7 +388,7 @@ impl TargetHandle {
         } else {
             tokio::runtime::Builder::new_multi_thread()
                 .worker_threads(config.threads)
-                .thread_name("stampede-target-worker")
+                .thread_name("stampede-testserver-worker")
                 .enable_all()
                 .build()
         }
@@ -410,7 +410,7 @@ impl TargetHandle {
         let poll_every = config.poll_event_every;
         let served_stats = Arc::clone(&stats);
         let thread = std::thread::Builder::new()
-            .name("stampede-target".to_owned())
+            .name("stampede-testserver".to_owned())
             .spawn(move || {
                 let mut runtime = runtime;
                 if let Some(rt) = runtime.0.take() {

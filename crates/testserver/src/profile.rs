@@ -38,12 +38,12 @@ impl FaultProfile {
     /// value.
     ///
     /// ```
-    /// # use stampede_target::FaultProfile;
+    /// # use stampede_testserver::FaultProfile;
     /// # use std::time::Duration;
     /// let p = FaultProfile::default().parse_overrides("delay=20ms,error-rate=0.1")?;
     /// assert_eq!(p.delay, Duration::from_millis(20));
     /// assert_eq!(p.error_rate, 0.1);
-    /// # Ok::<(), stampede_target::TargetError>(())
+    /// # Ok::<(), stampede_testserver::TargetError>(())
     /// ```
     pub fn parse_overrides(&self, spec: &str) -> Result<FaultProfile, TargetError> {
         let mut out = self.clone();

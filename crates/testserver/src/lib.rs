@@ -26,9 +26,9 @@
 //! # Example
 //!
 //! ```no_run
-//! use stampede_target::{FaultProfile, TargetConfig, TargetHandle};
+//! use stampede_testserver::{FaultProfile, TargetConfig, TargetHandle};
 //!
-//! # fn main() -> Result<(), stampede_target::TargetError> {
+//! # fn main() -> Result<(), stampede_testserver::TargetError> {
 //! let mut config = TargetConfig::new("127.0.0.1:0".parse().unwrap());
 //! config.instances = 3;
 //! // Instance 2 is slow and flaky; the others use the default (fault-free) profile.

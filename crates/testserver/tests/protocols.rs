@@ -10,7 +10,7 @@ use futures_util::{SinkExt, StreamExt};
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
 use rustls::{ClientConfig, RootCertStore};
-use stampede_target::{FaultProfile, TargetConfig, TargetHandle, TlsSetup};
+use stampede_testserver::{FaultProfile, TargetConfig, TargetHandle, TlsSetup};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::time::timeout;

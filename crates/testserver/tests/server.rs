@@ -4,7 +4,7 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::time::{Duration, Instant};
 
-use stampede_target::{FaultProfile, TargetConfig, TargetError, TargetHandle};
+use stampede_testserver::{FaultProfile, TargetConfig, TargetError, TargetHandle};
 
 /// A parsed HTTP/1.1 response.
 #[derive(Debug)]

@@ -6,7 +6,7 @@ use std::net::{SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
-use stampede_target::{FaultProfile, TargetConfig, TargetHandle};
+use stampede_testserver::{FaultProfile, TargetConfig, TargetHandle};
 
 /// A parsed HTTP/1.1 response.
 #[derive(Debug)]
