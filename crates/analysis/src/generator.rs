@@ -1,6 +1,6 @@
 //! Is the load generator itself the bottleneck? Checks over its self-observation.
 
-use serde::{Deserialize, Serialize};
+pub use stampede_result::GeneratorWarning;
 
 /// A worker thread busier than this share of the wall clock is saturated.
 pub const BUSY_LIMIT: f64 = 0.9;
@@ -20,47 +20,6 @@ pub struct GeneratorFacts {
     pub dropped: u64,
     /// Each worker thread's CPU time divided by the run's wall time.
     pub worker_busy: Vec<f64>,
-}
-
-/// One reason to distrust the result.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
-#[non_exhaustive]
-pub enum GeneratorWarning {
-    /// A worker thread was (nearly) always on the CPU.
-    CpuSaturated {
-        /// The busiest worker's CPU share (0..1).
-        busiest: f64,
-    },
-    /// Too many sends left late.
-    LateSends {
-        /// Late sends / sends.
-        fraction: f64,
-    },
-    /// Scheduled requests were never sent for want of a free connection.
-    Dropped {
-        /// How many.
-        count: u64,
-    },
-}
-
-impl GeneratorWarning {
-    /// A short human explanation.
-    pub fn explain(&self) -> String {
-        match self {
-            GeneratorWarning::CpuSaturated { busiest } => format!(
-                "a worker thread was on the CPU {:.0}% of the time (add --threads or cores, or run more generators)",
-                busiest * 100.0
-            ),
-            GeneratorWarning::LateSends { fraction } => format!(
-                "{:.1}% of sends left late (the schedule was not kept)",
-                fraction * 100.0
-            ),
-            GeneratorWarning::Dropped { count } => format!(
-                "{count} scheduled requests were dropped for want of a free connection (raise --max-connections)"
-            ),
-        }
-    }
 }
 
 /// Returns every sign that the generator, not the target, limited the result.

@@ -2,25 +2,23 @@
 
 use std::time::Duration;
 
-use serde::{Deserialize, Serialize};
 use stampede_metrics::Stats;
-use stampede_plan::{Threshold, ThresholdMetric};
+use stampede_plan::{ScopedThreshold, Threshold, ThresholdMetric, ThresholdScope};
+pub use stampede_result::ThresholdOutcome;
 
 /// A threshold with the rows it applies to: `None` for the whole run, else a group key
 /// (a scenario step).
 pub type Scoped<'a> = (Option<&'a str>, &'a Threshold);
 
-/// The verdict on one threshold.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct ThresholdOutcome {
-    /// The group key it applies to; `None` for the whole run.
-    pub scope: Option<String>,
-    /// The threshold as written, e.g. `p99 < 200ms`.
-    pub threshold: String,
-    /// The measured value, in the threshold's unit (ms, fraction, count or per second).
-    pub observed: f64,
-    /// Whether it held.
-    pub passed: bool,
+/// The plan's thresholds with the rows they apply to, ready for [`evaluate`].
+pub fn scoped(thresholds: &[ScopedThreshold]) -> impl Iterator<Item = Scoped<'_>> {
+    thresholds.iter().map(|t| {
+        let scope = match &t.scope {
+            ThresholdScope::Total => None,
+            ThresholdScope::Group(key) => Some(key.as_str()),
+        };
+        (scope, &t.threshold)
+    })
 }
 
 /// Measures `metric` over `stats` collected during `elapsed`.

@@ -13,7 +13,7 @@ use stampede_plan::{
     Arrival, HttpVersion, Load, RateProfile, RequestSpec, RunPlan, ScopedThreshold, StopCondition,
     Target, ThresholdScope, TlsOptions,
 };
-use stampede_report::{render_table, RunResult};
+use stampede_report::render_table;
 
 use crate::args::{ArrivalArg, OnOff, OutputArgs, RunArgs};
 use crate::{UsageError, EXIT_ABORTED, EXIT_OK, EXIT_THRESHOLD};
@@ -241,7 +241,7 @@ pub(crate) fn execute(
         }
         other => anyhow::Error::new(other),
     })?;
-    let mut result = RunResult::new(plan, &outcome);
+    let mut result = stampede_analysis::assemble(plan, &outcome);
     result.servers = servers.finish(outcome.total.requests);
     if let Some(e) = &exporter {
         e.publish_final(&outcome);
@@ -278,13 +278,7 @@ fn first_failed_threshold(
 ) -> Option<String> {
     let elapsed = Duration::from_secs(live.second + 1);
     let outcomes = stampede_analysis::thresholds::evaluate(
-        plan.thresholds.iter().map(|t| {
-            let scope = match &t.scope {
-                ThresholdScope::Total => None,
-                ThresholdScope::Group(key) => Some(key.as_str()),
-            };
-            (scope, &t.threshold)
-        }),
+        stampede_analysis::thresholds::scoped(&plan.thresholds),
         live.total,
         |key| live.groups.get(key),
         elapsed,

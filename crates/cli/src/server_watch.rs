@@ -3,7 +3,7 @@
 
 use std::time::Instant;
 
-use stampede_report::json::ServerDoc;
+use stampede_result::ServerDoc;
 
 use crate::UsageError;
 

@@ -27,7 +27,7 @@ fn target(instances: u16) -> TargetHandle {
 
 fn validate(doc: &serde_json::Value) {
     let schema: serde_json::Value =
-        serde_json::from_str(include_str!("../../report/schema/result.schema.json"))
+        serde_json::from_str(include_str!("../../result/schema/result.schema.json"))
             .expect("schema is JSON");
     let validator = jsonschema::validator_for(&schema).expect("schema compiles");
     let errors: Vec<String> = validator

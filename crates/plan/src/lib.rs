@@ -19,19 +19,23 @@
 #![deny(missing_docs)]
 
 pub mod check;
+pub mod cumulative;
 pub mod extract;
 pub mod feeder;
 mod parse;
+mod redact;
 mod run_plan;
 pub mod scenario;
 pub mod template;
 pub mod threshold;
 
 pub use check::{Check, StatusMatch};
+pub use cumulative::Cumulative;
 pub use extract::{Extractor, ResponseView};
 pub use feeder::{Feeder, FeederError, FeederMode};
 
 pub use parse::{parse_duration, parse_header, parse_stage};
+pub use redact::redact_url;
 pub use run_plan::{
     Arrival, GroupBy, HttpVersion, Load, PlanError, RateProfile, RequestSpec, RunPlan, Scheme,
     Stage, StopCondition, Target, TlsOptions, DEFAULT_DURATION, DEFAULT_TIMER_SLACK,

@@ -15,8 +15,8 @@ use ratatui::widgets::{
     Axis, Block, Chart, Dataset, Gauge, GraphType, LegendPosition, Paragraph, Row, Table,
 };
 use ratatui::Frame;
-use stampede_engine::schedule::Cumulative;
-use stampede_engine::LiveSecond;
+use stampede_metrics::LiveSecond;
+use stampede_plan::Cumulative;
 use stampede_plan::{Load, RunPlan};
 
 use crate::table::ms;

@@ -5,7 +5,7 @@ use std::fmt::Write as _;
 
 use stampede_analysis::Percentiles;
 
-use crate::json::{Core, RunResult};
+use stampede_result::{Core, RunResult};
 
 pub(crate) const HEADERS: [&str; 13] = [
     "", "requests", "errors", "timeouts", "avg ms", "p50 ms", "p90 ms", "p99 ms", "p99.9 ms",

@@ -10,8 +10,8 @@ use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 use stampede_metrics::LatencyHistogram;
 
-use crate::json::{PointPercentiles, RunResult, SeriesPoint};
 use crate::table::ms;
+use stampede_result::{PointPercentiles, RunResult, SeriesPoint};
 
 /// A drawn chart or why it could not be drawn.
 pub(crate) type Drawn = Result<String, String>;

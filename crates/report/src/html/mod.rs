@@ -8,9 +8,9 @@ use std::fmt::Write as _;
 
 use stampede_analysis::Percentiles;
 
-use crate::json::{Core, RunResult};
 use crate::table::{bytes, ms, row, HEADERS};
 use charts::{Bars, Drawn};
+use stampede_result::{Core, RunResult};
 
 /// The page's Content-Security-Policy: nothing may be loaded; inline styles only.
 pub const CSP: &str = "default-src 'none'; style-src 'unsafe-inline'";
@@ -256,7 +256,7 @@ fn distribution(out: &mut String, r: &RunResult) {
 }
 
 /// The groups with the most requests, in key order.
-fn chart_groups(r: &RunResult) -> Vec<&crate::json::GroupDoc> {
+fn chart_groups(r: &RunResult) -> Vec<&stampede_result::GroupDoc> {
     let mut groups: Vec<_> = r.groups.iter().collect();
     groups.sort_by_key(|g| std::cmp::Reverse(g.core.requests));
     groups.truncate(MAX_CHART_GROUPS);
@@ -551,7 +551,7 @@ mod tests {
     use crate::testing::{outcome, plan};
 
     fn report(grouped: bool, empty: bool) -> (RunResult, String) {
-        let r = RunResult::new(&plan(grouped), &outcome(grouped, empty));
+        let r = stampede_analysis::assemble(&plan(grouped), &outcome(grouped, empty));
         let html = render_html(&r);
         (r, html)
     }
@@ -614,7 +614,7 @@ mod tests {
 
     #[test]
     fn a_broken_histogram_is_a_note_not_a_panic() {
-        let mut r = RunResult::new(&plan(false), &outcome(false, false));
+        let mut r = stampede_analysis::assemble(&plan(false), &outcome(false, false));
         r.histograms.latency = "not base64!".into();
         r.series.clear();
         let html = render_html(&r);
@@ -626,7 +626,7 @@ mod tests {
 
     #[test]
     fn a_saved_result_renders_the_same() {
-        let r = RunResult::new(&plan(true), &outcome(true, false));
+        let r = stampede_analysis::assemble(&plan(true), &outcome(true, false));
         let back = RunResult::from_json(&r.to_json()).unwrap();
         assert_eq!(render_html(&back), render_html(&r));
     }
