@@ -314,7 +314,7 @@ pub(crate) fn run(a: RunArgs) -> anyhow::Result<u8> {
                 "stampede: scenario {} ({} scenarios) against {} for {}",
                 a.url,
                 j.scenarios.len(),
-                plan.target.url,
+                stampede_plan::redact_url(&plan.target.url),
                 describe_stop(&plan)
             );
         }
@@ -328,7 +328,7 @@ pub(crate) fn run(a: RunArgs) -> anyhow::Result<u8> {
         eprintln!(
             "stampede: {} {} for {}",
             plan.request.method,
-            plan.target.url,
+            stampede_plan::redact_url(&plan.target.url),
             describe_stop(&plan)
         );
     }

@@ -17,7 +17,7 @@ use ratatui::widgets::{
 use ratatui::Frame;
 use stampede_metrics::LiveSecond;
 use stampede_plan::Cumulative;
-use stampede_plan::{Load, RunPlan};
+use stampede_plan::{redact_url, Load, RunPlan};
 
 use crate::table::ms;
 
@@ -103,12 +103,16 @@ impl LiveView {
                 format!(
                     "scenario {} against {}  ({load})",
                     j.path.display(),
-                    plan.target.url
+                    redact_url(&plan.target.url)
                 ),
                 None,
             ),
             None => (
-                format!("{} {}  ({load})", plan.request.method, plan.target.url),
+                format!(
+                    "{} {}  ({load})",
+                    plan.request.method,
+                    redact_url(&plan.target.url)
+                ),
                 schedule,
             ),
         };
@@ -575,6 +579,15 @@ mod tests {
             out.push('\n');
         }
         out
+    }
+
+    #[test]
+    fn title_hides_a_password_in_the_url() {
+        let mut p = plan(false);
+        p.target = stampede_plan::Target::parse("http://bob:hunter2@127.0.0.1:8080/").unwrap();
+        let text = screen(&LiveView::new(&p), 120, 30);
+        assert!(!text.contains("hunter2"), "{text}");
+        assert!(text.contains("bob:****@127.0.0.1:8080"), "{text}");
     }
 
     fn view_after_run() -> LiveView {

@@ -45,6 +45,18 @@ pub(crate) fn row(label: &str, c: &Core) -> Vec<String> {
     ]
 }
 
+/// A group's row. Connections are attributed to groups only when grouping by peer; for
+/// groups without their own connections (grouping by header or scenario step) the proto
+/// column shows the run's protocol when the run negotiated only one, so every request of
+/// the group went over it.
+pub(crate) fn group_row(label: &str, g: &Core, run: &Core) -> Vec<String> {
+    let mut cells = row(label, g);
+    if g.protocols.is_empty() && run.protocols.len() == 1 {
+        cells[HEADERS.len() - 1] = protocols(run);
+    }
+    cells
+}
+
 /// The protocols the row's connections negotiated, e.g. `h2` or `http/1.1+h2`.
 fn protocols(c: &Core) -> String {
     let names: Vec<&str> = c.protocols.keys().map(String::as_str).collect();
@@ -199,7 +211,11 @@ pub fn render_table(r: &RunResult) -> String {
     if let Some(label) = &r.group_by {
         rows[0][0] = label.clone();
         for g in &r.groups {
-            rows.push(row(&marked(r, Some(&g.key)), &g.core));
+            rows.push(group_row(
+                &marked(r, Some(&g.key)),
+                &g.core,
+                &r.summary.core,
+            ));
         }
     }
     rows.push(row(&marked(r, None), &r.summary.core));

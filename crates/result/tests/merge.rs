@@ -312,7 +312,8 @@ fn merge_refuses_what_it_cannot_merge_exactly() {
     let v1 = RunResult::from_json(include_str!("fixtures/v1-result.json")).unwrap();
     let err = merge(&[v1]).unwrap_err();
     assert!(
-        err.to_string().contains("schema_version 1 cannot be merged"),
+        err.to_string()
+            .contains("schema_version 1 cannot be merged"),
         "{err}"
     );
 }
@@ -346,7 +347,10 @@ fn documents_and_merges_fit_the_committed_schema() {
     let merged = merge(&[doc.clone(), document(&s, 30.0)]).unwrap();
     for d in [doc, merged] {
         let value: serde_json::Value = serde_json::from_str(&d.to_json()).unwrap();
-        let errors: Vec<String> = validator.iter_errors(&value).map(|e| e.to_string()).collect();
+        let errors: Vec<String> = validator
+            .iter_errors(&value)
+            .map(|e| e.to_string())
+            .collect();
         assert!(errors.is_empty(), "{errors:#?}");
         assert_eq!(RunResult::from_json(&d.to_json()).unwrap(), d);
     }

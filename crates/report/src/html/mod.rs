@@ -8,7 +8,7 @@ use std::fmt::Write as _;
 
 use stampede_analysis::Percentiles;
 
-use crate::table::{bytes, ms, row, HEADERS};
+use crate::table::{bytes, group_row, ms, row, HEADERS};
 use charts::{Bars, Drawn};
 use stampede_result::{Core, RunResult};
 
@@ -203,7 +203,7 @@ fn summary(out: &mut String, r: &RunResult) {
     if let Some(label) = &r.group_by {
         rows[0][0] = label.clone();
         for g in &r.groups {
-            rows.push(row(&g.key, &g.core));
+            rows.push(group_row(&g.key, &g.core, &r.summary.core));
         }
     }
     rows.push(row("total", &r.summary.core));
