@@ -377,3 +377,40 @@ fn a_password_in_the_url_is_never_shown_or_saved() {
     let report = stampede().arg("report").arg(&out).output().unwrap();
     assert!(!String::from_utf8_lossy(&report.stdout).contains("s3cret-pw"));
 }
+
+/// Version-1 results (written before the result crate) are still reported and compared;
+/// a version this build does not know is refused with the reason, exit 2.
+#[test]
+fn report_and_compare_read_version_1_results() {
+    let v1 = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../result/tests/fixtures/v1-result.json"
+    );
+    let o = stampede().args(["report", v1]).output().unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let table = String::from_utf8(o.stdout).unwrap();
+    assert!(
+        table.contains("target-2") && table.contains("600"),
+        "{table}"
+    );
+    let o = stampede().args(["compare", v1, v1]).output().unwrap();
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+
+    let dir = tempfile::tempdir().unwrap();
+    let newer = dir.path().join("newer.json");
+    let text = std::fs::read_to_string(v1).unwrap();
+    std::fs::write(
+        &newer,
+        text.replacen("\"schema_version\": 1", "\"schema_version\": 7", 1),
+    )
+    .unwrap();
+    let o = stampede().arg("report").arg(&newer).output().unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("schema_version 7 is not supported"), "{err}");
+}
