@@ -8,6 +8,7 @@
 //! cargo test --release -p stampede --test merge
 //! ```
 
+#[allow(dead_code)] // the shared helpers of the external suites; this test uses a few
 mod support;
 
 use std::path::{Path, PathBuf};
