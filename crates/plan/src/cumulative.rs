@@ -112,3 +112,29 @@ impl Cumulative {
 fn secs(s: f64) -> Duration {
     Duration::from_secs_f64(s.clamp(0.0, 1e9))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Stage;
+
+    #[test]
+    fn ramp_then_hold_integrates_and_inverts() {
+        // 0 -> 100/s over 10 s (500 arrivals), then 100/s.
+        let c = Cumulative::new(&RateProfile {
+            start_rate: 0.0,
+            stages: vec![Stage {
+                duration: Duration::from_secs(10),
+                target_rate: 100.0,
+            }],
+        });
+        assert!((c.at(Duration::from_secs(5)) - 125.0).abs() < 1e-9);
+        assert!((c.at(Duration::from_secs(12)) - 700.0).abs() < 1e-9);
+        let mut cursor = 0;
+        for x in [1.0, 125.0, 499.0, 650.0] {
+            let t = c.inverse_from(x, &mut cursor).unwrap();
+            assert!((c.at(t) - x).abs() < 1e-6, "x={x}");
+            assert_eq!(c.inverse(x), Some(t));
+        }
+    }
+}
