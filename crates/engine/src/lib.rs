@@ -138,11 +138,7 @@ pub fn run(
             send_until: plan.stop.duration.map(|d| start + d),
             tickets: plan.stop.requests.map(|n| AtomicU64::new(n.get())),
             abort: abort.clone(),
-            connector: Connector {
-                addrs,
-                tls,
-                timeout: plan.timeout,
-            },
+            connector: Connector::new(addrs, tls, plan.timeout),
             request: PreparedRequest::new(&plan.target, &plan.request, plan.keep_alive),
             timeout: plan.timeout,
             keep_alive: plan.keep_alive,
@@ -278,13 +274,23 @@ fn journey_runtime(
         } else {
             None
         };
+        // WebSocket steps upgrade an HTTP/1.1 connection: over TLS they must not let
+        // ALPN pick h2 (an HTTP/2 target would then get an HTTP/1.1 upgrade request).
+        let ws_connector = match base.scheme.is_tls() && http2 {
+            true => Some(Connector::new(
+                addrs.clone(),
+                link::tls_connector(
+                    Some(tls::client_config(&t.tls, &[b"http/1.1"])?),
+                    &base.host,
+                )?,
+                timeout,
+            )),
+            false => None,
+        };
         let path = base.url.path().trim_end_matches('/').to_string();
         targets.push(journey::TargetRuntime {
-            connector: Connector {
-                addrs,
-                tls: link::tls_connector(tls_config, &base.host)?,
-                timeout,
-            },
+            connector: Connector::new(addrs, link::tls_connector(tls_config, &base.host)?, timeout),
+            ws_connector,
             authority: base.authority.clone(),
             base_path: path,
             tls: base.scheme.is_tls(),

@@ -137,19 +137,30 @@ pub(crate) struct Local {
     pub(crate) in_flight: u64,
     tasks: usize,
     pub(crate) last_completion: Option<Instant>,
-    pub(crate) next_conn: usize,
     // Open model.
     pending: VecDeque<Instant>,
     idle: usize,
     open_conns: usize,
     dispatch_done: bool,
-    group_by_peer: bool,
+    pub(crate) group_by_peer: bool,
     /// HTTP/2 connections shared by groups of slots.
     h2_cells: Vec<Rc<H2Cell>>,
     slots_made: usize,
 }
 
 impl Local {
+    /// The row of a failure that happened before the connection was a slot's link
+    /// (a refused or timed-out connect): its peer's row under `--group-by peer`.
+    pub(crate) fn failed_peer_group(
+        &mut self,
+        peer: Option<std::net::SocketAddr>,
+    ) -> Option<usize> {
+        match (self.group_by_peer, peer) {
+            (true, Some(p)) => Some(self.group_index(p.to_string().as_bytes())),
+            _ => None,
+        }
+    }
+
     pub(crate) fn group_index(&mut self, key: &[u8]) -> usize {
         let groups = &mut self.snap.groups;
         if let Some(i) = groups.iter().position(|(k, _)| k.as_bytes() == key) {
@@ -280,7 +291,6 @@ pub(crate) fn run_worker(
         in_flight: 0,
         tasks: 0,
         last_completion: None,
-        next_conn: worker,
         pending: VecDeque::new(),
         idle: 0,
         open_conns: 0,
@@ -448,11 +458,10 @@ async fn closed_loop(shared: Arc<Shared>, local: LocalRef) {
         if shared.stopping(now) || !shared.take_ticket() {
             break;
         }
+        let fresh = !slot.is_connected();
         match perform(&shared, &local, &mut slot, &mut deadline, now, now).await {
-            Some(class) if is_connection_failure(class) => {
-                let until = Instant::now() + backoff.failed();
-                let until = shared.send_until.map_or(until, |end| until.min(end));
-                tokio::time::sleep_until(until.into()).await;
+            Some(_) if fresh => {
+                backoff.sleep(&shared).await;
                 now = Instant::now();
             }
             _ => {
@@ -465,22 +474,13 @@ async fn closed_loop(shared: Arc<Shared>, local: LocalRef) {
     }
 }
 
-/// Failures to establish a connection, after which a closed-model slot backs off.
-fn is_connection_failure(class: ErrorClass) -> bool {
-    class.is_connect()
-        || matches!(
-            class,
-            ErrorClass::TlsCertificate
-                | ErrorClass::TlsName
-                | ErrorClass::TlsHandshake
-                | ErrorClass::AlpnMismatch
-        )
-}
-
-/// Exponential back-off between failed connection attempts: 10 ms, doubling up to 1 s,
-/// back to 10 ms after any attempt that connects.
+/// Exponential back-off after attempts that fail before a first response on a new
+/// connection (refused, reset, a TLS alert, a failed HTTP/2 handshake, an unanswered
+/// upgrade): 10 ms, doubling up to 1 s, back to 10 ms after an attempt that is answered.
+/// Without it a loop that fails in microseconds would send thousands of attempts per
+/// second to a failing service.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct Backoff {
+pub(crate) struct Backoff {
     next: Duration,
 }
 
@@ -489,15 +489,27 @@ impl Backoff {
     const MAX: Duration = Duration::from_secs(1);
 
     /// How long to wait after a failure.
-    fn failed(&mut self) -> Duration {
+    pub(crate) fn failed(&mut self) -> Duration {
         let wait = self.next;
         self.next = (self.next * 2).min(Self::MAX);
         wait
     }
 
-    fn reset(&mut self) {
+    pub(crate) fn reset(&mut self) {
         self.next = Self::FIRST;
     }
+
+    /// Waits out the next back-off, or until sending stops.
+    pub(crate) async fn sleep(&mut self, shared: &Shared) {
+        sleep_at_most(shared, self.failed()).await;
+    }
+}
+
+/// Sleeps for `pause`, or until sending stops if that is sooner.
+pub(crate) async fn sleep_at_most(shared: &Shared, pause: Duration) {
+    let until = Instant::now() + pause;
+    let until = shared.send_until.map_or(until, |end| until.min(end));
+    tokio::time::sleep_until(until.into()).await;
 }
 
 impl Default for Backoff {
@@ -589,12 +601,7 @@ async fn perform(
     intended: Instant,
     started: Instant,
 ) -> Option<ErrorClass> {
-    let n = {
-        let mut l = local.borrow_mut();
-        l.in_flight += 1;
-        l.next_conn += 1;
-        l.next_conn
-    };
+    local.borrow_mut().in_flight += 1;
     let result = deadline
         .run(started + shared.timeout, async {
             // On a live connection the request leaves now, at `started`.
@@ -603,7 +610,7 @@ async fn perform(
                 let mut on_open = LocalOpen(local);
                 // Boxed: connecting (TCP, TLS, HTTP/2 handshake) is rare and its state is
                 // large; out of line it does not bloat every connection task.
-                Box::pin(slot.connect(&shared.connector, n, &mut on_open)).await?;
+                Box::pin(slot.connect(&shared.connector, &mut on_open)).await?;
                 sent = None;
             }
             slot.exchange(&shared.request, sent).await
@@ -613,7 +620,11 @@ async fn perform(
     let mut l = local.borrow_mut();
     l.in_flight -= 1;
     l.last_completion = Some(done);
-    let peer_group = slot.peer_group();
+    // A failure before the connection was up belongs to the peer it was opened to.
+    let peer_group = match slot.peer_group() {
+        Some(g) => Some(g),
+        None => l.failed_peer_group(slot.last_peer),
+    };
     let by_header = matches!(shared.group_by, Some(GroupBy::Header(_)));
     let sent_at = match &result {
         Ok(Ok(x)) => Some(x.sent),
@@ -648,8 +659,14 @@ async fn perform(
             } else {
                 peer_group
             };
-            let latency = done - intended;
             let service = done - x.sent;
+            // Scheduled requests: from the intended send time (coordinated omission
+            // corrected). Unscheduled ones: service time, from the actual send, after
+            // any connect (recorded in its own phase).
+            let latency = match shared.scheduled {
+                true => done - intended,
+                false => service,
+            };
             let ttfb = x.meta.first_byte.saturating_duration_since(x.sent);
             let bytes_out = shared.request.h1.len() as u64;
             l.record(group, |s| {
@@ -719,6 +736,7 @@ async fn fleet_client(shared: Arc<Shared>, local: LocalRef, clock: Rc<FleetClock
     let mut deadline = Deadline::default();
     let mut next = shared.start + fleet_phase(&spec, index);
     let mut connected_at = Instant::now();
+    let mut backoff = Backoff::default();
     loop {
         let intended = match spec.every {
             Some(every) => {
@@ -746,7 +764,7 @@ async fn fleet_client(shared: Arc<Shared>, local: LocalRef, clock: Rc<FleetClock
             slot.disconnect();
         }
         let was_connected = slot.is_connected();
-        perform(
+        let failed = perform(
             &shared,
             &local,
             &mut slot,
@@ -754,9 +772,18 @@ async fn fleet_client(shared: Arc<Shared>, local: LocalRef, clock: Rc<FleetClock
             intended,
             Instant::now(),
         )
-        .await;
+        .await
+        .is_some();
         if !was_connected && slot.is_connected() {
             connected_at = Instant::now();
+        }
+        // A client polling back to back backs off when it cannot get an answer on a
+        // new connection; one with an interval keeps its schedule.
+        if spec.every.is_none() {
+            match failed && !was_connected {
+                true => backoff.sleep(&shared).await,
+                false => backoff.reset(),
+            }
         }
     }
 }
@@ -785,16 +812,11 @@ async fn ws_client(shared: Arc<Shared>, local: LocalRef, clock: Rc<FleetClock>, 
             if !shared.take_ticket() {
                 break;
             }
-            let n = {
-                let mut l = local.borrow_mut();
-                l.next_conn += 1;
-                l.next_conn
-            };
             // Boxed: connecting and upgrading (TCP, TLS, the HTTP handshake) is rare and
             // its state is large; inline it would sit in every idle client's task.
             let opened = Box::pin(tokio::time::timeout(
                 shared.timeout,
-                ws::open(&shared.connector, n, req, &mut LocalOpen(&local)),
+                ws::open(&shared.connector, req, &mut LocalOpen(&local)),
             ))
             .await;
             {
@@ -809,7 +831,8 @@ async fn ws_client(shared: Arc<Shared>, local: LocalRef, clock: Rc<FleetClock>, 
                         conn = Some((c, Instant::now()));
                     }
                     Ok(Err(f)) => {
-                        l.record(None, |s| s.record_error(f.class));
+                        let group = l.failed_peer_group(f.peer);
+                        l.record(group, |s| s.record_error(f.class));
                         l.sample(f.class, f.detail);
                     }
                     Err(_) => {
@@ -1009,15 +1032,5 @@ mod tests {
         assert_eq!(waits, [10, 20, 40, 80, 160, 320, 640, 1000, 1000]);
         b.reset();
         assert_eq!(b.failed(), Duration::from_millis(10));
-    }
-
-    #[test]
-    fn connection_failures_are_the_connect_and_tls_classes() {
-        assert!(is_connection_failure(ErrorClass::ConnectRefused));
-        assert!(is_connection_failure(ErrorClass::Dns));
-        assert!(is_connection_failure(ErrorClass::TlsHandshake));
-        assert!(is_connection_failure(ErrorClass::AlpnMismatch));
-        assert!(!is_connection_failure(ErrorClass::Status5xx));
-        assert!(!is_connection_failure(ErrorClass::Reset));
     }
 }
