@@ -14,6 +14,7 @@ use stampede_metrics::{ErrorClass, GeneratorStats, Protocol, Stats};
 use stampede_plan::GroupBy;
 use tokio::sync::Notify;
 
+use crate::control::Control;
 use crate::deadline::Deadline;
 use crate::link::{Connector, Failure, H2Cell, OnOpen, Opened, PreparedRequest, Slot};
 use crate::schedule::Schedule;
@@ -37,8 +38,10 @@ pub(crate) struct Shared {
     pub send_until: Option<Instant>,
     /// Requests left to send under a request limit.
     pub tickets: Option<AtomicU64>,
-    /// Set by Ctrl-C: stop now, report what was measured.
+    /// Set by Ctrl-C or [`Control::stop`]: stop now, report what was measured.
     pub abort: Arc<AtomicBool>,
+    /// The run's control: rate changes for the open model.
+    pub control: Arc<Control>,
     pub connector: Connector,
     pub request: PreparedRequest,
     pub timeout: Duration,
@@ -262,6 +265,7 @@ pub(crate) enum Share {
     },
     Open {
         schedule: Schedule,
+        arrival: stampede_plan::Arrival,
         max_connections: usize,
     },
     /// Fleet clients by global index.
@@ -333,6 +337,7 @@ pub(crate) fn run_worker(
             }
             Share::Open {
                 schedule,
+                arrival,
                 max_connections,
             } => {
                 let d = dispatch(
@@ -340,8 +345,12 @@ pub(crate) fn run_worker(
                     local.clone(),
                     wake.clone(),
                     all_done.clone(),
-                    schedule,
-                    max_connections,
+                    Dispatch {
+                        schedule,
+                        arrival,
+                        worker,
+                        max_connections,
+                    },
                 );
                 spawn_task(&local, &all_done, d);
             }
@@ -518,33 +527,92 @@ impl Default for Backoff {
     }
 }
 
-/// Open model: feed the schedule into the worker's queue and grow the pool on demand.
+/// One worker's open-model dispatcher: its share of the schedule and its pool size.
+struct Dispatch {
+    schedule: Schedule,
+    arrival: stampede_plan::Arrival,
+    worker: usize,
+    max_connections: usize,
+}
+
+/// How long a dispatcher with nothing scheduled waits before it looks at the clock again.
+const IDLE_DISPATCH: Duration = Duration::from_millis(100);
+/// Waits for a send longer than this also watch for rate changes.
+const WATCH_CONTROL_AFTER: Duration = Duration::from_millis(5);
+
+/// Open model: feed the schedule into the worker's queue and grow the pool on demand. A
+/// rate change ([`Control::set_rate`]) replaces the schedule from the moment the dispatcher
+/// sees it (at once: it is woken) by a constant-rate one starting then.
 async fn dispatch(
     shared: Arc<Shared>,
     local: LocalRef,
     wake: Rc<Notify>,
     all_done: Rc<Notify>,
-    schedule: Schedule,
-    max_connections: usize,
+    d: Dispatch,
 ) {
     let mut timer = PreciseTimer::new(shared.timer_slack);
-    for offset in schedule {
-        let intended = shared.start + offset;
-        if shared.send_until.is_some_and(|t| intended >= t) || !shared.take_ticket() {
-            break;
-        }
-        if intended > Instant::now() {
-            timer.sleep_until(intended).await;
+    let mut schedule = d.schedule;
+    // Offsets of the current schedule count from here.
+    let mut base = shared.start;
+    let mut epoch = 0;
+    let mut next = schedule.next();
+    loop {
+        if shared.control.rate_epoch() != epoch {
+            let change = shared.control.rate_change();
+            epoch = change.epoch;
+            base = Instant::now();
+            let profile = stampede_plan::RateProfile {
+                start_rate: change.per_second,
+                stages: Vec::new(),
+            };
+            let seed = shared.seed.wrapping_add(epoch);
+            schedule = Schedule::new(&profile, d.arrival, d.worker, shared.threads, seed);
+            next = schedule.next();
         }
         if shared.abort.load(Ordering::Relaxed) {
             break;
         }
+        let Some(offset) = next else {
+            // Nothing scheduled (a rate of 0): wait for a change or the end.
+            if shared.stopping(Instant::now()) {
+                break;
+            }
+            let _ = tokio::time::timeout(IDLE_DISPATCH, shared.control.changed()).await;
+            continue;
+        };
+        let intended = base + offset;
+        if shared.send_until.is_some_and(|t| intended >= t) {
+            if shared.stopping(Instant::now()) {
+                break;
+            }
+            // The end comes before this send; a rate change may still come before the end.
+            let until = shared.send_until.unwrap_or(intended);
+            tokio::select! {
+                _ = tokio::time::sleep_until(until.into()) => break,
+                _ = shared.control.changed() => continue,
+            }
+        }
+        let now = Instant::now();
+        if intended > now + WATCH_CONTROL_AFTER {
+            // A long wait (a low rate): a rate change must not wait for it to end.
+            tokio::select! {
+                _ = timer.sleep_until(intended) => {}
+                _ = shared.control.changed() => continue,
+            }
+        } else if intended > now {
+            // A short one: a change is seen right after it, at no cost per send.
+            timer.sleep_until(intended).await;
+        }
+        if shared.abort.load(Ordering::Relaxed) || !shared.take_ticket() {
+            break;
+        }
+        next = schedule.next();
         let mut l = local.borrow_mut();
         l.pending.push_back(intended);
         if l.idle > 0 {
             l.idle -= 1;
             wake.notify_one();
-        } else if l.open_conns < max_connections * shared.h2_streams.unwrap_or(1) {
+        } else if l.open_conns < d.max_connections * shared.h2_streams.unwrap_or(1) {
             l.open_conns += 1;
             drop(l);
             let task = open_conn_loop(shared.clone(), local.clone(), wake.clone());
