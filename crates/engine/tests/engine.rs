@@ -4,7 +4,6 @@
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener};
 use std::num::{NonZeroU64, NonZeroUsize};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use stampede_engine::{run, Control, RunOutcome};
