@@ -1,9 +1,10 @@
 //! Everything stampede shows to people and machines.
 //!
-//! A run becomes one [`RunResult`] document (the JSON contract, in `stampede-result`;
-//! assembled by `stampede-analysis`); the terminal table ([`render_table`]), the HTML report ([`render_html`]) and the
-//! comparison of two runs ([`render_comparison`]) are rendered from that same document,
-//! so a saved result renders exactly as the live run did. While a run goes on, [`live`]
+//! Renderers only. A run becomes one [`RunResult`] document (the JSON contract, in
+//! `stampede-result`, assembled by `stampede-analysis`); the terminal table
+//! ([`render_table`]), the HTML report ([`render_html`]) and the comparison of two runs
+//! ([`render_comparison`]) are rendered from that same document, so a saved result
+//! renders exactly as the live run did. While a run goes on, [`live`]
 //! draws the terminal dashboard and [`prometheus`] formats live metrics.
 #![deny(missing_docs)]
 
