@@ -278,6 +278,11 @@ pub struct TargetArgs {
     /// Answer every request held on /poll with an event this often.
     #[arg(long, value_parser = duration)]
     pub poll_event_every: Option<Duration>,
+    /// Listen backlog: connections the kernel queues before the server accepts them
+    /// (capped by net.core.somaxconn). Too small a queue drops the SYNs of a burst of
+    /// clients, who then wait a second or more for a retransmit.
+    #[arg(long, default_value_t = stampede_testserver::DEFAULT_BACKLOG, value_parser = clap::value_parser!(u32).range(1..))]
+    pub backlog: u32,
 }
 
 /// `stampede demo`.

@@ -20,6 +20,7 @@ pub(crate) fn config_from_args(a: &TargetArgs) -> anyhow::Result<TargetConfig> {
     config.threads = a.threads;
     config.http2 = !a.no_http2;
     config.poll_event_every = a.poll_event_every;
+    config.backlog = a.backlog;
     config.tls = match (&a.cert, &a.key) {
         (Some(cert), Some(key)) => Some(TlsSetup::Files {
             cert: cert.clone(),
