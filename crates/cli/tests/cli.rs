@@ -307,3 +307,24 @@ fn thresholds_set_the_exit_code_and_are_reported() {
     assert_eq!(o.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&o.stderr).contains("expected METRIC OP VALUE"));
 }
+
+/// Issue 12 item 9: a plain run whose errors are all 5xx statuses has an `http_5xx`
+/// sample (there was none: only failures without a response were sampled).
+#[test]
+fn status_errors_have_a_sample() {
+    let t = target(1);
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("r.json");
+    let o = stampede()
+        .args(["run", &format!("http://{}/?status=503", t.addrs()[0])])
+        .args(["-c", "1", "-n", "20", "-q", "-o"])
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let doc = read_json(&out);
+    assert_eq!(doc["errors_by_class"], serde_json::json!({"http_5xx": 20}));
+    let samples = doc["error_samples"].as_object().unwrap();
+    assert_eq!(samples.keys().collect::<Vec<_>>(), ["http_5xx"], "{samples:?}");
+    assert_eq!(samples["http_5xx"], "HTTP status 503 Service Unavailable");
+}
