@@ -215,7 +215,8 @@ pub(crate) fn execute(
         Some(addr) => Some(crate::prometheus::Exporter::start(addr, plan)?),
         None => None,
     };
-    if let (Some(e), false) = (&exporter, quiet) {
+    // Announced even with --quiet: with port 0 this is the only way to learn the port.
+    if let Some(e) = &exporter {
         eprintln!("prometheus: live metrics on http://{}/metrics", e.addr());
     }
     let mut servers = crate::server_watch::ServerWatch::start(&output.watch_pid)?;

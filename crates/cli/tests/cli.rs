@@ -325,6 +325,10 @@ fn status_errors_have_a_sample() {
     let doc = read_json(&out);
     assert_eq!(doc["errors_by_class"], serde_json::json!({"http_5xx": 20}));
     let samples = doc["error_samples"].as_object().unwrap();
-    assert_eq!(samples.keys().collect::<Vec<_>>(), ["http_5xx"], "{samples:?}");
+    assert_eq!(
+        samples.keys().collect::<Vec<_>>(),
+        ["http_5xx"],
+        "{samples:?}"
+    );
     assert_eq!(samples["http_5xx"], "HTTP status 503 Service Unavailable");
 }
