@@ -12,8 +12,13 @@ use stampede_plan::{
 use stampede_testserver::{FaultProfile, TargetConfig, TargetHandle};
 
 use crate::args::DemoArgs;
+use crate::UsageError;
 
 pub(crate) fn run(a: DemoArgs) -> anyhow::Result<u8> {
+    if a.duration.is_zero() {
+        return Err(UsageError("--duration must be longer than 0s".into()).into());
+    }
+    crate::outputs::check_run_outputs(a.out.as_deref(), &a.output)?;
     let mut config = TargetConfig::new(SocketAddr::from(([127, 0, 0, 1], 0)));
     config.instances = 3;
     config.name_prefix = "instance".into();
@@ -83,7 +88,8 @@ pub(crate) fn run(a: DemoArgs) -> anyhow::Result<u8> {
         timer_slack: stampede_plan::DEFAULT_TIMER_SLACK,
         journeys: None,
     }
-    .validate()?;
+    .validate()
+    .map_err(|e| UsageError(e.to_string()))?;
     let code = crate::run_cmd::execute(&plan, a.out.as_deref(), a.quiet, &a.output)?;
     target.shutdown();
     Ok(code)

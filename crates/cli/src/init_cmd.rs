@@ -27,7 +27,7 @@ pub(crate) fn run(args: InitArgs) -> anyhow::Result<u8> {
             ))
             .into());
         }
-        Err(e) => return Err(e).with_context(|| format!("cannot create {}", path.display())),
+        Err(e) => return Err(UsageError(format!("cannot create {}: {e}", path.display())).into()),
     };
     f.write_all(EXAMPLE.as_bytes())
         .with_context(|| format!("cannot write {}", path.display()))?;

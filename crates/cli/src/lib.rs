@@ -10,6 +10,7 @@ mod check_cmd;
 mod demo;
 mod init_cmd;
 mod live;
+mod outputs;
 mod prometheus;
 mod report_cmd;
 mod run_cmd;

@@ -24,6 +24,9 @@ pub(crate) fn write_html(path: &Path, result: &RunResult) -> anyhow::Result<()> 
 }
 
 pub(crate) fn report(a: ReportArgs) -> anyhow::Result<u8> {
+    if let Some(path) = &a.html {
+        crate::outputs::check_writable("--html", path)?;
+    }
     let result = load(&a.result)?;
     print!("{}", render_table(&result));
     if let Some(path) = &a.html {

@@ -202,14 +202,6 @@ pub(crate) fn execute(
     quiet: bool,
     output: &OutputArgs,
 ) -> anyhow::Result<u8> {
-    if let Some(dir) = output.html.as_deref().and_then(Path::parent) {
-        if !dir.as_os_str().is_empty() && !dir.is_dir() {
-            return Err(usage(format!(
-                "--html: directory {} does not exist",
-                dir.display()
-            )));
-        }
-    }
     let abort = abort_flag()?;
     let exporter = match output.prometheus_listen {
         Some(addr) => Some(crate::prometheus::Exporter::start(addr, plan)?),
@@ -313,6 +305,7 @@ pub(crate) fn default_threads() -> NonZeroUsize {
 }
 
 pub(crate) fn run(a: RunArgs) -> anyhow::Result<u8> {
+    crate::outputs::check_run_outputs(a.out.as_deref(), &a.output)?;
     if crate::scenario_cmd::is_scenario(&a.url) {
         let plan = crate::scenario_cmd::plan_from_file(&a)?;
         if !a.quiet {

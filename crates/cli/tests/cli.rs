@@ -332,3 +332,113 @@ fn status_errors_have_a_sample() {
     );
     assert_eq!(samples["http_5xx"], "HTTP status 503 Service Unavailable");
 }
+
+/// Runs `stampede ARGS` (bounded) and returns (exit code, stderr).
+fn exit_and_stderr(args: &[&str]) -> (Option<i32>, String) {
+    let mut child = stampede()
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let started = Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        if started.elapsed() > Duration::from_secs(30) {
+            child.kill().unwrap();
+            panic!("stampede {args:?} still running after 30 s");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let o = child.wait_with_output().unwrap();
+    (
+        o.status.code(),
+        String::from_utf8_lossy(&o.stderr).into_owned(),
+    )
+}
+
+/// Issue 12 item 10: output paths were checked only after the run (a one-hour soak lost its
+/// result) and the failure exited 3 ("aborted"). Now every output path is checked before
+/// anything is sent: exit 2 naming the flag, and the target sees no request.
+#[test]
+fn unwritable_output_paths_fail_before_sending_with_exit_2() {
+    let t = target(1);
+    let url = format!("http://{}/", t.addrs()[0]);
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("no-such-dir/r.json");
+    let missing = missing.to_str().unwrap();
+    let a_dir = dir.path().to_str().unwrap();
+    let cases: [(&[&str], &str); 6] = [
+        (&["run", &url, "-d", "2s", "-q", "-o", missing], "--out"),
+        (
+            &["run", &url, "-d", "2s", "-q", "--html", missing],
+            "--html",
+        ),
+        (&["run", &url, "-d", "2s", "-q", "-o", a_dir], "--out"),
+        (&["demo", "--duration", "2s", "-q", "-o", missing], "--out"),
+        (
+            &["demo", "--duration", "2s", "-q", "--html", missing],
+            "--html",
+        ),
+        (&["demo", "--duration", "0s", "-q"], "--duration"),
+    ];
+    for (args, flag) in cases {
+        let started = Instant::now();
+        let (code, stderr) = exit_and_stderr(args);
+        assert_eq!(code, Some(2), "{args:?}: {stderr}");
+        assert!(
+            stderr.contains(flag),
+            "{args:?} should name {flag}: {stderr}"
+        );
+        assert!(
+            started.elapsed() < Duration::from_secs(2),
+            "{args:?} ran before failing"
+        );
+    }
+    assert_eq!(t.requests_served(), 0, "a request was sent");
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+}
+
+/// `init` into a missing directory, `report --html` and `target --cert-out` into one: exit 2
+/// naming the path (init exited 3).
+#[test]
+fn init_report_and_target_refuse_unwritable_paths_with_exit_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("no-such-dir/x");
+    let missing = missing.to_str().unwrap();
+    let (code, stderr) = exit_and_stderr(&["init", missing]);
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(stderr.contains(missing), "{stderr}");
+
+    let t = target(1);
+    let result = dir.path().join("r.json");
+    let o = stampede()
+        .args([
+            "run",
+            &format!("http://{}/", t.addrs()[0]),
+            "-n",
+            "10",
+            "-c",
+            "1",
+            "-q",
+            "-o",
+        ])
+        .arg(&result)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let (code, stderr) = exit_and_stderr(&["report", result.to_str().unwrap(), "--html", missing]);
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(stderr.contains("--html"), "{stderr}");
+
+    let (code, stderr) = exit_and_stderr(&[
+        "target",
+        "--listen",
+        "127.0.0.1:0",
+        "--tls",
+        "--cert-out",
+        missing,
+    ]);
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(stderr.contains("--cert-out"), "{stderr}");
+}
