@@ -29,10 +29,42 @@ fn non_zero(n: usize, flag: &str) -> anyhow::Result<NonZeroUsize> {
     NonZeroUsize::new(n).ok_or_else(|| usage(format!("{flag} must be at least 1")))
 }
 
+/// Default open-model connection cap (`--max-connections`).
+const DEFAULT_MAX_CONNECTIONS: usize = 1000;
+
+/// Refuses open-model flags outside the open model (and `--timer-slack` in the closed
+/// model): the model they belong to is not running, so they would silently do nothing.
+fn refuse_unused_load_flags(a: &RunArgs, open: bool) -> anyhow::Result<()> {
+    if open {
+        return Ok(());
+    }
+    let model = if a.clients.is_some() {
+        "--clients runs the fleet model"
+    } else {
+        "without --rate or --stage the run is closed-model (--connections)"
+    };
+    let unused = [
+        ("--arrival", a.arrival.is_some()),
+        ("--max-connections", a.max_connections.is_some()),
+        (
+            "--timer-slack",
+            a.timer_slack.is_some() && a.clients.is_none(),
+        ),
+    ];
+    match unused.iter().find(|(_, given)| *given) {
+        Some((flag, _)) => Err(usage(format!(
+            "{flag} applies to the open model (--rate or --stage{}); {model}, where it would be ignored",
+            if *flag == "--timer-slack" { ", and fleets with --every" } else { "" }
+        ))),
+        None => Ok(()),
+    }
+}
+
 /// Turns flags into a validated plan.
 pub(crate) fn plan_from_args(a: &RunArgs) -> anyhow::Result<RunPlan> {
     let target = Target::parse(&a.url).map_err(|e| usage(e.to_string()))?;
     let open = a.rate.is_some() || !a.stages.is_empty();
+    refuse_unused_load_flags(a, open)?;
     let load = if let Some(clients) = a.clients {
         if open || a.connections.is_some() {
             return Err(usage(
@@ -55,11 +87,14 @@ pub(crate) fn plan_from_args(a: &RunArgs) -> anyhow::Result<RunPlan> {
                 start_rate: a.rate.unwrap_or(0.0),
                 stages: a.stages.clone(),
             },
-            arrival: match a.arrival {
+            arrival: match a.arrival.unwrap_or(ArrivalArg::Uniform) {
                 ArrivalArg::Uniform => Arrival::Uniform,
                 ArrivalArg::Poisson => Arrival::Poisson,
             },
-            max_connections: non_zero(a.max_connections, "--max-connections")?,
+            max_connections: non_zero(
+                a.max_connections.unwrap_or(DEFAULT_MAX_CONNECTIONS),
+                "--max-connections",
+            )?,
         }
     } else {
         Load::Closed {
@@ -77,7 +112,10 @@ pub(crate) fn plan_from_args(a: &RunArgs) -> anyhow::Result<RunPlan> {
     };
     let method = a.method.to_ascii_uppercase();
     if method.is_empty() || !method.bytes().all(|b| b.is_ascii_alphabetic()) {
-        return Err(usage(format!("invalid method '{}'", a.method)));
+        return Err(usage(format!(
+            "--method '{}': a method is letters only, e.g. GET, POST, PUT",
+            a.method
+        )));
     }
     let threads = match a.threads {
         Some(n) => non_zero(n, "--threads")?,
@@ -126,7 +164,7 @@ pub(crate) fn plan_from_args(a: &RunArgs) -> anyhow::Result<RunPlan> {
             })
             .collect(),
         abort_on_fail: a.abort_on_fail,
-        timer_slack: a.timer_slack,
+        timer_slack: a.timer_slack.unwrap_or(stampede_plan::DEFAULT_TIMER_SLACK),
         journeys: None,
     }
     .validate()
@@ -311,9 +349,12 @@ pub(crate) fn run(a: RunArgs) -> anyhow::Result<u8> {
         if !a.quiet {
             let j = plan.journeys.as_deref().expect("scenario plan");
             eprintln!(
-                "stampede: scenario {} ({} scenarios) against {} for {}",
+                "stampede: scenario {} ({}) against {} for {}",
                 a.url,
-                j.scenarios.len(),
+                match j.scenarios.len() {
+                    1 => "1 scenario".to_string(),
+                    n => format!("{n} scenarios"),
+                },
                 plan.target.url,
                 describe_stop(&plan)
             );

@@ -114,7 +114,7 @@ fn plan_for(journeys: Arc<Journeys>, a: &RunArgs) -> RunPlan {
         http: first.http,
         thresholds,
         abort_on_fail: a.abort_on_fail,
-        timer_slack: a.timer_slack,
+        timer_slack: a.timer_slack.unwrap_or(stampede_plan::DEFAULT_TIMER_SLACK),
         journeys: Some(journeys),
     }
 }

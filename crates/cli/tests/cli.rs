@@ -442,3 +442,140 @@ fn init_report_and_target_refuse_unwritable_paths_with_exit_2() {
     assert_eq!(code, Some(2), "{stderr}");
     assert!(stderr.contains("--cert-out"), "{stderr}");
 }
+
+/// Issue 12 item 12: flag errors name the flag; open-model flags outside the open model
+/// are refused (they would be silently ignored).
+#[test]
+fn bad_or_unused_load_flags_are_usage_errors_naming_the_flag() {
+    let url = "http://127.0.0.1:9/"; // never contacted: every case fails before sending
+    let cases: [(&[&str], &str, &str); 5] = [
+        (&["-m", "GE T"], "--method", "letters only"),
+        (
+            &["-c", "5", "--arrival", "poisson"],
+            "--arrival",
+            "closed-model",
+        ),
+        (
+            &["--max-connections", "10"],
+            "--max-connections",
+            "closed-model",
+        ),
+        (
+            &["-c", "5", "--timer-slack", "1ms"],
+            "--timer-slack",
+            "ignored",
+        ),
+        (
+            &["--clients", "5", "--arrival", "poisson"],
+            "--arrival",
+            "fleet",
+        ),
+    ];
+    for (flags, flag, why) in cases {
+        let (code, stderr) = exit_and_stderr(&[&["run", url, "-d", "1s"], flags].concat());
+        assert_eq!(code, Some(2), "{flags:?}: {stderr}");
+        assert!(
+            stderr.contains(flag) && stderr.contains(why),
+            "{flags:?}: {stderr}"
+        );
+    }
+}
+
+/// `report` and `compare` read schema versions 1 and 2 and refuse others clearly (an
+/// unknown `schema_version` was accepted silently).
+#[test]
+fn report_refuses_an_unknown_schema_version() {
+    let t = target(1);
+    let dir = tempfile::tempdir().unwrap();
+    let v1 = dir.path().join("v1.json");
+    let o = stampede()
+        .args([
+            "run",
+            &format!("http://{}/", t.addrs()[0]),
+            "-c",
+            "1",
+            "-n",
+            "10",
+            "-q",
+            "-o",
+        ])
+        .arg(&v1)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let mut doc = read_json(&v1);
+    for (version, readable) in [(1, true), (2, true), (99, false)] {
+        doc["schema_version"] = serde_json::json!(version);
+        let path = dir.path().join(format!("v{version}.json"));
+        std::fs::write(&path, doc.to_string()).unwrap();
+        let p = path.to_str().unwrap();
+        for args in [vec!["report", p], vec!["compare", p, p]] {
+            let (code, stderr) = exit_and_stderr(&args);
+            if readable {
+                assert_eq!(code, Some(0), "{args:?}: {stderr}");
+            } else {
+                assert_eq!(code, Some(2), "{args:?}: {stderr}");
+                assert!(
+                    stderr.contains("schema_version 99") && stderr.contains(p),
+                    "{stderr}"
+                );
+            }
+        }
+    }
+}
+
+/// `init FILE` writes comments naming FILE (they named stampede.toml).
+#[test]
+fn init_comments_name_the_file_written() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("journey.toml");
+    let (code, stderr) = exit_and_stderr(&["init", file.to_str().unwrap()]);
+    assert_eq!(code, Some(0), "{stderr}");
+    let text = std::fs::read_to_string(&file).unwrap();
+    assert!(!text.contains("stampede.toml"), "{text}");
+    assert!(
+        text.contains(&format!("stampede check {}", file.display())),
+        "{text}"
+    );
+}
+
+/// "1 connection", "1 thread", "1 connection opened", not "1 connections".
+#[test]
+fn counts_of_one_are_singular() {
+    let t = target(1);
+    let o = stampede()
+        .args(["run", &format!("http://{}/", t.addrs()[0])])
+        .args(["-c", "1", "-n", "5", "--threads", "1", "-q"])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let table = String::from_utf8(o.stdout).unwrap();
+    for want in [
+        "closed model, 1 connection ",
+        "1 thread\n",
+        "1 connection opened",
+    ] {
+        assert!(table.contains(want), "{want:?} in\n{table}");
+    }
+    assert!(
+        !table.contains("1 connections") && !table.contains("1 threads"),
+        "{table}"
+    );
+}
+
+/// README's list of error classes is exactly the classes stampede reports.
+#[test]
+fn readme_lists_every_error_class() {
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../README.md")).unwrap();
+    let start = readme
+        .find("errors by class (")
+        .expect("the error-class list");
+    let list = &readme[start..start + readme[start..].find(')').unwrap()];
+    let listed: Vec<&str> = list.split('`').skip(1).step_by(2).collect();
+    let real: Vec<&str> = stampede_metrics::ErrorClass::ALL
+        .iter()
+        .map(|c| c.as_str())
+        .collect();
+    assert_eq!(listed, real, "README: {list}");
+}
