@@ -213,7 +213,7 @@ fn map_ports(word: &str, base: u16) -> String {
 }
 
 /// Shortens a duration-bearing value: `-d 30s` runs 1 s, and so on.
-fn substitute(args: &mut Vec<String>, base: u16, dir: &Path) {
+fn substitute(args: &mut [String], base: u16, dir: &Path) {
     let tmp = format!("{}/", dir.display());
     for a in args.iter_mut() {
         *a = map_ports(a, base).replace("/tmp/", &tmp);
