@@ -561,6 +561,26 @@ fn counts_of_one_are_singular() {
         !table.contains("1 connections") && !table.contains("1 threads"),
         "{table}"
     );
+
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("one.toml");
+    let scenario = format!(
+        "[target]\nbase_url = \"http://{}\"\n[load]\nvus = 1\n\n[[scenarios]]\nname = \"s\"\n  [[scenarios.steps]]\n  url = \"/\"\n",
+        t.addrs()[0]
+    );
+    std::fs::write(&file, scenario).unwrap();
+    let o = stampede()
+        .arg("run")
+        .arg(&file)
+        .args(["-n", "3", "--no-dashboard"])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "{stderr}");
+    assert!(stderr.contains("(1 scenario)"), "{stderr}");
+    let table = String::from_utf8_lossy(&o.stdout);
+    assert!(table.contains("closed model, 1 virtual user "), "{table}");
 }
 
 /// README's list of error classes is exactly the classes stampede reports.
