@@ -599,3 +599,29 @@ fn readme_lists_every_error_class() {
         .collect();
     assert_eq!(listed, real, "README: {list}");
 }
+
+/// `stampede target --backlog N` (issue 12 item 8): 0 is refused naming the flag; a valid
+/// value starts the server.
+#[test]
+fn target_backlog_flag() {
+    let (code, stderr) = exit_and_stderr(&["target", "--listen", "127.0.0.1:0", "--backlog", "0"]);
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(stderr.contains("--backlog"), "{stderr}");
+    let mut child = stampede()
+        .args(["target", "--listen", "127.0.0.1:0", "--backlog", "64"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut first = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(child.stdout.take().unwrap()),
+        &mut first,
+    )
+    .unwrap();
+    // Our own child, stopped by its handle.
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(first.contains("listening on http://127.0.0.1:"), "{first}");
+}
