@@ -13,6 +13,7 @@ mod live;
 mod prometheus;
 mod report_cmd;
 mod run_cmd;
+mod run_flags;
 mod scenario_cmd;
 mod server_watch;
 mod target_cmd;

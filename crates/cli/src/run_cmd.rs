@@ -10,8 +10,7 @@ use std::time::Duration;
 use anyhow::Context;
 use stampede_metrics::{GeneratorStats, Stats};
 use stampede_plan::{
-    Arrival, HttpVersion, Load, RateProfile, RequestSpec, RunPlan, RunPlanBuilder, ScopedThreshold,
-    ThresholdScope, TlsOptions,
+    Arrival, HttpVersion, Load, RateProfile, RequestSpec, RunPlan, ThresholdScope, TlsOptions,
 };
 use stampede_report::{render_table, RunResult};
 
@@ -94,33 +93,10 @@ pub(crate) fn plan_from_args(a: &RunArgs) -> anyhow::Result<RunPlan> {
         } else {
             HttpVersion::Http1
         });
-    with_run_flags(plan, a)
+    crate::run_flags::with_run_flags(plan, a)
         .timeout(a.timeout)
         .build()
         .map_err(|e| usage(e.to_string()))
-}
-
-/// The flags every run takes, scenario files included: stop, threads, connection reuse,
-/// thresholds (after the file's), abort and timer slack.
-pub(crate) fn with_run_flags<W>(mut plan: RunPlanBuilder<W>, a: &RunArgs) -> RunPlanBuilder<W> {
-    if let Some(d) = a.duration {
-        plan = plan.duration(d);
-    }
-    if let Some(n) = a.requests {
-        plan = plan.requests(n);
-    }
-    if let Some(n) = a.threads {
-        plan = plan.threads(n);
-    }
-    for t in &a.thresholds {
-        plan = plan.threshold(ScopedThreshold {
-            scope: ThresholdScope::Total,
-            threshold: t.clone(),
-        });
-    }
-    plan.keep_alive(!a.no_keep_alive)
-        .abort_on_fail(a.abort_on_fail)
-        .timer_slack(a.timer_slack)
 }
 
 /// Installs Ctrl-C handling: the first SIGINT/SIGTERM sets the returned flag (the run
