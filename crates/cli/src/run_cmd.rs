@@ -3,7 +3,7 @@
 use std::io::IsTerminal;
 use std::num::NonZeroUsize;
 use std::path::Path;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -102,15 +102,21 @@ pub(crate) fn plan_from_args(a: &RunArgs) -> anyhow::Result<RunPlan> {
 /// Installs Ctrl-C handling: the first SIGINT/SIGTERM sets the returned flag (the run
 /// stops and reports what it measured), a second one exits at once.
 pub(crate) fn abort_flag() -> anyhow::Result<Arc<AtomicBool>> {
-    use signal_hook::consts::{SIGINT, SIGTERM};
-    use signal_hook::flag;
     let abort = Arc::new(AtomicBool::new(false));
-    for sig in [SIGINT, SIGTERM] {
-        flag::register_conditional_shutdown(sig, 130, abort.clone())
-            .context("installing the signal handler")?;
-        flag::register(sig, abort.clone()).context("installing the signal handler")?;
-    }
+    on_signal_set(&abort)?;
     Ok(abort)
+}
+
+/// Makes SIGINT/SIGTERM set `flag` (a second signal exits at once).
+pub(crate) fn on_signal_set(flag: &Arc<AtomicBool>) -> anyhow::Result<()> {
+    use signal_hook::consts::{SIGINT, SIGTERM};
+    use signal_hook::flag as sig_flag;
+    for sig in [SIGINT, SIGTERM] {
+        sig_flag::register_conditional_shutdown(sig, 130, flag.clone())
+            .context("installing the signal handler")?;
+        sig_flag::register(sig, flag.clone()).context("installing the signal handler")?;
+    }
+    Ok(())
 }
 
 /// Prints one progress line to stderr every few seconds (every second on a terminal).
@@ -176,7 +182,9 @@ pub(crate) fn execute(
             )));
         }
     }
-    let abort = abort_flag()?;
+    let control = stampede_engine::Control::new();
+    on_signal_set(control.stop_flag())?;
+    let abort = control.stop_flag().clone();
     let exporter = match output.prometheus_listen {
         Some(addr) => Some(crate::prometheus::Exporter::start(addr, plan)?),
         None => None,
@@ -187,12 +195,12 @@ pub(crate) fn execute(
     let mut servers = crate::server_watch::ServerWatch::start(&output.watch_pid)?;
     let mut watch = crate::live::Watch::start(plan, quiet, output.no_dashboard, abort.clone());
     let mut threshold_failed = None;
-    let outcome = stampede_engine::run(plan, abort.clone(), |live| {
+    let outcome = stampede_engine::run(plan, control.clone(), |live| {
         watch.second(live);
         if plan.abort_on_fail && threshold_failed.is_none() {
             threshold_failed = first_failed_threshold(plan, live);
             if threshold_failed.is_some() {
-                abort.store(true, Ordering::SeqCst);
+                control.stop();
             }
         }
         servers.sample();

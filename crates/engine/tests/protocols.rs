@@ -3,11 +3,9 @@
 
 use std::net::SocketAddr;
 use std::num::NonZeroUsize;
-use std::sync::atomic::AtomicBool;
-use std::sync::Arc;
 use std::time::Duration;
 
-use stampede_engine::{run, RunOutcome};
+use stampede_engine::{run, Control, RunOutcome};
 use stampede_metrics::{ErrorClass, Protocol};
 use stampede_plan::{HttpVersion, Load, RequestsDraft, RunPlan, RunPlanBuilder, TlsOptions};
 use stampede_testserver::{TargetConfig, TargetHandle, TlsSetup};
@@ -75,12 +73,7 @@ fn requests(p: RunPlanBuilder<RequestsDraft>, n: u64) -> RunPlanBuilder<Requests
 }
 
 fn go(p: RunPlanBuilder<RequestsDraft>) -> RunOutcome {
-    run(
-        &p.build().unwrap(),
-        Arc::new(AtomicBool::new(false)),
-        |_| {},
-    )
-    .unwrap()
+    run(&p.build().unwrap(), Control::new(), |_| {}).unwrap()
 }
 
 fn protocols(o: &RunOutcome) -> Vec<(Protocol, u64)> {
