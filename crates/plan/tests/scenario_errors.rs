@@ -399,6 +399,11 @@ fn bad_method_and_header_name() {
         "  url = \"/\"\n  headers = { \"x y\" = \"1\" }\n",
     ));
     assert_at(&e, 8, 15, &["bad header name 'x y'", "token"]);
+    // A check on a response header names it the same way.
+    let e = err(&with_step(
+        "  url = \"/\"\n  checks = { header = { \"x y\" = \"1\" } }\n",
+    ));
+    assert_at(&e, 8, 25, &["bad header name 'x y'", "token"]);
 }
 
 #[test]

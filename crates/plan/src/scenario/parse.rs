@@ -240,6 +240,18 @@ impl<'a> Cx<'a> {
             .map_err(|e| self.err_at(value, format!("bad threshold: {e}")))
     }
 
+    /// Checks that a header name is an HTTP token.
+    fn header_name(&self, name: &Spanned<String>) -> Result<()> {
+        if is_token(name.get_ref()) {
+            return Ok(());
+        }
+        let message = format!(
+            "bad header name '{}'; expected an HTTP token such as content-type",
+            name.get_ref()
+        );
+        Err(self.err_at(name, message))
+    }
+
     fn headers(
         &mut self,
         entries: &Entries<Spanned<String>>,
@@ -247,15 +259,7 @@ impl<'a> Cx<'a> {
     ) -> Result<Vec<(String, Template)>> {
         let mut out = Vec::with_capacity(entries.0.len());
         for (name, value) in &entries.0 {
-            if !is_token(name.get_ref()) {
-                return Err(self.err_at(
-                    name,
-                    format!(
-                        "bad header name '{}'; expected an HTTP token such as content-type",
-                        name.get_ref()
-                    ),
-                ));
-            }
+            self.header_name(name)?;
             if value.get_ref().contains(['\r', '\n']) {
                 return Err(self.err_at(value, "header values must not contain line breaks"));
             }
@@ -1136,15 +1140,7 @@ impl<'a> Cx<'a> {
             out.push(Check::LatencyUnder(self.duration(l, "latency")?));
         }
         for (name, value) in c.header.iter().flat_map(|h| &h.0) {
-            if !is_token(name.get_ref()) {
-                return Err(self.err_at(
-                    name,
-                    format!(
-                        "bad header name '{}'; expected an HTTP token such as content-type",
-                        name.get_ref()
-                    ),
-                ));
-            }
+            self.header_name(name)?;
             out.push(Check::HeaderContains {
                 name: name.get_ref().to_ascii_lowercase(),
                 value: value.get_ref().clone(),
