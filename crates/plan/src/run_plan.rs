@@ -422,6 +422,11 @@ mod tests {
             assert!(result.is_err(), "{result:?}");
         }
         assert!(b.method("post").build().is_ok());
+        let target = crate::Target::parse("http://localhost:81/").unwrap();
+        assert_eq!(
+            RunPlan::builder(target).build().unwrap().url().port(),
+            Some(81)
+        );
     }
 
     #[test]
