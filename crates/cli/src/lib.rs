@@ -14,6 +14,7 @@ mod outputs;
 mod prometheus;
 mod report_cmd;
 mod run_cmd;
+mod run_flags;
 mod scenario_cmd;
 mod server_watch;
 mod target_cmd;

@@ -1,7 +1,7 @@
 //! `stampede run`: flags -> RunPlan -> engine -> table and JSON.
 
 use std::io::IsTerminal;
-use std::num::{NonZeroU64, NonZeroUsize};
+use std::num::NonZeroUsize;
 use std::path::Path;
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
@@ -10,16 +10,12 @@ use std::time::Duration;
 use anyhow::Context;
 use stampede_metrics::{GeneratorStats, Stats};
 use stampede_plan::{
-    Arrival, HttpVersion, Load, RateProfile, RequestSpec, RunPlan, ScopedThreshold, StopCondition,
-    Target, ThresholdScope, TlsOptions,
+    Arrival, HttpVersion, Load, RateProfile, RequestSpec, RunPlan, ThresholdScope, TlsOptions,
 };
 use stampede_report::{render_table, RunResult};
 
 use crate::args::{ArrivalArg, OnOff, OutputArgs, RunArgs};
 use crate::{UsageError, EXIT_ABORTED, EXIT_OK, EXIT_THRESHOLD};
-
-/// Default closed-model concurrency.
-pub(crate) const DEFAULT_CONNECTIONS: usize = 50;
 
 fn usage(msg: impl Into<String>) -> anyhow::Error {
     UsageError(msg.into()).into()
@@ -62,7 +58,6 @@ fn refuse_unused_load_flags(a: &RunArgs, open: bool) -> anyhow::Result<()> {
 
 /// Turns flags into a validated plan.
 pub(crate) fn plan_from_args(a: &RunArgs) -> anyhow::Result<RunPlan> {
-    let target = Target::parse(&a.url).map_err(|e| usage(e.to_string()))?;
     let open = a.rate.is_some() || !a.stages.is_empty();
     refuse_unused_load_flags(a, open)?;
     let load = if let Some(clients) = a.clients {
@@ -99,7 +94,8 @@ pub(crate) fn plan_from_args(a: &RunArgs) -> anyhow::Result<RunPlan> {
     } else {
         Load::Closed {
             connections: non_zero(
-                a.connections.unwrap_or(DEFAULT_CONNECTIONS),
+                a.connections
+                    .unwrap_or(stampede_plan::DEFAULT_CONNECTIONS.get()),
                 "--connections",
             )?,
         }
@@ -110,65 +106,32 @@ pub(crate) fn plan_from_args(a: &RunArgs) -> anyhow::Result<RunPlan> {
             .map_err(|e| usage(format!("cannot read --body-file {}: {e}", path.display())))?,
         (None, None) => Vec::new(),
     };
-    let method = a.method.to_ascii_uppercase();
-    if method.is_empty() || !method.bytes().all(|b| b.is_ascii_alphabetic()) {
-        return Err(usage(format!(
-            "--method '{}': a method is letters only, e.g. GET, POST, PUT",
-            a.method
-        )));
-    }
-    let threads = match a.threads {
-        Some(n) => non_zero(n, "--threads")?,
-        None => default_threads(),
-    };
-    let requests = match a.requests {
-        Some(n) => Some(NonZeroU64::new(n).ok_or_else(|| usage("--requests must be at least 1"))?),
-        None => None,
-    };
-    RunPlan {
-        target,
-        request: RequestSpec {
-            method,
+    let plan = RunPlan::builder(a.url.as_str())
+        .request(RequestSpec {
+            method: a.method.to_ascii_uppercase(),
             headers: a.headers.clone(),
             body,
-        },
-        load,
-        stop: StopCondition {
-            duration: a.duration,
-            requests,
-        },
-        timeout: a.timeout,
-        threads,
-        keep_alive: !a.no_keep_alive,
-        group_by: a.group_by.clone(),
-        connect_to: a.connect_to.clone(),
-        tls: TlsOptions {
+        })
+        .load(load)
+        .group_by(a.group_by.clone())
+        .connect_to(a.connect_to.clone())
+        .tls(TlsOptions {
             insecure: a.insecure,
             ca_file: a.cacert.clone(),
             client_cert: a.cert.clone().zip(a.key.clone()),
             no_resume: a.tls_resume == OnOff::Off,
-        },
-        http: if a.http2 {
+        })
+        .http(if a.http2 {
             HttpVersion::Http2 {
                 streams: non_zero(a.streams, "--streams")?,
             }
         } else {
             HttpVersion::Http1
-        },
-        thresholds: a
-            .thresholds
-            .iter()
-            .map(|t| ScopedThreshold {
-                scope: ThresholdScope::Total,
-                threshold: t.clone(),
-            })
-            .collect(),
-        abort_on_fail: a.abort_on_fail,
-        timer_slack: a.timer_slack.unwrap_or(stampede_plan::DEFAULT_TIMER_SLACK),
-        journeys: None,
-    }
-    .validate()
-    .map_err(|e| usage(e.to_string()))
+        });
+    crate::run_flags::with_run_flags(plan, a)
+        .timeout(a.timeout)
+        .build()
+        .map_err(|e| usage(e.to_string()))
 }
 
 /// Installs Ctrl-C handling: the first SIGINT/SIGTERM sets the returned flag (the run
@@ -345,17 +308,12 @@ pub(crate) fn write_atomically(path: &Path, text: &str) -> std::io::Result<()> {
     std::fs::rename(&tmp, path)
 }
 
-/// One worker thread per core.
-pub(crate) fn default_threads() -> NonZeroUsize {
-    std::thread::available_parallelism().unwrap_or(NonZeroUsize::MIN)
-}
-
 pub(crate) fn run(a: RunArgs) -> anyhow::Result<u8> {
     crate::outputs::check_run_outputs(a.out.as_deref(), &a.output)?;
     if crate::scenario_cmd::is_scenario(&a.url) {
         let plan = crate::scenario_cmd::plan_from_file(&a)?;
         if !a.quiet {
-            let j = plan.journeys.as_deref().expect("scenario plan");
+            let j = plan.journeys().expect("scenario plan");
             eprintln!(
                 "stampede: scenario {} ({}) against {} for {}",
                 a.url,
@@ -363,7 +321,7 @@ pub(crate) fn run(a: RunArgs) -> anyhow::Result<u8> {
                     1 => "1 scenario".to_string(),
                     n => format!("{n} scenarios"),
                 },
-                plan.target.url,
+                plan.url(),
                 describe_stop(&plan)
             );
         }
@@ -374,12 +332,7 @@ pub(crate) fn run(a: RunArgs) -> anyhow::Result<u8> {
     }
     let plan = plan_from_args(&a)?;
     if !a.quiet {
-        eprintln!(
-            "stampede: {} {} for {}",
-            plan.request.method,
-            plan.target.url,
-            describe_stop(&plan)
-        );
+        eprintln!("stampede: {} for {}", plan.subject(), describe_stop(&plan));
     }
     execute(&plan, a.out.as_deref(), a.quiet, &a.output)
 }

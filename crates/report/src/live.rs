@@ -17,7 +17,8 @@ use ratatui::widgets::{
 use ratatui::Frame;
 use stampede_engine::schedule::Cumulative;
 use stampede_engine::LiveSecond;
-use stampede_plan::{Load, RunPlan};
+use stampede_plan::scenario::JourneyLoad;
+use stampede_plan::{Load, RunPlan, Workload};
 
 use crate::table::ms;
 
@@ -80,44 +81,44 @@ pub struct LiveView {
 impl LiveView {
     /// An empty view of the run `plan` describes.
     pub fn new(plan: &RunPlan) -> Self {
-        let (open_model, schedule, load) = match &plan.load {
-            Load::Open { profile, .. } => (
-                true,
-                Some(Cumulative::new(profile)),
-                "open model".to_string(),
-            ),
-            Load::Closed { connections } => (
-                false,
-                None,
-                format!(
-                    "closed model, {}",
-                    crate::table::counted(connections.get() as u64, "connection")
+        let (open_model, schedule, load) = match &plan.workload {
+            Workload::Requests(w) => match &w.load {
+                Load::Open { profile, .. } => (
+                    true,
+                    Some(Cumulative::new(profile)),
+                    "open model".to_string(),
                 ),
-            ),
-            Load::Fleet { clients, .. } => (
-                plan.load.is_scheduled(),
-                plan.schedule_profile().map(|p| Cumulative::new(&p)),
-                format!(
-                    "fleet of {}",
-                    crate::table::counted(clients.get() as u64, "client")
+                Load::Closed { connections } => (
+                    false,
+                    None,
+                    format!(
+                        "closed model, {}",
+                        crate::table::counted(connections.get() as u64, "connection")
+                    ),
                 ),
-            ),
+                Load::Fleet { clients, .. } => (
+                    plan.is_scheduled(),
+                    plan.schedule_profile().map(|p| Cumulative::new(&p)),
+                    format!(
+                        "fleet of {}",
+                        crate::table::counted(clients.get() as u64, "client")
+                    ),
+                ),
+            },
+            // A scenario's schedule counts journeys, not requests: no request schedule.
+            Workload::Journeys(j) => match j.reported_load() {
+                JourneyLoad::Open { .. } => (true, None, "open model".to_string()),
+                JourneyLoad::Closed { profile } => (
+                    false,
+                    None,
+                    format!(
+                        "closed model, {}",
+                        crate::table::counted(profile.peak_rate().round() as u64, "connection")
+                    ),
+                ),
+            },
         };
-        // A scenario's schedule counts journeys, not requests.
-        let (title, schedule) = match &plan.journeys {
-            Some(j) => (
-                format!(
-                    "scenario {} against {}  ({load})",
-                    j.path.display(),
-                    plan.target.url
-                ),
-                None,
-            ),
-            None => (
-                format!("{} {}  ({load})", plan.request.method, plan.target.url),
-                schedule,
-            ),
-        };
+        let title = format!("{}  ({load})", plan.subject());
         LiveView {
             title,
             open_model,
