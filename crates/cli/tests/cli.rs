@@ -449,7 +449,7 @@ fn init_report_and_target_refuse_unwritable_paths_with_exit_2() {
 fn bad_or_unused_load_flags_are_usage_errors_naming_the_flag() {
     let url = "http://127.0.0.1:9/"; // never contacted: every case fails before sending
     let cases: [(&[&str], &str, &str); 5] = [
-        (&["-m", "GE T"], "--method", "letters only"),
+        (&["-m", "GE T"], "--method", "letters"),
         (
             &["-c", "5", "--arrival", "poisson"],
             "--arrival",
