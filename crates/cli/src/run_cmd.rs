@@ -1,7 +1,7 @@
 //! `stampede run`: flags -> RunPlan -> engine -> table and JSON.
 
 use std::io::IsTerminal;
-use std::num::{NonZeroU64, NonZeroUsize};
+use std::num::NonZeroUsize;
 use std::path::Path;
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
@@ -9,17 +9,11 @@ use std::time::Duration;
 
 use anyhow::Context;
 use stampede_metrics::{GeneratorStats, Stats};
-use stampede_plan::{
-    Arrival, HttpVersion, Load, RateProfile, RequestSpec, RunPlan, ScopedThreshold, StopCondition,
-    Target, ThresholdScope, TlsOptions,
-};
+use stampede_plan::{Arrival, HttpVersion, Load, RateProfile, RequestSpec, RunPlan, TlsOptions};
 use stampede_report::render_table;
 
 use crate::args::{ArrivalArg, OnOff, OutputArgs, RunArgs};
 use crate::{UsageError, EXIT_ABORTED, EXIT_OK, EXIT_THRESHOLD};
-
-/// Default closed-model concurrency.
-pub(crate) const DEFAULT_CONNECTIONS: usize = 50;
 
 fn usage(msg: impl Into<String>) -> anyhow::Error {
     UsageError(msg.into()).into()
@@ -29,10 +23,41 @@ fn non_zero(n: usize, flag: &str) -> anyhow::Result<NonZeroUsize> {
     NonZeroUsize::new(n).ok_or_else(|| usage(format!("{flag} must be at least 1")))
 }
 
+/// Default open-model connection cap (`--max-connections`).
+const DEFAULT_MAX_CONNECTIONS: usize = 1000;
+
+/// Refuses open-model flags outside the open model (and `--timer-slack` in the closed
+/// model): the model they belong to is not running, so they would silently do nothing.
+fn refuse_unused_load_flags(a: &RunArgs, open: bool) -> anyhow::Result<()> {
+    if open {
+        return Ok(());
+    }
+    let model = if a.clients.is_some() {
+        "--clients runs the fleet model"
+    } else {
+        "without --rate or --stage the run is closed-model (--connections)"
+    };
+    let unused = [
+        ("--arrival", a.arrival.is_some()),
+        ("--max-connections", a.max_connections.is_some()),
+        (
+            "--timer-slack",
+            a.timer_slack.is_some() && a.clients.is_none(),
+        ),
+    ];
+    match unused.iter().find(|(_, given)| *given) {
+        Some((flag, _)) => Err(usage(format!(
+            "{flag} applies to the open model (--rate or --stage{}); {model}, where it would be ignored",
+            if *flag == "--timer-slack" { ", and fleets with --every" } else { "" }
+        ))),
+        None => Ok(()),
+    }
+}
+
 /// Turns flags into a validated plan.
 pub(crate) fn plan_from_args(a: &RunArgs) -> anyhow::Result<RunPlan> {
-    let target = Target::parse(&a.url).map_err(|e| usage(e.to_string()))?;
     let open = a.rate.is_some() || !a.stages.is_empty();
+    refuse_unused_load_flags(a, open)?;
     let load = if let Some(clients) = a.clients {
         if open || a.connections.is_some() {
             return Err(usage(
@@ -55,16 +80,20 @@ pub(crate) fn plan_from_args(a: &RunArgs) -> anyhow::Result<RunPlan> {
                 start_rate: a.rate.unwrap_or(0.0),
                 stages: a.stages.clone(),
             },
-            arrival: match a.arrival {
+            arrival: match a.arrival.unwrap_or(ArrivalArg::Uniform) {
                 ArrivalArg::Uniform => Arrival::Uniform,
                 ArrivalArg::Poisson => Arrival::Poisson,
             },
-            max_connections: non_zero(a.max_connections, "--max-connections")?,
+            max_connections: non_zero(
+                a.max_connections.unwrap_or(DEFAULT_MAX_CONNECTIONS),
+                "--max-connections",
+            )?,
         }
     } else {
         Load::Closed {
             connections: non_zero(
-                a.connections.unwrap_or(DEFAULT_CONNECTIONS),
+                a.connections
+                    .unwrap_or(stampede_plan::DEFAULT_CONNECTIONS.get()),
                 "--connections",
             )?,
         }
@@ -75,62 +104,32 @@ pub(crate) fn plan_from_args(a: &RunArgs) -> anyhow::Result<RunPlan> {
             .map_err(|e| usage(format!("cannot read --body-file {}: {e}", path.display())))?,
         (None, None) => Vec::new(),
     };
-    let method = a.method.to_ascii_uppercase();
-    if method.is_empty() || !method.bytes().all(|b| b.is_ascii_alphabetic()) {
-        return Err(usage(format!("invalid method '{}'", a.method)));
-    }
-    let threads = match a.threads {
-        Some(n) => non_zero(n, "--threads")?,
-        None => default_threads(),
-    };
-    let requests = match a.requests {
-        Some(n) => Some(NonZeroU64::new(n).ok_or_else(|| usage("--requests must be at least 1"))?),
-        None => None,
-    };
-    RunPlan {
-        target,
-        request: RequestSpec {
-            method,
+    let plan = RunPlan::builder(a.url.as_str())
+        .request(RequestSpec {
+            method: a.method.to_ascii_uppercase(),
             headers: a.headers.clone(),
             body,
-        },
-        load,
-        stop: StopCondition {
-            duration: a.duration,
-            requests,
-        },
-        timeout: a.timeout,
-        threads,
-        keep_alive: !a.no_keep_alive,
-        group_by: a.group_by.clone(),
-        connect_to: a.connect_to.clone(),
-        tls: TlsOptions {
+        })
+        .load(load)
+        .group_by(a.group_by.clone())
+        .connect_to(a.connect_to.clone())
+        .tls(TlsOptions {
             insecure: a.insecure,
             ca_file: a.cacert.clone(),
             client_cert: a.cert.clone().zip(a.key.clone()),
             no_resume: a.tls_resume == OnOff::Off,
-        },
-        http: if a.http2 {
+        })
+        .http(if a.http2 {
             HttpVersion::Http2 {
                 streams: non_zero(a.streams, "--streams")?,
             }
         } else {
             HttpVersion::Http1
-        },
-        thresholds: a
-            .thresholds
-            .iter()
-            .map(|t| ScopedThreshold {
-                scope: ThresholdScope::Total,
-                threshold: t.clone(),
-            })
-            .collect(),
-        abort_on_fail: a.abort_on_fail,
-        timer_slack: a.timer_slack,
-        journeys: None,
-    }
-    .validate()
-    .map_err(|e| usage(e.to_string()))
+        });
+    crate::run_flags::with_run_flags(plan, a)
+        .timeout(a.timeout)
+        .build()
+        .map_err(|e| usage(e.to_string()))
 }
 
 /// Installs Ctrl-C handling: the first SIGINT/SIGTERM sets the returned flag (the run
@@ -208,14 +207,6 @@ pub(crate) fn execute(
     quiet: bool,
     output: &OutputArgs,
 ) -> anyhow::Result<u8> {
-    if let Some(dir) = output.html.as_deref().and_then(Path::parent) {
-        if !dir.as_os_str().is_empty() && !dir.is_dir() {
-            return Err(usage(format!(
-                "--html: directory {} does not exist",
-                dir.display()
-            )));
-        }
-    }
     let control = stampede_engine::Control::new();
     on_signal_set(control.stop_flag())?;
     let abort = control.stop_flag().clone();
@@ -223,7 +214,8 @@ pub(crate) fn execute(
         Some(addr) => Some(crate::prometheus::Exporter::start(addr, plan)?),
         None => None,
     };
-    if let (Some(e), false) = (&exporter, quiet) {
+    // Announced even with --quiet: with port 0 this is the only way to learn the port.
+    if let Some(e) = &exporter {
         eprintln!("prometheus: live metrics on http://{}/metrics", e.addr());
     }
     let mut servers = crate::server_watch::ServerWatch::start(&output.watch_pid)?;
@@ -308,21 +300,20 @@ pub(crate) fn write_atomically(path: &Path, text: &str) -> std::io::Result<()> {
     std::fs::rename(&tmp, path)
 }
 
-/// One worker thread per core.
-pub(crate) fn default_threads() -> NonZeroUsize {
-    std::thread::available_parallelism().unwrap_or(NonZeroUsize::MIN)
-}
-
 pub(crate) fn run(a: RunArgs) -> anyhow::Result<u8> {
+    crate::outputs::check_run_outputs(a.out.as_deref(), &a.output)?;
     if crate::scenario_cmd::is_scenario(&a.url) {
         let plan = crate::scenario_cmd::plan_from_file(&a)?;
         if !a.quiet {
-            let j = plan.journeys.as_deref().expect("scenario plan");
+            let j = plan.journeys().expect("scenario plan");
             eprintln!(
-                "stampede: scenario {} ({} scenarios) against {} for {}",
+                "stampede: scenario {} ({}) against {} for {}",
                 a.url,
-                j.scenarios.len(),
-                stampede_plan::redact_url(&plan.target.url),
+                match j.scenarios.len() {
+                    1 => "1 scenario".to_string(),
+                    n => format!("{n} scenarios"),
+                },
+                stampede_plan::redact_url(plan.url()),
                 describe_stop(&plan)
             );
         }
@@ -333,12 +324,7 @@ pub(crate) fn run(a: RunArgs) -> anyhow::Result<u8> {
     }
     let plan = plan_from_args(&a)?;
     if !a.quiet {
-        eprintln!(
-            "stampede: {} {} for {}",
-            plan.request.method,
-            stampede_plan::redact_url(&plan.target.url),
-            describe_stop(&plan)
-        );
+        eprintln!("stampede: {} for {}", plan.subject(), describe_stop(&plan));
     }
     execute(&plan, a.out.as_deref(), a.quiet, &a.output)
 }

@@ -213,80 +213,36 @@ pub(crate) fn lanes(
     threads: usize,
     seed: u64,
 ) -> Vec<LaneShare> {
-    let shared_weight: f64 = journeys
-        .scenarios
-        .iter()
-        .filter(|s| s.load.is_none())
-        .map(|s| s.weight)
-        .sum();
     journeys
-        .scenarios
-        .iter()
+        .lane_loads()
+        .into_iter()
         .enumerate()
-        .map(|(i, s)| {
-            let load = match &s.load {
-                Some(own) => own.clone(),
-                None => scaled(
-                    &journeys.load,
-                    s.weight / shared_weight.max(f64::MIN_POSITIVE),
-                ),
-            };
-            match load {
-                JourneyLoad::Closed { profile } => {
-                    let peak = profile.peak_rate().round() as usize;
-                    LaneShare::Closed {
-                        scenario: i,
-                        profile,
-                        ranks: (worker..peak).step_by(threads).collect(),
-                    }
-                }
-                JourneyLoad::Open {
-                    profile,
-                    arrival,
-                    max_vus,
-                } => LaneShare::Open {
+        .map(|(i, load)| match load {
+            JourneyLoad::Closed { profile } => {
+                let peak = profile.peak_rate().round() as usize;
+                LaneShare::Closed {
                     scenario: i,
-                    schedule: Schedule::new(
-                        &profile,
-                        arrival,
-                        worker,
-                        threads,
-                        seed.wrapping_add(i as u64),
-                    ),
-                    max_vus: max_vus.div_ceil(threads).max(1),
-                },
+                    profile,
+                    ranks: (worker..peak).step_by(threads).collect(),
+                }
             }
+            JourneyLoad::Open {
+                profile,
+                arrival,
+                max_vus,
+            } => LaneShare::Open {
+                scenario: i,
+                schedule: Schedule::new(
+                    &profile,
+                    arrival,
+                    worker,
+                    threads,
+                    seed.wrapping_add(i as u64),
+                ),
+                max_vus: max_vus.div_ceil(threads).max(1),
+            },
         })
         .collect()
-}
-
-/// A share of a load: rates or virtual users times `share`.
-fn scaled(load: &JourneyLoad, share: f64) -> JourneyLoad {
-    let scale = |p: &RateProfile| RateProfile {
-        start_rate: p.start_rate * share,
-        stages: p
-            .stages
-            .iter()
-            .map(|s| stampede_plan::Stage {
-                duration: s.duration,
-                target_rate: s.target_rate * share,
-            })
-            .collect(),
-    };
-    match load {
-        JourneyLoad::Closed { profile } => JourneyLoad::Closed {
-            profile: scale(profile),
-        },
-        JourneyLoad::Open {
-            profile,
-            arrival,
-            max_vus,
-        } => JourneyLoad::Open {
-            profile: scale(profile),
-            arrival: *arrival,
-            max_vus: ((*max_vus as f64 * share).ceil() as usize).max(1),
-        },
-    }
 }
 
 /// Starts a worker's lanes as tasks.
@@ -805,6 +761,7 @@ async fn request(
         s.bytes_received += x.meta.bytes;
         s.bytes_sent += bytes_out;
     });
+    l.sample_status(status);
     drop(l);
     if !x.meta.reusable {
         slot.disconnect();
@@ -836,12 +793,12 @@ async fn request(
             }
         }
     }
-    let mut counted = ErrorClass::for_status(status).is_some();
+    let mut counted = ErrorClass::for_status(status);
     if let Some((check, why)) = failed_check {
         fail_step(local, op.group, ErrorClass::CheckFailed, counted, || {
             format!("{}: {} failed: {why}", rt.keys[op.group], check.describe())
         });
-        counted = true;
+        counted = counted.or(Some(ErrorClass::CheckFailed));
     }
     if let Some((var, ex)) = missing_value {
         fail_step(local, op.group, ErrorClass::ExtractFailed, counted, || {
@@ -879,24 +836,25 @@ async fn after_failure(shared: &Shared, vu: &mut Vu, step: &RequestStep, fresh: 
 }
 
 /// Counts a failed check or extraction for a step whose response was already recorded:
-/// one more error of `class`, unless the response already counted as an error (a 4xx or
-/// 5xx status, or an earlier failure of the same response); the message is sampled
-/// either way.
+/// one more error of `class`, unless the response already counted as an error of class
+/// `counted` (a 4xx or 5xx status, or an earlier failure of the same response). The
+/// message is sampled under the class that was counted, so that every sample's class has
+/// a count.
 fn fail_step(
     local: &LocalRef,
     group: usize,
     class: ErrorClass,
-    already_error: bool,
+    counted: Option<ErrorClass>,
     message: impl FnOnce() -> String,
 ) {
     let mut l = local.borrow_mut();
-    if !already_error {
+    if counted.is_none() {
         l.record(Some(group), |s| {
             s.errors += 1;
             s.errors_by_class.add(class);
         });
     }
-    l.sample(class, Some(message()));
+    l.sample(counted.unwrap_or(class), Some(message()));
 }
 
 /// Renders a templated request; also returns its path (for cookie matching).
@@ -1133,7 +1091,7 @@ async fn ws_expect(local: &LocalRef, vu: &mut Vu, step: &WsExpectStep, group: us
             match v {
                 Some(v) => vu.vars[var.0 as usize] = Some(v),
                 None => {
-                    fail_step(local, group, ErrorClass::ExtractFailed, false, || {
+                    fail_step(local, group, ErrorClass::ExtractFailed, None, || {
                         "WebSocket message: nothing to extract".to_string()
                     });
                     return Flow::Abandon;

@@ -3,40 +3,32 @@
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener};
-use std::num::{NonZeroU64, NonZeroUsize};
+use std::num::NonZeroUsize;
 use std::time::{Duration, Instant};
 
 use stampede_engine::{run, Control, RunOutcome};
 use stampede_metrics::ErrorClass;
-use stampede_plan::{
-    Arrival, GroupBy, HttpVersion, Load, RateProfile, RequestSpec, RunPlan, StopCondition, Target,
-    TlsOptions,
-};
+use stampede_plan::{Arrival, GroupBy, Load, RateProfile, RequestsDraft, RunPlan, RunPlanBuilder};
+
+type Draft = RunPlanBuilder<RequestsDraft>;
 use stampede_testserver::{FaultProfile, TargetConfig, TargetHandle};
 
-fn plan(url: &str, load: Load, duration: Option<Duration>, requests: Option<u64>) -> RunPlan {
-    RunPlan {
-        target: Target::parse(url).unwrap(),
-        request: RequestSpec::default(),
-        load,
-        stop: StopCondition {
-            duration,
-            requests: requests.and_then(NonZeroU64::new),
-        },
-        timeout: Duration::from_secs(2),
-        threads: NonZeroUsize::new(2).unwrap(),
-        keep_alive: true,
-        group_by: None,
-        connect_to: Vec::new(),
-        tls: TlsOptions::default(),
-        http: HttpVersion::Http1,
-        thresholds: Vec::new(),
-        abort_on_fail: false,
-        timer_slack: stampede_plan::DEFAULT_TIMER_SLACK,
-        journeys: None,
+fn draft(url: &str, load: Load, duration: Option<Duration>, requests: Option<u64>) -> Draft {
+    let mut p = RunPlan::builder(url)
+        .load(load)
+        .timeout(Duration::from_secs(2))
+        .threads(2);
+    if let Some(d) = duration {
+        p = p.duration(d);
     }
-    .validate()
-    .unwrap()
+    if let Some(n) = requests {
+        p = p.requests(n);
+    }
+    p
+}
+
+fn plan(url: &str, load: Load, duration: Option<Duration>, requests: Option<u64>) -> RunPlan {
+    draft(url, load, duration, requests).build().unwrap()
 }
 
 fn closed(n: usize) -> Load {
@@ -142,10 +134,12 @@ fn stall_shows_in_corrected_latency_not_in_service_time() {
 fn percentiles_match_the_targets_delay_distribution() {
     let _serial = serial();
     // delay 10 ms + uniform jitter in [0, 20 ms]: exact p10 = 12, p50 = 20, p90 = 28 ms.
-    // The target's tokio timer fires late (tick rounding plus epoll's
-    // millisecond timeout, more on a busy machine), a shift that does not change the distribution's shape: so
-    // the spreads between percentiles must match the exact ones closely, and the
-    // absolute values may only be shifted upwards by that overshoot.
+    // The target times delays to about 100 µs, but every response then waits for the
+    // server thread to be scheduled: a shift that does not change the distribution's
+    // shape, except on a machine short of CPU, where single wake-ups are late by up to a
+    // millisecond (with load average 11 on 2 cores the spreads measured 8.0-8.9 ms). So
+    // the spreads between percentiles must match the exact ones within 1 ms, and the
+    // absolute values may only be shifted upwards.
     let t = target(|_| {});
     let url = format!("http://{}/?delay=10ms&jitter=20ms", t.addrs()[0]);
     let out = go(&plan(&url, closed(16), None, Some(3000)));
@@ -154,12 +148,12 @@ fn percentiles_match_the_targets_delay_distribution() {
     let shift = p50 - 20.0;
     assert!((-0.2..=5.0).contains(&shift), "p50 {p50} ms vs exact 20 ms");
     assert!(
-        (p90 - p50 - 8.0).abs() <= 0.6,
+        (p90 - p50 - 8.0).abs() <= 1.0,
         "p90 - p50 = {} ms, exact 8",
         p90 - p50
     );
     assert!(
-        (p50 - p10 - 8.0).abs() <= 0.6,
+        (p50 - p10 - 8.0).abs() <= 1.0,
         "p50 - p10 = {} ms, exact 8",
         p50 - p10
     );
@@ -185,15 +179,15 @@ fn group_by_header_attributes_errors_to_instances() {
             },
         );
     });
-    let mut p = plan(
+    let p = draft(
         &format!("http://{}/", t.addrs()[0]),
         closed(6),
         None,
         Some(3000),
-    );
-    p.group_by = Some(GroupBy::Header("X-Served-By".into()));
-    p.connect_to = t.addrs().to_vec();
-    let out = go(&p);
+    )
+    .connect_to(t.addrs().to_vec());
+    let header = Some(GroupBy::Header("X-Served-By".into()));
+    let out = go(&p.clone().group_by(header).build().unwrap());
     let keys: Vec<&str> = out.groups.iter().map(|(k, _)| k.as_str()).collect();
     assert_eq!(keys, vec!["inst-1", "inst-2", "inst-3"]);
     for (k, s) in &out.groups {
@@ -204,8 +198,7 @@ fn group_by_header_attributes_errors_to_instances() {
             assert_eq!(s.errors, 0, "{k}");
         }
     }
-    p.group_by = Some(GroupBy::Peer);
-    let out = go(&p);
+    let out = go(&p.group_by(Some(GroupBy::Peer)).build().unwrap());
     assert_eq!(out.groups.len(), 3);
 }
 

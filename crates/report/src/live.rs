@@ -16,8 +16,8 @@ use ratatui::widgets::{
 };
 use ratatui::Frame;
 use stampede_metrics::LiveSecond;
-use stampede_plan::Cumulative;
-use stampede_plan::{redact_url, Load, RunPlan};
+use stampede_plan::scenario::JourneyLoad;
+use stampede_plan::{Cumulative, Load, RunPlan, Workload};
 
 use crate::table::ms;
 
@@ -80,42 +80,44 @@ pub struct LiveView {
 impl LiveView {
     /// An empty view of the run `plan` describes.
     pub fn new(plan: &RunPlan) -> Self {
-        let (open_model, schedule, load) = match &plan.load {
-            Load::Open { profile, .. } => (
-                true,
-                Some(Cumulative::new(profile)),
-                "open model".to_string(),
-            ),
-            Load::Closed { connections } => (
-                false,
-                None,
-                format!("closed model, {connections} connections"),
-            ),
-            Load::Fleet { clients, .. } => (
-                plan.load.is_scheduled(),
-                plan.schedule_profile().map(|p| Cumulative::new(&p)),
-                format!("fleet of {clients} clients"),
-            ),
-        };
-        // A scenario's schedule counts journeys, not requests.
-        let (title, schedule) = match &plan.journeys {
-            Some(j) => (
-                format!(
-                    "scenario {} against {}  ({load})",
-                    j.path.display(),
-                    redact_url(&plan.target.url)
+        let (open_model, schedule, load) = match &plan.workload {
+            Workload::Requests(w) => match &w.load {
+                Load::Open { profile, .. } => (
+                    true,
+                    Some(Cumulative::new(profile)),
+                    "open model".to_string(),
                 ),
-                None,
-            ),
-            None => (
-                format!(
-                    "{} {}  ({load})",
-                    plan.request.method,
-                    redact_url(&plan.target.url)
+                Load::Closed { connections } => (
+                    false,
+                    None,
+                    format!(
+                        "closed model, {}",
+                        crate::table::counted(connections.get() as u64, "connection")
+                    ),
                 ),
-                schedule,
-            ),
+                Load::Fleet { clients, .. } => (
+                    plan.is_scheduled(),
+                    plan.schedule_profile().map(|p| Cumulative::new(&p)),
+                    format!(
+                        "fleet of {}",
+                        crate::table::counted(clients.get() as u64, "client")
+                    ),
+                ),
+            },
+            // A scenario's schedule counts journeys, not requests: no request schedule.
+            Workload::Journeys(j) => match j.reported_load() {
+                JourneyLoad::Open { .. } => (true, None, "open model".to_string()),
+                JourneyLoad::Closed { profile } => (
+                    false,
+                    None,
+                    format!(
+                        "closed model, {}",
+                        crate::table::counted(profile.peak_rate().round() as u64, "connection")
+                    ),
+                ),
+            },
         };
+        let title = format!("{}  ({load})", plan.subject());
         LiveView {
             title,
             open_model,
@@ -583,8 +585,9 @@ mod tests {
 
     #[test]
     fn title_hides_a_password_in_the_url() {
-        let mut p = plan(false);
-        p.target = stampede_plan::Target::parse("http://bob:hunter2@127.0.0.1:8080/").unwrap();
+        let p = RunPlan::builder("http://bob:hunter2@127.0.0.1:8080/")
+            .build()
+            .unwrap();
         let text = screen(&LiveView::new(&p), 120, 30);
         assert!(!text.contains("hunter2"), "{text}");
         assert!(text.contains("bob:****@127.0.0.1:8080"), "{text}");
