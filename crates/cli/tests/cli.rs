@@ -412,7 +412,10 @@ fn report_and_compare_read_version_1_results() {
     let o = stampede().arg("report").arg(&newer).output().unwrap();
     assert_eq!(o.status.code(), Some(2));
     let err = String::from_utf8_lossy(&o.stderr);
-    assert!(err.contains("schema_version 7 is not supported"), "{err}");
+    assert!(
+        err.contains("schema_version 7 is not one this stampede reads (1 to 2)"),
+        "{err}"
+    );
 }
 
 /// Issue 12 item 9: a plain run whose errors are all 5xx statuses has an `http_5xx`
