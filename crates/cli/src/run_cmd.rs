@@ -1,7 +1,7 @@
 //! `stampede run`: flags -> RunPlan -> engine -> table and JSON.
 
 use std::io::IsTerminal;
-use std::num::{NonZeroU64, NonZeroUsize};
+use std::num::NonZeroUsize;
 use std::path::Path;
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
@@ -10,16 +10,13 @@ use std::time::Duration;
 use anyhow::Context;
 use stampede_metrics::{GeneratorStats, Stats};
 use stampede_plan::{
-    Arrival, HttpVersion, Load, RateProfile, RequestSpec, RunPlan, ScopedThreshold, StopCondition,
-    Target, ThresholdScope, TlsOptions,
+    Arrival, HttpVersion, Load, RateProfile, RequestSpec, RunPlan, RunPlanBuilder, ScopedThreshold,
+    ThresholdScope, TlsOptions,
 };
 use stampede_report::{render_table, RunResult};
 
 use crate::args::{ArrivalArg, OnOff, OutputArgs, RunArgs};
 use crate::{UsageError, EXIT_ABORTED, EXIT_OK, EXIT_THRESHOLD};
-
-/// Default closed-model concurrency.
-pub(crate) const DEFAULT_CONNECTIONS: usize = 50;
 
 fn usage(msg: impl Into<String>) -> anyhow::Error {
     UsageError(msg.into()).into()
@@ -31,7 +28,6 @@ fn non_zero(n: usize, flag: &str) -> anyhow::Result<NonZeroUsize> {
 
 /// Turns flags into a validated plan.
 pub(crate) fn plan_from_args(a: &RunArgs) -> anyhow::Result<RunPlan> {
-    let target = Target::parse(&a.url).map_err(|e| usage(e.to_string()))?;
     let open = a.rate.is_some() || !a.stages.is_empty();
     let load = if let Some(clients) = a.clients {
         if open || a.connections.is_some() {
@@ -64,7 +60,8 @@ pub(crate) fn plan_from_args(a: &RunArgs) -> anyhow::Result<RunPlan> {
     } else {
         Load::Closed {
             connections: non_zero(
-                a.connections.unwrap_or(DEFAULT_CONNECTIONS),
+                a.connections
+                    .unwrap_or(stampede_plan::DEFAULT_CONNECTIONS.get()),
                 "--connections",
             )?,
         }
@@ -75,62 +72,55 @@ pub(crate) fn plan_from_args(a: &RunArgs) -> anyhow::Result<RunPlan> {
             .map_err(|e| usage(format!("cannot read --body-file {}: {e}", path.display())))?,
         (None, None) => Vec::new(),
     };
-    let method = a.method.to_ascii_uppercase();
-    if method.is_empty() || !method.bytes().all(|b| b.is_ascii_alphabetic()) {
-        return Err(usage(format!("invalid method '{}'", a.method)));
-    }
-    let threads = match a.threads {
-        Some(n) => non_zero(n, "--threads")?,
-        None => default_threads(),
-    };
-    let requests = match a.requests {
-        Some(n) => Some(NonZeroU64::new(n).ok_or_else(|| usage("--requests must be at least 1"))?),
-        None => None,
-    };
-    RunPlan {
-        target,
-        request: RequestSpec {
-            method,
+    let plan = RunPlan::builder(a.url.as_str())
+        .request(RequestSpec {
+            method: a.method.to_ascii_uppercase(),
             headers: a.headers.clone(),
             body,
-        },
-        load,
-        stop: StopCondition {
-            duration: a.duration,
-            requests,
-        },
-        timeout: a.timeout,
-        threads,
-        keep_alive: !a.no_keep_alive,
-        group_by: a.group_by.clone(),
-        connect_to: a.connect_to.clone(),
-        tls: TlsOptions {
+        })
+        .load(load)
+        .group_by(a.group_by.clone())
+        .connect_to(a.connect_to.clone())
+        .tls(TlsOptions {
             insecure: a.insecure,
             ca_file: a.cacert.clone(),
             client_cert: a.cert.clone().zip(a.key.clone()),
             no_resume: a.tls_resume == OnOff::Off,
-        },
-        http: if a.http2 {
+        })
+        .http(if a.http2 {
             HttpVersion::Http2 {
                 streams: non_zero(a.streams, "--streams")?,
             }
         } else {
             HttpVersion::Http1
-        },
-        thresholds: a
-            .thresholds
-            .iter()
-            .map(|t| ScopedThreshold {
-                scope: ThresholdScope::Total,
-                threshold: t.clone(),
-            })
-            .collect(),
-        abort_on_fail: a.abort_on_fail,
-        timer_slack: a.timer_slack,
-        journeys: None,
+        });
+    with_run_flags(plan, a)
+        .timeout(a.timeout)
+        .build()
+        .map_err(|e| usage(e.to_string()))
+}
+
+/// The flags every run takes, scenario files included: stop, threads, connection reuse,
+/// thresholds (after the file's), abort and timer slack.
+pub(crate) fn with_run_flags<W>(mut plan: RunPlanBuilder<W>, a: &RunArgs) -> RunPlanBuilder<W> {
+    if let Some(d) = a.duration {
+        plan = plan.duration(d);
     }
-    .validate()
-    .map_err(|e| usage(e.to_string()))
+    if let Some(n) = a.requests {
+        plan = plan.requests(n);
+    }
+    if let Some(n) = a.threads {
+        plan = plan.threads(n);
+    }
+    for t in &a.thresholds {
+        plan = plan.threshold(ScopedThreshold {
+            scope: ThresholdScope::Total,
+            threshold: t.clone(),
+        });
+    }
+    plan.keep_alive(!a.no_keep_alive)
+        .abort_on_fail(a.abort_on_fail)
+        .timer_slack(a.timer_slack)
 }
 
 /// Installs Ctrl-C handling: the first SIGINT/SIGTERM sets the returned flag (the run
@@ -314,21 +304,16 @@ pub(crate) fn write_atomically(path: &Path, text: &str) -> std::io::Result<()> {
     std::fs::rename(&tmp, path)
 }
 
-/// One worker thread per core.
-pub(crate) fn default_threads() -> NonZeroUsize {
-    std::thread::available_parallelism().unwrap_or(NonZeroUsize::MIN)
-}
-
 pub(crate) fn run(a: RunArgs) -> anyhow::Result<u8> {
     if crate::scenario_cmd::is_scenario(&a.url) {
         let plan = crate::scenario_cmd::plan_from_file(&a)?;
         if !a.quiet {
-            let j = plan.journeys.as_deref().expect("scenario plan");
+            let j = plan.journeys().expect("scenario plan");
             eprintln!(
                 "stampede: scenario {} ({} scenarios) against {} for {}",
                 a.url,
                 j.scenarios.len(),
-                plan.target.url,
+                plan.url(),
                 describe_stop(&plan)
             );
         }
@@ -339,12 +324,7 @@ pub(crate) fn run(a: RunArgs) -> anyhow::Result<u8> {
     }
     let plan = plan_from_args(&a)?;
     if !a.quiet {
-        eprintln!(
-            "stampede: {} {} for {}",
-            plan.request.method,
-            plan.target.url,
-            describe_stop(&plan)
-        );
+        eprintln!("stampede: {} for {}", plan.subject(), describe_stop(&plan));
     }
     execute(&plan, a.out.as_deref(), a.quiet, &a.output)
 }

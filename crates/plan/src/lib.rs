@@ -1,7 +1,9 @@
-//! The validated description of one run: a [`RunPlan`].
+//! The validated description of one run: a [`RunPlan`], made with [`RunPlan::builder`]
+//! (one request, repeated) or [`RunPlan::scenario_builder`] (a scenario file's journeys).
+//! Its [`Workload`] says exactly what runs; nothing in it is there only for reports.
 //!
-//! Flags (and, later, scenario files) are parsed at the edge into real types and checked
-//! here once, so the engine never sees a sentinel string or an impossible combination.
+//! Flags and scenario files are parsed at the edge into real types and checked here
+//! once, so the engine never sees a sentinel string or an impossible combination.
 //! This crate is pure: no sockets, no runtime.
 //!
 //! The building blocks of scenario files live in their own modules: [`template`] (request
@@ -18,12 +20,15 @@
 //! ```
 #![deny(missing_docs)]
 
+mod builder;
 pub mod check;
 pub mod extract;
 pub mod feeder;
+mod load;
 mod parse;
 mod run_plan;
 pub mod scenario;
+mod target;
 pub mod template;
 pub mod threshold;
 
@@ -31,10 +36,14 @@ pub use check::{Check, StatusMatch};
 pub use extract::{Extractor, ResponseView};
 pub use feeder::{Feeder, FeederError, FeederMode};
 
+pub use builder::{RequestsDraft, RunPlanBuilder};
+pub use load::{Arrival, Load, RateProfile, Stage};
 pub use parse::{parse_duration, parse_header, parse_stage};
 pub use run_plan::{
-    Arrival, GroupBy, HttpVersion, Load, PlanError, RateProfile, RequestSpec, RunPlan, Scheme,
-    Stage, StopCondition, Target, TlsOptions, DEFAULT_DURATION, DEFAULT_TIMER_SLACK,
+    GroupBy, HttpVersion, PlanError, RequestSpec, RequestWorkload, RunPlan, StopCondition,
+    TlsOptions, Workload, DEFAULT_CONNECTIONS, DEFAULT_DURATION, DEFAULT_TIMEOUT,
+    DEFAULT_TIMER_SLACK,
 };
+pub use target::{Scheme, Target};
 pub use template::{RenderContext, Template, TemplateError, VarId, VarTable};
 pub use threshold::{Comparison, ScopedThreshold, Threshold, ThresholdMetric, ThresholdScope};
