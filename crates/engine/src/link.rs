@@ -107,26 +107,41 @@ pub(crate) struct PreparedRequest {
     pub head: bool,
     h2: http::Request<()>,
     body: Bytes,
+    /// The bytes an HTTP/2 send puts on the wire before compression: header names and
+    /// values (the pseudo-headers included) and the body.
+    h2_len: u64,
 }
 
 impl PreparedRequest {
     pub(crate) fn new(target: &Target, spec: &RequestSpec, keep_alive: bool) -> Self {
+        let h2 = h2_head(
+            target.scheme.is_tls(),
+            &target.authority,
+            &spec.method,
+            &target.path_and_query,
+            spec.headers.iter().map(|(n, v)| (n.as_str(), v.as_bytes())),
+        );
         PreparedRequest {
             h1: crate::http1::encode_request(target, spec, keep_alive),
             head: spec.method == "HEAD",
-            h2: h2_head(
-                target.scheme.is_tls(),
-                &target.authority,
-                &spec.method,
-                &target.path_and_query,
-                spec.headers.iter().map(|(n, v)| (n.as_str(), v.as_bytes())),
-            ),
+            h2_len: h2_len(&h2, spec.body.len()),
+            h2,
             body: Bytes::from(spec.body.clone()),
+        }
+    }
+
+    /// The request's size on the wire: its HTTP/1.1 bytes, or for HTTP/2 its header
+    /// fields and body.
+    pub(crate) fn wire_len(&self, http2: bool) -> u64 {
+        match http2 {
+            true => self.h2_len,
+            false => self.h1.len() as u64,
         }
     }
 
     /// A request built per send (scenario steps with templates or cookies), in the one
     /// form the connection needs: HTTP/1.1 bytes, or an HTTP/2 head and body.
+    #[allow(clippy::too_many_arguments)]
     pub(crate) fn from_parts<'h>(
         tls: bool,
         authority: &str,
@@ -135,12 +150,15 @@ impl PreparedRequest {
         headers: impl Iterator<Item = (&'h str, &'h [u8])> + Clone,
         body: Vec<u8>,
         http2: bool,
+        keep_alive: bool,
     ) -> Self {
         if http2 {
+            let h2 = h2_head(tls, authority, method, path_and_query, headers);
             PreparedRequest {
                 h1: Vec::new(),
                 head: method == "HEAD",
-                h2: h2_head(tls, authority, method, path_and_query, headers),
+                h2_len: h2_len(&h2, body.len()),
+                h2,
                 body: Bytes::from(body),
             }
         } else {
@@ -152,13 +170,14 @@ impl PreparedRequest {
                 authority,
                 headers,
                 &body,
-                true,
+                keep_alive,
             );
             PreparedRequest {
                 h1,
                 head: method == "HEAD",
                 h2: http::Request::new(()),
                 body: Bytes::new(),
+                h2_len: 0,
             }
         }
     }
@@ -170,6 +189,32 @@ impl PreparedRequest {
         *r.headers_mut() = self.h2.headers().clone();
         r
     }
+}
+
+/// The size of an HTTP/2 request before HPACK: each header field as name, value and
+/// the 2 bytes of `": "` that HTTP/1.1 would spend (the measure used for responses),
+/// the pseudo-headers included, and the body.
+fn h2_len(head: &http::Request<()>, body: usize) -> u64 {
+    let uri = head.uri();
+    let pseudo = [
+        (":method", head.method().as_str().len()),
+        (":scheme", uri.scheme_str().map_or(0, str::len)),
+        (
+            ":authority",
+            uri.authority().map_or(0, |a| a.as_str().len()),
+        ),
+        (
+            ":path",
+            uri.path_and_query().map_or(1, |p| p.as_str().len()),
+        ),
+    ];
+    let pseudo: usize = pseudo.iter().map(|(n, v)| n.len() + v + 2).sum();
+    let fields: usize = head
+        .headers()
+        .iter()
+        .map(|(n, v)| n.as_str().len() + v.len() + 2)
+        .sum();
+    (pseudo + fields + body) as u64
 }
 
 /// The HTTP/2 request head: `:authority` from the URL, no connection-specific headers.
@@ -248,21 +293,19 @@ pub(crate) struct Exchange {
     pub sent: Instant,
 }
 
-/// A failed attempt: its class, when the request left (if it did), the words of the
+/// A failed attempt: its class, the words of the
 /// layer that failed, where they add to the class, and the peer it failed on, when that
 /// is known and the connection never became a slot's link (a failed connect).
 pub(crate) struct Failure {
     pub class: ErrorClass,
-    pub sent: Option<Instant>,
     pub detail: Option<String>,
     pub peer: Option<SocketAddr>,
 }
 
 impl Failure {
-    pub(crate) fn new(class: ErrorClass, sent: Option<Instant>) -> Self {
+    pub(crate) fn new(class: ErrorClass) -> Self {
         Failure {
             class,
-            sent,
             detail: None,
             peer: None,
         }
@@ -271,7 +314,6 @@ impl Failure {
     pub(crate) fn detailed(class: ErrorClass, detail: String) -> Self {
         Failure {
             class,
-            sent: None,
             detail: Some(detail),
             peer: None,
         }
@@ -307,6 +349,11 @@ impl Slot {
             capture: capture.and_then(|c| http::HeaderName::from_bytes(c.as_bytes()).ok()),
             last_peer: None,
         }
+    }
+
+    /// True when this slot sends over HTTP/2.
+    pub(crate) fn is_http2(&self) -> bool {
+        self.h2_cell.is_some()
     }
 
     /// True when this slot has a live connection (or a handle on one).
@@ -395,19 +442,10 @@ impl Slot {
         self.link = Link::None;
     }
 
-    /// Sends one request on the connection and reads the whole response.
-    /// `sent` is when the request leaves, if the caller just read the clock (saves a
-    /// clock read per request); otherwise it is read here.
-    pub(crate) async fn exchange(
-        &mut self,
-        req: &PreparedRequest,
-        sent: Option<Instant>,
-    ) -> Result<Exchange, Failure> {
-        self.exchange_keeping(req, None, sent).await
-    }
-
-    /// Like [`Slot::exchange`], and when `kept` is given, records the response's headers
-    /// and body into it.
+    /// Sends one request on the connection and reads the whole response; when `kept` is
+    /// given, records the response's headers and body into it. `sent` is when the
+    /// request leaves, if the caller just read the clock (saves a clock read per
+    /// request); otherwise it is read here.
     pub(crate) async fn exchange_keeping(
         &mut self,
         req: &PreparedRequest,
@@ -415,7 +453,7 @@ impl Slot {
         sent: Option<Instant>,
     ) -> Result<Exchange, Failure> {
         match &mut self.link {
-            Link::None => Err(Failure::new(ErrorClass::Io, None)),
+            Link::None => Err(Failure::new(ErrorClass::Io)),
             Link::H1 { conn, .. } => {
                 let sent = sent.unwrap_or_else(Instant::now);
                 let meta = conn
@@ -423,7 +461,6 @@ impl Slot {
                     .await
                     .map_err(|class| Failure {
                         class,
-                        sent: Some(sent),
                         detail: conn.take_failure_detail(),
                         peer: None,
                     })?;
@@ -458,9 +495,9 @@ impl Slot {
     ) -> Result<Exchange, Failure> {
         {
             {
-                let mut ready = send.ready().await.map_err(|e| h2_failure(e, None))?;
+                let mut ready = send.ready().await.map_err(h2_failure)?;
                 let sent = Instant::now();
-                let fail = |e: h2::Error| h2_failure(e, Some(sent));
+                let fail = h2_failure;
                 let (response, mut stream) = ready
                     .send_request(req.h2_request(), req.body.is_empty())
                     .map_err(fail)?;
@@ -500,7 +537,7 @@ impl Slot {
                         k.keep_body(&chunk);
                     }
                     if bytes > MAX_BODY_BYTES {
-                        return Err(Failure::new(ErrorClass::TooLarge, Some(sent)));
+                        return Err(Failure::new(ErrorClass::TooLarge));
                     }
                 }
                 Ok(Exchange {
@@ -530,10 +567,9 @@ fn classify_h2_ref(e: &h2::Error) -> ErrorClass {
     }
 }
 
-fn h2_failure(e: h2::Error, sent: Option<Instant>) -> Failure {
+fn h2_failure(e: h2::Error) -> Failure {
     Failure {
         class: classify_h2_ref(&e),
-        sent,
         detail: Some(format!("HTTP/2: {e}")),
         peer: None,
     }

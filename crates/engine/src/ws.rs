@@ -1,4 +1,5 @@
-//! WebSocket clients for fleet runs: connect and upgrade, send messages on a schedule
+//! WebSocket connections for fleet runs and scenario steps: connect and upgrade (the one
+//! handshake of the engine), send messages on a schedule
 //! (or back to back), match replies, hold the connection, reconnect.
 //!
 //! Each message carries a prefix `stampede:<seq>:` so an echo is matched to its send;
@@ -30,7 +31,7 @@ const MAX_RESPONSE_HEAD: usize = 16 * 1024;
 /// Small buffers: a device fleet is thousands of mostly idle sockets. The read buffer
 /// fits the messages this run sends (an echo comes back the same size); larger frames
 /// still arrive whole, the buffer grows for them.
-pub(crate) fn config(read_buffer: usize) -> WebSocketConfig {
+fn config(read_buffer: usize) -> WebSocketConfig {
     WebSocketConfig::default()
         .read_buffer_size(read_buffer)
         .write_buffer_size(0)
@@ -65,6 +66,18 @@ impl WsRequest {
             headers: headers.to_vec(),
             payload,
             read_buffer,
+        }
+    }
+
+    /// The upgrade request of one scenario virtual user: its rendered `url` and
+    /// headers. Its messages are the steps' own, so the read buffer is a default size.
+    pub(crate) fn for_user(url: String, host: String, headers: Vec<(String, String)>) -> Self {
+        WsRequest {
+            url,
+            host,
+            headers,
+            payload: String::new(),
+            read_buffer: 4 * 1024,
         }
     }
 
@@ -223,7 +236,6 @@ fn check_upgrade(response: &httparse::Response<'_, '_>, key: &str) -> Result<(),
 fn fail(class: ErrorClass, e: impl std::fmt::Display) -> Failure {
     Failure {
         class,
-        sent: None,
         detail: Some(format!("WebSocket: {e}")),
         peer: None,
     }
@@ -247,6 +259,11 @@ impl WsConn {
             .map_err(|e| fail(ErrorClass::WsDropped, e))?;
         self.outstanding.push_back((seq, intended, sent));
         Ok((sent, len))
+    }
+
+    /// The socket itself, for scenario steps that send and match their own messages.
+    pub(crate) fn socket(&mut self) -> &mut WebSocketStream<Stream> {
+        &mut self.ws
     }
 
     /// The oldest unanswered send: (intended, sent).
