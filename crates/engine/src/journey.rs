@@ -22,15 +22,15 @@ use stampede_plan::{
 use tokio::sync::Notify;
 use tokio_tungstenite::tungstenite::Message;
 
-use crate::cookies::CookieJar;
 use crate::deadline::Deadline;
-use crate::http1::Kept;
-use crate::link::{Connector, PreparedRequest, Slot};
 use crate::request::{perform, Outcome, StepRequest};
 use crate::schedule::Schedule;
 use crate::state::{sleep_at_most, spawn_task, Backoff, LocalOpen, LocalRef, Shared};
 use crate::timer::PreciseTimer;
-use crate::ws::{self, WsConn, WsRequest};
+use stampede_proto::cookies::CookieJar;
+use stampede_proto::http1::Kept;
+use stampede_proto::link::{Connector, PreparedRequest, Slot};
+use stampede_proto::ws::{self, WsConn, WsRequest};
 
 /// Response bodies kept for extraction and checks are cut at this size.
 pub(crate) const KEPT_BODY_LIMIT: usize = 4 << 20;
@@ -734,7 +734,7 @@ async fn request(
     let slot = vu.slots[step.target].get_or_insert_with(|| {
         let cell = target
             .http2
-            .then(|| Rc::new(crate::link::H2Cell::default()));
+            .then(|| Rc::new(stampede_proto::link::H2Cell::default()));
         Slot::new(cell, None)
     });
     let what = StepRequest {

@@ -8,22 +8,18 @@
 //! Connections are HTTP/1.1 or HTTP/2, over TCP or TLS ([`stream::Stream`]).
 #![deny(missing_docs)]
 
-pub mod connect;
 mod control;
-mod cookies;
 mod deadline;
-pub mod http1;
 mod journey;
-mod link;
 mod plain;
 mod request;
 pub mod schedule;
 mod state;
-pub mod stream;
 mod timer;
-pub mod tls;
 mod worker;
-mod ws;
+
+pub use stampede_proto::{connect, http1, stream, tls};
+use stampede_proto::{link, ws};
 
 use std::collections::BTreeMap;
 use std::sync::atomic::AtomicU64;

@@ -12,12 +12,12 @@ use stampede_metrics::{ErrorClass, Protocol};
 use tokio::sync::Notify;
 
 use crate::deadline::Deadline;
-use crate::link::Failure;
 use crate::request::{perform, RunRequest};
 use crate::schedule::Schedule;
 use crate::state::{new_slot, spawn_task, Backoff, FleetSpec, LocalOpen, LocalRef, Shared};
 use crate::timer::PreciseTimer;
-use crate::ws::{self, WsConn, WsEvent, WsRequest};
+use stampede_proto::link::Failure;
+use stampede_proto::ws::{self, WsConn, WsEvent, WsRequest};
 
 /// Closed model: send back to back on one slot until the run stops. After a failure to
 /// connect (refused, timeout, DNS, TLS) the slot waits before it tries again, so a dead
@@ -504,5 +504,56 @@ impl FleetClock {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::cell::RefCell;
+    use std::sync::atomic::AtomicBool;
+
+    use stampede_proto::link::{Connector, PreparedRequest};
+
+    use crate::state::Local;
+
+    fn shared() -> Arc<Shared> {
+        let target = stampede_plan::Target::parse("http://127.0.0.1:9/").unwrap();
+        let timeout = Duration::from_secs(1);
+        Arc::new(Shared {
+            start: Instant::now(),
+            send_until: None,
+            tickets: None,
+            abort: Arc::new(AtomicBool::new(false)),
+            control: crate::Control::new(),
+            connector: Connector::new(vec![([127, 0, 0, 1], 9).into()], None, timeout),
+            request: PreparedRequest::new(&target, &Default::default(), true),
+            timeout,
+            keep_alive: true,
+            group_by: None,
+            scheduled: false,
+            h2_streams: None,
+            late_threshold: crate::LATE_THRESHOLD,
+            fleet: None,
+            ws: None,
+            group_keys: Arc::default(),
+            seed: 0,
+            threads: 1,
+            timer_slack: Duration::ZERO,
+        })
+    }
+
+    /// Every connection is one of these tasks, so their size is memory per connection
+    /// (bench/RESULTS.md): the one request path must not make them larger than the
+    /// two paths were (closed model 832 B, open model 848 B).
+    #[test]
+    fn connection_tasks_stay_small() {
+        let s = shared();
+        let local = Rc::new(RefCell::new(Local::new(&s)));
+        let closed = closed_loop(s.clone(), local.clone());
+        let open = open_conn_loop(s.clone(), local.clone(), Rc::new(Notify::new()));
+        let (closed, open) = (std::mem::size_of_val(&closed), std::mem::size_of_val(&open));
+        assert!(closed <= 832, "closed-model connection task: {closed} B");
+        assert!(open <= 848, "open-model connection task: {open} B");
     }
 }

@@ -11,9 +11,9 @@ use stampede_metrics::ErrorClass;
 use stampede_plan::GroupBy;
 
 use crate::deadline::Deadline;
-use crate::http1::Kept;
-use crate::link::{Connector, PreparedRequest, Slot};
 use crate::state::{Local, LocalOpen, LocalRef, Shared};
+use stampede_proto::http1::Kept;
+use stampede_proto::link::{Connector, PreparedRequest, Slot};
 
 /// What one request sends and where its outcome goes: the run's own request
 /// ([`RunRequest`], of no size at all) or a scenario step's ([`StepRequest`]). Generic,

@@ -13,8 +13,8 @@ use stampede_plan::GroupBy;
 use tokio::sync::Notify;
 
 use crate::control::Control;
-use crate::link::{Connector, H2Cell, OnOpen, Opened, PreparedRequest, Slot};
-use crate::ws::WsRequest;
+use stampede_proto::link::{Connector, H2Cell, OnOpen, Opened, PreparedRequest, Slot};
+use stampede_proto::ws::WsRequest;
 
 /// Sends that leave more than this after their intended time count as late.
 pub const LATE_THRESHOLD: Duration = Duration::from_millis(1);

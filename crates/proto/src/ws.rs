@@ -40,7 +40,7 @@ fn config(read_buffer: usize) -> WebSocketConfig {
 }
 
 /// The upgrade request, prepared once.
-pub(crate) struct WsRequest {
+pub struct WsRequest {
     url: String,
     host: String,
     headers: Vec<(String, String)>,
@@ -50,7 +50,8 @@ pub(crate) struct WsRequest {
 }
 
 impl WsRequest {
-    pub(crate) fn new(target: &Target, headers: &[(String, String)], body: &[u8]) -> Self {
+    /// The upgrade request and message of a fleet run against `target`.
+    pub fn new(target: &Target, headers: &[(String, String)], body: &[u8]) -> Self {
         let payload = if body.is_empty() {
             "ping".to_string()
         } else {
@@ -71,7 +72,7 @@ impl WsRequest {
 
     /// The upgrade request of one scenario virtual user: its rendered `url` and
     /// headers. Its messages are the steps' own, so the read buffer is a default size.
-    pub(crate) fn for_user(url: String, host: String, headers: Vec<(String, String)>) -> Self {
+    pub fn for_user(url: String, host: String, headers: Vec<(String, String)>) -> Self {
         WsRequest {
             url,
             host,
@@ -100,16 +101,17 @@ impl WsRequest {
 }
 
 /// An open WebSocket with its bookkeeping.
-pub(crate) struct WsConn {
+pub struct WsConn {
     ws: WebSocketStream<Stream>,
     next_seq: u64,
     /// Sent and not yet answered: (seq, intended, sent).
     outstanding: VecDeque<(u64, Instant, Instant)>,
+    /// The peer's row, under `--group-by peer`.
     pub peer_group: Option<usize>,
 }
 
 /// What happened while waiting on a connection.
-pub(crate) enum WsEvent {
+pub enum WsEvent {
     /// A reply matched a send: (intended, sent, reply bytes).
     Answered(Instant, Instant, usize),
     /// A frame that is not a reply (ping, pong, unmatched).
@@ -121,7 +123,7 @@ pub(crate) enum WsEvent {
 /// Connects and upgrades; records connect and TLS times. Returns the connection and
 /// the upgrade time. The caller counts the protocol: only an upgraded connection is a
 /// WebSocket.
-pub(crate) async fn open(
+pub async fn open(
     connector: &Connector,
     req: &WsRequest,
     on_open: &mut impl OnOpen,
@@ -243,7 +245,7 @@ fn fail(class: ErrorClass, e: impl std::fmt::Display) -> Failure {
 
 impl WsConn {
     /// Sends one message intended at `intended`; returns when it left and its size.
-    pub(crate) async fn send(
+    pub async fn send(
         &mut self,
         intended: Instant,
         req: &WsRequest,
@@ -262,27 +264,27 @@ impl WsConn {
     }
 
     /// The socket itself, for scenario steps that send and match their own messages.
-    pub(crate) fn socket(&mut self) -> &mut WebSocketStream<Stream> {
+    pub fn socket(&mut self) -> &mut WebSocketStream<Stream> {
         &mut self.ws
     }
 
     /// The oldest unanswered send: (intended, sent).
-    pub(crate) fn oldest(&self) -> Option<(Instant, Instant)> {
+    pub fn oldest(&self) -> Option<(Instant, Instant)> {
         self.outstanding.front().map(|(_, i, s)| (*i, *s))
     }
 
     /// Forgets the oldest unanswered send (it timed out).
-    pub(crate) fn expire_oldest(&mut self) {
+    pub fn expire_oldest(&mut self) {
         self.outstanding.pop_front();
     }
 
     /// Messages sent and not answered.
-    pub(crate) fn pending(&self) -> usize {
+    pub fn pending(&self) -> usize {
         self.outstanding.len()
     }
 
     /// Waits for the next frame.
-    pub(crate) async fn next(&mut self) -> WsEvent {
+    pub async fn next(&mut self) -> WsEvent {
         match self.ws.next().await {
             Some(Ok(Message::Text(t))) => self.answer(t.as_bytes()),
             Some(Ok(Message::Binary(b))) => self.answer(&b),
@@ -314,7 +316,7 @@ impl WsConn {
     }
 
     /// Closes politely, waiting briefly for the server's close.
-    pub(crate) async fn close(mut self) {
+    pub async fn close(mut self) {
         let _ = tokio::time::timeout(Duration::from_millis(500), async {
             let _ = self.ws.close(None).await;
             while let Some(Ok(_)) = self.ws.next().await {}
