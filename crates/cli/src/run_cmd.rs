@@ -10,8 +10,7 @@ use std::time::Duration;
 use anyhow::Context;
 use stampede_metrics::{GeneratorStats, Stats};
 use stampede_plan::{
-    Arrival, HttpVersion, Load, RateProfile, RequestSpec, RunPlan, RunPlanBuilder, ScopedThreshold,
-    ThresholdScope, TlsOptions,
+    Arrival, HttpVersion, Load, RateProfile, RequestSpec, RunPlan, ThresholdScope, TlsOptions,
 };
 use stampede_report::{render_table, RunResult};
 
@@ -26,9 +25,41 @@ fn non_zero(n: usize, flag: &str) -> anyhow::Result<NonZeroUsize> {
     NonZeroUsize::new(n).ok_or_else(|| usage(format!("{flag} must be at least 1")))
 }
 
+/// Default open-model connection cap (`--max-connections`).
+const DEFAULT_MAX_CONNECTIONS: usize = 1000;
+
+/// Refuses open-model flags outside the open model (and `--timer-slack` in the closed
+/// model): the model they belong to is not running, so they would silently do nothing.
+fn refuse_unused_load_flags(a: &RunArgs, open: bool) -> anyhow::Result<()> {
+    if open {
+        return Ok(());
+    }
+    let model = if a.clients.is_some() {
+        "--clients runs the fleet model"
+    } else {
+        "without --rate or --stage the run is closed-model (--connections)"
+    };
+    let unused = [
+        ("--arrival", a.arrival.is_some()),
+        ("--max-connections", a.max_connections.is_some()),
+        (
+            "--timer-slack",
+            a.timer_slack.is_some() && a.clients.is_none(),
+        ),
+    ];
+    match unused.iter().find(|(_, given)| *given) {
+        Some((flag, _)) => Err(usage(format!(
+            "{flag} applies to the open model (--rate or --stage{}); {model}, where it would be ignored",
+            if *flag == "--timer-slack" { ", and fleets with --every" } else { "" }
+        ))),
+        None => Ok(()),
+    }
+}
+
 /// Turns flags into a validated plan.
 pub(crate) fn plan_from_args(a: &RunArgs) -> anyhow::Result<RunPlan> {
     let open = a.rate.is_some() || !a.stages.is_empty();
+    refuse_unused_load_flags(a, open)?;
     let load = if let Some(clients) = a.clients {
         if open || a.connections.is_some() {
             return Err(usage(
@@ -51,11 +82,14 @@ pub(crate) fn plan_from_args(a: &RunArgs) -> anyhow::Result<RunPlan> {
                 start_rate: a.rate.unwrap_or(0.0),
                 stages: a.stages.clone(),
             },
-            arrival: match a.arrival {
+            arrival: match a.arrival.unwrap_or(ArrivalArg::Uniform) {
                 ArrivalArg::Uniform => Arrival::Uniform,
                 ArrivalArg::Poisson => Arrival::Poisson,
             },
-            max_connections: non_zero(a.max_connections, "--max-connections")?,
+            max_connections: non_zero(
+                a.max_connections.unwrap_or(DEFAULT_MAX_CONNECTIONS),
+                "--max-connections",
+            )?,
         }
     } else {
         Load::Closed {
@@ -94,33 +128,10 @@ pub(crate) fn plan_from_args(a: &RunArgs) -> anyhow::Result<RunPlan> {
         } else {
             HttpVersion::Http1
         });
-    with_run_flags(plan, a)
+    crate::run_flags::with_run_flags(plan, a)
         .timeout(a.timeout)
         .build()
         .map_err(|e| usage(e.to_string()))
-}
-
-/// The flags every run takes, scenario files included: stop, threads, connection reuse,
-/// thresholds (after the file's), abort and timer slack.
-pub(crate) fn with_run_flags<W>(mut plan: RunPlanBuilder<W>, a: &RunArgs) -> RunPlanBuilder<W> {
-    if let Some(d) = a.duration {
-        plan = plan.duration(d);
-    }
-    if let Some(n) = a.requests {
-        plan = plan.requests(n);
-    }
-    if let Some(n) = a.threads {
-        plan = plan.threads(n);
-    }
-    for t in &a.thresholds {
-        plan = plan.threshold(ScopedThreshold {
-            scope: ThresholdScope::Total,
-            threshold: t.clone(),
-        });
-    }
-    plan.keep_alive(!a.no_keep_alive)
-        .abort_on_fail(a.abort_on_fail)
-        .timer_slack(a.timer_slack)
 }
 
 /// Installs Ctrl-C handling: the first SIGINT/SIGTERM sets the returned flag (the run
@@ -198,14 +209,6 @@ pub(crate) fn execute(
     quiet: bool,
     output: &OutputArgs,
 ) -> anyhow::Result<u8> {
-    if let Some(dir) = output.html.as_deref().and_then(Path::parent) {
-        if !dir.as_os_str().is_empty() && !dir.is_dir() {
-            return Err(usage(format!(
-                "--html: directory {} does not exist",
-                dir.display()
-            )));
-        }
-    }
     let control = stampede_engine::Control::new();
     on_signal_set(control.stop_flag())?;
     let abort = control.stop_flag().clone();
@@ -213,7 +216,8 @@ pub(crate) fn execute(
         Some(addr) => Some(crate::prometheus::Exporter::start(addr, plan)?),
         None => None,
     };
-    if let (Some(e), false) = (&exporter, quiet) {
+    // Announced even with --quiet: with port 0 this is the only way to learn the port.
+    if let Some(e) = &exporter {
         eprintln!("prometheus: live metrics on http://{}/metrics", e.addr());
     }
     let mut servers = crate::server_watch::ServerWatch::start(&output.watch_pid)?;
@@ -305,14 +309,18 @@ pub(crate) fn write_atomically(path: &Path, text: &str) -> std::io::Result<()> {
 }
 
 pub(crate) fn run(a: RunArgs) -> anyhow::Result<u8> {
+    crate::outputs::check_run_outputs(a.out.as_deref(), &a.output)?;
     if crate::scenario_cmd::is_scenario(&a.url) {
         let plan = crate::scenario_cmd::plan_from_file(&a)?;
         if !a.quiet {
             let j = plan.journeys().expect("scenario plan");
             eprintln!(
-                "stampede: scenario {} ({} scenarios) against {} for {}",
+                "stampede: scenario {} ({}) against {} for {}",
                 a.url,
-                j.scenarios.len(),
+                match j.scenarios.len() {
+                    1 => "1 scenario".to_string(),
+                    n => format!("{n} scenarios"),
+                },
                 plan.url(),
                 describe_stop(&plan)
             );

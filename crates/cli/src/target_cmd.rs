@@ -20,6 +20,7 @@ pub(crate) fn config_from_args(a: &TargetArgs) -> anyhow::Result<TargetConfig> {
     config.threads = a.threads;
     config.http2 = !a.no_http2;
     config.poll_event_every = a.poll_event_every;
+    config.backlog = a.backlog;
     config.tls = match (&a.cert, &a.key) {
         (Some(cert), Some(key)) => Some(TlsSetup::Files {
             cert: cert.clone(),
@@ -73,6 +74,9 @@ pub(crate) fn config_from_args(a: &TargetArgs) -> anyhow::Result<TargetConfig> {
 
 pub(crate) fn run(a: TargetArgs) -> anyhow::Result<u8> {
     let config = config_from_args(&a)?;
+    if let Some(path) = &a.cert_out {
+        crate::outputs::check_writable("--cert-out", path)?;
+    }
     let handle = TargetHandle::start(config).map_err(|e| usage(e.to_string()))?;
     let scheme = handle.scheme();
     for (addr, name) in handle.addrs().iter().zip(handle.names()) {

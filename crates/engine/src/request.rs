@@ -194,6 +194,7 @@ pub(crate) async fn perform(
                 s.bytes_received += x.meta.bytes;
                 s.bytes_sent += bytes_out;
             }
+            l.sample_status(status);
             drop(l);
             if !(x.meta.reusable && shared.keep_alive) {
                 slot.disconnect();

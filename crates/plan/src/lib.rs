@@ -6,9 +6,10 @@
 //! once, so the engine never sees a sentinel string or an impossible combination.
 //! This crate is pure: no sockets, no runtime.
 //!
-//! The building blocks of scenario files live in their own modules: [`template`] (request
-//! templates compiled once, rendered per request), [`feeder`] (CSV data), [`extract`]
-//! (values taken from responses) and [`check`] (assertions on responses).
+//! The building blocks of scenario steps live in the `stampede-script` crate and are
+//! re-exported here: [`template`] (request templates compiled once, rendered per
+//! request), [`feeder`] (CSV data), [`extract`] (values taken from responses) and
+//! [`check`] (assertions on responses).
 //!
 //! ```
 //! use stampede_plan::{parse_stage, Target};
@@ -21,20 +22,18 @@
 #![deny(missing_docs)]
 
 mod builder;
-pub mod check;
-pub mod extract;
-pub mod feeder;
 mod load;
 mod parse;
 mod run_plan;
 pub mod scenario;
 mod target;
-pub mod template;
 pub mod threshold;
 
-pub use check::{Check, StatusMatch};
-pub use extract::{Extractor, ResponseView};
-pub use feeder::{Feeder, FeederError, FeederMode};
+pub use stampede_script::{check, extract, feeder, template};
+pub use stampede_script::{
+    Check, Extractor, Feeder, FeederError, FeederMode, RenderContext, ResponseView, StatusMatch,
+    Template, TemplateError, VarId, VarTable,
+};
 
 pub use builder::{RequestsDraft, RunPlanBuilder};
 pub use load::{Arrival, Load, RateProfile, Stage};
@@ -45,5 +44,4 @@ pub use run_plan::{
     DEFAULT_TIMER_SLACK,
 };
 pub use target::{Scheme, Target};
-pub use template::{RenderContext, Template, TemplateError, VarId, VarTable};
 pub use threshold::{Comparison, ScopedThreshold, Threshold, ThresholdMetric, ThresholdScope};

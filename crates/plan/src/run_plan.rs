@@ -421,7 +421,14 @@ mod tests {
         for result in bad {
             assert!(result.is_err(), "{result:?}");
         }
+        let bad_method = b.clone().method("G3T").build().unwrap_err().to_string();
+        assert!(bad_method.contains("--method 'G3T'"), "{bad_method}");
         assert!(b.method("post").build().is_ok());
+        let target = crate::Target::parse("http://localhost:81/").unwrap();
+        assert_eq!(
+            RunPlan::builder(target).build().unwrap().url().port(),
+            Some(81)
+        );
     }
 
     #[test]

@@ -504,47 +504,39 @@ fn round3(x: f64) -> f64 {
     (x * 1000.0).round() / 1000.0
 }
 
-fn stage_docs(profile: &RateProfile) -> Vec<StageDoc> {
-    profile
-        .stages
-        .iter()
-        .map(|s| StageDoc {
-            duration_s: s.duration.as_secs_f64(),
-            rate: s.target_rate,
-        })
-        .collect()
-}
-
-fn arrival_name(arrival: Arrival) -> Option<&'static str> {
-    Some(match arrival {
-        Arrival::Uniform => "uniform",
-        Arrival::Poisson => "poisson",
-    })
-}
-
 fn config_of(plan: &RunPlan) -> RunConfig {
+    let open = |profile: &RateProfile, arrival: Arrival, max_connections: usize| {
+        let stages = profile
+            .stages
+            .iter()
+            .map(|s| StageDoc {
+                duration_s: s.duration.as_secs_f64(),
+                rate: s.target_rate,
+            })
+            .collect();
+        let arrival = match arrival {
+            Arrival::Uniform => "uniform",
+            Arrival::Poisson => "poisson",
+        };
+        let rate = Some(profile.start_rate);
+        (
+            "open",
+            rate,
+            stages,
+            Some(arrival),
+            None,
+            Some(max_connections),
+        )
+    };
+    let closed = |connections: usize| ("closed", None, Vec::new(), None, Some(connections), None);
     let (model, rate, stages, arrival, connections, max_connections) = match &plan.workload {
         Workload::Requests(w) => match &w.load {
             Load::Open {
                 profile,
                 arrival,
                 max_connections,
-            } => (
-                "open",
-                Some(profile.start_rate),
-                stage_docs(profile),
-                arrival_name(*arrival),
-                None,
-                Some(max_connections.get()),
-            ),
-            Load::Closed { connections } => (
-                "closed",
-                None,
-                Vec::new(),
-                None,
-                Some(connections.get()),
-                None,
-            ),
+            } => open(profile, *arrival, max_connections.get()),
+            Load::Closed { connections } => closed(connections.get()),
             Load::Fleet { clients, .. } => (
                 "fleet",
                 plan.target_rate(),
@@ -554,28 +546,14 @@ fn config_of(plan: &RunPlan) -> RunConfig {
                 None,
             ),
         },
-        // The file's load as the report shows it: journeys per second, or VUs.
+        // The file's load as the report shows it: journeys per second, or virtual users.
         Workload::Journeys(j) => match j.reported_load() {
             JourneyLoad::Open {
                 profile,
                 arrival,
                 max_vus,
-            } => (
-                "open",
-                Some(profile.start_rate),
-                stage_docs(profile),
-                arrival_name(*arrival),
-                None,
-                Some(*max_vus),
-            ),
-            JourneyLoad::Closed { profile } => (
-                "closed",
-                None,
-                Vec::new(),
-                None,
-                Some(profile.peak_rate().round() as usize),
-                None,
-            ),
+            } => open(profile, *arrival, *max_vus),
+            JourneyLoad::Closed { profile } => closed(profile.peak_rate().round() as usize),
         },
     };
     let (every_s, hold_s) = match plan.requests().map(|w| &w.load) {
