@@ -5,7 +5,8 @@
 //! Each message carries a prefix `stampede:<seq>:` so an echo is matched to its send;
 //! a reply without the prefix answers the oldest outstanding message (a matched reply
 //! from a server that does not echo). A message with no reply within the request
-//! timeout counts as a timeout; a connection that drops counts as a `ws_dropped` error.
+//! timeout counts as a timeout; when a connection drops, the caller counts its unanswered
+//! messages as `ws_dropped` errors.
 
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
