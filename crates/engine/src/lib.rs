@@ -5,7 +5,9 @@
 //! merged measurements. Workers record into thread-local stats and hand them to the
 //! calling thread once per second; nothing per request crosses threads.
 //!
-//! Connections are HTTP/1.1 or HTTP/2, over TCP or TLS ([`stream::Stream`]).
+//! Every request of every driver (closed and open model, fleets, scenario steps) takes
+//! one path (`request.rs`); the protocols (HTTP/1.1 or HTTP/2 over TCP or TLS, the
+//! WebSocket handshake) sit behind one seam in [`stampede_proto`].
 #![deny(missing_docs)]
 
 mod control;
