@@ -35,6 +35,14 @@ pub struct RunOutcome {
     /// The first failure message of each error class, where the failing layer said more
     /// than the class (the OS's connect error, the TLS alert, the HTTP/2 reason).
     pub error_samples: BTreeMap<ErrorClass, String>,
+    /// The groups whose requests had intended send times, so that their latency counts
+    /// from them (corrected for coordinated omission) and their lateness is measured:
+    /// every group of an open-model run or a fleet with an interval; in a scenario run
+    /// the first request of each open lane. Every other group's latency is service time.
+    pub scheduled_groups: Vec<String>,
+    /// Groups whose requests wait for their own limit instead of the run's timeout
+    /// (scenario `ws_expect` steps with a `timeout`), with that limit.
+    pub group_timeouts: Vec<(String, Duration)>,
 }
 
 /// What a live view sees each time a second completes.
