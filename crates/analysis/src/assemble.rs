@@ -94,11 +94,27 @@ pub fn assemble(plan: &RunPlan, outcome: &RunOutcome) -> RunResult {
                 histograms: Some(histograms_of(s, None)),
             })
             .collect(),
-        series: outcome
-            .series
-            .iter()
-            .map(|p| point_of(p, schedule.as_ref()))
-            .collect(),
+        series: {
+            // Each second's scheduled arrivals: requests of a plain open run, journeys
+            // of a scenario file's open lanes (summed over the lanes).
+            let schedules: Vec<Cumulative> = match (&schedule, plan.journeys()) {
+                (Some(c), _) => vec![c.clone()],
+                (None, Some(j)) => j
+                    .lane_loads()
+                    .iter()
+                    .filter_map(|l| match l {
+                        JourneyLoad::Open { profile, .. } => Some(Cumulative::new(profile)),
+                        JourneyLoad::Closed { .. } => None,
+                    })
+                    .collect(),
+                (None, None) => Vec::new(),
+            };
+            outcome
+                .series
+                .iter()
+                .map(|p| point_of(p, &schedules))
+                .collect()
+        },
         generator: GeneratorDoc {
             threads: outcome.threads,
             cpu_s: round3(outcome.process_cpu.as_secs_f64()),
@@ -169,10 +185,15 @@ fn histograms_of(
     }
 }
 
-fn point_of(p: &IntervalPoint, schedule: Option<&Cumulative>) -> SeriesPoint {
-    let target_rate = schedule.map(|c| {
-        let at = |s: u64| c.at(Duration::from_secs(s));
-        round2(at(p.second + 1) - at(p.second))
+fn point_of(p: &IntervalPoint, schedules: &[Cumulative]) -> SeriesPoint {
+    let target_rate = (!schedules.is_empty()).then(|| {
+        let at = |c: &Cumulative, s: u64| c.at(Duration::from_secs(s));
+        round2(
+            schedules
+                .iter()
+                .map(|c| at(c, p.second + 1) - at(c, p.second))
+                .sum(),
+        )
     });
     SeriesPoint {
         t: p.second,

@@ -127,7 +127,7 @@ pub(crate) fn bytes(b: u64) -> String {
 }
 
 /// A row label, with `✗` when one of its thresholds failed.
-fn marked(r: &RunResult, scope: Option<&str>) -> String {
+pub(crate) fn marked(r: &RunResult, scope: Option<&str>) -> String {
     let label = scope.unwrap_or("total");
     let failed = r
         .thresholds
@@ -141,7 +141,7 @@ fn marked(r: &RunResult, scope: Option<&str>) -> String {
 }
 
 /// A threshold's observed value in its unit.
-fn observed(t: &stampede_analysis::ThresholdOutcome) -> String {
+pub(crate) fn observed(t: &stampede_analysis::ThresholdOutcome) -> String {
     let metric = t
         .threshold
         .split([' ', '<', '>'])
