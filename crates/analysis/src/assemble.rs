@@ -32,11 +32,18 @@ pub fn assemble(plan: &RunPlan, outcome: &RunOutcome) -> RunResult {
         _ => None,
     };
     let total = &outcome.total;
-    let wall = elapsed.as_secs_f64().max(1e-9);
+    // Each worker's CPU over the time its thread ran (the drain after sending included,
+    // where its CPU time was spent too), so a share never exceeds 100%.
     let worker_busy: Vec<f64> = outcome
         .worker_cpu
         .iter()
-        .map(|c| round2(c.as_secs_f64() / wall))
+        .zip(
+            outcome
+                .worker_wall
+                .iter()
+                .chain(std::iter::repeat(&elapsed)),
+        )
+        .map(|(c, w)| round2((c.as_secs_f64() / w.as_secs_f64().max(1e-9)).min(1.0)))
         .collect();
     let g = &outcome.generator;
     let warnings = check_generator(&GeneratorFacts {

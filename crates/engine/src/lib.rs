@@ -249,6 +249,7 @@ pub fn run(
         aborted,
         threads,
         worker_cpu: collector.worker_cpu,
+        worker_wall: collector.worker_wall,
         process_cpu: process_cpu().saturating_sub(cpu_before),
         peak_rss_bytes: peak_rss_bytes(),
         error_samples: collector.samples,
@@ -326,6 +327,7 @@ struct Collector {
     series: Vec<IntervalPoint>,
     last_completion: Option<Instant>,
     worker_cpu: Vec<Duration>,
+    worker_wall: Vec<Duration>,
     samples: BTreeMap<ErrorClass, String>,
     /// Each worker's snapshots go back to it once merged, to be emptied and reused.
     recycle: Vec<mpsc::Sender<Box<Snapshot>>>,
@@ -350,6 +352,7 @@ impl Collector {
             series: Vec::new(),
             last_completion: None,
             worker_cpu: vec![Duration::ZERO; workers],
+            worker_wall: vec![Duration::ZERO; workers],
             samples: BTreeMap::new(),
             recycle,
             spare: (0..SPARE_SECONDS)
@@ -405,9 +408,11 @@ impl Collector {
                 worker,
                 last_completion,
                 cpu,
+                wall,
             } => {
                 self.done[worker] = true;
                 self.worker_cpu[worker] = cpu;
+                self.worker_wall[worker] = wall;
                 self.last_completion = self.last_completion.max(last_completion);
             }
         }

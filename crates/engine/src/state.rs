@@ -127,6 +127,8 @@ pub(crate) enum WorkerMsg {
         worker: usize,
         last_completion: Option<Instant>,
         cpu: Duration,
+        /// How long the worker's thread ran (its start to its end, drain included).
+        wall: Duration,
     },
 }
 

@@ -47,6 +47,7 @@ pub(crate) fn run_worker(
     tx: Sender<WorkerMsg>,
     recycled: Receiver<Box<Snapshot>>,
 ) -> std::io::Result<()> {
+    let began = Instant::now();
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
@@ -180,6 +181,7 @@ pub(crate) fn run_worker(
         worker,
         last_completion,
         cpu: thread_cpu(),
+        wall: began.elapsed(),
     });
     Ok(())
 }

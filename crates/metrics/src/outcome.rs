@@ -28,6 +28,9 @@ pub struct RunOutcome {
     pub threads: usize,
     /// CPU time (user + system) of each worker thread.
     pub worker_cpu: Vec<Duration>,
+    /// How long each worker thread ran: its start to its end, including the drain after
+    /// sending stopped (the span its CPU time was spent in).
+    pub worker_wall: Vec<Duration>,
     /// CPU time of the whole process during the run.
     pub process_cpu: Duration,
     /// Peak resident memory of the process, when the OS reports it.

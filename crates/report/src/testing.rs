@@ -93,6 +93,7 @@ pub(crate) fn outcome(grouped: bool, empty: bool) -> RunOutcome {
         aborted: false,
         threads: 2,
         worker_cpu: vec![Duration::from_millis(100); 2],
+        worker_wall: vec![Duration::from_millis(1000); 2],
         process_cpu: Duration::from_millis(250),
         peak_rss_bytes: Some(20 << 20),
         error_samples: BTreeMap::new(),

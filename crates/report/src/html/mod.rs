@@ -635,6 +635,7 @@ pub fn render_html(r: &RunResult) -> String {
 mod tests {
     use super::*;
     use crate::testing::{outcome, plan};
+    use std::time::Duration;
 
     fn report(grouped: bool, empty: bool) -> (RunResult, String) {
         let r = stampede_analysis::assemble(&plan(grouped), &outcome(grouped, empty));
@@ -762,6 +763,20 @@ mod tests {
             .and_then(|v| v.parse().ok())
             .expect("y of the legend text");
         assert!(y < f64::from(charts::LEGEND_BAND), "legend at y={y}: {tag}");
+    }
+
+    /// Issue 12 item 9: a worker's CPU counts over the time its thread ran (drain
+    /// included), so it is never shown as more than 100% busy.
+    #[test]
+    fn worker_busy_is_cpu_over_the_threads_own_time() {
+        let mut o = outcome(false, false);
+        // 5 s of sending, 6.4 s of CPU over a thread that ran 8 s (a long drain).
+        o.worker_cpu = vec![Duration::from_millis(6400); 2];
+        o.worker_wall = vec![Duration::from_secs(8); 2];
+        let r = stampede_analysis::assemble(&plan(false), &o);
+        assert_eq!(r.generator.worker_busy, [0.8, 0.8]);
+        let html = render_html(&r);
+        assert!(!html.contains("128%"));
     }
 
     #[test]
