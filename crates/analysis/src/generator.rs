@@ -1,4 +1,13 @@
 //! Is the load generator itself the bottleneck? Checks over its self-observation.
+//!
+//! Each warning names its cause, because the remedy differs: `generator_saturated`
+//! (stampede's own work: busy workers, drops for want of a connection; add threads,
+//! cores or machines) or `cpu_contention` (its threads were runnable but other
+//! processes had the CPU: run-queue wait or steal time; use a quieter machine). A late
+//! send also says what it did to the result: how much of the latency p99 the send lag
+//! can account for. A lag that is negligible against the measured latency is no warning.
+
+use std::fmt::Write;
 
 use serde::{Deserialize, Serialize};
 
@@ -6,6 +15,11 @@ use serde::{Deserialize, Serialize};
 pub const BUSY_LIMIT: f64 = 0.9;
 /// More late sends than this share of all sends means the schedule was not kept.
 pub const LATE_LIMIT: f64 = 0.01;
+/// Workers that waited for a CPU this share of the time they were runnable (or a
+/// machine that lost this share to steal) were slowed by other processes.
+pub const CONTENTION_LIMIT: f64 = 0.2;
+/// A send lag p99 below this share of the latency p99 does not matter to the result.
+pub const NEGLIGIBLE_LAG: f64 = 0.05;
 
 /// What the generator knows about itself after a run.
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -20,13 +34,35 @@ pub struct GeneratorFacts {
     pub dropped: u64,
     /// Each worker thread's CPU time divided by the run's wall time.
     pub worker_busy: Vec<f64>,
+    /// Open model: the send lag's p99 in ms.
+    pub send_lag_p99_ms: Option<f64>,
+    /// The run's latency p99 in ms (`None` without a response).
+    pub latency_p99_ms: Option<f64>,
+    /// CPU the workers wanted and did not get, when the OS reports it.
+    pub contention: Option<ContentionFacts>,
 }
 
-/// One reason to distrust the result.
+/// How much CPU other processes took from the generator's threads.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct ContentionFacts {
+    /// The workers' run-queue wait divided by their runnable time (wait + on CPU), 0..1.
+    pub run_queue_share: f64,
+    /// Steal time divided by all CPU time of the machine during the run, 0..1.
+    pub steal_share: f64,
+}
+
+impl ContentionFacts {
+    /// True when other processes (or the hypervisor) kept the workers off the CPU.
+    pub fn contended(&self) -> bool {
+        self.run_queue_share >= CONTENTION_LIMIT || self.steal_share >= CONTENTION_LIMIT
+    }
+}
+
+/// What a warning is about.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 #[non_exhaustive]
-pub enum GeneratorWarning {
+pub enum WarningKind {
     /// A worker thread was (nearly) always on the CPU.
     CpuSaturated {
         /// The busiest worker's CPU share (0..1).
@@ -44,41 +80,144 @@ pub enum GeneratorWarning {
     },
 }
 
-impl GeneratorWarning {
-    /// A short human explanation.
-    pub fn explain(&self) -> String {
-        match self {
-            GeneratorWarning::CpuSaturated { busiest } => format!(
-                "a worker thread was on the CPU {:.0}% of the time (add --threads or cores, or run more generators)",
-                busiest * 100.0
-            ),
-            GeneratorWarning::LateSends { fraction } => format!(
-                "{:.1}% of sends left late (the schedule was not kept)",
-                fraction * 100.0
-            ),
-            GeneratorWarning::Dropped { count } => format!(
-                "{count} scheduled requests were dropped for want of a free connection (raise --max-connections)"
-            ),
-        }
+/// Why the generator fell behind.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WarningCause {
+    /// Its own work: busy workers, drops, no free connection.
+    #[default]
+    GeneratorSaturated,
+    /// Runnable but not running: other processes had the CPU (run-queue wait, steal).
+    CpuContention,
+}
+
+/// How much of the reported latency the send lag can account for.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct LagEffect {
+    /// The send lag's p99 (ms).
+    pub send_lag_p99_ms: f64,
+    /// The latency p99 (ms).
+    pub latency_p99_ms: f64,
+    /// send lag p99 / latency p99 (can exceed 1 when the lag is all there is).
+    pub share_of_p99: f64,
+}
+
+impl LagEffect {
+    /// The effect of `lag` on `latency` (both p99, ms); `None` without a latency.
+    pub fn new(lag: f64, latency: f64) -> Option<LagEffect> {
+        (latency > 0.0).then(|| LagEffect {
+            send_lag_p99_ms: lag,
+            latency_p99_ms: latency,
+            share_of_p99: lag / latency,
+        })
+    }
+
+    /// True when the lag is too small against the latency to matter.
+    pub fn is_negligible(&self) -> bool {
+        self.share_of_p99 < NEGLIGIBLE_LAG
     }
 }
 
-/// Returns every sign that the generator, not the target, limited the result.
+/// One reason to distrust the result: what, why, and what it did to the numbers.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GeneratorWarning {
+    /// What was seen.
+    #[serde(flatten)]
+    pub kind: WarningKind,
+    /// Why (documents before schema version 2 have none: read as `generator_saturated`).
+    #[serde(default)]
+    pub cause: WarningCause,
+    /// For late sends: how much of the latency p99 the send lag accounts for.
+    #[serde(default)]
+    pub effect: Option<LagEffect>,
+}
+
+impl GeneratorWarning {
+    /// A short human explanation: what, its effect, and its cause with the remedy.
+    pub fn explain(&self) -> String {
+        let mut out = match self.kind {
+            WarningKind::CpuSaturated { busiest } => format!(
+                "a worker thread was on the CPU {:.0}% of the time",
+                busiest * 100.0
+            ),
+            WarningKind::LateSends { fraction } => format!(
+                "{:.1}% of sends left late (the schedule was not kept)",
+                fraction * 100.0
+            ),
+            WarningKind::Dropped { count } => {
+                format!("{count} scheduled requests were dropped for want of a free connection")
+            }
+        };
+        if let Some(e) = self.effect {
+            let _ = write!(
+                out,
+                ", send lag p99 {:.2} ms = {:.0}% of latency p99 {:.2} ms",
+                e.send_lag_p99_ms,
+                e.share_of_p99 * 100.0,
+                e.latency_p99_ms
+            );
+        }
+        let remedy = match (self.cause, &self.kind) {
+            (WarningCause::CpuContention, _) => {
+                "cause: CPU contention, other processes had the generator's CPU (use a quieter machine)"
+            }
+            (_, WarningKind::Dropped { .. }) => {
+                "cause: generator saturated (raise --max-connections)"
+            }
+            _ => "cause: generator saturated (add --threads or cores, or run more generators)",
+        };
+        let _ = write!(out, "; {remedy}");
+        out
+    }
+}
+
+/// Returns every sign that the generator, not the target, limited the result, each with
+/// its cause; late sends whose lag is negligible against the latency are left out.
 pub fn check_generator(facts: &GeneratorFacts) -> Vec<GeneratorWarning> {
     let mut out = Vec::new();
     let busiest = facts.worker_busy.iter().copied().fold(0.0, f64::max);
-    if busiest >= BUSY_LIMIT {
-        out.push(GeneratorWarning::CpuSaturated { busiest });
+    let saturated = busiest >= BUSY_LIMIT;
+    let contended = facts.contention.is_some_and(|c| c.contended());
+    let effect = match (
+        facts.open_model,
+        facts.send_lag_p99_ms,
+        facts.latency_p99_ms,
+    ) {
+        (true, Some(lag), Some(latency)) => LagEffect::new(lag, latency),
+        _ => None,
+    };
+    // Busy workers under contention: the others' CPU use is why they fell behind only
+    // when they were not already saturated by their own work.
+    let cause = if contended && !saturated {
+        WarningCause::CpuContention
+    } else {
+        WarningCause::GeneratorSaturated
+    };
+    if saturated {
+        out.push(GeneratorWarning {
+            kind: WarningKind::CpuSaturated { busiest },
+            cause: WarningCause::GeneratorSaturated,
+            effect,
+        });
     }
     if facts.open_model && facts.sends > 0 {
         let fraction = facts.late_sends as f64 / facts.sends as f64;
-        if fraction > LATE_LIMIT {
-            out.push(GeneratorWarning::LateSends { fraction });
+        let negligible = effect.is_some_and(|e| e.is_negligible());
+        if fraction > LATE_LIMIT && !negligible {
+            out.push(GeneratorWarning {
+                kind: WarningKind::LateSends { fraction },
+                cause,
+                effect,
+            });
         }
     }
     if facts.dropped > 0 {
-        out.push(GeneratorWarning::Dropped {
-            count: facts.dropped,
+        out.push(GeneratorWarning {
+            kind: WarningKind::Dropped {
+                count: facts.dropped,
+            },
+            cause: WarningCause::GeneratorSaturated,
+            effect: None,
         });
     }
     out
@@ -88,6 +227,22 @@ pub fn check_generator(facts: &GeneratorFacts) -> Vec<GeneratorWarning> {
 mod tests {
     use super::*;
 
+    fn late(busy: f64, lag: f64, latency: f64, contention: Option<f64>) -> GeneratorFacts {
+        GeneratorFacts {
+            open_model: true,
+            sends: 1000,
+            late_sends: 27,
+            dropped: 0,
+            worker_busy: vec![busy, busy / 2.0],
+            send_lag_p99_ms: Some(lag),
+            latency_p99_ms: Some(latency),
+            contention: contention.map(|run_queue_share| ContentionFacts {
+                run_queue_share,
+                steal_share: 0.0,
+            }),
+        }
+    }
+
     #[test]
     fn healthy_generator_has_no_warnings() {
         let f = GeneratorFacts {
@@ -96,6 +251,7 @@ mod tests {
             late_sends: 5,
             dropped: 0,
             worker_busy: vec![0.3, 0.4],
+            ..Default::default()
         };
         assert!(check_generator(&f).is_empty());
     }
@@ -108,12 +264,58 @@ mod tests {
             late_sends: 50,
             dropped: 3,
             worker_busy: vec![0.95, 0.4],
+            ..Default::default()
         };
         let w = check_generator(&f);
         assert_eq!(w.len(), 3);
         assert!(w[0].explain().contains("95%"));
         assert!(w[1].explain().contains("5.0%"));
         assert!(w[2].explain().contains("3 scheduled"));
+        assert!(w
+            .iter()
+            .all(|w| w.cause == WarningCause::GeneratorSaturated));
+    }
+
+    #[test]
+    fn idle_workers_kept_off_the_cpu_is_contention() {
+        // The issue's case: workers 2% busy, 2.7% late, lag p99 1.02 ms of a 1.42 ms p99.
+        let w = check_generator(&late(0.02, 1.02, 1.42, Some(0.45)));
+        assert_eq!(w.len(), 1);
+        assert_eq!(w[0].cause, WarningCause::CpuContention);
+        let e = w[0].effect.unwrap();
+        assert!((e.share_of_p99 - 1.02 / 1.42).abs() < 1e-12);
+        let text = w[0].explain();
+        assert!(text.contains("CPU contention"), "{text}");
+        assert!(text.contains("72% of latency p99"), "{text}");
+        assert!(text.contains("quieter machine"), "{text}");
+    }
+
+    #[test]
+    fn a_busy_generator_is_saturated_even_when_contended() {
+        let w = check_generator(&late(0.97, 5.0, 6.0, Some(0.45)));
+        assert_eq!(w.len(), 2);
+        assert!(w
+            .iter()
+            .all(|w| w.cause == WarningCause::GeneratorSaturated));
+        assert!(w[1].explain().contains("add --threads"));
+        // Without contention, late sends of a half-busy generator are its own.
+        let w = check_generator(&late(0.5, 5.0, 6.0, Some(0.01)));
+        assert_eq!(w[0].cause, WarningCause::GeneratorSaturated);
+        let w = check_generator(&late(0.5, 5.0, 6.0, None));
+        assert_eq!(w[0].cause, WarningCause::GeneratorSaturated, "unmeasured");
+    }
+
+    #[test]
+    fn negligible_lag_is_no_warning() {
+        // 1 ms of lag against a 500 ms p99.
+        assert!(check_generator(&late(0.02, 1.0, 500.0, Some(0.45))).is_empty());
+        // Steal time counts as contention.
+        let mut f = late(0.02, 3.0, 4.0, None);
+        f.contention = Some(ContentionFacts {
+            run_queue_share: 0.0,
+            steal_share: 0.3,
+        });
+        assert_eq!(check_generator(&f)[0].cause, WarningCause::CpuContention);
     }
 
     #[test]
@@ -125,5 +327,22 @@ mod tests {
             ..Default::default()
         };
         assert!(check_generator(&f).is_empty());
+    }
+
+    #[test]
+    fn warnings_serialize_with_kind_cause_and_effect() {
+        let w = &check_generator(&late(0.02, 1.02, 1.42, Some(0.45)))[0];
+        let v = serde_json::to_value(w).unwrap();
+        assert_eq!(v["kind"], "late_sends");
+        assert_eq!(v["cause"], "cpu_contention");
+        assert!(v["effect"]["share_of_p99"].as_f64().unwrap() > 0.7);
+        let back: GeneratorWarning = serde_json::from_value(v).unwrap();
+        assert_eq!(&back, w);
+        let v1: GeneratorWarning = serde_json::from_str(r#"{"kind":"dropped","count":3}"#).unwrap();
+        assert_eq!(
+            v1.cause,
+            WarningCause::GeneratorSaturated,
+            "version 1 files"
+        );
     }
 }

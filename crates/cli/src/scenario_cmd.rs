@@ -106,7 +106,7 @@ fn plan_for(journeys: Arc<Journeys>, a: &RunArgs) -> RunPlan {
         threads: a
             .threads
             .and_then(NonZeroUsize::new)
-            .unwrap_or_else(crate::run_cmd::default_threads),
+            .unwrap_or_else(crate::args::default_threads),
         keep_alive: !a.no_keep_alive,
         group_by: Some(GroupBy::Step),
         connect_to: Vec::new(),

@@ -22,7 +22,7 @@ use stampede_analysis::{
 use stampede_engine::schedule::Cumulative;
 use stampede_engine::RunOutcome;
 use stampede_metrics::{IntervalPoint, Stats};
-use stampede_plan::{Arrival, HttpVersion, Load, RunPlan, ThresholdScope};
+use stampede_plan::{Arrival, HttpVersion, Load, RunPlan};
 
 /// The version of this document's shape.
 pub const SCHEMA_VERSION: u32 = 1;
@@ -414,6 +414,9 @@ impl RunResult {
             late_sends: g.late_sends,
             dropped: g.dropped,
             worker_busy: worker_busy.clone(),
+            send_lag_p99_ms: open.then(|| g.schedule_lag.quantile_ms(0.99)),
+            latency_p99_ms: (!total.latency.is_empty()).then(|| total.latency.quantile_ms(0.99)),
+            contention: None,
         });
         RunResult {
             schema_version: SCHEMA_VERSION,
@@ -583,16 +586,11 @@ fn config_of(plan: &RunPlan) -> RunConfig {
     }
 }
 
-/// Evaluates the plan's thresholds over the run's totals and groups.
+/// Evaluates the plan's whole-run thresholds over the run's totals and groups (windowed
+/// ones are judged live, second by second, and added by the caller).
 fn thresholds_of(plan: &RunPlan, outcome: &RunOutcome, elapsed: Duration) -> Vec<ThresholdOutcome> {
     stampede_analysis::thresholds::evaluate(
-        plan.thresholds.iter().map(|t| {
-            let scope = match &t.scope {
-                ThresholdScope::Total => None,
-                ThresholdScope::Group(key) => Some(key.as_str()),
-            };
-            (scope, &t.threshold)
-        }),
+        stampede_analysis::thresholds::scoped(&plan.thresholds),
         &outcome.total,
         |key| {
             outcome
@@ -602,5 +600,6 @@ fn thresholds_of(plan: &RunPlan, outcome: &RunOutcome, elapsed: Duration) -> Vec
                 .map(|(_, s)| s)
         },
         elapsed,
+        outcome.generator.unfinished,
     )
 }
