@@ -224,7 +224,12 @@ fn progress_lines_go_to_a_pipe() {
     );
     // Each line divides by the seconds it covers: 100 req/s, not 100/5 for the last.
     for line in &lines {
-        let rate: f64 = line[8..].split_whitespace().next().unwrap().parse().unwrap();
+        let rate: f64 = line[8..]
+            .split_whitespace()
+            .next()
+            .unwrap()
+            .parse()
+            .unwrap();
         assert!((90.0..=110.0).contains(&rate), "{line}");
     }
 
@@ -274,5 +279,8 @@ fn the_last_progress_line_divides_by_the_true_elapsed_time() {
         .unwrap()
         .parse()
         .unwrap();
-    assert!((180.0..=220.0).contains(&rate), "200 req/s, not 4/5 of it: {err}");
+    assert!(
+        (180.0..=220.0).contains(&rate),
+        "200 req/s, not 4/5 of it: {err}"
+    );
 }

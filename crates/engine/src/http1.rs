@@ -141,6 +141,9 @@ pub struct Http1Conn<S> {
     end: usize,
     capture: Option<Vec<u8>>,
     captured: Vec<u8>,
+    /// What the TLS layer said when a read or write failed with a TLS error (an alert
+    /// from the server after the handshake, such as a refused client certificate).
+    failure_detail: Option<String>,
 }
 
 /// Framing of a response body.
@@ -162,7 +165,25 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Http1Conn<S> {
             end: 0,
             capture: capture.map(|c| c.as_bytes().to_ascii_lowercase()),
             captured: Vec::new(),
+            failure_detail: None,
         }
+    }
+
+    /// Takes the words of the TLS layer about the last failure, if it said any.
+    pub fn take_failure_detail(&mut self) -> Option<String> {
+        self.failure_detail.take()
+    }
+
+    /// Classifies a failed read or write, keeping the TLS layer's words.
+    fn io_failure(detail: &mut Option<String>, e: io::Error) -> ErrorClass {
+        if let Some(tls) = e
+            .get_ref()
+            .and_then(|inner| inner.downcast_ref::<rustls::Error>())
+        {
+            *detail = Some(format!("TLS: {tls}"));
+            return crate::tls::classify_tls(&e);
+        }
+        classify_io(e)
     }
 
     /// The value of the captured header in the last response (empty if absent).
@@ -188,9 +209,16 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Http1Conn<S> {
         head_request: bool,
         mut kept: Option<&mut Kept>,
     ) -> Result<ResponseMeta, ErrorClass> {
-        self.io.write_all(request).await.map_err(classify_io)?;
+        let detail = &mut self.failure_detail;
+        self.io
+            .write_all(request)
+            .await
+            .map_err(|e| Self::io_failure(detail, e))?;
         // TLS buffers records until flushed; for plain TCP this is free.
-        self.io.flush().await.map_err(classify_io)?;
+        self.io
+            .flush()
+            .await
+            .map_err(|e| Self::io_failure(detail, e))?;
         loop {
             if let Some(k) = kept.as_deref_mut() {
                 k.clear();
@@ -219,11 +247,12 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Http1Conn<S> {
                 return Err(ErrorClass::TooLarge);
             }
         }
+        let detail = &mut self.failure_detail;
         let n = self
             .io
             .read(&mut self.buf[self.end..])
             .await
-            .map_err(classify_io)?;
+            .map_err(|e| Self::io_failure(detail, e))?;
         self.end += n;
         Ok(n)
     }

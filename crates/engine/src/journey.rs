@@ -30,7 +30,7 @@ use crate::link::{Connector, Failure, PreparedRequest, Slot};
 use crate::schedule::Schedule;
 use crate::stream::Stream;
 use crate::timer::PreciseTimer;
-use crate::worker::{spawn_task, LocalOpen, LocalRef, Shared};
+use crate::worker::{sleep_at_most, spawn_task, Backoff, LocalOpen, LocalRef, Shared};
 
 /// Response bodies kept for extraction and checks are cut at this size.
 pub(crate) const KEPT_BODY_LIMIT: usize = 4 << 20;
@@ -41,6 +41,9 @@ pub(crate) struct JourneyRuntime {
     pub targets: Vec<TargetRuntime>,
     /// The scenarios' steps, ready to run.
     pub scenarios: Vec<Vec<Op>>,
+    /// Each scenario's mean think time per iteration: an iteration that ends early
+    /// still pauses for the part it skipped, so failing fast does not speed it up.
+    pub think_per_iteration: Vec<Duration>,
     /// Every group key in journey order; group `i` of every worker is `keys[i]`.
     pub keys: Vec<String>,
 }
@@ -48,6 +51,9 @@ pub(crate) struct JourneyRuntime {
 /// One target of the file, connected.
 pub(crate) struct TargetRuntime {
     pub connector: Connector,
+    /// For WebSocket steps on an HTTP/2 TLS target: a connector that offers only
+    /// http/1.1 in ALPN, since a WebSocket upgrades an HTTP/1.1 connection.
+    pub ws_connector: Option<Connector>,
     pub authority: String,
     /// The base URL's path without a trailing `/`.
     pub base_path: String,
@@ -83,14 +89,29 @@ impl JourneyRuntime {
             .scenarios
             .iter()
             .map(|s| prepare(&s.steps, &journeys, &targets, &mut keys))
-            .collect();
+            .collect::<Vec<_>>();
+        let think_per_iteration = scenarios.iter().map(|ops| mean_think(ops)).collect();
         JourneyRuntime {
             journeys,
             targets,
             scenarios,
+            think_per_iteration,
             keys,
         }
     }
+}
+
+/// The mean think time of one pass over `ops`.
+fn mean_think(ops: &[Op]) -> Duration {
+    ops.iter()
+        .map(|op| match op {
+            Op::Think(ThinkTime::Fixed(d)) => *d,
+            Op::Think(ThinkTime::Uniform(lo, hi)) => (*lo + *hi) / 2,
+            Op::Think(ThinkTime::Exponential(mean)) => *mean,
+            Op::Group(repeat, steps) => mean_think(steps) * *repeat,
+            _ => Duration::ZERO,
+        })
+        .sum()
 }
 
 fn key_index(keys: &mut Vec<String>, key: &str) -> usize {
@@ -344,6 +365,10 @@ struct Vu {
     deadline: Deadline,
     /// Reused for rendering.
     scratch: Vec<u8>,
+    /// Think time slept in the current iteration.
+    thought: Duration,
+    /// Closed-lane users back off while they fail fast; open-lane users run once.
+    backoff: Option<Backoff>,
 }
 
 impl Vu {
@@ -361,6 +386,8 @@ impl Vu {
             kept: Kept::new(0),
             deadline: Deadline::default(),
             scratch: Vec::new(),
+            thought: Duration::ZERO,
+            backoff: None,
         }
     }
 
@@ -421,6 +448,7 @@ async fn closed_vu(
     mut vu: Vu,
 ) {
     let mut fresh = true;
+    vu.backoff = Some(Backoff::default());
     loop {
         let now = Instant::now();
         if shared.stopping(now) || out_of_tickets(&shared) {
@@ -445,7 +473,21 @@ async fn closed_vu(
             break;
         }
         fresh = false;
-        run_ops(&shared, &local, &rt, &mut vu, &rt.scenarios[scenario], None).await;
+        vu.thought = Duration::ZERO;
+        let flow = run_ops(&shared, &local, &rt, &mut vu, &rt.scenarios[scenario], None).await;
+        let backoff = vu.backoff.as_mut().expect("closed lane");
+        match flow {
+            Flow::Next => backoff.reset(),
+            Flow::Stop => {}
+            // An iteration that failed part-way keeps its pacing: it pauses for the think
+            // time it skipped, and at least for a back-off that grows while iterations
+            // keep failing (a journey without think times would otherwise loop flat out
+            // against a failing service).
+            Flow::Abandon => {
+                let skipped = rt.think_per_iteration[scenario].saturating_sub(vu.thought);
+                sleep_at_most(&shared, skipped.max(backoff.failed())).await;
+            }
+        }
     }
     if let Some(ws) = vu.ws.take() {
         close_ws(ws).await;
@@ -528,8 +570,11 @@ async fn open_lane(
 #[derive(PartialEq)]
 enum Flow {
     Next,
-    /// End this iteration (a needed value is missing, or the run is stopping).
-    End,
+    /// End this iteration: the run is stopping.
+    Stop,
+    /// End this iteration: a step failed in a way that makes the rest pointless (a
+    /// needed value is missing, the WebSocket is gone).
+    Abandon,
 }
 
 /// Runs steps in order. `intended` is the first request's scheduled time (open model).
@@ -553,7 +598,7 @@ async fn run_ops(
         };
         first = false;
         if stop {
-            return Flow::End;
+            return Flow::Stop;
         }
         let flow = match op {
             Op::Request(r) => request(shared, local, rt, vu, r, intended.take()).await,
@@ -571,15 +616,15 @@ async fn run_ops(
                 let mut flow = Flow::Next;
                 for _ in 0..*repeat {
                     flow = Box::pin(run_ops(shared, local, rt, vu, steps, intended.take())).await;
-                    if flow == Flow::End {
+                    if flow != Flow::Next {
                         break;
                     }
                 }
                 flow
             }
         };
-        if flow == Flow::End {
-            return Flow::End;
+        if flow != Flow::Next {
+            return flow;
         }
     }
     Flow::Next
@@ -601,8 +646,9 @@ async fn think(shared: &Shared, vu: &mut Vu, t: ThinkTime) -> Flow {
     let until = Instant::now() + pause;
     let stop = shared.send_until.unwrap_or(until);
     tokio::time::sleep_until(until.min(stop).into()).await;
+    vu.thought += pause;
     if until > stop {
-        Flow::End
+        Flow::Stop
     } else {
         Flow::Next
     }
@@ -619,7 +665,7 @@ fn missing(local: &LocalRef, rt: &JourneyRuntime, group: usize, var: VarId) -> F
             rt.keys[group]
         )),
     );
-    Flow::End
+    Flow::Abandon
 }
 
 /// One HTTP request step: render, send, record, store cookies, extract, check.
@@ -634,7 +680,7 @@ async fn request(
     let step = &op.step;
     let target = &rt.targets[step.target];
     if !shared.take_ticket() {
-        return Flow::End;
+        return Flow::Stop;
     }
     let cookies = rt.journeys.cookies;
     let use_fixed = op.fixed.is_some() && (!cookies || vu.jar.is_empty_for(step.target));
@@ -672,63 +718,84 @@ async fn request(
         Slot::new(cell, None)
     });
     let started = Instant::now();
-    let intended = intended.unwrap_or(started);
-    let n = {
-        let mut l = local.borrow_mut();
-        l.in_flight += 1;
-        l.next_conn += 1;
-        l.next_conn
-    };
+    let fresh = !slot.is_connected();
+    local.borrow_mut().in_flight += 1;
     let kept = if keep { Some(&mut vu.kept) } else { None };
     let result = vu
         .deadline
         .run(started + shared.timeout, async {
             if !slot.is_connected() {
                 let mut on_open = LocalOpen(local);
-                Box::pin(slot.connect(&target.connector, n, &mut on_open)).await?;
+                Box::pin(slot.connect(&target.connector, &mut on_open)).await?;
             }
             slot.exchange_keeping(req, kept, None).await
         })
         .await;
     let done = Instant::now();
-    let mut l = local.borrow_mut();
-    l.in_flight -= 1;
-    l.last_completion = Some(done);
-    {
-        let g = &mut l.snap.generator;
-        g.sends += 1;
-        if shared.scheduled {
-            let lag = started.saturating_duration_since(intended);
-            g.schedule_lag.record(lag);
-            if lag > shared.late_threshold {
-                g.late_sends += 1;
-            }
-        }
-    }
     let group = Some(op.group);
-    let x = match result {
-        Ok(Ok(x)) => x,
-        Ok(Err(Failure { class, detail, .. })) => {
-            l.record(group, |s| s.record_error(class));
-            l.sample(class, detail);
-            drop(l);
-            if class != ErrorClass::StreamReset {
-                slot.disconnect();
+    // Recorded with the worker's state borrowed; the pacing after a failure comes after.
+    let failed_fresh = {
+        let mut l = local.borrow_mut();
+        l.in_flight -= 1;
+        l.last_completion = Some(done);
+        {
+            let g = &mut l.snap.generator;
+            g.sends += 1;
+            // Lateness is measured at the actual send (after any connect), as in plain runs;
+            // only requests with an intended time (open lanes) have any.
+            if let Some(intended) = intended {
+                let sent = match &result {
+                    Ok(Ok(x)) => Some(x.sent),
+                    Ok(Err(f)) => f.sent,
+                    Err(_) => None,
+                };
+                let lag = sent.unwrap_or(started).saturating_duration_since(intended);
+                g.schedule_lag.record(lag);
+                if lag > shared.late_threshold {
+                    g.late_sends += 1;
+                }
             }
-            return after_failure(step);
         }
-        Err(_elapsed) => {
-            if slot.is_connected() {
-                l.record(group, |s| s.record_timeout());
-            } else {
-                l.record(group, |s| s.record_error(ErrorClass::ConnectTimeout));
+        match &result {
+            Ok(Ok(_)) => None,
+            Ok(Err(f)) => {
+                l.record(group, |s| s.record_error(f.class));
+                l.sample(f.class, f.detail.clone());
+                Some(fresh)
             }
-            drop(l);
-            slot.disconnect();
-            return after_failure(step);
+            Err(_elapsed) if slot.is_connected() => {
+                l.record(group, |s| s.record_timeout());
+                Some(false)
+            }
+            Err(_elapsed) => {
+                l.record(group, |s| s.record_error(ErrorClass::ConnectTimeout));
+                Some(fresh)
+            }
         }
     };
-    let latency = done - intended;
+    let x = match result {
+        Ok(Ok(x)) => x,
+        failed => {
+            // A reset stream leaves an HTTP/2 connection usable.
+            if !matches!(
+                failed,
+                Ok(Err(Failure {
+                    class: ErrorClass::StreamReset,
+                    ..
+                }))
+            ) {
+                slot.disconnect();
+            }
+            let fresh = failed_fresh.unwrap_or(false);
+            return after_failure(shared, vu, step, fresh).await;
+        }
+    };
+    let mut l = local.borrow_mut();
+    // Open lanes: from the intended time (corrected); closed lanes: service time.
+    let latency = match intended {
+        Some(intended) => done - intended,
+        None => done - x.sent,
+    };
     let status = x.meta.status;
     let bytes_out = req.h1.len() as u64;
     l.record(group, |s| {
@@ -785,7 +852,7 @@ async fn request(
                 rt.journeys.vars.name(var)
             )
         });
-        return Flow::End;
+        return Flow::Abandon;
     }
     for (var, v) in extracted {
         vu.vars[var.0 as usize] = Some(v);
@@ -795,12 +862,19 @@ async fn request(
 
 /// After a request that got no response: a step that extracts ends the iteration, as a
 /// failed extraction does (later steps would send stale or missing values); the failure
-/// itself is already counted.
-fn after_failure(step: &RequestStep) -> Flow {
+/// itself is already counted. A closed-lane user whose request failed before a first
+/// response on a new connection backs off first, so a refusing or resetting service is
+/// not hit in a tight loop.
+async fn after_failure(shared: &Shared, vu: &mut Vu, step: &RequestStep, fresh: bool) -> Flow {
+    if fresh {
+        if let Some(b) = vu.backoff.as_mut() {
+            b.sleep(shared).await;
+        }
+    }
     if step.extract.is_empty() {
         Flow::Next
     } else {
-        Flow::End
+        Flow::Abandon
     }
 }
 
@@ -898,14 +972,9 @@ async fn ws_connect(
     }
     let url = format!("{}{}{}", target.ws_origin, target.base_path, path);
     let started = Instant::now();
-    let n = {
-        let mut l = local.borrow_mut();
-        l.next_conn += 1;
-        l.next_conn
-    };
     let opened = tokio::time::timeout(
         shared.timeout,
-        Box::pin(open_ws(local, target, &url, &target.authority, &headers, n)),
+        Box::pin(open_ws(local, target, &url, &target.authority, &headers)),
     )
     .await;
     let mut l = local.borrow_mut();
@@ -924,11 +993,11 @@ async fn ws_connect(
         Ok(Err(f)) => {
             l.record(Some(group), |s| s.record_error(f.class));
             l.sample(f.class, f.detail);
-            Flow::End
+            Flow::Abandon
         }
         Err(_) => {
             l.record(Some(group), |s| s.record_timeout());
-            Flow::End
+            Flow::Abandon
         }
     }
 }
@@ -939,9 +1008,9 @@ async fn open_ws(
     url: &str,
     authority: &str,
     headers: &[(String, String)],
-    n: usize,
 ) -> Result<(WebSocketStream<Stream>, Duration), Failure> {
-    let opened = target.connector.open(n).await?;
+    let connector = target.ws_connector.as_ref().unwrap_or(&target.connector);
+    let opened = connector.open(connector.next_peer()).await?;
     {
         let mut l = local.borrow_mut();
         let (connect, tls) = (opened.connect, opened.tls);
@@ -956,6 +1025,7 @@ async fn open_ws(
         class,
         sent: None,
         detail: Some(format!("WebSocket {url}: {e}")),
+        peer: None,
     };
     let mut request = url
         .into_client_request()
@@ -992,10 +1062,10 @@ async fn open_ws(
 async fn ws_send(local: &LocalRef, vu: &mut Vu, message: &Template) -> Flow {
     let text = match vu.render(message) {
         Ok(t) => t,
-        Err(_) => return Flow::End,
+        Err(_) => return Flow::Abandon,
     };
     let Some(ws) = vu.ws.as_mut() else {
-        return Flow::End;
+        return Flow::Abandon;
     };
     let len = text.len() as u64;
     vu.ws_sent = Some(Instant::now());
@@ -1009,14 +1079,14 @@ async fn ws_send(local: &LocalRef, vu: &mut Vu, message: &Template) -> Flow {
             l.record(None, |s| s.record_error(ErrorClass::WsDropped));
             l.sample(ErrorClass::WsDropped, Some(format!("WebSocket send: {e}")));
             vu.ws = None;
-            Flow::End
+            Flow::Abandon
         }
     }
 }
 
 async fn ws_expect(local: &LocalRef, vu: &mut Vu, step: &WsExpectStep, group: usize) -> Flow {
     let Some(ws) = vu.ws.as_mut() else {
-        return Flow::End;
+        return Flow::Abandon;
     };
     let started = vu.ws_sent.take().unwrap_or_else(Instant::now);
     let deadline = Instant::now() + step.timeout;
@@ -1027,7 +1097,7 @@ async fn ws_expect(local: &LocalRef, vu: &mut Vu, step: &WsExpectStep, group: us
                 local
                     .borrow_mut()
                     .record(Some(group), |s| s.record_timeout());
-                return Flow::End;
+                return Flow::Abandon;
             }
             Ok(Some(Ok(Message::Text(t)))) => t.as_bytes().to_vec(),
             Ok(Some(Ok(Message::Binary(b)))) => b.to_vec(),
@@ -1039,7 +1109,7 @@ async fn ws_expect(local: &LocalRef, vu: &mut Vu, step: &WsExpectStep, group: us
                     Some("WebSocket closed while a message was expected".into()),
                 );
                 vu.ws = None;
-                return Flow::End;
+                return Flow::Abandon;
             }
             Ok(Some(Ok(_))) => continue,
         };
@@ -1066,7 +1136,7 @@ async fn ws_expect(local: &LocalRef, vu: &mut Vu, step: &WsExpectStep, group: us
                     fail_step(local, group, ErrorClass::ExtractFailed, false, || {
                         "WebSocket message: nothing to extract".to_string()
                     });
-                    return Flow::End;
+                    return Flow::Abandon;
                 }
             }
         }

@@ -9,6 +9,7 @@
 #![deny(missing_docs)]
 
 pub mod connect;
+mod control;
 mod cookies;
 mod deadline;
 pub mod http1;
@@ -22,7 +23,7 @@ mod worker;
 mod ws;
 
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicBool, AtomicU64};
+use std::sync::atomic::AtomicU64;
 use std::sync::mpsc;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
@@ -32,6 +33,7 @@ use stampede_plan::{HttpVersion, Load, RunPlan};
 
 use link::{Connector, PreparedRequest};
 
+pub use control::Control;
 pub use timer::MIN_WAKE_GAP;
 use worker::{Share, Shared, WorkerMsg};
 pub use worker::{Snapshot, LATE_THRESHOLD, MAX_DRAIN, MAX_GROUPS};
@@ -89,11 +91,12 @@ pub struct RunOutcome {
 
 /// Runs `plan` to completion on worker threads and returns the merged result. Sets of
 /// per-second stats are passed to `on_second` as they complete ([`LiveSecond`]), for
-/// live views and live metrics. Setting
-/// `abort` stops the run early; the outcome then holds what was measured so far.
+/// live views and live metrics. `control` steers the run while it goes on: stopping it
+/// early (the outcome then holds what was measured so far) or changing the open model's
+/// rate.
 pub fn run(
     plan: &RunPlan,
-    abort: Arc<AtomicBool>,
+    control: Arc<Control>,
     mut on_second: impl FnMut(&LiveSecond<'_>),
 ) -> Result<RunOutcome, EngineError> {
     let addrs = if plan.connect_to.is_empty() {
@@ -137,12 +140,9 @@ pub fn run(
             start,
             send_until: plan.stop.duration.map(|d| start + d),
             tickets: plan.stop.requests.map(|n| AtomicU64::new(n.get())),
-            abort: abort.clone(),
-            connector: Connector {
-                addrs,
-                tls,
-                timeout: plan.timeout,
-            },
+            abort: control.stop_flag().clone(),
+            control: control.clone(),
+            connector: Connector::new(addrs, tls, plan.timeout),
             request: PreparedRequest::new(&plan.target, &plan.request, plan.keep_alive),
             timeout: plan.timeout,
             keep_alive: plan.keep_alive,
@@ -194,6 +194,7 @@ pub fn run(
                 max_connections,
             } => Share::Open {
                 schedule: schedule::Schedule::new(profile, *arrival, w, threads, seed),
+                arrival: *arrival,
                 max_connections: max_connections.get().div_ceil(threads),
             },
         };
@@ -222,7 +223,7 @@ pub fn run(
     }
     collector.finish(&mut on_second);
 
-    let aborted = abort.load(std::sync::atomic::Ordering::Relaxed);
+    let aborted = control.is_stopped();
     let ran = collector
         .last_completion
         .map_or(Duration::ZERO, |t| t.saturating_duration_since(start));
@@ -278,13 +279,23 @@ fn journey_runtime(
         } else {
             None
         };
+        // WebSocket steps upgrade an HTTP/1.1 connection: over TLS they must not let
+        // ALPN pick h2 (an HTTP/2 target would then get an HTTP/1.1 upgrade request).
+        let ws_connector = match base.scheme.is_tls() && http2 {
+            true => Some(Connector::new(
+                addrs.clone(),
+                link::tls_connector(
+                    Some(tls::client_config(&t.tls, &[b"http/1.1"])?),
+                    &base.host,
+                )?,
+                timeout,
+            )),
+            false => None,
+        };
         let path = base.url.path().trim_end_matches('/').to_string();
         targets.push(journey::TargetRuntime {
-            connector: Connector {
-                addrs,
-                tls: link::tls_connector(tls_config, &base.host)?,
-                timeout,
-            },
+            connector: Connector::new(addrs, link::tls_connector(tls_config, &base.host)?, timeout),
+            ws_connector,
             authority: base.authority.clone(),
             base_path: path,
             tls: base.scheme.is_tls(),

@@ -8,6 +8,7 @@
 use std::cell::Cell;
 use std::net::SocketAddr;
 use std::rc::Rc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -27,6 +28,9 @@ pub(crate) struct Connector {
     pub addrs: Vec<SocketAddr>,
     pub tls: Option<(TlsConnector, ServerName<'static>)>,
     pub timeout: Duration,
+    /// Connections opened so far by every worker: the next one goes to
+    /// `addrs[opened % addrs.len()]`, so connections spread evenly over the addresses.
+    pub opened: AtomicUsize,
 }
 
 /// A freshly opened stream and what opening it cost.
@@ -38,9 +42,36 @@ pub(crate) struct Opened {
 }
 
 impl Connector {
-    /// Opens connection number `n` (addresses are used round-robin).
-    pub(crate) async fn open(&self, n: usize) -> Result<Opened, Failure> {
-        let peer = self.addrs[n % self.addrs.len()];
+    /// A connector for `addrs` (at least one).
+    pub(crate) fn new(
+        addrs: Vec<SocketAddr>,
+        tls: Option<(TlsConnector, ServerName<'static>)>,
+        timeout: Duration,
+    ) -> Self {
+        Connector {
+            addrs,
+            tls,
+            timeout,
+            opened: AtomicUsize::new(0),
+        }
+    }
+
+    /// The address the next connection goes to (round-robin over all workers).
+    pub(crate) fn next_peer(&self) -> SocketAddr {
+        let n = self.opened.fetch_add(1, Ordering::Relaxed);
+        self.addrs[n % self.addrs.len()]
+    }
+
+    /// Opens a connection to `peer`. A failure names the peer, so that it can be
+    /// attributed to the instance that failed.
+    pub(crate) async fn open(&self, peer: SocketAddr) -> Result<Opened, Failure> {
+        self.open_inner(peer).await.map_err(|mut f| {
+            f.peer = Some(peer);
+            f
+        })
+    }
+
+    async fn open_inner(&self, peer: SocketAddr) -> Result<Opened, Failure> {
         let t0 = Instant::now();
         let tcp = connect_tcp(peer, self.timeout)
             .await
@@ -217,28 +248,32 @@ pub(crate) struct Exchange {
     pub sent: Instant,
 }
 
-/// A failed attempt: its class, when the request left (if it did), and the words of
-/// the layer that failed, where they add to the class.
+/// A failed attempt: its class, when the request left (if it did), the words of the
+/// layer that failed, where they add to the class, and the peer it failed on, when that
+/// is known and the connection never became a slot's link (a failed connect).
 pub(crate) struct Failure {
     pub class: ErrorClass,
     pub sent: Option<Instant>,
     pub detail: Option<String>,
+    pub peer: Option<SocketAddr>,
 }
 
 impl Failure {
-    fn new(class: ErrorClass, sent: Option<Instant>) -> Self {
+    pub(crate) fn new(class: ErrorClass, sent: Option<Instant>) -> Self {
         Failure {
             class,
             sent,
             detail: None,
+            peer: None,
         }
     }
 
-    fn detailed(class: ErrorClass, detail: String) -> Self {
+    pub(crate) fn detailed(class: ErrorClass, detail: String) -> Self {
         Failure {
             class,
             sent: None,
             detail: Some(detail),
+            peer: None,
         }
     }
 }
@@ -258,6 +293,9 @@ pub(crate) struct Slot {
     /// The captured group header of the last response.
     pub captured: Vec<u8>,
     capture: Option<http::HeaderName>,
+    /// The address of the last connection this slot tried to open: a connect that
+    /// timed out is attributed to it.
+    pub last_peer: Option<SocketAddr>,
 }
 
 impl Slot {
@@ -267,6 +305,7 @@ impl Slot {
             h2_cell,
             captured: Vec::new(),
             capture: capture.and_then(|c| http::HeaderName::from_bytes(c.as_bytes()).ok()),
+            last_peer: None,
         }
     }
 
@@ -288,14 +327,15 @@ impl Slot {
     pub(crate) async fn connect(
         &mut self,
         connector: &Connector,
-        n: usize,
         on_open: &mut impl OnOpen,
     ) -> Result<(), Failure> {
         if self.is_connected() {
             return Ok(());
         }
         let Some(cell) = self.h2_cell.clone() else {
-            let opened = connector.open(n).await?;
+            let peer = connector.next_peer();
+            self.last_peer = Some(peer);
+            let opened = connector.open(peer).await?;
             if let Some(p) = opened.stream.alpn().filter(|p| *p != b"http/1.1") {
                 return Err(alpn_mismatch("http/1.1", p));
             }
@@ -309,7 +349,9 @@ impl Slot {
         };
         let mut guard = cell.conn.lock().await;
         if guard.is_none() {
-            let opened = connector.open(n).await?;
+            let peer = connector.next_peer();
+            self.last_peer = Some(peer);
+            let opened = connector.open(peer).await?;
             if let Some(p) = opened.stream.alpn().filter(|p| *p != b"h2") {
                 return Err(alpn_mismatch("h2", p));
             }
@@ -379,7 +421,12 @@ impl Slot {
                 let meta = conn
                     .exchange_keeping(&req.h1, req.head, kept)
                     .await
-                    .map_err(|c| Failure::new(c, Some(sent)))?;
+                    .map_err(|class| Failure {
+                        class,
+                        sent: Some(sent),
+                        detail: conn.take_failure_detail(),
+                        peer: None,
+                    })?;
                 if self.capture.is_some() {
                     self.captured.clear();
                     self.captured.extend_from_slice(conn.captured());
@@ -488,6 +535,7 @@ fn h2_failure(e: h2::Error, sent: Option<Instant>) -> Failure {
         class: classify_h2_ref(&e),
         sent,
         detail: Some(format!("HTTP/2: {e}")),
+        peer: None,
     }
 }
 

@@ -14,6 +14,7 @@ use stampede_metrics::{ErrorClass, GeneratorStats, Protocol, Stats};
 use stampede_plan::GroupBy;
 use tokio::sync::Notify;
 
+use crate::control::Control;
 use crate::deadline::Deadline;
 use crate::link::{Connector, Failure, H2Cell, OnOpen, Opened, PreparedRequest, Slot};
 use crate::schedule::Schedule;
@@ -37,8 +38,10 @@ pub(crate) struct Shared {
     pub send_until: Option<Instant>,
     /// Requests left to send under a request limit.
     pub tickets: Option<AtomicU64>,
-    /// Set by Ctrl-C: stop now, report what was measured.
+    /// Set by Ctrl-C or [`Control::stop`]: stop now, report what was measured.
     pub abort: Arc<AtomicBool>,
+    /// The run's control: rate changes for the open model.
+    pub control: Arc<Control>,
     pub connector: Connector,
     pub request: PreparedRequest,
     pub timeout: Duration,
@@ -137,19 +140,30 @@ pub(crate) struct Local {
     pub(crate) in_flight: u64,
     tasks: usize,
     pub(crate) last_completion: Option<Instant>,
-    pub(crate) next_conn: usize,
     // Open model.
     pending: VecDeque<Instant>,
     idle: usize,
     open_conns: usize,
     dispatch_done: bool,
-    group_by_peer: bool,
+    pub(crate) group_by_peer: bool,
     /// HTTP/2 connections shared by groups of slots.
     h2_cells: Vec<Rc<H2Cell>>,
     slots_made: usize,
 }
 
 impl Local {
+    /// The row of a failure that happened before the connection was a slot's link
+    /// (a refused or timed-out connect): its peer's row under `--group-by peer`.
+    pub(crate) fn failed_peer_group(
+        &mut self,
+        peer: Option<std::net::SocketAddr>,
+    ) -> Option<usize> {
+        match (self.group_by_peer, peer) {
+            (true, Some(p)) => Some(self.group_index(p.to_string().as_bytes())),
+            _ => None,
+        }
+    }
+
     pub(crate) fn group_index(&mut self, key: &[u8]) -> usize {
         let groups = &mut self.snap.groups;
         if let Some(i) = groups.iter().position(|(k, _)| k.as_bytes() == key) {
@@ -251,6 +265,7 @@ pub(crate) enum Share {
     },
     Open {
         schedule: Schedule,
+        arrival: stampede_plan::Arrival,
         max_connections: usize,
     },
     /// Fleet clients by global index.
@@ -280,7 +295,6 @@ pub(crate) fn run_worker(
         in_flight: 0,
         tasks: 0,
         last_completion: None,
-        next_conn: worker,
         pending: VecDeque::new(),
         idle: 0,
         open_conns: 0,
@@ -323,6 +337,7 @@ pub(crate) fn run_worker(
             }
             Share::Open {
                 schedule,
+                arrival,
                 max_connections,
             } => {
                 let d = dispatch(
@@ -330,8 +345,12 @@ pub(crate) fn run_worker(
                     local.clone(),
                     wake.clone(),
                     all_done.clone(),
-                    schedule,
-                    max_connections,
+                    Dispatch {
+                        schedule,
+                        arrival,
+                        worker,
+                        max_connections,
+                    },
                 );
                 spawn_task(&local, &all_done, d);
             }
@@ -448,11 +467,10 @@ async fn closed_loop(shared: Arc<Shared>, local: LocalRef) {
         if shared.stopping(now) || !shared.take_ticket() {
             break;
         }
+        let fresh = !slot.is_connected();
         match perform(&shared, &local, &mut slot, &mut deadline, now, now).await {
-            Some(class) if is_connection_failure(class) => {
-                let until = Instant::now() + backoff.failed();
-                let until = shared.send_until.map_or(until, |end| until.min(end));
-                tokio::time::sleep_until(until.into()).await;
+            Some(_) if fresh => {
+                backoff.sleep(&shared).await;
                 now = Instant::now();
             }
             _ => {
@@ -465,22 +483,13 @@ async fn closed_loop(shared: Arc<Shared>, local: LocalRef) {
     }
 }
 
-/// Failures to establish a connection, after which a closed-model slot backs off.
-fn is_connection_failure(class: ErrorClass) -> bool {
-    class.is_connect()
-        || matches!(
-            class,
-            ErrorClass::TlsCertificate
-                | ErrorClass::TlsName
-                | ErrorClass::TlsHandshake
-                | ErrorClass::AlpnMismatch
-        )
-}
-
-/// Exponential back-off between failed connection attempts: 10 ms, doubling up to 1 s,
-/// back to 10 ms after any attempt that connects.
+/// Exponential back-off after attempts that fail before a first response on a new
+/// connection (refused, reset, a TLS alert, a failed HTTP/2 handshake, an unanswered
+/// upgrade): 10 ms, doubling up to 1 s, back to 10 ms after an attempt that is answered.
+/// Without it a loop that fails in microseconds would send thousands of attempts per
+/// second to a failing service.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct Backoff {
+pub(crate) struct Backoff {
     next: Duration,
 }
 
@@ -489,15 +498,27 @@ impl Backoff {
     const MAX: Duration = Duration::from_secs(1);
 
     /// How long to wait after a failure.
-    fn failed(&mut self) -> Duration {
+    pub(crate) fn failed(&mut self) -> Duration {
         let wait = self.next;
         self.next = (self.next * 2).min(Self::MAX);
         wait
     }
 
-    fn reset(&mut self) {
+    pub(crate) fn reset(&mut self) {
         self.next = Self::FIRST;
     }
+
+    /// Waits out the next back-off, or until sending stops.
+    pub(crate) async fn sleep(&mut self, shared: &Shared) {
+        sleep_at_most(shared, self.failed()).await;
+    }
+}
+
+/// Sleeps for `pause`, or until sending stops if that is sooner.
+pub(crate) async fn sleep_at_most(shared: &Shared, pause: Duration) {
+    let until = Instant::now() + pause;
+    let until = shared.send_until.map_or(until, |end| until.min(end));
+    tokio::time::sleep_until(until.into()).await;
 }
 
 impl Default for Backoff {
@@ -506,33 +527,92 @@ impl Default for Backoff {
     }
 }
 
-/// Open model: feed the schedule into the worker's queue and grow the pool on demand.
+/// One worker's open-model dispatcher: its share of the schedule and its pool size.
+struct Dispatch {
+    schedule: Schedule,
+    arrival: stampede_plan::Arrival,
+    worker: usize,
+    max_connections: usize,
+}
+
+/// How long a dispatcher with nothing scheduled waits before it looks at the clock again.
+const IDLE_DISPATCH: Duration = Duration::from_millis(100);
+/// Waits for a send longer than this also watch for rate changes.
+const WATCH_CONTROL_AFTER: Duration = Duration::from_millis(5);
+
+/// Open model: feed the schedule into the worker's queue and grow the pool on demand. A
+/// rate change ([`Control::set_rate`]) replaces the schedule from the moment the dispatcher
+/// sees it (at once: it is woken) by a constant-rate one starting then.
 async fn dispatch(
     shared: Arc<Shared>,
     local: LocalRef,
     wake: Rc<Notify>,
     all_done: Rc<Notify>,
-    schedule: Schedule,
-    max_connections: usize,
+    d: Dispatch,
 ) {
     let mut timer = PreciseTimer::new(shared.timer_slack);
-    for offset in schedule {
-        let intended = shared.start + offset;
-        if shared.send_until.is_some_and(|t| intended >= t) || !shared.take_ticket() {
-            break;
-        }
-        if intended > Instant::now() {
-            timer.sleep_until(intended).await;
+    let mut schedule = d.schedule;
+    // Offsets of the current schedule count from here.
+    let mut base = shared.start;
+    let mut epoch = 0;
+    let mut next = schedule.next();
+    loop {
+        if shared.control.rate_epoch() != epoch {
+            let change = shared.control.rate_change();
+            epoch = change.epoch;
+            base = Instant::now();
+            let profile = stampede_plan::RateProfile {
+                start_rate: change.per_second,
+                stages: Vec::new(),
+            };
+            let seed = shared.seed.wrapping_add(epoch);
+            schedule = Schedule::new(&profile, d.arrival, d.worker, shared.threads, seed);
+            next = schedule.next();
         }
         if shared.abort.load(Ordering::Relaxed) {
             break;
         }
+        let Some(offset) = next else {
+            // Nothing scheduled (a rate of 0): wait for a change or the end.
+            if shared.stopping(Instant::now()) {
+                break;
+            }
+            let _ = tokio::time::timeout(IDLE_DISPATCH, shared.control.changed()).await;
+            continue;
+        };
+        let intended = base + offset;
+        if shared.send_until.is_some_and(|t| intended >= t) {
+            if shared.stopping(Instant::now()) {
+                break;
+            }
+            // The end comes before this send; a rate change may still come before the end.
+            let until = shared.send_until.unwrap_or(intended);
+            tokio::select! {
+                _ = tokio::time::sleep_until(until.into()) => break,
+                _ = shared.control.changed() => continue,
+            }
+        }
+        let now = Instant::now();
+        if intended > now + WATCH_CONTROL_AFTER {
+            // A long wait (a low rate): a rate change must not wait for it to end.
+            tokio::select! {
+                _ = timer.sleep_until(intended) => {}
+                _ = shared.control.changed() => continue,
+            }
+        } else if intended > now {
+            // A short one: a change is seen right after it, at no cost per send.
+            timer.sleep_until(intended).await;
+        }
+        if shared.abort.load(Ordering::Relaxed) || !shared.take_ticket() {
+            break;
+        }
+        next = schedule.next();
         let mut l = local.borrow_mut();
         l.pending.push_back(intended);
         if l.idle > 0 {
             l.idle -= 1;
             wake.notify_one();
-        } else if l.open_conns < max_connections * shared.h2_streams.unwrap_or(1) {
+        } else if l.open_conns < d.max_connections * shared.h2_streams.unwrap_or(1) {
             l.open_conns += 1;
             drop(l);
             let task = open_conn_loop(shared.clone(), local.clone(), wake.clone());
@@ -589,12 +669,7 @@ async fn perform(
     intended: Instant,
     started: Instant,
 ) -> Option<ErrorClass> {
-    let n = {
-        let mut l = local.borrow_mut();
-        l.in_flight += 1;
-        l.next_conn += 1;
-        l.next_conn
-    };
+    local.borrow_mut().in_flight += 1;
     let result = deadline
         .run(started + shared.timeout, async {
             // On a live connection the request leaves now, at `started`.
@@ -603,7 +678,7 @@ async fn perform(
                 let mut on_open = LocalOpen(local);
                 // Boxed: connecting (TCP, TLS, HTTP/2 handshake) is rare and its state is
                 // large; out of line it does not bloat every connection task.
-                Box::pin(slot.connect(&shared.connector, n, &mut on_open)).await?;
+                Box::pin(slot.connect(&shared.connector, &mut on_open)).await?;
                 sent = None;
             }
             slot.exchange(&shared.request, sent).await
@@ -613,7 +688,11 @@ async fn perform(
     let mut l = local.borrow_mut();
     l.in_flight -= 1;
     l.last_completion = Some(done);
-    let peer_group = slot.peer_group();
+    // A failure before the connection was up belongs to the peer it was opened to.
+    let peer_group = match slot.peer_group() {
+        Some(g) => Some(g),
+        None => l.failed_peer_group(slot.last_peer),
+    };
     let by_header = matches!(shared.group_by, Some(GroupBy::Header(_)));
     let sent_at = match &result {
         Ok(Ok(x)) => Some(x.sent),
@@ -648,8 +727,14 @@ async fn perform(
             } else {
                 peer_group
             };
-            let latency = done - intended;
             let service = done - x.sent;
+            // Scheduled requests: from the intended send time (coordinated omission
+            // corrected). Unscheduled ones: service time, from the actual send, after
+            // any connect (recorded in its own phase).
+            let latency = match shared.scheduled {
+                true => done - intended,
+                false => service,
+            };
             let ttfb = x.meta.first_byte.saturating_duration_since(x.sent);
             let bytes_out = shared.request.h1.len() as u64;
             l.record(group, |s| {
@@ -719,6 +804,7 @@ async fn fleet_client(shared: Arc<Shared>, local: LocalRef, clock: Rc<FleetClock
     let mut deadline = Deadline::default();
     let mut next = shared.start + fleet_phase(&spec, index);
     let mut connected_at = Instant::now();
+    let mut backoff = Backoff::default();
     loop {
         let intended = match spec.every {
             Some(every) => {
@@ -746,7 +832,7 @@ async fn fleet_client(shared: Arc<Shared>, local: LocalRef, clock: Rc<FleetClock
             slot.disconnect();
         }
         let was_connected = slot.is_connected();
-        perform(
+        let failed = perform(
             &shared,
             &local,
             &mut slot,
@@ -754,9 +840,18 @@ async fn fleet_client(shared: Arc<Shared>, local: LocalRef, clock: Rc<FleetClock
             intended,
             Instant::now(),
         )
-        .await;
+        .await
+        .is_some();
         if !was_connected && slot.is_connected() {
             connected_at = Instant::now();
+        }
+        // A client polling back to back backs off when it cannot get an answer on a
+        // new connection; one with an interval keeps its schedule.
+        if spec.every.is_none() {
+            match failed && !was_connected {
+                true => backoff.sleep(&shared).await,
+                false => backoff.reset(),
+            }
         }
     }
 }
@@ -785,16 +880,11 @@ async fn ws_client(shared: Arc<Shared>, local: LocalRef, clock: Rc<FleetClock>, 
             if !shared.take_ticket() {
                 break;
             }
-            let n = {
-                let mut l = local.borrow_mut();
-                l.next_conn += 1;
-                l.next_conn
-            };
             // Boxed: connecting and upgrading (TCP, TLS, the HTTP handshake) is rare and
             // its state is large; inline it would sit in every idle client's task.
             let opened = Box::pin(tokio::time::timeout(
                 shared.timeout,
-                ws::open(&shared.connector, n, req, &mut LocalOpen(&local)),
+                ws::open(&shared.connector, req, &mut LocalOpen(&local)),
             ))
             .await;
             {
@@ -809,7 +899,8 @@ async fn ws_client(shared: Arc<Shared>, local: LocalRef, clock: Rc<FleetClock>, 
                         conn = Some((c, Instant::now()));
                     }
                     Ok(Err(f)) => {
-                        l.record(None, |s| s.record_error(f.class));
+                        let group = l.failed_peer_group(f.peer);
+                        l.record(group, |s| s.record_error(f.class));
                         l.sample(f.class, f.detail);
                     }
                     Err(_) => {
@@ -1009,15 +1100,5 @@ mod tests {
         assert_eq!(waits, [10, 20, 40, 80, 160, 320, 640, 1000, 1000]);
         b.reset();
         assert_eq!(b.failed(), Duration::from_millis(10));
-    }
-
-    #[test]
-    fn connection_failures_are_the_connect_and_tls_classes() {
-        assert!(is_connection_failure(ErrorClass::ConnectRefused));
-        assert!(is_connection_failure(ErrorClass::Dns));
-        assert!(is_connection_failure(ErrorClass::TlsHandshake));
-        assert!(is_connection_failure(ErrorClass::AlpnMismatch));
-        assert!(!is_connection_failure(ErrorClass::Status5xx));
-        assert!(!is_connection_failure(ErrorClass::Reset));
     }
 }

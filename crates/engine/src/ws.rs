@@ -110,11 +110,10 @@ pub(crate) enum WsEvent {
 /// WebSocket.
 pub(crate) async fn open(
     connector: &Connector,
-    n: usize,
     req: &WsRequest,
     on_open: &mut impl OnOpen,
 ) -> Result<(WsConn, std::time::Duration), Failure> {
-    let opened = connector.open(n).await?;
+    let opened = connector.open(connector.next_peer()).await?;
     let request = req.request().map_err(|e| fail(ErrorClass::WsUpgrade, e))?;
     let peer_group = on_open.opened(&opened, None);
     let t0 = Instant::now();
@@ -226,6 +225,7 @@ fn fail(class: ErrorClass, e: impl std::fmt::Display) -> Failure {
         class,
         sent: None,
         detail: Some(format!("WebSocket: {e}")),
+        peer: None,
     }
 }
 

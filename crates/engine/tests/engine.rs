@@ -4,11 +4,9 @@
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener};
 use std::num::{NonZeroU64, NonZeroUsize};
-use std::sync::atomic::AtomicBool;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use stampede_engine::{run, RunOutcome};
+use stampede_engine::{run, Control, RunOutcome};
 use stampede_metrics::ErrorClass;
 use stampede_plan::{
     Arrival, GroupBy, HttpVersion, Load, RateProfile, RequestSpec, RunPlan, StopCondition, Target,
@@ -63,7 +61,7 @@ fn serial() -> std::sync::MutexGuard<'static, ()> {
 }
 
 fn go(plan: &RunPlan) -> RunOutcome {
-    run(plan, Arc::new(AtomicBool::new(false)), |_| {}).unwrap()
+    run(plan, Control::new(), |_| {}).unwrap()
 }
 
 fn target(config: impl FnOnce(&mut TargetConfig)) -> TargetHandle {
@@ -340,22 +338,77 @@ fn huge_head_is_too_large() {
 }
 
 #[test]
-fn abort_flag_stops_the_run_early_with_partial_results() {
+fn stop_ends_the_run_early_with_partial_results() {
     let _serial = serial();
     let t = target(|_| {});
     let url = format!("http://{}/", t.addrs()[0]);
     let p = plan(&url, open(1000.0), Some(Duration::from_secs(30)), None);
-    let abort = Arc::new(AtomicBool::new(false));
-    let flag = abort.clone();
+    let control = Control::new();
+    let c = control.clone();
     std::thread::spawn(move || {
         std::thread::sleep(Duration::from_millis(700));
-        flag.store(true, std::sync::atomic::Ordering::Relaxed);
+        c.stop();
     });
     let t0 = Instant::now();
-    let out = run(&p, abort, |_| {}).unwrap();
+    let out = run(&p, control, |_| {}).unwrap();
     assert!(t0.elapsed() < Duration::from_secs(3));
     assert!(out.aborted);
     assert!(out.total.requests > 300, "{}", out.total.requests);
+}
+
+/// The open model's rate follows `Control::set_rate` while the run goes on, as the
+/// server counts it.
+#[test]
+fn set_rate_changes_the_open_model_rate_mid_run() {
+    let _serial = serial();
+    let t = target(|_| {});
+    let url = format!("http://{}/", t.addrs()[0]);
+    let p = plan(&url, open(500.0), Some(Duration::from_secs(4)), None);
+    let control = Control::new();
+    let mut served = Vec::new();
+    let c = control.clone();
+    let out = run(&p, control, |live| {
+        served.push((live.second, live.interval.requests, t.requests_served()));
+        if live.second == 1 {
+            c.set_rate(2000.0);
+        }
+    })
+    .unwrap();
+    let per_second: Vec<u64> = served.iter().map(|s| s.1).collect();
+    // Seconds 0 and 1 at 500/s; the change comes as second 1 completes, so second 2 is
+    // (almost) all at 2000/s, second 3 entirely.
+    assert!((450..=550).contains(&per_second[0]), "{per_second:?}");
+    assert!((450..=550).contains(&per_second[1]), "{per_second:?}");
+    assert!(per_second[2] >= 1700, "{per_second:?}");
+    assert!((1900..=2100).contains(&per_second[3]), "{per_second:?}");
+    let expected = 500 + 500 + 2000 + 2000;
+    let total = out.total.requests as i64;
+    assert!(
+        (total - expected).abs() < 400,
+        "{total} vs about {expected}"
+    );
+    assert_eq!(t.requests_served(), out.total.requests);
+}
+
+#[test]
+fn a_zero_rate_sends_nothing_until_raised() {
+    let _serial = serial();
+    let t = target(|_| {});
+    let url = format!("http://{}/", t.addrs()[0]);
+    let p = plan(&url, open(1000.0), Some(Duration::from_secs(3)), None);
+    let control = Control::new();
+    control.set_rate(0.0);
+    let c = control.clone();
+    let mut per_second = Vec::new();
+    run(&p, control, |live| {
+        per_second.push(live.interval.requests);
+        if live.second == 0 {
+            c.set_rate(300.0);
+        }
+    })
+    .unwrap();
+    assert_eq!(per_second[0], 0, "{per_second:?}");
+    assert!((250..=350).contains(&per_second[2]), "{per_second:?}");
 }
 
 #[test]

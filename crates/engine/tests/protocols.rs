@@ -3,11 +3,9 @@
 
 use std::net::SocketAddr;
 use std::num::{NonZeroU64, NonZeroUsize};
-use std::sync::atomic::AtomicBool;
-use std::sync::Arc;
 use std::time::Duration;
 
-use stampede_engine::{run, RunOutcome};
+use stampede_engine::{run, Control, RunOutcome};
 use stampede_metrics::{ErrorClass, Protocol};
 use stampede_plan::{HttpVersion, Load, RequestSpec, RunPlan, StopCondition, Target, TlsOptions};
 use stampede_testserver::{TargetConfig, TargetHandle, TlsSetup};
@@ -85,12 +83,7 @@ fn requests(mut p: RunPlan, n: u64) -> RunPlan {
 }
 
 fn go(p: RunPlan) -> RunOutcome {
-    run(
-        &p.validate().unwrap(),
-        Arc::new(AtomicBool::new(false)),
-        |_| {},
-    )
-    .unwrap()
+    run(&p.validate().unwrap(), Control::new(), |_| {}).unwrap()
 }
 
 fn protocols(o: &RunOutcome) -> Vec<(Protocol, u64)> {

@@ -37,7 +37,6 @@
 #![deny(missing_docs)]
 
 mod contention;
-mod control;
 mod dashboard;
 mod exporter;
 mod observer;
@@ -49,14 +48,14 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 
 pub use contention::Contention;
-pub use control::Control;
+
 pub use dashboard::{Dashboard, DashboardError};
 pub use exporter::{Exporter, ExporterError, ExporterFeed};
 pub use observer::{Finish, Flow, Observer};
 pub use progress::Progress;
 pub use server_probe::{ProbeError, ServerProbe};
 pub use stampede_analysis::ThresholdOutcome;
-pub use stampede_engine::{EngineError, LiveSecond, RunOutcome};
+pub use stampede_engine::{Control, EngineError, LiveSecond, RunOutcome};
 /// The result document a run produces.
 pub use stampede_report::RunResult;
 
@@ -161,7 +160,7 @@ pub fn run(
     let mut thresholds = thresholds::ThresholdWatch::new(plan);
     let mut contention = Contention::start();
     let mut stopped_by: Option<Flow> = None;
-    let outcome = stampede_engine::run(plan, control.stop_flag().clone(), |live| {
+    let outcome = stampede_engine::run(plan, control.clone(), |live| {
         contention.sample();
         let flows = std::iter::once(thresholds.on_second(live))
             .chain(observers.iter_mut().map(|o| o.on_second(live)));

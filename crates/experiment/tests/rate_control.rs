@@ -41,6 +41,7 @@ fn target_rate_change_mid_run_is_followed_by_the_server_within_a_second() {
     };
     let before = per_second(changed_at - Duration::from_millis(1500));
     let after = per_second(changed_at + Duration::from_secs(1));
+    eprintln!("server counted {before} req/s before the change, {after} req/s after");
     assert!(
         (850..=1150).contains(&before),
         "about 1,000 req/s before the change, server counted {before}"
