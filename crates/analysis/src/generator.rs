@@ -171,12 +171,28 @@ impl GeneratorWarning {
     }
 }
 
+/// The share of each worker thread's wall time that sending every scheduled request
+/// would have taken, at the CPU cost per send measured: above 1, more than the threads
+/// could do even with the CPU to themselves.
+pub fn needed_share(facts: &GeneratorFacts) -> f64 {
+    let threads = facts.worker_busy.len();
+    if facts.sends == 0 || threads == 0 {
+        return 0.0;
+    }
+    let busy: f64 = facts.worker_busy.iter().sum();
+    busy * (facts.sends + facts.dropped) as f64 / facts.sends as f64 / threads as f64
+}
+
 /// Returns every sign that the generator, not the target, limited the result, each with
 /// its cause; late sends whose lag is negligible against the latency are left out.
 pub fn check_generator(facts: &GeneratorFacts) -> Vec<GeneratorWarning> {
     let mut out = Vec::new();
     let busiest = facts.worker_busy.iter().copied().fold(0.0, f64::max);
     let saturated = busiest >= BUSY_LIMIT;
+    // Its own work held it back when keeping the schedule would take more than a busy
+    // worker's share of a core: CPU per send so far times every send scheduled
+    // (those dropped too), however much CPU others left it.
+    let own_work = saturated || needed_share(facts) >= BUSY_LIMIT;
     let contended = facts.contention.is_some_and(|c| c.contended());
     let effect = match (
         facts.open_model,
@@ -186,9 +202,9 @@ pub fn check_generator(facts: &GeneratorFacts) -> Vec<GeneratorWarning> {
         (true, Some(lag), Some(latency)) => LagEffect::new(lag, latency),
         _ => None,
     };
-    // Busy workers under contention: the others' CPU use is why they fell behind only
-    // when they were not already saturated by their own work.
-    let cause = if contended && !saturated {
+    // Under contention, the others' CPU use is why it fell behind only when its own
+    // work did not already hold it back.
+    let cause = if contended && !own_work {
         WarningCause::CpuContention
     } else {
         WarningCause::GeneratorSaturated
@@ -303,6 +319,17 @@ mod tests {
         assert_eq!(w[0].cause, WarningCause::GeneratorSaturated);
         let w = check_generator(&late(0.5, 5.0, 6.0, None));
         assert_eq!(w[0].cause, WarningCause::GeneratorSaturated, "unmeasured");
+        // Asked for 100 times what it sent at 30% busy: its own work, however much
+        // CPU others took.
+        let mut f = late(0.3, 5.0, 6.0, Some(0.6));
+        f.worker_busy = vec![0.3];
+        f.dropped = 99 * f.sends;
+        assert!((needed_share(&f) - 30.0).abs() < 1e-9);
+        let w = check_generator(&f);
+        assert_eq!(w.len(), 2);
+        assert!(w
+            .iter()
+            .all(|w| w.cause == WarningCause::GeneratorSaturated));
     }
 
     #[test]

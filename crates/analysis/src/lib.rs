@@ -21,8 +21,8 @@ mod summary;
 pub mod thresholds;
 
 pub use generator::{
-    check_generator, ContentionFacts, GeneratorFacts, GeneratorWarning, LagEffect, WarningCause,
-    WarningKind, BUSY_LIMIT, CONTENTION_LIMIT, LATE_LIMIT, NEGLIGIBLE_LAG,
+    check_generator, needed_share, ContentionFacts, GeneratorFacts, GeneratorWarning, LagEffect,
+    WarningCause, WarningKind, BUSY_LIMIT, CONTENTION_LIMIT, LATE_LIMIT, NEGLIGIBLE_LAG,
 };
 pub use summary::{Percentiles, Summary};
 pub use thresholds::ThresholdOutcome;

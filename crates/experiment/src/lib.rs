@@ -54,7 +54,7 @@ pub use exporter::{Exporter, ExporterError, ExporterFeed};
 pub use observer::{Finish, Flow, Observer};
 pub use progress::Progress;
 pub use server_probe::{ProbeError, ServerProbe};
-pub use stampede_analysis::ThresholdOutcome;
+pub use stampede_analysis::{ContentionFacts, ThresholdOutcome};
 pub use stampede_engine::{Control, EngineError, LiveSecond, RunOutcome};
 /// The result document a run produces.
 pub use stampede_report::RunResult;
@@ -101,6 +101,9 @@ pub struct Finished {
     pub outcome: RunOutcome,
     /// How it ended.
     pub verdict: Verdict,
+    /// How much CPU other processes took from the workers (`None` where `/proc` does
+    /// not say); the generator warnings' causes are judged from it.
+    pub contention: Option<ContentionFacts>,
 }
 
 /// A run going on: control it, then wait for its end.
@@ -182,7 +185,8 @@ pub fn run(
             return Err(e.into());
         }
     };
-    let mut result = assemble(plan, &outcome, &contention.finish());
+    let contention = contention.finish();
+    let mut result = assemble(plan, &outcome, &contention);
     thresholds.finish(&mut result);
     let mut finish = Finish {
         plan,
@@ -197,6 +201,7 @@ pub fn run(
         result,
         outcome,
         verdict,
+        contention,
     })
 }
 

@@ -368,6 +368,12 @@ pub fn render_table(r: &RunResult) -> String {
             s.dropped,
             ms(lag.p99)
         );
+        // What the lag can account for of the latency measured (the warning below, if
+        // any, says whether it matters).
+        let latency = s.core.latency_ms.p99;
+        if latency > 0.0 {
+            let _ = write!(gen, " ({:.0}% of latency p99)", lag.p99 / latency * 100.0);
+        }
     }
     if s.unfinished > 0 {
         let _ = write!(gen, ", unfinished {}", s.unfinished);
