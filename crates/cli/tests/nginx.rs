@@ -349,3 +349,73 @@ fn status_codes_from_nginx() {
         "access.log lines\n{ctx}"
     );
 }
+
+/// Issue 9 defect e against nginx: nginx proxies to an upstream (the built-in test
+/// server) that goes away 3 s into a 20 s run, so nginx answers 502 from then on. The
+/// windowed criterion fails at the first 2 s window with errors and `--abort-on-fail`
+/// stops the run (exit 1), while the whole-run criterion still holds; the result
+/// records the failing window.
+#[test]
+fn windowed_threshold_stops_the_run_when_nginx_upstream_collapses() {
+    let _serial = serial();
+    let Some(bin) = nginx_binary("windowed_threshold_stops_the_run_when_nginx_upstream_collapses")
+    else {
+        return;
+    };
+    let mut config = stampede_testserver::TargetConfig::new("127.0.0.1:0".parse().unwrap());
+    config.threads = 1;
+    let upstream = stampede_testserver::TargetHandle::start(config).unwrap();
+    let up = upstream.addrs()[0];
+    let nginx = Nginx::start_with(&bin, 1, &|_, ports| {
+        format!(
+            "server {{ listen 127.0.0.1:{}; location / {{ proxy_pass http://{up}; }} }}",
+            ports[0]
+        )
+    });
+    let run = Stampede::spawn(
+        &nginx.url("/"),
+        &[
+            "--rate",
+            "200",
+            "-d",
+            "20s",
+            "--threshold",
+            "error_rate < 1% over 2s",
+            "--threshold",
+            "error_rate < 90%",
+            "--abort-on-fail",
+        ],
+    );
+    std::thread::sleep(Duration::from_secs(3));
+    upstream.shutdown();
+    let started = Instant::now();
+    let out = run.wait(Duration::from_secs(20) + GRACE);
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "stopped early: {}",
+        out.context()
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", out.context());
+    assert!(
+        out.stderr
+            .contains("stopped early (--abort-on-fail): threshold 'error_rate < 1% over 2s'"),
+        "{}",
+        out.context()
+    );
+    let th = out.json["thresholds"].as_array().unwrap();
+    let windowed = th
+        .iter()
+        .find(|t| t["threshold"] == "error_rate < 1% over 2s")
+        .unwrap();
+    assert_eq!(windowed["passed"], false, "{}", out.context());
+    assert_eq!(windowed["window_s"], 2);
+    let w = &windowed["worst_window"];
+    assert!(w["observed"].as_f64().unwrap() > 0.01, "{}", out.context());
+    assert!(w["start_s"].as_u64().unwrap() >= 1, "{}", out.context());
+    let whole = th
+        .iter()
+        .find(|t| t["threshold"] == "error_rate < 90%")
+        .unwrap();
+    assert_eq!(whole["passed"], true, "{}", out.context());
+    assert!(out.u64("/status_codes/502") > 0, "{}", out.context());
+}
