@@ -2,30 +2,50 @@
 //! second, steer it through its [`Control`] while it goes on, and [`RunHandle::wait`] for
 //! the result document and a typed [`Verdict`].
 //!
-//! ```no_run
+//! ```
 //! use std::time::Duration;
 //! use stampede_experiment::{start, Progress, Verdict};
-//! use stampede_plan::RunPlan;
-//!
-//! /// Runs an open-model plan, triples its rate after 3 s, and says how it went.
-//! fn steer(plan: RunPlan) -> Result<bool, stampede_experiment::RunError> {
-//!     let run = start(plan, vec![Box::new(Progress::every(1))]);
-//!     std::thread::sleep(Duration::from_secs(3));
-//!     run.control().set_rate(3000.0); // from now on, 3,000 requests per second
-//!     let finished = run.wait()?;
-//!     println!("{} requests", finished.result.summary.core.requests);
-//!     Ok(match finished.verdict {
-//!         Verdict::Passed => true,
-//!         Verdict::ThresholdsFailed { failed, .. } => {
-//!             eprintln!("failed: {}", failed[0].label());
-//!             false
-//!         }
-//!         Verdict::Aborted { reason } => {
-//!             eprintln!("aborted: {reason}");
-//!             false
-//!         }
-//!         _ => false,
-//!     })
+//! # use std::num::NonZeroUsize;
+//! # use stampede_plan::*;
+//! # let server = stampede_testserver::TargetHandle::start(
+//! #     stampede_testserver::TargetConfig::new("127.0.0.1:0".parse().unwrap()),
+//! # ).unwrap();
+//! # let url = format!("http://{}/", server.addrs()[0]);
+//! # let plan = RunPlan {
+//! #     target: Target::parse(&url).unwrap(),
+//! #     request: RequestSpec::default(),
+//! #     load: Load::Open {
+//! #         profile: RateProfile { start_rate: 100.0, stages: Vec::new() },
+//! #         arrival: Arrival::Uniform,
+//! #         max_connections: NonZeroUsize::new(50).unwrap(),
+//! #     },
+//! #     stop: StopCondition { duration: Some(Duration::from_secs(2)), requests: None },
+//! #     timeout: Duration::from_secs(2),
+//! #     threads: NonZeroUsize::MIN,
+//! #     keep_alive: true,
+//! #     group_by: None,
+//! #     connect_to: Vec::new(),
+//! #     tls: TlsOptions::default(),
+//! #     http: HttpVersion::Http1,
+//! #     thresholds: vec![ScopedThreshold {
+//! #         scope: ThresholdScope::Total,
+//! #         threshold: Threshold::parse("error_rate < 1% over 1s").unwrap(),
+//! #     }],
+//! #     abort_on_fail: false,
+//! #     timer_slack: DEFAULT_TIMER_SLACK,
+//! #     journeys: None,
+//! # }.validate().unwrap();
+//! // `plan`: open model, 100 req/s for 2 s, "error_rate < 1% over 1s".
+//! let run = start(plan, vec![Box::new(Progress::every(1))]);
+//! std::thread::sleep(Duration::from_secs(1));
+//! run.control().set_rate(300.0); // from now on, 300 requests per second
+//! let finished = run.wait().unwrap();
+//! assert!(finished.result.summary.core.requests > 200);
+//! match finished.verdict {
+//!     Verdict::Passed => println!("all criteria met"),
+//!     Verdict::ThresholdsFailed { failed, .. } => panic!("failed: {}", failed[0].label()),
+//!     Verdict::Aborted { reason } => panic!("aborted: {reason}"),
+//!     _ => unreachable!(),
 //! }
 //! ```
 //!

@@ -162,3 +162,24 @@ fn responses_slower_than_the_run_are_no_data_on_the_builtin_target() {
     assert!(!outcome(&f, "error_rate < 1%").passed);
     target.shutdown();
 }
+
+/// Issue 12 item 3: a run where every connection is refused no longer passes a latency
+/// criterion at "0.00 ms": there is no latency, so no data; the error rate is 100%.
+#[test]
+fn all_refused_is_no_data_for_latency() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port(); // closed again: connections are refused
+    let plan = with_thresholds(
+        open_plan(&format!("http://127.0.0.1:{port}/"), 20.0, 1),
+        &["p99 < 100ms", "error_rate < 1%"],
+    );
+    let f = start(plan, Vec::new()).wait().unwrap();
+    assert!(f.result.summary.core.errors > 0, "{:?}", f.result.summary);
+    let p99 = outcome(&f, "p99 < 100ms");
+    assert_eq!((p99.observed, p99.passed), (None, false), "{p99:?}");
+    let errors = outcome(&f, "error_rate < 1%");
+    assert_eq!((errors.observed, errors.passed), (Some(1.0), false));
+}
