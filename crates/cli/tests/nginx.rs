@@ -419,3 +419,76 @@ fn windowed_threshold_stops_the_run_when_nginx_upstream_collapses() {
     assert_eq!(whole["passed"], true, "{}", out.context());
     assert!(out.u64("/status_codes/502") > 0, "{}", out.context());
 }
+
+/// Issue 9 defect b against nginx: two CPU hogs pinned to the core the generator is
+/// pinned to (`taskset`) make sends late although stampede's worker is nearly idle; the
+/// warning names `cpu_contention` and says how much of the latency p99 the lag is.
+#[test]
+fn late_sends_under_cpu_hogs_are_named_cpu_contention() {
+    let _serial = serial();
+    let Some(bin) = nginx_binary("late_sends_under_cpu_hogs_are_named_cpu_contention") else {
+        return;
+    };
+    let nginx = Nginx::start(&bin);
+    let cpu = (std::thread::available_parallelism().map_or(1, |n| n.get()) - 1).to_string();
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("r.json");
+    let mut hogs: Vec<std::process::Child> = (0..2)
+        .map(|_| {
+            std::process::Command::new("taskset")
+                .args([
+                    "-c",
+                    &cpu,
+                    "bash",
+                    "-c",
+                    "while [ $SECONDS -lt 30 ]; do :; done",
+                ])
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    let status = std::process::Command::new("taskset")
+        .args([
+            "-c",
+            &cpu,
+            env!("CARGO_BIN_EXE_stampede"),
+            "run",
+            &nginx.url("/"),
+        ])
+        .args([
+            "--rate",
+            "1000",
+            "-d",
+            "4s",
+            "--threads",
+            "1",
+            "-q",
+            "--out",
+        ])
+        .arg(&out)
+        .stdout(std::process::Stdio::null())
+        .status()
+        .unwrap();
+    for h in &mut hogs {
+        let _ = h.kill();
+        let _ = h.wait();
+    }
+    assert!(status.success(), "{status}");
+    let doc: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
+    let g = &doc["generator"];
+    let late = g["warnings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|w| w["kind"] == "late_sends")
+        .unwrap_or_else(|| panic!("late sends expected: {g}"));
+    assert_eq!(late["cause"], "cpu_contention", "{g}");
+    let share = late["effect"]["share_of_p99"].as_f64().unwrap();
+    let lag = g["schedule_lag_ms"]["p99"].as_f64().unwrap();
+    let p99 = doc["summary"]["latency_ms"]["p99"].as_f64().unwrap();
+    assert!(
+        (share - lag / p99).abs() < 0.01,
+        "{share} vs {lag}/{p99}: {g}"
+    );
+}

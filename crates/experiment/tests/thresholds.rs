@@ -7,7 +7,7 @@ mod support;
 use std::time::{Duration, Instant};
 
 use stampede_experiment::{start, Finished, ThresholdOutcome, Verdict};
-use support::{open_plan, silent_server, testserver, url_of, with_thresholds};
+use support::{open_plan, testserver, url_of, with_thresholds, SilentServer};
 
 fn outcome<'a>(f: &'a Finished, text: &str) -> &'a ThresholdOutcome {
     f.result
@@ -103,14 +103,14 @@ fn a_healthy_run_passes_windowed_and_whole_run_criteria() {
     target.shutdown();
 }
 
-/// Issue 12 item 3, against a plain socket server that accepts and never answers: no
+/// Issue 12 item 3, against a Python socket server that accepts and never answers: no
 /// request finishes within the 2 s run. Latency criteria have no data and fail; the
 /// unfinished requests count against the error and timeout rates.
 #[test]
 fn nothing_answered_is_no_data_and_unfinished_count_as_failures() {
-    let addr = silent_server(15);
+    let server = SilentServer::start(20);
     let plan = with_thresholds(
-        open_plan(&format!("http://{addr}/"), 10.0, 2),
+        open_plan(&format!("http://{}/", server.addr), 10.0, 2),
         &["p99 < 100ms", "error_rate < 1%", "timeout_rate < 1%"],
     );
     let mut plan = plan;

@@ -3,8 +3,10 @@
 
 #![allow(dead_code)] // each test file uses its own part
 
-use std::net::{SocketAddr, TcpListener};
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
 use std::num::NonZeroUsize;
+use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use stampede_plan::{
@@ -68,20 +70,44 @@ pub(crate) fn url_of(target: &TargetHandle, path: &str) -> String {
     format!("http://{}{path}", target.addrs()[0])
 }
 
-/// A server that accepts connections and never answers (nor reads), for `secs`.
-pub(crate) fn silent_server(secs: u64) -> SocketAddr {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = listener.local_addr().unwrap();
-    std::thread::spawn(move || {
-        let mut held = Vec::new();
-        listener.set_nonblocking(true).unwrap();
-        let until = std::time::Instant::now() + Duration::from_secs(secs);
-        while std::time::Instant::now() < until {
-            match listener.accept() {
-                Ok((s, _)) => held.push(s),
-                Err(_) => std::thread::sleep(Duration::from_millis(5)),
-            }
+/// A plain Python socket server that accepts connections and never answers (as in
+/// issue 12), killed by its PID when dropped; it also ends by itself after `secs`.
+pub(crate) struct SilentServer {
+    child: Child,
+    /// Where it listens.
+    pub(crate) addr: SocketAddr,
+}
+
+impl SilentServer {
+    pub(crate) fn start(secs: u64) -> SilentServer {
+        let script = format!(
+            "import socket,sys,time\n\
+             s=socket.socket()\n\
+             s.bind(('127.0.0.1',0))\n\
+             s.listen(50)\n\
+             print(s.getsockname()[1],flush=True)\n\
+             time.sleep({secs})\n"
+        );
+        let mut child = Command::new("python3")
+            .args(["-c", &script])
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("python3 runs");
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let port: u16 = line.trim().parse().expect("the port python3 printed");
+        SilentServer {
+            child,
+            addr: SocketAddr::from(([127, 0, 0, 1], port)),
         }
-    });
-    addr
+    }
+}
+
+impl Drop for SilentServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }
