@@ -355,8 +355,3 @@ pub struct CompareArgs {
     #[arg(long, value_parser = threshold, default_value = "10%")]
     pub threshold: Threshold,
 }
-
-/// One worker thread per core.
-pub(crate) fn default_threads() -> std::num::NonZeroUsize {
-    std::thread::available_parallelism().unwrap_or(std::num::NonZeroUsize::MIN)
-}

@@ -5,10 +5,7 @@ use std::net::SocketAddr;
 use std::num::NonZeroUsize;
 use std::time::Duration;
 
-use stampede_plan::{
-    Arrival, GroupBy, HttpVersion, Load, RateProfile, RequestSpec, RunPlan, Stage, StopCondition,
-    Target, TlsOptions,
-};
+use stampede_plan::{Arrival, GroupBy, Load, RateProfile, RunPlan, Stage};
 use stampede_testserver::{FaultProfile, TargetConfig, TargetHandle};
 
 use crate::args::DemoArgs;
@@ -47,10 +44,8 @@ pub(crate) fn run(a: DemoArgs) -> anyhow::Result<u8> {
         );
     }
     let third = a.duration / 3;
-    let plan = RunPlan {
-        target: Target::parse(&format!("http://{first}/?jitter=2ms"))?,
-        request: RequestSpec::default(),
-        load: Load::Open {
+    let plan = RunPlan::builder(format!("http://{first}/?jitter=2ms"))
+        .load(Load::Open {
             profile: RateProfile {
                 start_rate: 0.0,
                 stages: vec![
@@ -66,24 +61,12 @@ pub(crate) fn run(a: DemoArgs) -> anyhow::Result<u8> {
             },
             arrival: Arrival::Poisson,
             max_connections: NonZeroUsize::new(600).expect("non-zero"),
-        },
-        stop: StopCondition {
-            duration: Some(a.duration),
-            requests: None,
-        },
-        timeout: Duration::from_secs(5),
-        threads: std::thread::available_parallelism().unwrap_or(NonZeroUsize::MIN),
-        keep_alive: true,
-        group_by: Some(GroupBy::Header("X-Served-By".into())),
-        connect_to: target.addrs().to_vec(),
-        tls: TlsOptions::default(),
-        http: HttpVersion::Http1,
-        thresholds: Vec::new(),
-        abort_on_fail: false,
-        timer_slack: stampede_plan::DEFAULT_TIMER_SLACK,
-        journeys: None,
-    }
-    .validate()?;
+        })
+        .duration(a.duration)
+        .timeout(Duration::from_secs(5))
+        .group_by(Some(GroupBy::Header("X-Served-By".into())))
+        .connect_to(target.addrs().to_vec())
+        .build()?;
     let code = crate::run_cmd::execute(&plan, a.out.as_deref(), a.quiet, &a.output)?;
     target.shutdown();
     Ok(code)

@@ -13,6 +13,7 @@ mod init_cmd;
 mod output;
 mod report_cmd;
 mod run_cmd;
+mod run_flags;
 mod scenario_cmd;
 mod target_cmd;
 

@@ -1,7 +1,7 @@
 //! `stampede run`: flags -> RunPlan -> engine -> table and JSON.
 
 use std::io::IsTerminal;
-use std::num::{NonZeroU64, NonZeroUsize};
+use std::num::NonZeroUsize;
 use std::path::Path;
 use std::time::Duration;
 
@@ -9,18 +9,12 @@ use anyhow::Context;
 use stampede_experiment::{
     Control, Dashboard, EngineError, Exporter, Observer, Progress, RunError, ServerProbe, Verdict,
 };
-use stampede_plan::{
-    Arrival, HttpVersion, Load, RateProfile, RequestSpec, RunPlan, ScopedThreshold, StopCondition,
-    Target, ThresholdScope, TlsOptions,
-};
+use stampede_plan::{Arrival, HttpVersion, Load, RateProfile, RequestSpec, RunPlan, TlsOptions};
 use stampede_report::render_table;
 
-use crate::args::{default_threads, ArrivalArg, OnOff, OutputArgs, RunArgs};
+use crate::args::{ArrivalArg, OnOff, OutputArgs, RunArgs};
 use crate::output::write_atomically;
 use crate::{UsageError, EXIT_ABORTED, EXIT_OK, EXIT_THRESHOLD};
-
-/// Default closed-model concurrency.
-pub(crate) const DEFAULT_CONNECTIONS: usize = 50;
 
 fn usage(msg: impl Into<String>) -> anyhow::Error {
     UsageError(msg.into()).into()
@@ -32,7 +26,6 @@ fn non_zero(n: usize, flag: &str) -> anyhow::Result<NonZeroUsize> {
 
 /// Turns flags into a validated plan.
 pub(crate) fn plan_from_args(a: &RunArgs) -> anyhow::Result<RunPlan> {
-    let target = Target::parse(&a.url).map_err(|e| usage(e.to_string()))?;
     let open = a.rate.is_some() || !a.stages.is_empty();
     let load = if let Some(clients) = a.clients {
         if open || a.connections.is_some() {
@@ -65,7 +58,8 @@ pub(crate) fn plan_from_args(a: &RunArgs) -> anyhow::Result<RunPlan> {
     } else {
         Load::Closed {
             connections: non_zero(
-                a.connections.unwrap_or(DEFAULT_CONNECTIONS),
+                a.connections
+                    .unwrap_or(stampede_plan::DEFAULT_CONNECTIONS.get()),
                 "--connections",
             )?,
         }
@@ -76,62 +70,32 @@ pub(crate) fn plan_from_args(a: &RunArgs) -> anyhow::Result<RunPlan> {
             .map_err(|e| usage(format!("cannot read --body-file {}: {e}", path.display())))?,
         (None, None) => Vec::new(),
     };
-    let method = a.method.to_ascii_uppercase();
-    if method.is_empty() || !method.bytes().all(|b| b.is_ascii_alphabetic()) {
-        return Err(usage(format!("invalid method '{}'", a.method)));
-    }
-    let threads = match a.threads {
-        Some(n) => non_zero(n, "--threads")?,
-        None => default_threads(),
-    };
-    let requests = match a.requests {
-        Some(n) => Some(NonZeroU64::new(n).ok_or_else(|| usage("--requests must be at least 1"))?),
-        None => None,
-    };
-    RunPlan {
-        target,
-        request: RequestSpec {
-            method,
+    let plan = RunPlan::builder(a.url.as_str())
+        .request(RequestSpec {
+            method: a.method.to_ascii_uppercase(),
             headers: a.headers.clone(),
             body,
-        },
-        load,
-        stop: StopCondition {
-            duration: a.duration,
-            requests,
-        },
-        timeout: a.timeout,
-        threads,
-        keep_alive: !a.no_keep_alive,
-        group_by: a.group_by.clone(),
-        connect_to: a.connect_to.clone(),
-        tls: TlsOptions {
+        })
+        .load(load)
+        .group_by(a.group_by.clone())
+        .connect_to(a.connect_to.clone())
+        .tls(TlsOptions {
             insecure: a.insecure,
             ca_file: a.cacert.clone(),
             client_cert: a.cert.clone().zip(a.key.clone()),
             no_resume: a.tls_resume == OnOff::Off,
-        },
-        http: if a.http2 {
+        })
+        .http(if a.http2 {
             HttpVersion::Http2 {
                 streams: non_zero(a.streams, "--streams")?,
             }
         } else {
             HttpVersion::Http1
-        },
-        thresholds: a
-            .thresholds
-            .iter()
-            .map(|t| ScopedThreshold {
-                scope: ThresholdScope::Total,
-                threshold: t.clone(),
-            })
-            .collect(),
-        abort_on_fail: a.abort_on_fail,
-        timer_slack: a.timer_slack,
-        journeys: None,
-    }
-    .validate()
-    .map_err(|e| usage(e.to_string()))
+        });
+    crate::run_flags::with_run_flags(plan, a)
+        .timeout(a.timeout)
+        .build()
+        .map_err(|e| usage(e.to_string()))
 }
 
 /// How a run is watched: the dashboard on a terminal, progress lines elsewhere (CI,
@@ -239,12 +203,12 @@ pub(crate) fn run(a: RunArgs) -> anyhow::Result<u8> {
     if crate::scenario_cmd::is_scenario(&a.url) {
         let plan = crate::scenario_cmd::plan_from_file(&a)?;
         if !a.quiet {
-            let j = plan.journeys.as_deref().expect("scenario plan");
+            let j = plan.journeys().expect("scenario plan");
             eprintln!(
                 "stampede: scenario {} ({} scenarios) against {} for {}",
                 a.url,
                 j.scenarios.len(),
-                plan.target.url,
+                plan.url(),
                 describe_stop(&plan)
             );
         }
@@ -255,12 +219,7 @@ pub(crate) fn run(a: RunArgs) -> anyhow::Result<u8> {
     }
     let plan = plan_from_args(&a)?;
     if !a.quiet {
-        eprintln!(
-            "stampede: {} {} for {}",
-            plan.request.method,
-            plan.target.url,
-            describe_stop(&plan)
-        );
+        eprintln!("stampede: {} for {}", plan.subject(), describe_stop(&plan));
     }
     execute(&plan, a.out.as_deref(), a.quiet, &a.output)
 }

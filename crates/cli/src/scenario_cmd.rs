@@ -1,13 +1,10 @@
 //! `stampede run FILE.toml`: a scenario file -> RunPlan.
 
-use std::num::{NonZeroU64, NonZeroUsize};
 use std::path::Path;
 use std::sync::Arc;
 
-use stampede_plan::scenario::{load_file, JourneyLoad, Journeys};
-use stampede_plan::{
-    GroupBy, Load, RequestSpec, RunPlan, ScopedThreshold, StopCondition, Target, ThresholdScope,
-};
+use stampede_plan::scenario::load_file;
+use stampede_plan::{RunPlan, Target};
 
 use crate::args::RunArgs;
 use crate::UsageError;
@@ -47,74 +44,8 @@ pub(crate) fn plan_from_file(a: &RunArgs) -> anyhow::Result<RunPlan> {
         let base = Target::parse(url).map_err(|e| usage(format!("--base-url: {e}")))?;
         journeys.targets[0].base = base;
     }
-    Ok(plan_for(Arc::new(journeys), a))
-}
-
-fn plan_for(journeys: Arc<Journeys>, a: &RunArgs) -> RunPlan {
-    let first = &journeys.targets[0];
-    // The load the report describes: the file's, unless every scenario has its own (then
-    // the first scenario's). An open lane anywhere makes the run scheduled.
-    let shown = match journeys.scenarios.iter().all(|s| s.load.is_some()) {
-        true => journeys.scenarios[0]
-            .load
-            .as_ref()
-            .unwrap_or(&journeys.load),
-        false => &journeys.load,
-    };
-    let open_somewhere = journeys
-        .scenarios
-        .iter()
-        .any(|s| matches!(s.load.as_ref().unwrap_or(shown), JourneyLoad::Open { .. }));
-    let shown = match (shown, open_somewhere) {
-        (JourneyLoad::Closed { .. }, true) => journeys
-            .scenarios
-            .iter()
-            .filter_map(|s| s.load.as_ref())
-            .find(|l| matches!(l, JourneyLoad::Open { .. }))
-            .unwrap_or(shown),
-        _ => shown,
-    };
-    let load = match shown {
-        JourneyLoad::Open {
-            profile,
-            arrival,
-            max_vus,
-        } => Load::Open {
-            profile: profile.clone(),
-            arrival: *arrival,
-            max_connections: NonZeroUsize::new(*max_vus).unwrap_or(NonZeroUsize::MIN),
-        },
-        JourneyLoad::Closed { profile } => Load::Closed {
-            connections: NonZeroUsize::new(profile.peak_rate().round() as usize)
-                .unwrap_or(NonZeroUsize::MIN),
-        },
-    };
-    let mut thresholds = journeys.thresholds.clone();
-    thresholds.extend(a.thresholds.iter().map(|t| ScopedThreshold {
-        scope: ThresholdScope::Total,
-        threshold: t.clone(),
-    }));
-    RunPlan {
-        target: first.base.clone(),
-        request: RequestSpec::default(),
-        load,
-        stop: StopCondition {
-            duration: Some(a.duration.unwrap_or(journeys.duration)),
-            requests: a.requests.and_then(NonZeroU64::new),
-        },
-        timeout: journeys.timeout,
-        threads: a
-            .threads
-            .and_then(NonZeroUsize::new)
-            .unwrap_or_else(crate::args::default_threads),
-        keep_alive: !a.no_keep_alive,
-        group_by: Some(GroupBy::Step),
-        connect_to: Vec::new(),
-        tls: first.tls.clone(),
-        http: first.http,
-        thresholds,
-        abort_on_fail: a.abort_on_fail,
-        timer_slack: a.timer_slack,
-        journeys: Some(journeys),
-    }
+    let plan = RunPlan::scenario_builder(Arc::new(journeys));
+    crate::run_flags::with_run_flags(plan, a)
+        .build()
+        .map_err(|e| usage(e.to_string()))
 }

@@ -213,80 +213,36 @@ pub(crate) fn lanes(
     threads: usize,
     seed: u64,
 ) -> Vec<LaneShare> {
-    let shared_weight: f64 = journeys
-        .scenarios
-        .iter()
-        .filter(|s| s.load.is_none())
-        .map(|s| s.weight)
-        .sum();
     journeys
-        .scenarios
-        .iter()
+        .lane_loads()
+        .into_iter()
         .enumerate()
-        .map(|(i, s)| {
-            let load = match &s.load {
-                Some(own) => own.clone(),
-                None => scaled(
-                    &journeys.load,
-                    s.weight / shared_weight.max(f64::MIN_POSITIVE),
-                ),
-            };
-            match load {
-                JourneyLoad::Closed { profile } => {
-                    let peak = profile.peak_rate().round() as usize;
-                    LaneShare::Closed {
-                        scenario: i,
-                        profile,
-                        ranks: (worker..peak).step_by(threads).collect(),
-                    }
-                }
-                JourneyLoad::Open {
-                    profile,
-                    arrival,
-                    max_vus,
-                } => LaneShare::Open {
+        .map(|(i, load)| match load {
+            JourneyLoad::Closed { profile } => {
+                let peak = profile.peak_rate().round() as usize;
+                LaneShare::Closed {
                     scenario: i,
-                    schedule: Schedule::new(
-                        &profile,
-                        arrival,
-                        worker,
-                        threads,
-                        seed.wrapping_add(i as u64),
-                    ),
-                    max_vus: max_vus.div_ceil(threads).max(1),
-                },
+                    profile,
+                    ranks: (worker..peak).step_by(threads).collect(),
+                }
             }
+            JourneyLoad::Open {
+                profile,
+                arrival,
+                max_vus,
+            } => LaneShare::Open {
+                scenario: i,
+                schedule: Schedule::new(
+                    &profile,
+                    arrival,
+                    worker,
+                    threads,
+                    seed.wrapping_add(i as u64),
+                ),
+                max_vus: max_vus.div_ceil(threads).max(1),
+            },
         })
         .collect()
-}
-
-/// A share of a load: rates or virtual users times `share`.
-fn scaled(load: &JourneyLoad, share: f64) -> JourneyLoad {
-    let scale = |p: &RateProfile| RateProfile {
-        start_rate: p.start_rate * share,
-        stages: p
-            .stages
-            .iter()
-            .map(|s| stampede_plan::Stage {
-                duration: s.duration,
-                target_rate: s.target_rate * share,
-            })
-            .collect(),
-    };
-    match load {
-        JourneyLoad::Closed { profile } => JourneyLoad::Closed {
-            profile: scale(profile),
-        },
-        JourneyLoad::Open {
-            profile,
-            arrival,
-            max_vus,
-        } => JourneyLoad::Open {
-            profile: scale(profile),
-            arrival: *arrival,
-            max_vus: ((*max_vus as f64 * share).ceil() as usize).max(1),
-        },
-    }
 }
 
 /// Starts a worker's lanes as tasks.

@@ -29,7 +29,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use stampede_metrics::{ErrorClass, GeneratorStats, IntervalPoint, Stats};
-use stampede_plan::{HttpVersion, Load, RunPlan};
+use stampede_plan::{HttpVersion, Load, RequestSpec, RunPlan, Workload};
 
 use link::{Connector, PreparedRequest};
 
@@ -99,103 +99,120 @@ pub fn run(
     control: Arc<Control>,
     mut on_second: impl FnMut(&LiveSecond<'_>),
 ) -> Result<RunOutcome, EngineError> {
-    let addrs = if plan.connect_to.is_empty() {
-        connect::resolve(&plan.target.host, plan.target.port).map_err(|source| {
-            EngineError::Resolve {
-                host: plan.target.host.clone(),
-                source,
-            }
+    let get = RequestSpec::default();
+    // Journey lanes connect through their own targets (`journey_runtime`); the run-wide
+    // connector and request serve single-request runs and are made for a scenario's
+    // first target until one request path replaces them.
+    let (target, request, http, tls_options, connect_to, load) = match &plan.workload {
+        Workload::Requests(w) => (
+            &w.target,
+            &w.request,
+            w.http,
+            &w.tls,
+            &w.connect_to[..],
+            Some(&w.load),
+        ),
+        Workload::Journeys(j) => {
+            let first = &j.targets[0];
+            (&first.base, &get, first.http, &first.tls, &[][..], None)
+        }
+    };
+    let addrs = if connect_to.is_empty() {
+        connect::resolve(&target.host, target.port).map_err(|source| EngineError::Resolve {
+            host: target.host.clone(),
+            source,
         })?
     } else {
-        plan.connect_to.clone()
+        connect_to.to_vec()
     };
-    let tls_config = if plan.target.scheme.is_tls() {
-        let alpn: &[&[u8]] = match plan.http {
-            _ if plan.target.scheme.is_websocket() => &[b"http/1.1"],
+    let tls_config = if target.scheme.is_tls() {
+        let alpn: &[&[u8]] = match http {
+            _ if target.scheme.is_websocket() => &[b"http/1.1"],
             HttpVersion::Http1 => &[b"http/1.1"],
             HttpVersion::Http2 { .. } => &[b"h2"],
         };
-        Some(tls::client_config(&plan.tls, alpn)?)
+        Some(tls::client_config(tls_options, alpn)?)
     } else {
         None
     };
-    let tls = link::tls_connector(tls_config, &plan.target.host)?;
-    let journey = match &plan.journeys {
+    let tls = link::tls_connector(tls_config, &target.host)?;
+    let journey = match plan.journeys() {
         Some(j) => Some(Arc::new(journey_runtime(j, plan.timeout)?)),
         None => None,
     };
-    let threads = match &plan.load {
-        _ if journey.is_some() => plan.threads.get(),
-        Load::Closed { connections } => plan.threads.get().min(connections.get()),
-        Load::Open { .. } => plan.threads.get(),
-        Load::Fleet { clients, .. } => plan.threads.get().min(clients.get()),
+    let threads = match load {
+        None | Some(Load::Open { .. }) => plan.threads.get(),
+        Some(Load::Closed { connections }) => plan.threads.get().min(connections.get()),
+        Some(Load::Fleet { clients, .. }) => plan.threads.get().min(clients.get()),
     };
     let cpu_before = process_cpu();
     let started_at = SystemTime::now();
     // Give the threads a moment to start before the schedule's time zero.
     let start = Instant::now() + Duration::from_millis(5);
     let seed = fastrand::u64(..);
-    let shared =
-        Arc::new(Shared {
-            start,
-            send_until: plan.stop.duration.map(|d| start + d),
-            tickets: plan.stop.requests.map(|n| AtomicU64::new(n.get())),
-            abort: control.stop_flag().clone(),
-            control: control.clone(),
-            connector: Connector::new(addrs, tls, plan.timeout),
-            request: PreparedRequest::new(&plan.target, &plan.request, plan.keep_alive),
-            timeout: plan.timeout,
-            keep_alive: plan.keep_alive,
-            group_by: plan.group_by.clone(),
-            scheduled: plan.load.is_scheduled(),
-            late_threshold: LATE_THRESHOLD,
-            fleet: match plan.load {
-                Load::Fleet {
-                    clients,
-                    every,
-                    hold,
-                } => Some(worker::FleetSpec {
-                    clients: clients.get(),
-                    every,
-                    hold,
-                }),
-                _ => None,
-            },
-            ws: plan.target.scheme.is_websocket().then(|| {
-                ws::WsRequest::new(&plan.target, &plan.request.headers, &plan.request.body)
+    let shared = Arc::new(Shared {
+        start,
+        send_until: plan.stop.duration.map(|d| start + d),
+        tickets: plan.stop.requests.map(|n| AtomicU64::new(n.get())),
+        abort: control.stop_flag().clone(),
+        control: control.clone(),
+        connector: Connector::new(addrs, tls, plan.timeout),
+        request: PreparedRequest::new(target, request, plan.keep_alive),
+        timeout: plan.timeout,
+        keep_alive: plan.keep_alive,
+        group_by: plan.group_by().cloned(),
+        scheduled: plan.is_scheduled(),
+        late_threshold: LATE_THRESHOLD,
+        fleet: match load {
+            Some(&Load::Fleet {
+                clients,
+                every,
+                hold,
+            }) => Some(worker::FleetSpec {
+                clients: clients.get(),
+                every,
+                hold,
             }),
-            h2_streams: match plan.http {
-                HttpVersion::Http1 => None,
-                HttpVersion::Http2 { streams } => Some(streams.get()),
-            },
-            journey: journey.clone(),
-            seed,
-            threads,
-            timer_slack: plan.timer_slack,
-        });
+            _ => None,
+        },
+        ws: target
+            .scheme
+            .is_websocket()
+            .then(|| ws::WsRequest::new(target, &request.headers, &request.body)),
+        h2_streams: match http {
+            HttpVersion::Http1 => None,
+            HttpVersion::Http2 { streams } => Some(streams.get()),
+        },
+        journey: journey.clone(),
+        seed,
+        threads,
+        timer_slack: plan.timer_slack,
+    });
     let (tx, rx) = mpsc::channel();
     let mut handles = Vec::with_capacity(threads);
     let mut recycle = Vec::with_capacity(threads);
     for w in 0..threads {
-        let share = match &plan.load {
-            _ if plan.journeys.is_some() => Share::Journeys {
-                lanes: journey::lanes(plan.journeys.as_deref().expect("checked"), w, threads, seed),
+        let share = match &plan.workload {
+            Workload::Journeys(j) => Share::Journeys {
+                lanes: journey::lanes(j, w, threads, seed),
             },
-            Load::Closed { connections } => Share::Closed {
-                connections: connections.get() / threads
-                    + usize::from(w < connections.get() % threads),
-            },
-            Load::Fleet { clients, .. } => Share::Fleet {
-                clients: (w..clients.get()).step_by(threads).collect(),
-            },
-            Load::Open {
-                profile,
-                arrival,
-                max_connections,
-            } => Share::Open {
-                schedule: schedule::Schedule::new(profile, *arrival, w, threads, seed),
-                arrival: *arrival,
-                max_connections: max_connections.get().div_ceil(threads),
+            Workload::Requests(r) => match &r.load {
+                Load::Closed { connections } => Share::Closed {
+                    connections: connections.get() / threads
+                        + usize::from(w < connections.get() % threads),
+                },
+                Load::Fleet { clients, .. } => Share::Fleet {
+                    clients: (w..clients.get()).step_by(threads).collect(),
+                },
+                Load::Open {
+                    profile,
+                    arrival,
+                    max_connections,
+                } => Share::Open {
+                    schedule: schedule::Schedule::new(profile, *arrival, w, threads, seed),
+                    arrival: *arrival,
+                    max_connections: max_connections.get().div_ceil(threads),
+                },
             },
         };
         let shared = shared.clone();

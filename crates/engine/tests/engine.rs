@@ -3,40 +3,32 @@
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener};
-use std::num::{NonZeroU64, NonZeroUsize};
+use std::num::NonZeroUsize;
 use std::time::{Duration, Instant};
 
 use stampede_engine::{run, Control, RunOutcome};
 use stampede_metrics::ErrorClass;
-use stampede_plan::{
-    Arrival, GroupBy, HttpVersion, Load, RateProfile, RequestSpec, RunPlan, StopCondition, Target,
-    TlsOptions,
-};
+use stampede_plan::{Arrival, GroupBy, Load, RateProfile, RequestsDraft, RunPlan, RunPlanBuilder};
+
+type Draft = RunPlanBuilder<RequestsDraft>;
 use stampede_testserver::{FaultProfile, TargetConfig, TargetHandle};
 
-fn plan(url: &str, load: Load, duration: Option<Duration>, requests: Option<u64>) -> RunPlan {
-    RunPlan {
-        target: Target::parse(url).unwrap(),
-        request: RequestSpec::default(),
-        load,
-        stop: StopCondition {
-            duration,
-            requests: requests.and_then(NonZeroU64::new),
-        },
-        timeout: Duration::from_secs(2),
-        threads: NonZeroUsize::new(2).unwrap(),
-        keep_alive: true,
-        group_by: None,
-        connect_to: Vec::new(),
-        tls: TlsOptions::default(),
-        http: HttpVersion::Http1,
-        thresholds: Vec::new(),
-        abort_on_fail: false,
-        timer_slack: stampede_plan::DEFAULT_TIMER_SLACK,
-        journeys: None,
+fn draft(url: &str, load: Load, duration: Option<Duration>, requests: Option<u64>) -> Draft {
+    let mut p = RunPlan::builder(url)
+        .load(load)
+        .timeout(Duration::from_secs(2))
+        .threads(2);
+    if let Some(d) = duration {
+        p = p.duration(d);
     }
-    .validate()
-    .unwrap()
+    if let Some(n) = requests {
+        p = p.requests(n);
+    }
+    p
+}
+
+fn plan(url: &str, load: Load, duration: Option<Duration>, requests: Option<u64>) -> RunPlan {
+    draft(url, load, duration, requests).build().unwrap()
 }
 
 fn closed(n: usize) -> Load {
@@ -185,15 +177,15 @@ fn group_by_header_attributes_errors_to_instances() {
             },
         );
     });
-    let mut p = plan(
+    let p = draft(
         &format!("http://{}/", t.addrs()[0]),
         closed(6),
         None,
         Some(3000),
-    );
-    p.group_by = Some(GroupBy::Header("X-Served-By".into()));
-    p.connect_to = t.addrs().to_vec();
-    let out = go(&p);
+    )
+    .connect_to(t.addrs().to_vec());
+    let header = Some(GroupBy::Header("X-Served-By".into()));
+    let out = go(&p.clone().group_by(header).build().unwrap());
     let keys: Vec<&str> = out.groups.iter().map(|(k, _)| k.as_str()).collect();
     assert_eq!(keys, vec!["inst-1", "inst-2", "inst-3"]);
     for (k, s) in &out.groups {
@@ -204,8 +196,7 @@ fn group_by_header_attributes_errors_to_instances() {
             assert_eq!(s.errors, 0, "{k}");
         }
     }
-    p.group_by = Some(GroupBy::Peer);
-    let out = go(&p);
+    let out = go(&p.group_by(Some(GroupBy::Peer)).build().unwrap());
     assert_eq!(out.groups.len(), 3);
 }
 

@@ -2,12 +2,12 @@
 //! 127.0.0.1.
 
 use std::net::SocketAddr;
-use std::num::{NonZeroU64, NonZeroUsize};
+use std::num::NonZeroUsize;
 use std::time::Duration;
 
 use stampede_engine::{run, Control, RunOutcome};
 use stampede_metrics::{ErrorClass, Protocol};
-use stampede_plan::{HttpVersion, Load, RequestSpec, RunPlan, StopCondition, Target, TlsOptions};
+use stampede_plan::{HttpVersion, Load, RequestsDraft, RunPlan, RunPlanBuilder, TlsOptions};
 use stampede_testserver::{TargetConfig, TargetHandle, TlsSetup};
 
 static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
@@ -45,28 +45,22 @@ fn plain_target() -> TargetHandle {
     TargetHandle::start(TargetConfig::new(SocketAddr::from(([127, 0, 0, 1], 0)))).unwrap()
 }
 
-fn plan(url: &str, load: Load) -> RunPlan {
-    RunPlan {
-        target: Target::parse(url).unwrap(),
-        request: RequestSpec::default(),
-        load,
-        stop: StopCondition {
-            duration: Some(Duration::from_secs(2)),
-            requests: None,
-        },
-        timeout: Duration::from_secs(2),
-        threads: NonZeroUsize::new(2).unwrap(),
-        keep_alive: true,
-        group_by: None,
-        connect_to: Vec::new(),
-        tls: TlsOptions::default(),
-        http: HttpVersion::Http1,
-        thresholds: Vec::new(),
-        abort_on_fail: false,
-        timer_slack: stampede_plan::DEFAULT_TIMER_SLACK,
-        journeys: None,
-    }
+/// A plan for `url` under `load`, bounded by `requests` or a `.duration(..)`.
+fn plan(url: &str, load: Load) -> RunPlanBuilder<RequestsDraft> {
+    RunPlan::builder(url)
+        .load(load)
+        .timeout(Duration::from_secs(2))
+        .threads(2)
 }
+
+const TWO_S: Duration = Duration::from_secs(2);
+
+const INSECURE: TlsOptions = TlsOptions {
+    insecure: true,
+    ca_file: None,
+    client_cert: None,
+    no_resume: false,
+};
 
 fn closed(n: usize) -> Load {
     Load::Closed {
@@ -74,16 +68,12 @@ fn closed(n: usize) -> Load {
     }
 }
 
-fn requests(mut p: RunPlan, n: u64) -> RunPlan {
-    p.stop = StopCondition {
-        duration: None,
-        requests: NonZeroU64::new(n),
-    };
-    p
+fn requests(p: RunPlanBuilder<RequestsDraft>, n: u64) -> RunPlanBuilder<RequestsDraft> {
+    p.requests(n)
 }
 
-fn go(p: RunPlan) -> RunOutcome {
-    run(&p.validate().unwrap(), Control::new(), |_| {}).unwrap()
+fn go(p: RunPlanBuilder<RequestsDraft>) -> RunOutcome {
+    run(&p.build().unwrap(), Control::new(), |_| {}).unwrap()
 }
 
 fn protocols(o: &RunOutcome) -> Vec<(Protocol, u64)> {
@@ -95,9 +85,12 @@ fn https_keep_alive_pays_one_handshake_per_connection() {
     let _s = serial();
     let t = tls_target();
     let url = format!("https://localhost:{}/", t.target.addrs()[0].port());
-    let mut p = requests(plan(&url, closed(4)), 400);
-    p.tls.ca_file = Some(t.ca.clone());
-    p.connect_to = t.target.addrs().to_vec();
+    let p = requests(plan(&url, closed(4)), 400)
+        .tls(TlsOptions {
+            ca_file: Some(t.ca.clone()),
+            ..TlsOptions::default()
+        })
+        .connect_to(t.target.addrs().to_vec());
     let ka = go(p.clone());
     assert_eq!(ka.total.requests, 400);
     assert_eq!(ka.total.errors, 0, "{:?}", ka.error_samples);
@@ -105,7 +98,7 @@ fn https_keep_alive_pays_one_handshake_per_connection() {
     assert_eq!(protocols(&ka), vec![(Protocol::Http1, 4)]);
 
     // A full handshake per request is clearly slower than keep-alive.
-    p.keep_alive = false;
+    let p = p.keep_alive(false);
     let per_request = go(p.clone());
     assert_eq!(
         per_request.total.errors, 0,
@@ -126,7 +119,11 @@ fn https_keep_alive_pays_one_handshake_per_connection() {
     let before = t.target.tls_resumed();
     go(p.clone());
     assert!(t.target.tls_resumed() > before, "no session was resumed");
-    p.tls.no_resume = true;
+    let p = p.tls(TlsOptions {
+        ca_file: Some(t.ca.clone()),
+        no_resume: true,
+        ..TlsOptions::default()
+    });
     let before = t.target.tls_resumed();
     go(p);
     assert_eq!(t.target.tls_resumed(), before);
@@ -142,37 +139,42 @@ fn tls_failures_are_classified() {
     let o = go(p);
     assert_eq!(o.total.errors_by_class.get(ErrorClass::TlsCertificate), 3);
     // Trusted CA but a name the certificate does not carry.
-    let mut p = requests(plan(&format!("https://wrong.test:{port}/"), closed(1)), 3);
-    p.tls.ca_file = Some(t.ca.clone());
-    p.connect_to = t.target.addrs().to_vec();
+    let p = requests(plan(&format!("https://wrong.test:{port}/"), closed(1)), 3)
+        .tls(TlsOptions {
+            ca_file: Some(t.ca.clone()),
+            ..TlsOptions::default()
+        })
+        .connect_to(t.target.addrs().to_vec());
     let o = go(p);
     assert_eq!(o.total.errors_by_class.get(ErrorClass::TlsName), 3);
     assert!(o.error_samples[&ErrorClass::TlsName].contains("certificate"));
     // An https URL against a plain HTTP server.
     let plain = plain_target();
     let url = format!("https://127.0.0.1:{}/", plain.addrs()[0].port());
-    let mut p = requests(plan(&url, closed(1)), 3);
-    p.tls.insecure = true;
+    let p = requests(plan(&url, closed(1)), 3).tls(INSECURE);
     let o = go(p);
     assert_eq!(o.total.errors_by_class.get(ErrorClass::TlsHandshake), 3);
     // --http2 against a server that only does http/1.1: it refuses our ALPN list with
     // the no_application_protocol alert.
     let h1_only = tls_target_with(|c| c.http2 = false);
     let url = format!("https://localhost:{}/", h1_only.target.addrs()[0].port());
-    let mut p = requests(plan(&url, closed(1)), 3);
-    p.tls.ca_file = Some(h1_only.ca.clone());
-    p.connect_to = h1_only.target.addrs().to_vec();
-    p.http = HttpVersion::Http2 {
-        streams: NonZeroUsize::new(1).unwrap(),
-    };
+    let p = requests(plan(&url, closed(1)), 3)
+        .tls(TlsOptions {
+            ca_file: Some(h1_only.ca.clone()),
+            ..TlsOptions::default()
+        })
+        .connect_to(h1_only.target.addrs().to_vec())
+        .http(HttpVersion::Http2 {
+            streams: NonZeroUsize::new(1).unwrap(),
+        });
     let o = go(p);
     assert_eq!(o.total.errors_by_class.get(ErrorClass::AlpnMismatch), 3);
     assert_eq!(o.total.errors, 3);
     assert_eq!(protocols(&o), vec![]);
     // --insecure accepts the untrusted certificate.
-    let mut p = requests(plan(&format!("https://localhost:{port}/"), closed(1)), 3);
-    p.tls.insecure = true;
-    p.connect_to = t.target.addrs().to_vec();
+    let p = requests(plan(&format!("https://localhost:{port}/"), closed(1)), 3)
+        .tls(INSECURE)
+        .connect_to(t.target.addrs().to_vec());
     assert_eq!(go(p).total.errors, 0);
 }
 
@@ -181,12 +183,15 @@ fn http2_over_tls_and_h2c_multiplex_streams() {
     let _s = serial();
     let t = tls_target();
     let url = format!("https://localhost:{}/", t.target.addrs()[0].port());
-    let mut p = requests(plan(&url, closed(2)), 1000);
-    p.tls.ca_file = Some(t.ca.clone());
-    p.connect_to = t.target.addrs().to_vec();
-    p.http = HttpVersion::Http2 {
-        streams: NonZeroUsize::new(8).unwrap(),
-    };
+    let p = requests(plan(&url, closed(2)), 1000)
+        .tls(TlsOptions {
+            ca_file: Some(t.ca.clone()),
+            ..TlsOptions::default()
+        })
+        .connect_to(t.target.addrs().to_vec())
+        .http(HttpVersion::Http2 {
+            streams: NonZeroUsize::new(8).unwrap(),
+        });
     let o = go(p);
     assert_eq!(o.total.requests, 1000);
     assert_eq!(o.total.errors, 0, "{:?}", o.error_samples);
@@ -194,13 +199,13 @@ fn http2_over_tls_and_h2c_multiplex_streams() {
     assert_eq!(t.target.connections_accepted(), 2);
 
     let plain = plain_target();
-    let mut p = requests(
+    let p = requests(
         plan(&format!("http://{}/", plain.addrs()[0]), closed(1)),
         500,
-    );
-    p.http = HttpVersion::Http2 {
+    )
+    .http(HttpVersion::Http2 {
         streams: NonZeroUsize::new(4).unwrap(),
-    };
+    });
     let o = go(p);
     assert_eq!(o.total.requests, 500);
     assert_eq!(o.total.errors, 0, "{:?}", o.error_samples);
@@ -221,7 +226,7 @@ fn websocket_fleet_measures_round_trips_and_reconnects() {
     let t = plain_target();
     let url = format!("ws://{}/ws", t.addrs()[0]);
     // 20 devices, a message every 100 ms, reconnecting every 500 ms, for 2 s.
-    let o = go(plan(&url, fleet(20, Some(100), Some(500))));
+    let o = go(plan(&url, fleet(20, Some(100), Some(500))).duration(TWO_S));
     assert_eq!(o.total.errors, 0, "{:?}", o.error_samples);
     assert_eq!(o.generator.sends, 400);
     assert!(o.total.requests >= 380, "{}", o.total.requests);
@@ -232,7 +237,7 @@ fn websocket_fleet_measures_round_trips_and_reconnects() {
 
     // The echo delay shows in the round trip.
     let slow = format!("ws://{}/ws?delay=30ms", t.addrs()[0]);
-    let o = go(plan(&slow, fleet(4, None, None)));
+    let o = go(plan(&slow, fleet(4, None, None)).duration(TWO_S));
     assert!(o.total.service_time.quantile_ms(0.5) >= 30.0);
 
     // Every counted WebSocket is an upgrade the server made, and vice versa.
@@ -258,8 +263,7 @@ fn websocket_replies_larger_than_the_read_buffer_arrive_whole() {
     let t = plain_target();
     let url = format!("ws://{}/ws", t.addrs()[0]);
     // 100 KB messages: well past the connection's initial read buffer.
-    let mut p = requests(plan(&url, fleet(2, None, None)), 20);
-    p.request.body = vec![b'x'; 100_000];
+    let p = requests(plan(&url, fleet(2, None, None)), 20).body(vec![b'x'; 100_000]);
     let o = go(p);
     assert_eq!(o.total.errors, 0, "{:?}", o.error_samples);
     assert_eq!(o.total.requests, 20);
@@ -271,7 +275,7 @@ fn websocket_drops_are_counted_when_the_server_dies() {
     let _s = serial();
     let t = plain_target();
     let url = format!("ws://{}/ws", t.addrs()[0]);
-    let p = plan(&url, fleet(10, Some(50), None));
+    let p = plan(&url, fleet(10, Some(50), None)).duration(TWO_S);
     let killer = std::thread::spawn(move || {
         std::thread::sleep(Duration::from_millis(800));
         t.shutdown();
@@ -296,7 +300,8 @@ fn http_fleet_polls_on_schedule() {
     let o = go(plan(
         &format!("http://{}/", t.addrs()[0]),
         fleet(50, Some(200), None),
-    ));
+    )
+    .duration(TWO_S));
     assert_eq!(o.generator.sends, 500);
     assert_eq!(o.total.requests + o.generator.unfinished, 500);
     assert!(o.total.requests >= 475, "{}", o.total.requests);
@@ -309,7 +314,7 @@ fn long_polls_hold_without_errors() {
     let _s = serial();
     let t = plain_target();
     let url = format!("http://{}/poll?hold=300ms", t.addrs()[0]);
-    let o = go(plan(&url, fleet(10, None, None)));
+    let o = go(plan(&url, fleet(10, None, None)).duration(TWO_S));
     assert_eq!(o.total.errors, 0);
     assert_eq!(o.total.timeouts, 0);
     // Each poll is held ~300 ms: about 6 cycles per client in 2 s.

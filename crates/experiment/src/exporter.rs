@@ -65,7 +65,7 @@ impl Exporter {
         listener
             .set_nonblocking(true)
             .map_err(ExporterError::Setup)?;
-        let corrected = plan.load.is_scheduled();
+        let corrected = plan.is_scheduled();
         let empty = (Stats::new(), GeneratorStats::default());
         let text = Arc::new(Mutex::new(render_prometheus(&MetricsSnapshot {
             total: &empty.0,

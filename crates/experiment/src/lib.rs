@@ -3,39 +3,25 @@
 //! the result document and a typed [`Verdict`].
 //!
 //! ```
+//! use std::num::NonZeroUsize;
 //! use std::time::Duration;
 //! use stampede_experiment::{start, Progress, Verdict};
-//! # use std::num::NonZeroUsize;
-//! # use stampede_plan::*;
+//! use stampede_plan::{Arrival, Load, RateProfile, RunPlan, ScopedThreshold, Threshold};
 //! # let server = stampede_testserver::TargetHandle::start(
 //! #     stampede_testserver::TargetConfig::new("127.0.0.1:0".parse().unwrap()),
 //! # ).unwrap();
 //! # let url = format!("http://{}/", server.addrs()[0]);
-//! # let plan = RunPlan {
-//! #     target: Target::parse(&url).unwrap(),
-//! #     request: RequestSpec::default(),
-//! #     load: Load::Open {
-//! #         profile: RateProfile { start_rate: 100.0, stages: Vec::new() },
-//! #         arrival: Arrival::Uniform,
-//! #         max_connections: NonZeroUsize::new(50).unwrap(),
-//! #     },
-//! #     stop: StopCondition { duration: Some(Duration::from_secs(2)), requests: None },
-//! #     timeout: Duration::from_secs(2),
-//! #     threads: NonZeroUsize::MIN,
-//! #     keep_alive: true,
-//! #     group_by: None,
-//! #     connect_to: Vec::new(),
-//! #     tls: TlsOptions::default(),
-//! #     http: HttpVersion::Http1,
-//! #     thresholds: vec![ScopedThreshold {
-//! #         scope: ThresholdScope::Total,
-//! #         threshold: Threshold::parse("error_rate < 1% over 1s").unwrap(),
-//! #     }],
-//! #     abort_on_fail: false,
-//! #     timer_slack: DEFAULT_TIMER_SLACK,
-//! #     journeys: None,
-//! # }.validate().unwrap();
-//! // `plan`: open model, 100 req/s for 2 s, "error_rate < 1% over 1s".
+//!
+//! let plan = RunPlan::builder(url.as_str())
+//!     .load(Load::Open {
+//!         profile: RateProfile { start_rate: 100.0, stages: Vec::new() },
+//!         arrival: Arrival::Uniform,
+//!         max_connections: NonZeroUsize::new(50).unwrap(),
+//!     })
+//!     .duration(Duration::from_secs(2))
+//!     .threshold(ScopedThreshold::total(Threshold::parse("error_rate < 1% over 1s").unwrap()))
+//!     .build()
+//!     .unwrap();
 //! let run = start(plan, vec![Box::new(Progress::every(1))]);
 //! std::thread::sleep(Duration::from_secs(1));
 //! run.control().set_rate(300.0); // from now on, 300 requests per second

@@ -11,7 +11,7 @@ use std::time::Duration;
 use stampede_analysis::{WarningCause, WarningKind};
 use stampede_experiment::{start, Finished};
 use stampede_plan::RunPlan;
-use support::{open_plan, testserver, url_of};
+use support::{open_plan, open_plan_with, testserver, url_of};
 
 /// Pins the calling thread (and the threads it starts later) to `cpu`.
 fn pin_this_thread(cpu: usize) {
@@ -113,16 +113,8 @@ fn cpu_hogs_on_the_generators_core_are_cpu_contention() {
 #[test]
 fn a_single_thread_asked_for_too_much_is_generator_saturated() {
     let target = testserver();
-    let mut plan = open_plan(&url_of(&target, "/"), 200_000.0, 3);
+    let mut plan = open_plan_with(&url_of(&target, "/"), 200_000.0, 3, 2000);
     plan.threads = std::num::NonZeroUsize::MIN;
-    plan.load = stampede_plan::Load::Open {
-        profile: stampede_plan::RateProfile {
-            start_rate: 200_000.0,
-            stages: Vec::new(),
-        },
-        arrival: stampede_plan::Arrival::Uniform,
-        max_connections: std::num::NonZeroUsize::new(2000).unwrap(),
-    };
     let f = start(plan, Vec::new()).wait().unwrap();
     eprintln!("{}", describe(&f));
     let w = &f.result.generator.warnings;

@@ -1,12 +1,15 @@
-//! The validated description of one run: a [`RunPlan`].
+//! The validated description of one run: a [`RunPlan`], made with [`RunPlan::builder`]
+//! (one request, repeated) or [`RunPlan::scenario_builder`] (a scenario file's journeys).
+//! Its [`Workload`] says exactly what runs; nothing in it is there only for reports.
 //!
-//! Flags (and, later, scenario files) are parsed at the edge into real types and checked
-//! here once, so the engine never sees a sentinel string or an impossible combination.
+//! Flags and scenario files are parsed at the edge into real types and checked here
+//! once, so the engine never sees a sentinel string or an impossible combination.
 //! This crate is pure: no sockets, no runtime.
 //!
-//! The building blocks of scenario files live in their own modules: [`template`] (request
-//! templates compiled once, rendered per request), [`feeder`] (CSV data), [`extract`]
-//! (values taken from responses) and [`check`] (assertions on responses).
+//! The building blocks of scenario steps live in the `stampede-script` crate and are
+//! re-exported here: [`template`] (request templates compiled once, rendered per
+//! request), [`feeder`] (CSV data), [`extract`] (values taken from responses) and
+//! [`check`] (assertions on responses).
 //!
 //! ```
 //! use stampede_plan::{parse_stage, Target};
@@ -18,23 +21,27 @@
 //! ```
 #![deny(missing_docs)]
 
-pub mod check;
-pub mod extract;
-pub mod feeder;
+mod builder;
+mod load;
 mod parse;
 mod run_plan;
 pub mod scenario;
-pub mod template;
+mod target;
 pub mod threshold;
 
-pub use check::{Check, StatusMatch};
-pub use extract::{Extractor, ResponseView};
-pub use feeder::{Feeder, FeederError, FeederMode};
+pub use stampede_script::{check, extract, feeder, template};
+pub use stampede_script::{
+    Check, Extractor, Feeder, FeederError, FeederMode, RenderContext, ResponseView, StatusMatch,
+    Template, TemplateError, VarId, VarTable,
+};
 
+pub use builder::{RequestsDraft, RunPlanBuilder};
+pub use load::{Arrival, Load, RateProfile, Stage};
 pub use parse::{parse_duration, parse_header, parse_stage};
 pub use run_plan::{
-    Arrival, GroupBy, HttpVersion, Load, PlanError, RateProfile, RequestSpec, RunPlan, Scheme,
-    Stage, StopCondition, Target, TlsOptions, DEFAULT_DURATION, DEFAULT_TIMER_SLACK,
+    GroupBy, HttpVersion, PlanError, RequestSpec, RequestWorkload, RunPlan, StopCondition,
+    TlsOptions, Workload, DEFAULT_CONNECTIONS, DEFAULT_DURATION, DEFAULT_TIMEOUT,
+    DEFAULT_TIMER_SLACK,
 };
-pub use template::{RenderContext, Template, TemplateError, VarId, VarTable};
+pub use target::{Scheme, Target};
 pub use threshold::{Comparison, ScopedThreshold, Threshold, ThresholdMetric, ThresholdScope};

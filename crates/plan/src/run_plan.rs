@@ -1,7 +1,12 @@
-//! The run plan and its parts.
+//! The run plan: what runs (a [`Workload`]) and how the run is bounded.
 
+use std::net::SocketAddr;
 use std::num::{NonZeroU64, NonZeroUsize};
+use std::sync::Arc;
 use std::time::Duration;
+
+use crate::scenario::Journeys;
+use crate::{Load, RateProfile, ScopedThreshold, Target};
 
 /// Why a plan is invalid.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -22,95 +27,9 @@ pub enum PlanError {
     Conflict(String),
 }
 
-/// URL scheme of the target.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Scheme {
-    /// HTTP over TCP.
-    Http,
-    /// HTTP over TLS.
-    Https,
-    /// WebSocket over TCP.
-    Ws,
-    /// WebSocket over TLS.
-    Wss,
-}
-
-impl Scheme {
-    /// True for schemes that run over TLS.
-    pub fn is_tls(self) -> bool {
-        matches!(self, Scheme::Https | Scheme::Wss)
-    }
-
-    /// True for WebSocket schemes.
-    pub fn is_websocket(self) -> bool {
-        matches!(self, Scheme::Ws | Scheme::Wss)
-    }
-}
-
-/// Where requests go.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Target {
-    /// The URL as given.
-    pub url: url::Url,
-    /// Scheme.
-    pub scheme: Scheme,
-    /// Host name or IP literal (IPv6 without brackets).
-    pub host: String,
-    /// TCP port.
-    pub port: u16,
-    /// The value of the `Host` header.
-    pub authority: String,
-    /// Path and query sent in the request line, e.g. `/a?b=1`.
-    pub path_and_query: String,
-}
-
-impl Target {
-    /// Parses and checks a target URL.
-    pub fn parse(text: &str) -> Result<Target, PlanError> {
-        let bad = |reason: String| PlanError::Value {
-            what: "url",
-            value: text.to_string(),
-            reason,
-        };
-        let url = url::Url::parse(text).map_err(|e| bad(e.to_string()))?;
-        let scheme = match url.scheme() {
-            "http" => Scheme::Http,
-            "https" => Scheme::Https,
-            "ws" => Scheme::Ws,
-            "wss" => Scheme::Wss,
-            other => {
-                return Err(bad(format!(
-                    "scheme '{other}' is not supported (supported: http, https, ws, wss)"
-                )))
-            }
-        };
-        let host = match url.host() {
-            Some(url::Host::Domain(d)) => d.to_string(),
-            Some(url::Host::Ipv4(a)) => a.to_string(),
-            Some(url::Host::Ipv6(a)) => a.to_string(),
-            None => return Err(bad("missing host".into())),
-        };
-        let port = url
-            .port_or_known_default()
-            .ok_or_else(|| bad("missing port".into()))?;
-        let host_part = url.host_str().unwrap_or_default();
-        let authority = match url.port() {
-            Some(p) => format!("{host_part}:{p}"),
-            None => host_part.to_string(),
-        };
-        let mut path_and_query = url.path().to_string();
-        if let Some(q) = url.query() {
-            path_and_query.push('?');
-            path_and_query.push_str(q);
-        }
-        Ok(Target {
-            url,
-            scheme,
-            host,
-            port,
-            authority,
-            path_and_query,
-        })
+impl From<std::convert::Infallible> for PlanError {
+    fn from(never: std::convert::Infallible) -> Self {
+        match never {}
     }
 }
 
@@ -132,111 +51,6 @@ impl Default for RequestSpec {
             headers: Vec::new(),
             body: Vec::new(),
         }
-    }
-}
-
-/// How arrivals are spaced in the open model.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum Arrival {
-    /// Evenly spaced at the current rate.
-    #[default]
-    Uniform,
-    /// A Poisson process at the current rate (exponential gaps).
-    Poisson,
-}
-
-/// One ramp stage: over `duration`, the rate moves linearly to `target_rate`.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Stage {
-    /// How long the stage lasts.
-    pub duration: Duration,
-    /// Requests per second at the end of the stage.
-    pub target_rate: f64,
-}
-
-/// Arrival rate over time: starts at `start_rate`, follows `stages` in order, then
-/// holds the last rate.
-#[derive(Debug, Clone, PartialEq)]
-pub struct RateProfile {
-    /// Requests per second at time zero.
-    pub start_rate: f64,
-    /// Linear ramps, in order.
-    pub stages: Vec<Stage>,
-}
-
-impl RateProfile {
-    /// A constant rate.
-    pub fn constant(rate: f64) -> Self {
-        RateProfile {
-            start_rate: rate,
-            stages: Vec::new(),
-        }
-    }
-
-    /// Total length of all stages.
-    pub fn stages_duration(&self) -> Duration {
-        self.stages.iter().map(|s| s.duration).sum()
-    }
-
-    /// The rate at `t` after the start, in requests per second.
-    pub fn rate_at(&self, t: Duration) -> f64 {
-        let mut from = self.start_rate;
-        let mut elapsed = Duration::ZERO;
-        for s in &self.stages {
-            if t < elapsed + s.duration {
-                let f = (t - elapsed).as_secs_f64() / s.duration.as_secs_f64();
-                return from + (s.target_rate - from) * f;
-            }
-            elapsed += s.duration;
-            from = s.target_rate;
-        }
-        from
-    }
-
-    /// The highest rate anywhere in the profile.
-    pub fn peak_rate(&self) -> f64 {
-        self.stages
-            .iter()
-            .map(|s| s.target_rate)
-            .fold(self.start_rate, f64::max)
-    }
-}
-
-/// The workload model.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Load {
-    /// Open model: requests arrive on a schedule, whatever the responses do.
-    Open {
-        /// The arrival rate over time.
-        profile: RateProfile,
-        /// How arrivals are spaced.
-        arrival: Arrival,
-        /// Upper bound on connections opened to serve the schedule.
-        max_connections: NonZeroUsize,
-    },
-    /// Closed model: a fixed number of connections each send back to back.
-    Closed {
-        /// Concurrent connections (virtual users).
-        connections: NonZeroUsize,
-    },
-    /// A fleet of devices: each client keeps its own connection (HTTP keep-alive or a
-    /// WebSocket), sends every `every` on its own schedule (or back to back when
-    /// `None`), and reconnects after `hold`.
-    Fleet {
-        /// Number of clients (devices).
-        clients: NonZeroUsize,
-        /// Interval between one client's requests or messages.
-        every: Option<Duration>,
-        /// Reconnect after holding a connection this long.
-        hold: Option<Duration>,
-    },
-}
-
-impl Load {
-    /// True when requests have intended send times (open model, or a fleet with an
-    /// interval), so latency is measured from the intended time.
-    pub fn is_scheduled(&self) -> bool {
-        matches!(self, Load::Open { .. } | Load::Fleet { every: Some(_), .. })
     }
 }
 
@@ -314,15 +128,44 @@ pub enum HttpVersion {
     },
 }
 
-/// Everything the engine needs for one run, validated.
+/// A run that sends one request again and again under one load model.
 #[derive(Debug, Clone)]
-pub struct RunPlan {
+pub struct RequestWorkload {
     /// Where requests go.
     pub target: Target,
     /// What each request is.
     pub request: RequestSpec,
-    /// Open or closed model.
+    /// Open, closed or fleet model.
     pub load: Load,
+    /// HTTP version.
+    pub http: HttpVersion,
+    /// Addresses to connect to instead of resolving the URL's host (round-robin per
+    /// connection); the `Host` header still names the URL's host.
+    pub connect_to: Vec<SocketAddr>,
+    /// TLS settings, used when the scheme is `https` or `wss`.
+    pub tls: TlsOptions,
+    /// Optional grouping of result rows.
+    pub group_by: Option<GroupBy>,
+}
+
+/// What a run sends.
+#[derive(Debug, Clone)]
+// One plan per run: not boxing keeps `Workload::Requests(w)` plain to build and match.
+#[allow(clippy::large_enum_variant)]
+pub enum Workload {
+    /// One request, repeated (a URL and flags).
+    Requests(RequestWorkload),
+    /// Virtual users walking through the journeys of a scenario file. Each scenario is a
+    /// lane with its own load ([`Journeys::lane_loads`]); rows are grouped by step.
+    Journeys(Arc<Journeys>),
+}
+
+/// Everything the engine needs for one run, validated. Build one with
+/// [`RunPlan::builder`] or [`RunPlan::scenario_builder`].
+#[derive(Debug, Clone)]
+pub struct RunPlan {
+    /// What is sent, to where, under which load.
+    pub workload: Workload,
     /// When to stop.
     pub stop: StopCondition,
     /// Per-request timeout (connect included).
@@ -331,26 +174,14 @@ pub struct RunPlan {
     pub threads: NonZeroUsize,
     /// Reuse connections (HTTP keep-alive); when false every request opens a new one.
     pub keep_alive: bool,
-    /// Optional grouping of result rows.
-    pub group_by: Option<GroupBy>,
-    /// Addresses to connect to instead of resolving the URL's host (round-robin per
-    /// connection); the `Host` header still names the URL's host.
-    pub connect_to: Vec<std::net::SocketAddr>,
-    /// TLS settings, used when the scheme is `https` or `wss`.
-    pub tls: TlsOptions,
-    /// HTTP version.
-    pub http: HttpVersion,
     /// Pass/fail criteria checked at the end (and each second with `abort_on_fail`).
-    pub thresholds: Vec<crate::ScopedThreshold>,
+    pub thresholds: Vec<ScopedThreshold>,
     /// Stop the run as soon as a threshold fails.
     pub abort_on_fail: bool,
     /// The shortest time between two wakes of the open-model dispatcher (and fleet
     /// clocks): sends due within it leave together. Smaller is more precise, larger
     /// costs less CPU at high rates.
     pub timer_slack: Duration,
-    /// Scenario runs: the journeys to run (then `target`, `request` and `load` describe
-    /// only the first target and the file-wide load, for reports).
-    pub journeys: Option<std::sync::Arc<crate::scenario::Journeys>>,
 }
 
 /// The default `timer_slack`.
@@ -359,10 +190,20 @@ pub const DEFAULT_TIMER_SLACK: Duration = Duration::from_micros(500);
 /// The default run length when neither a duration, a request count nor stages are given.
 pub const DEFAULT_DURATION: Duration = Duration::from_secs(10);
 
+/// The default per-request timeout.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The default closed-model concurrency.
+pub const DEFAULT_CONNECTIONS: NonZeroUsize = NonZeroUsize::new(50).expect("non-zero");
+
+/// Scenario rows are grouped by step.
+static BY_STEP: GroupBy = GroupBy::Step;
+
 impl RunPlan {
     /// Checks the plan for contradictions and fills in derived defaults: an open model
     /// with stages and no explicit stop runs for the length of its stages; a plan with
-    /// no stop condition runs for [`DEFAULT_DURATION`].
+    /// no stop condition runs for [`DEFAULT_DURATION`] (a scenario run for its file's
+    /// `duration`).
     pub fn validate(mut self) -> Result<RunPlan, PlanError> {
         if self.timeout.is_zero() {
             return Err(PlanError::Conflict("--timeout must be positive".into()));
@@ -371,6 +212,108 @@ impl RunPlan {
             return Err(PlanError::Conflict(
                 "--timer-slack must be at most 100ms (it delays sends by up to that much)".into(),
             ));
+        }
+        if let Workload::Requests(w) = &self.workload {
+            w.validate()?;
+            if let Load::Closed { connections } = &w.load {
+                if !self.keep_alive && connections.get() > 20_000 {
+                    return Err(PlanError::Conflict(
+                        "too many connections for this process's file limit".into(),
+                    ));
+                }
+            }
+        }
+        if self.stop.duration.is_none() && self.stop.requests.is_none() {
+            self.stop.duration = Some(match &self.workload {
+                Workload::Journeys(j) => j.duration,
+                Workload::Requests(RequestWorkload {
+                    load: Load::Open { profile, .. },
+                    ..
+                }) if !profile.stages_duration().is_zero() => profile.stages_duration(),
+                Workload::Requests(_) => DEFAULT_DURATION,
+            });
+        }
+        if self.stop.duration.is_some_and(|d| d.is_zero()) {
+            return Err(PlanError::Conflict("--duration must be positive".into()));
+        }
+        Ok(self)
+    }
+
+    /// The single-request workload, or `None` for a scenario run.
+    pub fn requests(&self) -> Option<&RequestWorkload> {
+        match &self.workload {
+            Workload::Requests(w) => Some(w),
+            Workload::Journeys(_) => None,
+        }
+    }
+
+    /// The scenario file's journeys, or `None` for a single-request run.
+    pub fn journeys(&self) -> Option<&Arc<Journeys>> {
+        match &self.workload {
+            Workload::Journeys(j) => Some(j),
+            Workload::Requests(_) => None,
+        }
+    }
+
+    /// The URL the run is against: the request's, or the base URL of a scenario file's
+    /// first (default) target.
+    pub fn url(&self) -> &url::Url {
+        match &self.workload {
+            Workload::Requests(w) => &w.target.url,
+            Workload::Journeys(j) => &j.targets[0].base.url,
+        }
+    }
+
+    /// What is loaded, in a few words: `GET http://...` or `scenario FILE against URL`.
+    pub fn subject(&self) -> String {
+        match &self.workload {
+            Workload::Requests(w) => format!("{} {}", w.request.method, w.target.url),
+            Workload::Journeys(j) => {
+                format!("scenario {} against {}", j.path.display(), self.url())
+            }
+        }
+    }
+
+    /// How result rows are grouped: the flag's choice, or by step for scenario runs.
+    pub fn group_by(&self) -> Option<&GroupBy> {
+        match &self.workload {
+            Workload::Requests(w) => w.group_by.as_ref(),
+            Workload::Journeys(_) => Some(&BY_STEP),
+        }
+    }
+
+    /// True when requests have intended send times, so latency is measured from them:
+    /// the open model or a fleet with an interval; for scenario runs, when any lane is
+    /// open ([`Journeys::is_scheduled`]).
+    pub fn is_scheduled(&self) -> bool {
+        match &self.workload {
+            Workload::Requests(w) => w.load.is_scheduled(),
+            Workload::Journeys(j) => j.is_scheduled(),
+        }
+    }
+
+    /// The request rate the run intends over time ([`Load::schedule_profile`]); `None`
+    /// without a schedule and for scenario runs, whose schedules count journeys, not
+    /// requests.
+    pub fn schedule_profile(&self) -> Option<RateProfile> {
+        self.requests().and_then(|w| w.load.schedule_profile())
+    }
+
+    /// The intended request rate at the start, when [`RunPlan::schedule_profile`] has one.
+    pub fn target_rate(&self) -> Option<f64> {
+        self.schedule_profile().map(|p| p.start_rate)
+    }
+}
+
+impl RequestWorkload {
+    fn validate(&self) -> Result<(), PlanError> {
+        let method = &self.request.method;
+        if method.is_empty() || !method.bytes().all(|b| b.is_ascii_uppercase()) {
+            return Err(PlanError::Value {
+                what: "--method",
+                value: method.clone(),
+                reason: "expected letters, e.g. GET or POST".into(),
+            });
         }
         if let Load::Open { profile, .. } = &self.load {
             if !profile.start_rate.is_finite() || profile.start_rate < 0.0 {
@@ -383,20 +326,6 @@ impl RunPlan {
                     "the open model needs a positive rate somewhere: give --rate or a --stage with a rate above 0".into(),
                 ));
             }
-            if self.stop.duration.is_none() && self.stop.requests.is_none() {
-                let staged = profile.stages_duration();
-                self.stop.duration = Some(if staged.is_zero() {
-                    DEFAULT_DURATION
-                } else {
-                    staged
-                });
-            }
-        }
-        if self.stop.duration.is_none() && self.stop.requests.is_none() {
-            self.stop.duration = Some(DEFAULT_DURATION);
-        }
-        if self.stop.duration.is_some_and(|d| d.is_zero()) {
-            return Err(PlanError::Conflict("--duration must be positive".into()));
         }
         if let Load::Fleet { every, hold, .. } = &self.load {
             if every.is_some_and(|d| d.is_zero()) || hold.is_some_and(|d| d.is_zero()) {
@@ -415,111 +344,26 @@ impl RunPlan {
                 "WebSocket URLs use HTTP/1.1 upgrades; drop --http2".into(),
             ));
         }
-        if let Load::Closed { connections } = &self.load {
-            if !self.keep_alive && connections.get() > 20_000 {
-                return Err(PlanError::Conflict(
-                    "too many connections for this process's file limit".into(),
-                ));
-            }
+        if matches!(self.group_by, Some(GroupBy::Step)) {
+            return Err(PlanError::Conflict(
+                "grouping by step needs a scenario file".into(),
+            ));
         }
-        Ok(self)
-    }
-
-    /// The arrival rate the run intends over time: the open model's profile, or a fleet's
-    /// clients / interval; `None` when there is no schedule (closed model, back-to-back
-    /// fleets).
-    pub fn schedule_profile(&self) -> Option<RateProfile> {
-        match &self.load {
-            Load::Open { profile, .. } => Some(profile.clone()),
-            Load::Fleet {
-                clients,
-                every: Some(every),
-                ..
-            } => Some(RateProfile::constant(
-                clients.get() as f64 / every.as_secs_f64(),
-            )),
-            _ => None,
-        }
-    }
-
-    /// The target rate at the start, or `None` when there is no schedule.
-    pub fn target_rate(&self) -> Option<f64> {
-        match &self.load {
-            Load::Open { profile, .. } => Some(profile.start_rate),
-            Load::Fleet {
-                clients,
-                every: Some(every),
-                ..
-            } => Some(clients.get() as f64 / every.as_secs_f64()),
-            _ => None,
-        }
+        Ok(())
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::{Arrival, Stage};
 
-    fn plan(load: Load, stop: StopCondition) -> RunPlan {
-        RunPlan {
-            target: Target::parse("http://localhost/").unwrap(),
-            request: RequestSpec::default(),
-            load,
-            stop,
-            timeout: Duration::from_secs(1),
-            threads: NonZeroUsize::new(1).unwrap(),
-            keep_alive: true,
-            group_by: None,
-            connect_to: Vec::new(),
-            tls: TlsOptions::default(),
-            http: HttpVersion::Http1,
-            thresholds: Vec::new(),
-            abort_on_fail: false,
-            timer_slack: crate::DEFAULT_TIMER_SLACK,
-            journeys: None,
+    fn open(profile: RateProfile) -> Load {
+        Load::Open {
+            profile,
+            arrival: Arrival::Uniform,
+            max_connections: NonZeroUsize::new(10).unwrap(),
         }
-    }
-
-    const NO_STOP: StopCondition = StopCondition {
-        duration: None,
-        requests: None,
-    };
-
-    #[test]
-    fn target_parsing() {
-        let t = Target::parse("http://[::1]:9000/a/b?c=d").unwrap();
-        assert_eq!(t.host, "::1");
-        assert_eq!(t.authority, "[::1]:9000");
-        assert_eq!(t.path_and_query, "/a/b?c=d");
-        let t = Target::parse("http://example.test").unwrap();
-        assert_eq!((t.port, t.authority.as_str()), (80, "example.test"));
-        assert_eq!(t.path_and_query, "/");
-        assert!(Target::parse("ftp://x/").is_err());
-        let t = Target::parse("https://localhost/").unwrap();
-        assert_eq!((t.port, t.scheme.is_tls()), (443, true));
-        assert!(Target::parse("wss://h/ws").unwrap().scheme.is_websocket());
-        assert!(Target::parse("not a url").is_err());
-    }
-
-    #[test]
-    fn profile_rate_follows_stages() {
-        let p = RateProfile {
-            start_rate: 0.0,
-            stages: vec![
-                Stage {
-                    duration: Duration::from_secs(10),
-                    target_rate: 100.0,
-                },
-                Stage {
-                    duration: Duration::from_secs(10),
-                    target_rate: 100.0,
-                },
-            ],
-        };
-        assert_eq!(p.rate_at(Duration::from_secs(5)), 50.0);
-        assert_eq!(p.rate_at(Duration::from_secs(15)), 100.0);
-        assert_eq!(p.rate_at(Duration::from_secs(50)), 100.0);
-        assert_eq!(p.stages_duration(), Duration::from_secs(20));
     }
 
     #[test]
@@ -531,32 +375,60 @@ mod tests {
                 target_rate: 10.0,
             }],
         };
-        let load = Load::Open {
-            profile: p,
-            arrival: Arrival::Uniform,
-            max_connections: NonZeroUsize::new(10).unwrap(),
-        };
-        let v = plan(load, NO_STOP).validate().unwrap();
+        let v = RunPlan::builder("http://localhost/")
+            .load(open(p))
+            .build()
+            .unwrap();
         assert_eq!(v.stop.duration, Some(Duration::from_secs(7)));
     }
 
     #[test]
     fn zero_rate_is_rejected() {
-        let load = Load::Open {
-            profile: RateProfile::constant(0.0),
-            arrival: Arrival::Uniform,
-            max_connections: NonZeroUsize::new(10).unwrap(),
-        };
-        assert!(plan(load, NO_STOP).validate().is_err());
+        let b = RunPlan::builder("http://localhost/").load(open(RateProfile::constant(0.0)));
+        assert!(b.build().is_err());
     }
 
     #[test]
     fn closed_model_defaults_to_ten_seconds() {
-        let load = Load::Closed {
-            connections: NonZeroUsize::new(4).unwrap(),
-        };
-        let v = plan(load, NO_STOP).validate().unwrap();
+        let v = RunPlan::builder("http://localhost/").build().unwrap();
         assert_eq!(v.stop.duration, Some(DEFAULT_DURATION));
+        assert_eq!(v.timeout, DEFAULT_TIMEOUT);
+        let w = v.requests().unwrap();
+        assert_eq!(
+            w.load,
+            Load::Closed {
+                connections: DEFAULT_CONNECTIONS
+            }
+        );
+        assert_eq!(v.subject(), "GET http://localhost/");
+        assert_eq!(v.group_by(), None);
+        assert!(!v.is_scheduled() && v.journeys().is_none());
+    }
+
+    #[test]
+    fn contradictions_are_rejected() {
+        let b = RunPlan::builder("http://localhost/");
+        let bad = [
+            b.clone().method("G3T").build(),
+            b.clone().threads(0).build(),
+            b.clone().requests(0).build(),
+            b.clone().timeout(Duration::ZERO).build(),
+            b.clone().duration(Duration::ZERO).build(),
+            b.clone().group_by(Some(GroupBy::Step)).build(),
+            RunPlan::builder("ws://localhost/").build(),
+            RunPlan::builder("nope").build(),
+        ];
+        for result in bad {
+            assert!(result.is_err(), "{result:?}");
+        }
+        let bad_method = b.clone().method("G3T").build().unwrap_err().to_string();
+        assert!(bad_method.contains("--method 'G3T'"), "{bad_method}");
+        assert!(b.method("post").build().is_ok());
+        let target = crate::Target::parse("http://localhost:81/").unwrap();
+        assert_eq!(
+            RunPlan::builder(target).build().unwrap().url().port(),
+            Some(81)
+        );
     }
 
     #[test]

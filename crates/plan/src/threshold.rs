@@ -248,6 +248,16 @@ pub struct ScopedThreshold {
     pub threshold: Threshold,
 }
 
+impl ScopedThreshold {
+    /// `threshold` over all requests of the run.
+    pub fn total(threshold: Threshold) -> Self {
+        ScopedThreshold {
+            scope: ThresholdScope::Total,
+            threshold,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

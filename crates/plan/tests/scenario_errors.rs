@@ -332,6 +332,57 @@ fn bad_load_combination() {
     assert_at(&e, 6, 47, &["`duration` applies to the whole run"]);
 }
 
+/// Each load error of either model, at the key that causes it (the open and the closed
+/// model share one checking path).
+#[test]
+fn every_load_error_of_both_models() {
+    let step = "  [[scenarios.steps]]\n  url = \"/\"\n";
+    let cases: &[(&str, (usize, usize), &[&str])] = &[
+        (
+            "vus = 2\narrival = \"poisson\"",
+            (3, 11),
+            &["`arrival` is for the open model"],
+        ),
+        (
+            "vus = 2\nstages = [{ duration = \"1s\", target = 2 }]",
+            (2, 7),
+            &["either `vus`", "not both"],
+        ),
+        ("rate = 0", (2, 8), &["`rate` must be a positive number"]),
+        ("rate = -1.5", (2, 8), &["`rate` must be a positive number"]),
+        ("vus = 0", (2, 7), &["`vus` must be a positive integer"]),
+        (
+            "model = \"closed\"",
+            (1, 1),
+            &["the closed model needs `vus = N` (virtual users)"],
+        ),
+        (
+            "start = 0\nstages = [{ duration = \"1s\", target = 0 }]",
+            (1, 1),
+            &["the open model needs a rate above 0 somewhere"],
+        ),
+        (
+            "model = \"closed\"\nstages = [{ duration = \"1s\", target = 0 }]",
+            (1, 1),
+            &["the closed model needs at least one virtual user"],
+        ),
+        (
+            "model = \"closed\"\nstart = 1.5",
+            (3, 9),
+            &["`start` is virtual users: a whole number"],
+        ),
+        (
+            "rate = 2\nmax_vus = 0",
+            (3, 11),
+            &["`max_vus` must be a positive"],
+        ),
+    ];
+    for (load, (line, column), needles) in cases {
+        let e = err(&format!("[load]\n{load}\n{HEAD}{step}"));
+        assert_at(&e, *line, *column, needles);
+    }
+}
+
 #[test]
 fn body_and_body_file_are_exclusive() {
     let e = err(&with_step(
@@ -348,6 +399,11 @@ fn bad_method_and_header_name() {
         "  url = \"/\"\n  headers = { \"x y\" = \"1\" }\n",
     ));
     assert_at(&e, 8, 15, &["bad header name 'x y'", "token"]);
+    // A check on a response header names it the same way.
+    let e = err(&with_step(
+        "  url = \"/\"\n  checks = { header = { \"x y\" = \"1\" } }\n",
+    ));
+    assert_at(&e, 8, 25, &["bad header name 'x y'", "token"]);
 }
 
 #[test]

@@ -22,7 +22,8 @@ use stampede_analysis::{
 use stampede_engine::schedule::Cumulative;
 use stampede_engine::RunOutcome;
 use stampede_metrics::{IntervalPoint, Stats};
-use stampede_plan::{Arrival, HttpVersion, Load, RunPlan};
+use stampede_plan::scenario::JourneyLoad;
+use stampede_plan::{Arrival, HttpVersion, Load, RateProfile, RunPlan, Workload};
 
 /// The version of this document's shape.
 pub const SCHEMA_VERSION: u32 = 1;
@@ -389,13 +390,10 @@ fn status_map(stats: &Stats) -> BTreeMap<String, u64> {
 impl RunResult {
     /// Builds the document from a plan and what the engine measured.
     pub fn new(plan: &RunPlan, outcome: &RunOutcome) -> Self {
-        let open = plan.load.is_scheduled();
+        let open = plan.is_scheduled();
         let elapsed = outcome.elapsed;
         // A scenario's schedule counts journeys, not requests: no request target rate.
-        let schedule = plan
-            .schedule_profile()
-            .filter(|_| plan.journeys.is_none())
-            .map(|p| Cumulative::new(&p));
+        let schedule = plan.schedule_profile().map(|p| Cumulative::new(&p));
         let target_rate = match &schedule {
             Some(c) if !elapsed.is_zero() => Some(c.at(elapsed) / elapsed.as_secs_f64()),
             _ => None,
@@ -446,7 +444,7 @@ impl RunResult {
                 .map(|(c, t)| (c.as_str().to_string(), t.clone()))
                 .collect(),
             status_codes: status_map(total),
-            group_by: plan.group_by.as_ref().map(|g| g.label().to_string()),
+            group_by: plan.group_by().map(|g| g.label().to_string()),
             groups: outcome
                 .groups
                 .iter()
@@ -510,59 +508,74 @@ fn round3(x: f64) -> f64 {
 }
 
 fn config_of(plan: &RunPlan) -> RunConfig {
-    let (model, rate, stages, arrival, connections, max_connections) = match &plan.load {
-        Load::Open {
-            profile,
-            arrival,
-            max_connections,
-        } => (
+    let open = |profile: &RateProfile, arrival: Arrival, max_connections: usize| {
+        let stages = profile
+            .stages
+            .iter()
+            .map(|s| StageDoc {
+                duration_s: s.duration.as_secs_f64(),
+                rate: s.target_rate,
+            })
+            .collect();
+        let arrival = match arrival {
+            Arrival::Uniform => "uniform",
+            Arrival::Poisson => "poisson",
+        };
+        let rate = Some(profile.start_rate);
+        (
             "open",
-            Some(profile.start_rate),
-            profile
-                .stages
-                .iter()
-                .map(|s| StageDoc {
-                    duration_s: s.duration.as_secs_f64(),
-                    rate: s.target_rate,
-                })
-                .collect(),
-            Some(match arrival {
-                Arrival::Uniform => "uniform",
-                Arrival::Poisson => "poisson",
-            }),
+            rate,
+            stages,
+            Some(arrival),
             None,
-            Some(max_connections.get()),
-        ),
-        Load::Closed { connections } => (
-            "closed",
-            None,
-            Vec::new(),
-            None,
-            Some(connections.get()),
-            None,
-        ),
-        Load::Fleet { clients, .. } => (
-            "fleet",
-            plan.target_rate(),
-            Vec::new(),
-            None,
-            Some(clients.get()),
-            None,
-        ),
+            Some(max_connections),
+        )
     };
-    let (every_s, hold_s) = match &plan.load {
-        Load::Fleet { every, hold, .. } => (
+    let closed = |connections: usize| ("closed", None, Vec::new(), None, Some(connections), None);
+    let (model, rate, stages, arrival, connections, max_connections) = match &plan.workload {
+        Workload::Requests(w) => match &w.load {
+            Load::Open {
+                profile,
+                arrival,
+                max_connections,
+            } => open(profile, *arrival, max_connections.get()),
+            Load::Closed { connections } => closed(connections.get()),
+            Load::Fleet { clients, .. } => (
+                "fleet",
+                plan.target_rate(),
+                Vec::new(),
+                None,
+                Some(clients.get()),
+                None,
+            ),
+        },
+        // The file's load as the report shows it: journeys per second, or virtual users.
+        Workload::Journeys(j) => match j.reported_load() {
+            JourneyLoad::Open {
+                profile,
+                arrival,
+                max_vus,
+            } => open(profile, *arrival, *max_vus),
+            JourneyLoad::Closed { profile } => closed(profile.peak_rate().round() as usize),
+        },
+    };
+    let (every_s, hold_s) = match plan.requests().map(|w| &w.load) {
+        Some(Load::Fleet { every, hold, .. }) => (
             every.map(|d| d.as_secs_f64()),
             hold.map(|d| d.as_secs_f64()),
         ),
         _ => (None, None),
     };
+    let (method, http) = match &plan.workload {
+        Workload::Requests(w) => (w.request.method.as_str(), w.http),
+        Workload::Journeys(j) => ("GET", j.targets[0].http),
+    };
     RunConfig {
-        scenario_file: plan.journeys.as_ref().map(|j| j.path.display().to_string()),
+        scenario_file: plan.journeys().map(|j| j.path.display().to_string()),
         every_s,
         hold_s,
-        url: plan.target.url.to_string(),
-        method: plan.request.method.clone(),
+        url: plan.url().to_string(),
+        method: method.to_string(),
         model: model.to_string(),
         rate,
         stages,
@@ -574,12 +587,12 @@ fn config_of(plan: &RunPlan) -> RunConfig {
         timeout_ms: plan.timeout.as_secs_f64() * 1000.0,
         threads: plan.threads.get(),
         keep_alive: plan.keep_alive,
-        http: match plan.http {
+        http: match http {
             HttpVersion::Http1 => "http1",
             HttpVersion::Http2 { .. } => "http2",
         }
         .to_string(),
-        streams: match plan.http {
+        streams: match http {
             HttpVersion::Http1 => None,
             HttpVersion::Http2 { streams } => Some(streams.get()),
         },

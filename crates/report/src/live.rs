@@ -17,7 +17,8 @@ use ratatui::widgets::{
 use ratatui::Frame;
 use stampede_engine::schedule::Cumulative;
 use stampede_engine::LiveSecond;
-use stampede_plan::{Load, RunPlan};
+use stampede_plan::scenario::JourneyLoad;
+use stampede_plan::{Load, RunPlan, Workload};
 
 use crate::table::ms;
 
@@ -80,38 +81,38 @@ pub struct LiveView {
 impl LiveView {
     /// An empty view of the run `plan` describes.
     pub fn new(plan: &RunPlan) -> Self {
-        let (open_model, schedule, load) = match &plan.load {
-            Load::Open { profile, .. } => (
-                true,
-                Some(Cumulative::new(profile)),
-                "open model".to_string(),
-            ),
-            Load::Closed { connections } => (
-                false,
-                None,
-                format!("closed model, {connections} connections"),
-            ),
-            Load::Fleet { clients, .. } => (
-                plan.load.is_scheduled(),
-                plan.schedule_profile().map(|p| Cumulative::new(&p)),
-                format!("fleet of {clients} clients"),
-            ),
-        };
-        // A scenario's schedule counts journeys, not requests.
-        let (title, schedule) = match &plan.journeys {
-            Some(j) => (
-                format!(
-                    "scenario {} against {}  ({load})",
-                    j.path.display(),
-                    plan.target.url
+        let (open_model, schedule, load) = match &plan.workload {
+            Workload::Requests(w) => match &w.load {
+                Load::Open { profile, .. } => (
+                    true,
+                    Some(Cumulative::new(profile)),
+                    "open model".to_string(),
                 ),
-                None,
-            ),
-            None => (
-                format!("{} {}  ({load})", plan.request.method, plan.target.url),
-                schedule,
-            ),
+                Load::Closed { connections } => (
+                    false,
+                    None,
+                    format!("closed model, {connections} connections"),
+                ),
+                Load::Fleet { clients, .. } => (
+                    plan.is_scheduled(),
+                    plan.schedule_profile().map(|p| Cumulative::new(&p)),
+                    format!("fleet of {clients} clients"),
+                ),
+            },
+            // A scenario's schedule counts journeys, not requests: no request schedule.
+            Workload::Journeys(j) => match j.reported_load() {
+                JourneyLoad::Open { .. } => (true, None, "open model".to_string()),
+                JourneyLoad::Closed { profile } => (
+                    false,
+                    None,
+                    format!(
+                        "closed model, {} connections",
+                        profile.peak_rate().round() as usize
+                    ),
+                ),
+            },
         };
+        let title = format!("{}  ({load})", plan.subject());
         LiveView {
             title,
             open_model,

@@ -6,17 +6,12 @@ use std::time::{Duration, SystemTime};
 
 use stampede_engine::RunOutcome;
 use stampede_metrics::{ErrorClass, GeneratorStats, IntervalPoint, Stats};
-use stampede_plan::{
-    GroupBy, HttpVersion, Load, RateProfile, RequestSpec, RunPlan, Stage, StopCondition, Target,
-    TlsOptions,
-};
+use stampede_plan::{GroupBy, Load, RateProfile, RunPlan, Stage};
 
 /// An open-model plan ramping to 100 req/s over 2 s, then holding for 3 s.
 pub(crate) fn plan(grouped: bool) -> RunPlan {
-    RunPlan {
-        target: Target::parse("http://127.0.0.1:8080/api?delay=2ms").unwrap(),
-        request: RequestSpec::default(),
-        load: Load::Open {
+    RunPlan::builder("http://127.0.0.1:8080/api?delay=2ms")
+        .load(Load::Open {
             profile: RateProfile {
                 start_rate: 0.0,
                 stages: vec![
@@ -32,23 +27,13 @@ pub(crate) fn plan(grouped: bool) -> RunPlan {
             },
             arrival: stampede_plan::Arrival::Uniform,
             max_connections: NonZeroUsize::new(10).unwrap(),
-        },
-        stop: StopCondition {
-            duration: Some(Duration::from_secs(5)),
-            requests: None,
-        },
-        timeout: Duration::from_secs(1),
-        threads: NonZeroUsize::new(2).unwrap(),
-        keep_alive: true,
-        group_by: grouped.then(|| GroupBy::Header("X-Served-By".into())),
-        connect_to: Vec::new(),
-        tls: TlsOptions::default(),
-        http: HttpVersion::Http1,
-        thresholds: Vec::new(),
-        abort_on_fail: false,
-        timer_slack: stampede_plan::DEFAULT_TIMER_SLACK,
-        journeys: None,
-    }
+        })
+        .duration(Duration::from_secs(5))
+        .timeout(Duration::from_secs(1))
+        .threads(2)
+        .group_by(grouped.then(|| GroupBy::Header("X-Served-By".into())))
+        .build()
+        .unwrap()
 }
 
 /// Stats of one second: `n` responses around `ms` milliseconds, every tenth a 503,

@@ -9,52 +9,37 @@ use std::num::NonZeroUsize;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use stampede_plan::{
-    Arrival, HttpVersion, Load, RateProfile, RequestSpec, RunPlan, ScopedThreshold, StopCondition,
-    Target, Threshold, ThresholdScope, TlsOptions,
-};
+use stampede_plan::{Arrival, Load, RateProfile, RunPlan, ScopedThreshold, Threshold};
 use stampede_testserver::{TargetConfig, TargetHandle};
 
-/// An open-model plan: `rate` req/s against `url` for `secs`, two threads.
+/// An open-model plan: `rate` req/s against `url` for `secs`, two threads, at most 200
+/// connections.
 pub(crate) fn open_plan(url: &str, rate: f64, secs: u64) -> RunPlan {
-    RunPlan {
-        target: Target::parse(url).unwrap(),
-        request: RequestSpec::default(),
-        load: Load::Open {
+    open_plan_with(url, rate, secs, 200)
+}
+
+/// [`open_plan`] with room for `max_connections`.
+pub(crate) fn open_plan_with(url: &str, rate: f64, secs: u64, max_connections: usize) -> RunPlan {
+    RunPlan::builder(url)
+        .load(Load::Open {
             profile: RateProfile {
                 start_rate: rate,
                 stages: Vec::new(),
             },
             arrival: Arrival::Uniform,
-            max_connections: NonZeroUsize::new(200).unwrap(),
-        },
-        stop: StopCondition {
-            duration: Some(Duration::from_secs(secs)),
-            requests: None,
-        },
-        timeout: Duration::from_secs(2),
-        threads: NonZeroUsize::new(2).unwrap(),
-        keep_alive: true,
-        group_by: None,
-        connect_to: Vec::new(),
-        tls: TlsOptions::default(),
-        http: HttpVersion::Http1,
-        thresholds: Vec::new(),
-        abort_on_fail: false,
-        timer_slack: stampede_plan::DEFAULT_TIMER_SLACK,
-        journeys: None,
-    }
-    .validate()
-    .unwrap()
+            max_connections: NonZeroUsize::new(max_connections).unwrap(),
+        })
+        .duration(Duration::from_secs(secs))
+        .timeout(Duration::from_secs(2))
+        .threads(2)
+        .build()
+        .unwrap()
 }
 
 /// Adds whole-run criteria to a plan.
 pub(crate) fn with_thresholds(mut plan: RunPlan, texts: &[&str]) -> RunPlan {
-    plan.thresholds
-        .extend(texts.iter().map(|t| ScopedThreshold {
-            scope: ThresholdScope::Total,
-            threshold: Threshold::parse(t).unwrap(),
-        }));
+    let parsed = texts.iter().map(|t| Threshold::parse(t).unwrap());
+    plan.thresholds.extend(parsed.map(ScopedThreshold::total));
     plan
 }
 

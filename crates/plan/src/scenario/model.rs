@@ -14,7 +14,7 @@ use crate::extract::Extractor;
 use crate::feeder::Feeder;
 use crate::template::{Template, VarId, VarTable};
 use crate::threshold::ScopedThreshold;
-use crate::{Arrival, HttpVersion, RateProfile, Target, TlsOptions};
+use crate::{Arrival, HttpVersion, RateProfile, Stage, Target, TlsOptions};
 
 /// A whole scenario file, validated.
 #[derive(Debug, Clone)]
@@ -41,6 +41,54 @@ pub struct Journeys {
     pub cookies: bool,
     /// Run-wide and per-step pass/fail criteria.
     pub thresholds: Vec<ScopedThreshold>,
+}
+
+impl Journeys {
+    /// The load each scenario (lane) runs, in file order: its own, or its weight's share
+    /// of the file-wide load.
+    pub fn lane_loads(&self) -> Vec<JourneyLoad> {
+        let shared_weight: f64 = self
+            .scenarios
+            .iter()
+            .filter(|s| s.load.is_none())
+            .map(|s| s.weight)
+            .sum();
+        self.scenarios
+            .iter()
+            .map(|s| match &s.load {
+                Some(own) => own.clone(),
+                None => self
+                    .load
+                    .scaled(s.weight / shared_weight.max(f64::MIN_POSITIVE)),
+            })
+            .collect()
+    }
+
+    /// True when any lane is open, so some requests have intended send times.
+    pub fn is_scheduled(&self) -> bool {
+        self.scenarios
+            .iter()
+            .any(|s| s.load.as_ref().unwrap_or(&self.load).is_scheduled())
+    }
+
+    /// The load a report shows for the whole file: the file-wide load, unless every
+    /// scenario has its own (then the first scenario's); an open lane's when any lane is
+    /// open and the choice is closed.
+    pub fn reported_load(&self) -> &JourneyLoad {
+        let shown = match self.scenarios.iter().all(|s| s.load.is_some()) {
+            true => self.scenarios[0].load.as_ref().unwrap_or(&self.load),
+            false => &self.load,
+        };
+        if shown.is_scheduled() {
+            return shown;
+        }
+        let open_lane = self
+            .scenarios
+            .iter()
+            .filter_map(|s| s.load.as_ref())
+            .find(|l| l.is_scheduled());
+        open_lane.unwrap_or(shown)
+    }
 }
 
 /// One base URL with its defaults.
@@ -99,6 +147,43 @@ pub enum JourneyLoad {
         /// Virtual users over time (`start_rate` and stage targets are VU counts).
         profile: RateProfile,
     },
+}
+
+impl JourneyLoad {
+    /// True for the open model: each journey's first request has an intended send time,
+    /// and its latency is measured from it.
+    pub fn is_scheduled(&self) -> bool {
+        matches!(self, JourneyLoad::Open { .. })
+    }
+
+    /// A share of this load: rates, virtual users and the in-flight cap times `share`.
+    pub fn scaled(&self, share: f64) -> JourneyLoad {
+        let scale = |p: &RateProfile| RateProfile {
+            start_rate: p.start_rate * share,
+            stages: p
+                .stages
+                .iter()
+                .map(|s| Stage {
+                    duration: s.duration,
+                    target_rate: s.target_rate * share,
+                })
+                .collect(),
+        };
+        match self {
+            JourneyLoad::Closed { profile } => JourneyLoad::Closed {
+                profile: scale(profile),
+            },
+            JourneyLoad::Open {
+                profile,
+                arrival,
+                max_vus,
+            } => JourneyLoad::Open {
+                profile: scale(profile),
+                arrival: *arrival,
+                max_vus: ((*max_vus as f64 * share).ceil() as usize).max(1),
+            },
+        }
+    }
 }
 
 /// One step of a journey.

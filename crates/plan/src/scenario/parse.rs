@@ -32,6 +32,36 @@ type Result<T> = std::result::Result<T, ScenarioError>;
 
 /// Journeys in flight at most in the open model, unless `max_vus` says otherwise.
 const DEFAULT_MAX_VUS: usize = 10_000;
+
+/// How a load model names its parts, for the checks and messages both models share.
+struct ModelTerms {
+    /// `open` or `closed`.
+    name: &'static str,
+    /// The key of a constant load.
+    key: &'static str,
+    /// What that key counts.
+    unit: &'static str,
+    /// The message for a constant that is not positive.
+    invalid: &'static str,
+    /// The message for a profile that never rises above 0.
+    no_peak: &'static str,
+}
+
+const OPEN_TERMS: ModelTerms = ModelTerms {
+    name: "open",
+    key: "rate",
+    unit: "journeys per second",
+    invalid: "`rate` must be a positive number of journeys per second",
+    no_peak: "the open model needs a rate above 0 somewhere",
+};
+
+const CLOSED_TERMS: ModelTerms = ModelTerms {
+    name: "closed",
+    key: "vus",
+    unit: "virtual users",
+    invalid: "`vus` must be a positive integer",
+    no_peak: "the closed model needs at least one virtual user somewhere",
+};
 /// Per-request timeout unless `timeout` says otherwise.
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
 /// HTTP/2 streams per connection unless `streams` says otherwise.
@@ -210,6 +240,18 @@ impl<'a> Cx<'a> {
             .map_err(|e| self.err_at(value, format!("bad threshold: {e}")))
     }
 
+    /// Checks that a header name is an HTTP token.
+    fn header_name(&self, name: &Spanned<String>) -> Result<()> {
+        if is_token(name.get_ref()) {
+            return Ok(());
+        }
+        let message = format!(
+            "bad header name '{}'; expected an HTTP token such as content-type",
+            name.get_ref()
+        );
+        Err(self.err_at(name, message))
+    }
+
     fn headers(
         &mut self,
         entries: &Entries<Spanned<String>>,
@@ -217,15 +259,7 @@ impl<'a> Cx<'a> {
     ) -> Result<Vec<(String, Template)>> {
         let mut out = Vec::with_capacity(entries.0.len());
         for (name, value) in &entries.0 {
-            if !is_token(name.get_ref()) {
-                return Err(self.err_at(
-                    name,
-                    format!(
-                        "bad header name '{}'; expected an HTTP token such as content-type",
-                        name.get_ref()
-                    ),
-                ));
-            }
+            self.header_name(name)?;
             if value.get_ref().contains(['\r', '\n']) {
                 return Err(self.err_at(value, "header values must not contain line breaks"));
             }
@@ -568,112 +602,84 @@ impl<'a> Cx<'a> {
             Some(s) => *s.get_ref(),
             None => 0.0,
         };
+        let (terms, foreign, constant) = match model {
+            RawModel::Open => (
+                &OPEN_TERMS,
+                vec![(
+                    l.vus.as_ref().map(|v| v.span().start),
+                    "`vus` is for the closed model; the open model takes `rate` (journeys per second) or `start`/`stages` (set model = \"closed\" for virtual users)",
+                )],
+                l.rate.as_ref().map(|r| {
+                    let v = *r.get_ref();
+                    (r.span().start, (v.is_finite() && v > 0.0).then_some(v))
+                }),
+            ),
+            RawModel::Closed => (
+                &CLOSED_TERMS,
+                vec![
+                    (
+                        l.rate.as_ref().map(|r| r.span().start),
+                        "`rate` is for the open model; the closed model takes `vus` (virtual users) or `start`/`stages`",
+                    ),
+                    (
+                        l.max_vus.as_ref().map(|m| m.span().start),
+                        "`max_vus` is for the open model; in the closed model `vus` is the number of virtual users",
+                    ),
+                    (
+                        l.arrival.as_ref().map(|a| a.span().start),
+                        "`arrival` is for the open model; closed-model users start the next iteration when one ends",
+                    ),
+                ],
+                l.vus.as_ref().map(|v| {
+                    let n = *v.get_ref();
+                    (v.span().start, (n > 0).then_some(n as f64))
+                }),
+            ),
+        };
+        if let Some((offset, message)) = foreign.iter().find_map(|(o, m)| o.map(|o| (o, *m))) {
+            return Err(self.err(offset, message));
+        }
+        let key = terms.key;
+        let profile = match (constant, ramp) {
+            (Some((offset, _)), true) => {
+                return Err(self.err(
+                    offset,
+                    format!("give either `{key}` (constant) or `start`/`stages` (ramps), not both"),
+                ));
+            }
+            (Some((offset, None)), false) => return Err(self.err(offset, terms.invalid)),
+            (Some((_, Some(value))), false) => RateProfile::constant(value),
+            (None, true) => RateProfile {
+                start_rate: start,
+                stages,
+            },
+            (None, false) => {
+                let (name, unit) = (terms.name, terms.unit);
+                return Err(self.err(
+                    at,
+                    format!("the {name} model needs `{key} = N` ({unit}) or `start`/`stages`"),
+                ));
+            }
+        };
+        if profile.peak_rate() <= 0.0 {
+            return Err(self.err(at, terms.no_peak));
+        }
         let load = match model {
-            RawModel::Open => {
-                if let Some(v) = &l.vus {
-                    return Err(self.err_at(
-                        v,
-                        "`vus` is for the closed model; the open model takes `rate` (journeys per second) or `start`/`stages` (set model = \"closed\" for virtual users)",
-                    ));
-                }
-                let profile = match (&l.rate, ramp) {
-                    (Some(r), true) => {
-                        return Err(self.err_at(
-                            r,
-                            "give either `rate` (constant) or `start`/`stages` (ramps), not both",
-                        ));
-                    }
-                    (Some(r), false) => {
-                        if !(r.get_ref().is_finite() && *r.get_ref() > 0.0) {
-                            return Err(self.err_at(
-                                r,
-                                "`rate` must be a positive number of journeys per second",
-                            ));
-                        }
-                        RateProfile::constant(*r.get_ref())
-                    }
-                    (None, true) => RateProfile {
-                        start_rate: start,
-                        stages,
-                    },
-                    (None, false) => {
-                        return Err(self.err(
-                            at,
-                            "the open model needs `rate = N` (journeys per second) or `start`/`stages`",
-                        ));
-                    }
-                };
-                if profile.peak_rate() <= 0.0 {
-                    return Err(self.err(at, "the open model needs a rate above 0 somewhere"));
-                }
-                let max_vus = match &l.max_vus {
+            RawModel::Open => JourneyLoad::Open {
+                profile,
+                arrival: match l.arrival.as_ref().map(|a| *a.get_ref()) {
+                    None | Some(RawArrival::Uniform) => Arrival::Uniform,
+                    Some(RawArrival::Poisson) => Arrival::Poisson,
+                },
+                max_vus: match &l.max_vus {
                     Some(m) => usize::try_from(*m.get_ref())
                         .ok()
                         .filter(|&n| n > 0)
                         .ok_or_else(|| self.err_at(m, "`max_vus` must be a positive integer"))?,
                     None => DEFAULT_MAX_VUS,
-                };
-                let arrival = match l.arrival.as_ref().map(|a| *a.get_ref()) {
-                    None | Some(RawArrival::Uniform) => Arrival::Uniform,
-                    Some(RawArrival::Poisson) => Arrival::Poisson,
-                };
-                JourneyLoad::Open {
-                    profile,
-                    arrival,
-                    max_vus,
-                }
-            }
-            RawModel::Closed => {
-                if let Some(r) = &l.rate {
-                    return Err(self.err_at(
-                        r,
-                        "`rate` is for the open model; the closed model takes `vus` (virtual users) or `start`/`stages`",
-                    ));
-                }
-                if let Some(m) = &l.max_vus {
-                    return Err(self.err_at(
-                        m,
-                        "`max_vus` is for the open model; in the closed model `vus` is the number of virtual users",
-                    ));
-                }
-                if let Some(a) = &l.arrival {
-                    return Err(self.err_at(
-                        a,
-                        "`arrival` is for the open model; closed-model users start the next iteration when one ends",
-                    ));
-                }
-                let profile = match (&l.vus, ramp) {
-                    (Some(v), true) => {
-                        return Err(self.err_at(
-                            v,
-                            "give either `vus` (constant) or `start`/`stages` (ramps), not both",
-                        ));
-                    }
-                    (Some(v), false) => {
-                        if *v.get_ref() <= 0 {
-                            return Err(self.err_at(v, "`vus` must be a positive integer"));
-                        }
-                        RateProfile::constant(*v.get_ref() as f64)
-                    }
-                    (None, true) => RateProfile {
-                        start_rate: start,
-                        stages,
-                    },
-                    (None, false) => {
-                        return Err(self.err(
-                            at,
-                            "the closed model needs `vus = N` (virtual users) or `start`/`stages`",
-                        ));
-                    }
-                };
-                if profile.peak_rate() <= 0.0 {
-                    return Err(self.err(
-                        at,
-                        "the closed model needs at least one virtual user somewhere",
-                    ));
-                }
-                JourneyLoad::Closed { profile }
-            }
+                },
+            },
+            RawModel::Closed => JourneyLoad::Closed { profile },
         };
         Ok((load, duration, timeout))
     }
@@ -1134,15 +1140,7 @@ impl<'a> Cx<'a> {
             out.push(Check::LatencyUnder(self.duration(l, "latency")?));
         }
         for (name, value) in c.header.iter().flat_map(|h| &h.0) {
-            if !is_token(name.get_ref()) {
-                return Err(self.err_at(
-                    name,
-                    format!(
-                        "bad header name '{}'; expected an HTTP token such as content-type",
-                        name.get_ref()
-                    ),
-                ));
-            }
+            self.header_name(name)?;
             out.push(Check::HeaderContains {
                 name: name.get_ref().to_ascii_lowercase(),
                 value: value.get_ref().clone(),

@@ -5,7 +5,7 @@
 //! thread (through an `Arc`); its cursor is atomic.
 //!
 //! ```
-//! use stampede_plan::feeder::{Feeder, FeederMode};
+//! use stampede_script::feeder::{Feeder, FeederMode};
 //!
 //! let users = Feeder::from_rows(
 //!     "users",

@@ -1,7 +1,7 @@
 //! Extracting values from responses: JSONPath (RFC 9535), regex, header and status.
 //!
 //! ```
-//! use stampede_plan::extract::{Extractor, ResponseView};
+//! use stampede_script::extract::{Extractor, ResponseView};
 //!
 //! let headers = vec![("x-request-id".to_string(), b"abc".to_vec())];
 //! let resp = ResponseView::new(201, &headers, br#"{"token":"t-1","user":{"id":7}}"#);

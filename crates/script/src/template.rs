@@ -26,7 +26,7 @@
 //! JSON string, without the quotes), `| base64` (standard alphabet, padded).
 //!
 //! ```
-//! use stampede_plan::template::{RenderContext, Template, VarTable};
+//! use stampede_script::template::{RenderContext, Template, VarTable};
 //!
 //! let mut vars = VarTable::new();
 //! let t = Template::compile("/users/{{ user.id }}?q={{ q | url }}&n={{counter()}}", &mut vars)

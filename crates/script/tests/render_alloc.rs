@@ -12,7 +12,7 @@ use std::cell::Cell;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::SystemTime;
 
-use stampede_plan::{RenderContext, Template, VarTable};
+use stampede_script::{RenderContext, Template, VarTable};
 
 struct Counting;
 

@@ -2,8 +2,8 @@
 //!
 //! ```
 //! use std::time::Duration;
-//! use stampede_plan::check::{Check, StatusMatch};
-//! use stampede_plan::extract::ResponseView;
+//! use stampede_script::check::{Check, StatusMatch};
+//! use stampede_script::extract::ResponseView;
 //!
 //! let resp = ResponseView::new(503, &[], br#"{"ok":false}"#);
 //! let status = Check::Status(StatusMatch::parse("2xx").unwrap());
