@@ -177,7 +177,8 @@ pub struct Change {
     pub before: f64,
     /// The candidate's value.
     pub after: f64,
-    /// (after - before) / before; `None` when the baseline is zero.
+    /// (after - before) / before; `None` when the baseline is zero, and for latency and
+    /// service time when either run has no samples.
     pub relative: Option<f64>,
     /// True when the change is a gated regression beyond the threshold.
     pub regression: bool,
@@ -195,6 +196,9 @@ pub enum Caveat {
     CandidateAborted,
     /// One of the runs finished no request.
     NoRequests,
+    /// One of the runs finished requests but got no response (every one refused, reset
+    /// or timed out), so it has no latency to compare.
+    NoResponses,
 }
 
 impl Caveat {
@@ -207,6 +211,9 @@ impl Caveat {
             Caveat::BaselineAborted => "the baseline was interrupted and holds partial results",
             Caveat::CandidateAborted => "the candidate was interrupted and holds partial results",
             Caveat::NoRequests => "one of the runs finished no request",
+            Caveat::NoResponses => {
+                "one of the runs got no response, so its latency cannot be compared (n/a)"
+            }
         }
     }
 }
@@ -232,6 +239,12 @@ impl Comparison {
     pub fn has_regression(&self) -> bool {
         self.changes.iter().any(|c| c.regression)
     }
+}
+
+/// False for the all-zero percentiles of a run without responses: a measured latency is
+/// never 0 ms at the resolution kept.
+fn has_samples(p: &Percentiles) -> bool {
+    p.max > 0.0
 }
 
 fn relative(before: f64, after: f64) -> Option<f64> {
@@ -274,21 +287,29 @@ pub fn compare(baseline: &RunFigures, candidate: &RunFigures, threshold: Thresho
             threshold,
         ),
     ];
-    for q in Quantile::ALL {
-        changes.push(change(
-            Metric::Latency(q),
-            q.of(&a.latency),
-            q.of(&b.latency),
-            threshold,
-        ));
-    }
-    for q in Quantile::ALL {
-        changes.push(change(
-            Metric::ServiceTime(q),
-            q.of(&a.service_time),
-            q.of(&b.service_time),
-            threshold,
-        ));
+    let measured = has_samples(&a.latency) && has_samples(&b.latency);
+    let timing = [
+        (
+            Metric::Latency as fn(Quantile) -> Metric,
+            &a.latency,
+            &b.latency,
+        ),
+        (Metric::ServiceTime, &a.service_time, &b.service_time),
+    ];
+    for (metric, before, after) in timing {
+        for q in Quantile::ALL {
+            let c = change(metric(q), q.of(before), q.of(after), threshold);
+            changes.push(if measured {
+                c
+            } else {
+                // Zeros standing for "no samples" are not a -100% change.
+                Change {
+                    relative: None,
+                    regression: false,
+                    ..c
+                }
+            });
+        }
     }
     let mut caveats = Vec::new();
     if a.corrected != b.corrected {
@@ -302,6 +323,8 @@ pub fn compare(baseline: &RunFigures, candidate: &RunFigures, threshold: Thresho
     }
     if a.requests == 0 || b.requests == 0 {
         caveats.push(Caveat::NoRequests);
+    } else if !measured {
+        caveats.push(Caveat::NoResponses);
     }
     Comparison {
         threshold,
@@ -434,5 +457,32 @@ mod tests {
             assert!(e.to_string().contains("percentage"), "{bad}: {e}");
         }
         assert_eq!(Threshold::default().to_string(), "10%");
+    }
+
+    #[test]
+    fn a_run_without_responses_has_no_latency_change() {
+        let a = run(10.0, 0.0, 1000.0);
+        let mut b = run(10.0, 1.0, 1000.0);
+        b.latency = Percentiles::default();
+        b.service_time = Percentiles::default();
+        let cmp = compare(&a, &b, Threshold::default());
+        let latency: Vec<&Change> = cmp
+            .changes
+            .iter()
+            .filter(|c| matches!(c.metric, Metric::Latency(_) | Metric::ServiceTime(_)))
+            .collect();
+        assert_eq!(latency.len(), 10);
+        assert!(latency
+            .iter()
+            .all(|c| c.relative.is_none() && !c.regression));
+        assert!(cmp.caveats.contains(&Caveat::NoResponses));
+        // The error rate still fails the comparison.
+        assert_eq!(
+            cmp.regressions().map(|c| c.metric).collect::<Vec<_>>(),
+            [Metric::ErrorRate]
+        );
+        // And the other way round: a baseline without responses is not a +inf% change.
+        let cmp = compare(&b, &a, Threshold::default());
+        assert!(cmp.changes.iter().all(|c| !c.regression));
     }
 }

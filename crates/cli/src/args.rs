@@ -92,12 +92,14 @@ pub struct RunArgs {
     /// Open model: a ramp stage DURATION:RATE, e.g. 30s:2000 (repeatable, in order).
     #[arg(long = "stage", value_parser = stage)]
     pub stages: Vec<Stage>,
-    /// Open model: arrival process.
-    #[arg(long, value_enum, default_value = "uniform")]
-    pub arrival: ArrivalArg,
-    /// Open model: upper bound on connections opened to keep the schedule.
-    #[arg(long, default_value_t = 1000)]
-    pub max_connections: usize,
+    /// Open model: arrival process [default: uniform]. Refused in the closed and fleet
+    /// models, where it would do nothing.
+    #[arg(long, value_enum)]
+    pub arrival: Option<ArrivalArg>,
+    /// Open model: upper bound on connections opened to keep the schedule [default: 1000].
+    /// Refused in the closed and fleet models, where it would do nothing.
+    #[arg(long, value_name = "N")]
+    pub max_connections: Option<usize>,
     /// Closed model: concurrent connections, each sending back to back (default 50
     /// when no rate is given).
     #[arg(short = 'c', long)]
@@ -143,7 +145,8 @@ pub struct RunArgs {
     /// Speak HTTP/2: ALPN h2 over TLS (https://), prior-knowledge h2c over TCP (http://).
     #[arg(long)]
     pub http2: bool,
-    /// HTTP/2: concurrent streams per connection.
+    /// HTTP/2: concurrent streams per connection (1 by default: one request in flight per
+    /// connection, as with HTTP/1.1).
     #[arg(long, default_value_t = 1, requires = "http2")]
     pub streams: usize,
     /// TLS: accept any server certificate (testing only).
@@ -182,9 +185,10 @@ pub struct RunArgs {
     /// Open model and fleets: the shortest time between two wakes of the send
     /// scheduler; sends due within it leave together. Smaller is more precise (e.g.
     /// 100us), larger costs less CPU at high rates (e.g. 1ms); the lag is measured and
-    /// included in the corrected latency either way.
-    #[arg(long, value_parser = duration, default_value = "500us", value_name = "D")]
-    pub timer_slack: Duration,
+    /// included in the corrected latency either way [default: 500us]. Refused in the
+    /// closed model, which has no send schedule.
+    #[arg(long, value_parser = duration, value_name = "D")]
+    pub timer_slack: Option<Duration>,
     /// Scenario files: send the first target's requests to this base URL instead of the
     /// file's `base_url` (the same journeys against another environment).
     #[arg(long, value_name = "URL")]
@@ -278,6 +282,11 @@ pub struct TargetArgs {
     /// Answer every request held on /poll with an event this often.
     #[arg(long, value_parser = duration)]
     pub poll_event_every: Option<Duration>,
+    /// Listen backlog: connections the kernel queues before the server accepts them
+    /// (capped by net.core.somaxconn). Too small a queue drops the SYNs of a burst of
+    /// clients, who then wait a second or more for a retransmit.
+    #[arg(long, default_value_t = stampede_testserver::DEFAULT_BACKLOG, value_parser = clap::value_parser!(u32).range(1..))]
+    pub backlog: u32,
 }
 
 /// `stampede demo`.

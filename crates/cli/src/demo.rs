@@ -9,8 +9,13 @@ use stampede_plan::{Arrival, GroupBy, Load, RateProfile, RunPlan, Stage};
 use stampede_testserver::{FaultProfile, TargetConfig, TargetHandle};
 
 use crate::args::DemoArgs;
+use crate::UsageError;
 
 pub(crate) fn run(a: DemoArgs) -> anyhow::Result<u8> {
+    if a.duration.is_zero() {
+        return Err(UsageError("--duration must be longer than 0s".into()).into());
+    }
+    crate::outputs::check_run_outputs(a.out.as_deref(), &a.output)?;
     let mut config = TargetConfig::new(SocketAddr::from(([127, 0, 0, 1], 0)));
     config.instances = 3;
     config.name_prefix = "instance".into();
@@ -66,7 +71,8 @@ pub(crate) fn run(a: DemoArgs) -> anyhow::Result<u8> {
         .timeout(Duration::from_secs(5))
         .group_by(Some(GroupBy::Header("X-Served-By".into())))
         .connect_to(target.addrs().to_vec())
-        .build()?;
+        .build()
+        .map_err(|e| UsageError(e.to_string()))?;
     let code = crate::run_cmd::execute(&plan, a.out.as_deref(), a.quiet, &a.output)?;
     target.shutdown();
     Ok(code)

@@ -27,9 +27,11 @@ pub(crate) fn run(args: InitArgs) -> anyhow::Result<u8> {
             ))
             .into());
         }
-        Err(e) => return Err(e).with_context(|| format!("cannot create {}", path.display())),
+        Err(e) => return Err(UsageError(format!("cannot create {}: {e}", path.display())).into()),
     };
-    f.write_all(EXAMPLE.as_bytes())
+    // The example's comments name the file they are in.
+    let example = EXAMPLE.replace("stampede.toml", &path.display().to_string());
+    f.write_all(example.as_bytes())
         .with_context(|| format!("cannot write {}", path.display()))?;
     println!("wrote {}", path.display());
     println!("next: `stampede target` in another terminal, then");

@@ -10,7 +10,7 @@ mod args;
 mod check_cmd;
 mod demo;
 mod init_cmd;
-mod output;
+mod outputs;
 mod report_cmd;
 mod run_cmd;
 mod run_flags;

@@ -5,18 +5,45 @@ use std::path::Path;
 use stampede_report::{compare_results, render_comparison, render_table, RunResult};
 
 use crate::args::{CompareArgs, ReportArgs};
-use crate::output::write_html;
+use crate::outputs::write_html;
 use crate::{UsageError, EXIT_OK, EXIT_THRESHOLD};
 
-/// Reads a saved result; a missing or invalid file is a usage error naming the file.
+/// The `schema_version`s of result documents this stampede reads.
+const READABLE_SCHEMA_VERSIONS: std::ops::RangeInclusive<u64> = 1..=2;
+
+/// Reads a saved result; a missing or invalid file, or one of a schema version this
+/// stampede does not read, is a usage error naming the file.
 fn load(path: &Path) -> anyhow::Result<RunResult> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| UsageError(format!("cannot read {}: {e}", path.display())))?;
-    RunResult::from_json(&text)
-        .map_err(|e| UsageError(format!("{} is not a stampede result: {e}", path.display())).into())
+    let invalid = |why: String| {
+        UsageError(format!(
+            "{} is not a stampede result: {why}",
+            path.display()
+        ))
+    };
+    let doc: serde_json::Value = serde_json::from_str(&text).map_err(|e| invalid(e.to_string()))?;
+    match doc.get("schema_version").map(|v| (v, v.as_u64())) {
+        None => return Err(invalid("it has no schema_version".into()).into()),
+        Some((_, Some(v))) if READABLE_SCHEMA_VERSIONS.contains(&v) => {}
+        Some((v, _)) => {
+            return Err(UsageError(format!(
+                "{}: schema_version {v} is not one this stampede reads ({} to {}); \
+                 a newer stampede wrote it, or the file was edited",
+                path.display(),
+                READABLE_SCHEMA_VERSIONS.start(),
+                READABLE_SCHEMA_VERSIONS.end()
+            ))
+            .into())
+        }
+    }
+    RunResult::from_json(&text).map_err(|e| invalid(e.to_string()).into())
 }
 
 pub(crate) fn report(a: ReportArgs) -> anyhow::Result<u8> {
+    if let Some(path) = &a.html {
+        crate::outputs::check_writable("--html", path)?;
+    }
     let result = load(&a.result)?;
     print!("{}", render_table(&result));
     if let Some(path) = &a.html {

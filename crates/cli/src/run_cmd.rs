@@ -13,7 +13,7 @@ use stampede_plan::{Arrival, HttpVersion, Load, RateProfile, RequestSpec, RunPla
 use stampede_report::render_table;
 
 use crate::args::{ArrivalArg, OnOff, OutputArgs, RunArgs};
-use crate::output::write_atomically;
+use crate::outputs::write_atomically;
 use crate::{UsageError, EXIT_ABORTED, EXIT_OK, EXIT_THRESHOLD};
 
 fn usage(msg: impl Into<String>) -> anyhow::Error {
@@ -24,9 +24,41 @@ fn non_zero(n: usize, flag: &str) -> anyhow::Result<NonZeroUsize> {
     NonZeroUsize::new(n).ok_or_else(|| usage(format!("{flag} must be at least 1")))
 }
 
+/// Default open-model connection cap (`--max-connections`).
+const DEFAULT_MAX_CONNECTIONS: usize = 1000;
+
+/// Refuses open-model flags outside the open model (and `--timer-slack` in the closed
+/// model): the model they belong to is not running, so they would silently do nothing.
+fn refuse_unused_load_flags(a: &RunArgs, open: bool) -> anyhow::Result<()> {
+    if open {
+        return Ok(());
+    }
+    let model = if a.clients.is_some() {
+        "--clients runs the fleet model"
+    } else {
+        "without --rate or --stage the run is closed-model (--connections)"
+    };
+    let unused = [
+        ("--arrival", a.arrival.is_some()),
+        ("--max-connections", a.max_connections.is_some()),
+        (
+            "--timer-slack",
+            a.timer_slack.is_some() && a.clients.is_none(),
+        ),
+    ];
+    match unused.iter().find(|(_, given)| *given) {
+        Some((flag, _)) => Err(usage(format!(
+            "{flag} applies to the open model (--rate or --stage{}); {model}, where it would be ignored",
+            if *flag == "--timer-slack" { ", and fleets with --every" } else { "" }
+        ))),
+        None => Ok(()),
+    }
+}
+
 /// Turns flags into a validated plan.
 pub(crate) fn plan_from_args(a: &RunArgs) -> anyhow::Result<RunPlan> {
     let open = a.rate.is_some() || !a.stages.is_empty();
+    refuse_unused_load_flags(a, open)?;
     let load = if let Some(clients) = a.clients {
         if open || a.connections.is_some() {
             return Err(usage(
@@ -49,11 +81,14 @@ pub(crate) fn plan_from_args(a: &RunArgs) -> anyhow::Result<RunPlan> {
                 start_rate: a.rate.unwrap_or(0.0),
                 stages: a.stages.clone(),
             },
-            arrival: match a.arrival {
+            arrival: match a.arrival.unwrap_or(ArrivalArg::Uniform) {
                 ArrivalArg::Uniform => Arrival::Uniform,
                 ArrivalArg::Poisson => Arrival::Poisson,
             },
-            max_connections: non_zero(a.max_connections, "--max-connections")?,
+            max_connections: non_zero(
+                a.max_connections.unwrap_or(DEFAULT_MAX_CONNECTIONS),
+                "--max-connections",
+            )?,
         }
     } else {
         Load::Closed {
@@ -128,25 +163,15 @@ pub(crate) fn execute(
     quiet: bool,
     output: &OutputArgs,
 ) -> anyhow::Result<u8> {
-    if let Some(dir) = output.html.as_deref().and_then(Path::parent) {
-        if !dir.as_os_str().is_empty() && !dir.is_dir() {
-            return Err(usage(format!(
-                "--html: directory {} does not exist",
-                dir.display()
-            )));
-        }
-    }
     let control = Control::new();
-    crate::output::stop_on_signals(control.stop_flag())?;
+    crate::outputs::stop_on_signals(control.stop_flag())?;
     let mut observers: Vec<Box<dyn Observer>> = Vec::new();
     let exporter = match output.prometheus_listen {
         Some(addr) => {
             let e = Exporter::start(addr, plan)
                 .map_err(|e| usage(format!("--prometheus-listen: {e}")))?;
-            // With port 0 the chosen port is news: printed even with -q.
-            if !quiet || addr.port() == 0 {
-                eprintln!("prometheus: live metrics on http://{}/metrics", e.addr());
-            }
+            // Announced even with --quiet: with port 0 this is the only way to learn the port.
+            eprintln!("prometheus: live metrics on http://{}/metrics", e.addr());
             observers.push(Box::new(e.feed()));
             Some(e)
         }
@@ -174,7 +199,7 @@ pub(crate) fn execute(
             .with_context(|| format!("writing {}", path.display()))?;
     }
     if let Some(path) = &output.html {
-        crate::output::write_html(path, result)?;
+        crate::outputs::write_html(path, result)?;
     }
     if let Some(e) = exporter {
         e.hold(
@@ -200,14 +225,18 @@ pub(crate) fn execute(
 }
 
 pub(crate) fn run(a: RunArgs) -> anyhow::Result<u8> {
+    crate::outputs::check_run_outputs(a.out.as_deref(), &a.output)?;
     if crate::scenario_cmd::is_scenario(&a.url) {
         let plan = crate::scenario_cmd::plan_from_file(&a)?;
         if !a.quiet {
             let j = plan.journeys().expect("scenario plan");
             eprintln!(
-                "stampede: scenario {} ({} scenarios) against {} for {}",
+                "stampede: scenario {} ({}) against {} for {}",
                 a.url,
-                j.scenarios.len(),
+                match j.scenarios.len() {
+                    1 => "1 scenario".to_string(),
+                    n => format!("{n} scenarios"),
+                },
                 plan.url(),
                 describe_stop(&plan)
             );

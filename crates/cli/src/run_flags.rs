@@ -22,7 +22,9 @@ pub(crate) fn with_run_flags<W>(mut plan: RunPlanBuilder<W>, a: &RunArgs) -> Run
             threshold: t.clone(),
         });
     }
+    if let Some(slack) = a.timer_slack {
+        plan = plan.timer_slack(slack);
+    }
     plan.keep_alive(!a.no_keep_alive)
         .abort_on_fail(a.abort_on_fail)
-        .timer_slack(a.timer_slack)
 }

@@ -20,6 +20,7 @@ pub(crate) fn config_from_args(a: &TargetArgs) -> anyhow::Result<TargetConfig> {
     config.threads = a.threads;
     config.http2 = !a.no_http2;
     config.poll_event_every = a.poll_event_every;
+    config.backlog = a.backlog;
     config.tls = match (&a.cert, &a.key) {
         (Some(cert), Some(key)) => Some(TlsSetup::Files {
             cert: cert.clone(),
@@ -73,6 +74,9 @@ pub(crate) fn config_from_args(a: &TargetArgs) -> anyhow::Result<TargetConfig> {
 
 pub(crate) fn run(a: TargetArgs) -> anyhow::Result<u8> {
     let config = config_from_args(&a)?;
+    if let Some(path) = &a.cert_out {
+        crate::outputs::check_writable("--cert-out", path)?;
+    }
     let handle = TargetHandle::start(config).map_err(|e| usage(e.to_string()))?;
     let scheme = handle.scheme();
     for (addr, name) in handle.addrs().iter().zip(handle.names()) {
@@ -101,7 +105,7 @@ pub(crate) fn run(a: TargetArgs) -> anyhow::Result<u8> {
     println!("/ws: WebSocket echo ?delay=20ms&drop=0.01&close-after=30s&reject=1");
     println!("/poll: long-poll ?hold=30s&event-after=2s");
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-    crate::output::stop_on_signals(&stop)?;
+    crate::outputs::stop_on_signals(&stop)?;
     while !stop.load(Ordering::Relaxed) {
         std::thread::sleep(Duration::from_millis(100));
     }

@@ -307,3 +307,321 @@ fn thresholds_set_the_exit_code_and_are_reported() {
     assert_eq!(o.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&o.stderr).contains("expected METRIC OP VALUE"));
 }
+
+/// Issue 12 item 9: a plain run whose errors are all 5xx statuses has an `http_5xx`
+/// sample (there was none: only failures without a response were sampled).
+#[test]
+fn status_errors_have_a_sample() {
+    let t = target(1);
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("r.json");
+    let o = stampede()
+        .args(["run", &format!("http://{}/?status=503", t.addrs()[0])])
+        .args(["-c", "1", "-n", "20", "-q", "-o"])
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let doc = read_json(&out);
+    assert_eq!(doc["errors_by_class"], serde_json::json!({"http_5xx": 20}));
+    let samples = doc["error_samples"].as_object().unwrap();
+    assert_eq!(
+        samples.keys().collect::<Vec<_>>(),
+        ["http_5xx"],
+        "{samples:?}"
+    );
+    assert_eq!(samples["http_5xx"], "HTTP status 503 Service Unavailable");
+}
+
+/// Runs `stampede ARGS` (bounded) and returns (exit code, stderr).
+fn exit_and_stderr(args: &[&str]) -> (Option<i32>, String) {
+    let mut child = stampede()
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let started = Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        if started.elapsed() > Duration::from_secs(30) {
+            child.kill().unwrap();
+            panic!("stampede {args:?} still running after 30 s");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let o = child.wait_with_output().unwrap();
+    (
+        o.status.code(),
+        String::from_utf8_lossy(&o.stderr).into_owned(),
+    )
+}
+
+/// Issue 12 item 10: output paths were checked only after the run (a one-hour soak lost its
+/// result) and the failure exited 3 ("aborted"). Now every output path is checked before
+/// anything is sent: exit 2 naming the flag, and the target sees no request.
+#[test]
+fn unwritable_output_paths_fail_before_sending_with_exit_2() {
+    let t = target(1);
+    let url = format!("http://{}/", t.addrs()[0]);
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("no-such-dir/r.json");
+    let missing = missing.to_str().unwrap();
+    let a_dir = dir.path().to_str().unwrap();
+    let cases: [(&[&str], &str); 6] = [
+        (&["run", &url, "-d", "2s", "-q", "-o", missing], "--out"),
+        (
+            &["run", &url, "-d", "2s", "-q", "--html", missing],
+            "--html",
+        ),
+        (&["run", &url, "-d", "2s", "-q", "-o", a_dir], "--out"),
+        (&["demo", "--duration", "2s", "-q", "-o", missing], "--out"),
+        (
+            &["demo", "--duration", "2s", "-q", "--html", missing],
+            "--html",
+        ),
+        (&["demo", "--duration", "0s", "-q"], "--duration"),
+    ];
+    for (args, flag) in cases {
+        let started = Instant::now();
+        let (code, stderr) = exit_and_stderr(args);
+        assert_eq!(code, Some(2), "{args:?}: {stderr}");
+        assert!(
+            stderr.contains(flag),
+            "{args:?} should name {flag}: {stderr}"
+        );
+        assert!(
+            started.elapsed() < Duration::from_secs(2),
+            "{args:?} ran before failing"
+        );
+    }
+    assert_eq!(t.requests_served(), 0, "a request was sent");
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+}
+
+/// `init` into a missing directory, `report --html` and `target --cert-out` into one: exit 2
+/// naming the path (init exited 3).
+#[test]
+fn init_report_and_target_refuse_unwritable_paths_with_exit_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("no-such-dir/x");
+    let missing = missing.to_str().unwrap();
+    let (code, stderr) = exit_and_stderr(&["init", missing]);
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(stderr.contains(missing), "{stderr}");
+
+    let t = target(1);
+    let result = dir.path().join("r.json");
+    let o = stampede()
+        .args([
+            "run",
+            &format!("http://{}/", t.addrs()[0]),
+            "-n",
+            "10",
+            "-c",
+            "1",
+            "-q",
+            "-o",
+        ])
+        .arg(&result)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let (code, stderr) = exit_and_stderr(&["report", result.to_str().unwrap(), "--html", missing]);
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(stderr.contains("--html"), "{stderr}");
+
+    let (code, stderr) = exit_and_stderr(&[
+        "target",
+        "--listen",
+        "127.0.0.1:0",
+        "--tls",
+        "--cert-out",
+        missing,
+    ]);
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(stderr.contains("--cert-out"), "{stderr}");
+}
+
+/// Issue 12 item 12: flag errors name the flag; open-model flags outside the open model
+/// are refused (they would be silently ignored).
+#[test]
+fn bad_or_unused_load_flags_are_usage_errors_naming_the_flag() {
+    let url = "http://127.0.0.1:9/"; // never contacted: every case fails before sending
+    let cases: [(&[&str], &str, &str); 5] = [
+        (&["-m", "GE T"], "--method", "letters"),
+        (
+            &["-c", "5", "--arrival", "poisson"],
+            "--arrival",
+            "closed-model",
+        ),
+        (
+            &["--max-connections", "10"],
+            "--max-connections",
+            "closed-model",
+        ),
+        (
+            &["-c", "5", "--timer-slack", "1ms"],
+            "--timer-slack",
+            "ignored",
+        ),
+        (
+            &["--clients", "5", "--arrival", "poisson"],
+            "--arrival",
+            "fleet",
+        ),
+    ];
+    for (flags, flag, why) in cases {
+        let (code, stderr) = exit_and_stderr(&[&["run", url, "-d", "1s"], flags].concat());
+        assert_eq!(code, Some(2), "{flags:?}: {stderr}");
+        assert!(
+            stderr.contains(flag) && stderr.contains(why),
+            "{flags:?}: {stderr}"
+        );
+    }
+}
+
+/// `report` and `compare` read schema versions 1 and 2 and refuse others clearly (an
+/// unknown `schema_version` was accepted silently).
+#[test]
+fn report_refuses_an_unknown_schema_version() {
+    let t = target(1);
+    let dir = tempfile::tempdir().unwrap();
+    let v1 = dir.path().join("v1.json");
+    let o = stampede()
+        .args([
+            "run",
+            &format!("http://{}/", t.addrs()[0]),
+            "-c",
+            "1",
+            "-n",
+            "10",
+            "-q",
+            "-o",
+        ])
+        .arg(&v1)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let mut doc = read_json(&v1);
+    for (version, readable) in [(1, true), (2, true), (99, false)] {
+        doc["schema_version"] = serde_json::json!(version);
+        let path = dir.path().join(format!("v{version}.json"));
+        std::fs::write(&path, doc.to_string()).unwrap();
+        let p = path.to_str().unwrap();
+        for args in [vec!["report", p], vec!["compare", p, p]] {
+            let (code, stderr) = exit_and_stderr(&args);
+            if readable {
+                assert_eq!(code, Some(0), "{args:?}: {stderr}");
+            } else {
+                assert_eq!(code, Some(2), "{args:?}: {stderr}");
+                assert!(
+                    stderr.contains("schema_version 99") && stderr.contains(p),
+                    "{stderr}"
+                );
+            }
+        }
+    }
+}
+
+/// `init FILE` writes comments naming FILE (they named stampede.toml).
+#[test]
+fn init_comments_name_the_file_written() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("journey.toml");
+    let (code, stderr) = exit_and_stderr(&["init", file.to_str().unwrap()]);
+    assert_eq!(code, Some(0), "{stderr}");
+    let text = std::fs::read_to_string(&file).unwrap();
+    assert!(!text.contains("stampede.toml"), "{text}");
+    assert!(
+        text.contains(&format!("stampede check {}", file.display())),
+        "{text}"
+    );
+}
+
+/// "1 connection", "1 thread", "1 connection opened", not "1 connections".
+#[test]
+fn counts_of_one_are_singular() {
+    let t = target(1);
+    let o = stampede()
+        .args(["run", &format!("http://{}/", t.addrs()[0])])
+        .args(["-c", "1", "-n", "5", "--threads", "1", "-q"])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let table = String::from_utf8(o.stdout).unwrap();
+    for want in [
+        "closed model, 1 connection ",
+        "1 thread\n",
+        "1 connection opened",
+    ] {
+        assert!(table.contains(want), "{want:?} in\n{table}");
+    }
+    assert!(
+        !table.contains("1 connections") && !table.contains("1 threads"),
+        "{table}"
+    );
+
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("one.toml");
+    let scenario = format!(
+        "[target]\nbase_url = \"http://{}\"\n[load]\nvus = 1\n\n[[scenarios]]\nname = \"s\"\n  [[scenarios.steps]]\n  url = \"/\"\n",
+        t.addrs()[0]
+    );
+    std::fs::write(&file, scenario).unwrap();
+    let o = stampede()
+        .arg("run")
+        .arg(&file)
+        .args(["-n", "3", "--no-dashboard"])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "{stderr}");
+    assert!(stderr.contains("(1 scenario)"), "{stderr}");
+    let table = String::from_utf8_lossy(&o.stdout);
+    assert!(table.contains("closed model, 1 virtual user "), "{table}");
+}
+
+/// README's list of error classes is exactly the classes stampede reports.
+#[test]
+fn readme_lists_every_error_class() {
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../README.md")).unwrap();
+    let start = readme
+        .find("errors by class (")
+        .expect("the error-class list");
+    let list = &readme[start..start + readme[start..].find(')').unwrap()];
+    let listed: Vec<&str> = list.split('`').skip(1).step_by(2).collect();
+    let real: Vec<&str> = stampede_metrics::ErrorClass::ALL
+        .iter()
+        .map(|c| c.as_str())
+        .collect();
+    assert_eq!(listed, real, "README: {list}");
+}
+
+/// `stampede target --backlog N` (issue 12 item 8): 0 is refused naming the flag; a valid
+/// value starts the server.
+#[test]
+fn target_backlog_flag() {
+    let (code, stderr) = exit_and_stderr(&["target", "--listen", "127.0.0.1:0", "--backlog", "0"]);
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(stderr.contains("--backlog"), "{stderr}");
+    let mut child = stampede()
+        .args(["target", "--listen", "127.0.0.1:0", "--backlog", "64"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut first = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(child.stdout.take().unwrap()),
+        &mut first,
+    )
+    .unwrap();
+    // Our own child, stopped by its handle.
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(first.contains("listening on http://127.0.0.1:"), "{first}");
+}

@@ -91,3 +91,44 @@ fn bad_input_exits_2_naming_the_file() {
     assert_eq!(code, Some(2));
     assert!(err.contains("percentage"), "{err}");
 }
+
+/// Issue 12 item 9: a candidate that got no response at all (every connect refused) showed
+/// latency -100% (its empty histograms read as 0 ms). Its latency rows are n/a, and the
+/// comparison fails on the error rate, with a note saying why latency is not compared.
+#[test]
+fn a_run_without_responses_shows_latency_as_na() {
+    let t = target(1);
+    let dir = tempfile::tempdir().unwrap();
+    let (good, dead) = (dir.path().join("good.json"), dir.path().join("dead.json"));
+    saved_run(&format!("http://{}/", t.addrs()[0]), &good);
+    // A port nothing listens on: every connect is refused.
+    let refused = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let o = run_bounded(
+        stampede()
+            .args(["run", &format!("http://{refused}/"), "-c", "1", "-d", "1s"])
+            .args(["-q", "-o"])
+            .arg(&dead),
+        Duration::from_secs(30),
+    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+
+    let (code, out, err) = compare(&good, &dead, &[]);
+    assert_eq!(code, Some(1), "{out}{err}");
+    for line in out
+        .lines()
+        .filter(|l| l.starts_with("latency") || l.starts_with("service"))
+    {
+        assert!(line.contains("n/a"), "{line}\n{out}");
+        assert!(
+            !line.contains("REGRESSION") && !line.contains('%'),
+            "{line}"
+        );
+    }
+    assert!(out.contains("got no response"), "{out}");
+    let verdict = out.lines().last().unwrap();
+    assert!(verdict.contains("error rate"), "{out}");
+    assert!(!verdict.contains("latency"), "{out}");
+}

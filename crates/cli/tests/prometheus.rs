@@ -64,6 +64,46 @@ fn promtool_check(promtool: &std::path::Path, text: &str) {
     );
 }
 
+/// The metrics address the run announces on stderr; the returned channel keeps receiving
+/// (and so draining) its later lines.
+fn announced_addr(run: &mut Guarded) -> (SocketAddr, mpsc::Receiver<String>) {
+    let (tx, rx) = mpsc::channel();
+    let stderr = run.child().stderr.take().unwrap();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    loop {
+        let line = rx
+            .recv_timeout(Duration::from_secs(10))
+            .expect("the metrics address is announced");
+        if let Some(rest) = line.strip_prefix("prometheus: live metrics on http://") {
+            let addr: SocketAddr = rest.trim_end_matches("/metrics").parse().unwrap();
+            return (addr, rx);
+        }
+    }
+}
+
+/// Issue 12 item 9: with `-q`, the address chosen for port 0 was never printed, so the
+/// endpoint could not be found. It is announced (on stderr) even when quiet.
+#[test]
+fn quiet_runs_announce_the_chosen_metrics_port() {
+    let t = target(1);
+    let mut run = Guarded::spawn(
+        stampede()
+            .args(["run", &format!("http://{}/", t.addrs()[0])])
+            .args(["--rate", "50", "-d", "2s", "-q"])
+            .args(["--prometheus-listen", "127.0.0.1:0"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped()),
+    );
+    let (addr, _stderr) = announced_addr(&mut run);
+    assert_ne!(addr.port(), 0);
+    assert!(scrape(addr).contains("stampede_requests_total"));
+}
+
 fn u(v: &Value) -> f64 {
     v.as_u64().unwrap_or_else(|| panic!("not a count: {v}")) as f64
 }
@@ -92,28 +132,13 @@ fn live_metrics_pass_promtool_and_match_the_final_result() {
             .stdout(Stdio::piped())
             .stderr(Stdio::piped()),
     );
-    // stderr announces the address; the reader keeps draining it afterwards.
-    let (tx, rx) = mpsc::channel();
-    let stderr = run.child().stderr.take().unwrap();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            let _ = tx.send(line);
-        }
-    });
+    let (addr, _stderr) = announced_addr(&mut run);
     let stdout = run.child().stdout.take().unwrap();
     let table = std::thread::spawn(move || {
         let mut s = String::new();
         let _ = BufReader::new(stdout).read_to_string(&mut s);
         s
     });
-    let addr: SocketAddr = loop {
-        let line = rx
-            .recv_timeout(Duration::from_secs(10))
-            .expect("the metrics address is announced");
-        if let Some(rest) = line.strip_prefix("prometheus: live metrics on http://") {
-            break rest.trim_end_matches("/metrics").parse().unwrap();
-        }
-    };
 
     // While the run goes on: valid, and not yet finished.
     let live = scrape(addr);

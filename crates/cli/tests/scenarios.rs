@@ -404,6 +404,43 @@ fn extracted_token_user_id_and_code_feed_later_steps() {
     assert_eq!(r.doc["errors_by_class"], serde_json::json!({}));
 }
 
+/// Issue 12 item 9: an extraction that fails on a 5xx response counts as `http_5xx` (the
+/// status already made it an error), so its sample is listed under `http_5xx`; there was
+/// an `extract_failed` sample with no `extract_failed` count, and no `http_5xx` sample.
+#[test]
+fn error_samples_name_exactly_the_classes_counted() {
+    let t = target();
+    let scenario = format!(
+        r#"
+[target]
+base_url = "{}"
+
+[load]
+vus = 1
+duration = "5s"
+
+[[scenarios]]
+name = "s"
+
+  [[scenarios.steps]]
+  name = "failing"
+  url = "/?status=503"
+  extract = {{ token = {{ json = "$.token" }} }}
+"#,
+        base(&t)
+    );
+    // A failed extraction ends the iteration at once: -n bounds the loop.
+    let r = run(&scenario, &[], &["-n", "20"]);
+    let by_class = r.doc["errors_by_class"].as_object().unwrap();
+    let samples = r.doc["error_samples"].as_object().unwrap();
+    assert!(count(&by_class["http_5xx"]) > 0, "{}", r.diagnostics());
+    let counted: BTreeSet<&String> = by_class.keys().collect();
+    let sampled: BTreeSet<&String> = samples.keys().collect();
+    assert_eq!(counted, sampled, "{}", r.diagnostics());
+    let sample = samples["http_5xx"].as_str().unwrap();
+    assert!(sample.contains("503"), "{sample}");
+}
+
 #[test]
 fn an_extraction_that_finds_nothing_ends_the_journey() {
     let t = target();

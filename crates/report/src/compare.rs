@@ -55,9 +55,11 @@ fn delta(c: &Change) -> String {
     if c.metric == Metric::ErrorRate {
         return format!("{:+.2} pp", (c.after - c.before) * 100.0);
     }
+    let timing = matches!(c.metric, Metric::Latency(_) | Metric::ServiceTime(_));
     match c.relative {
         Some(r) => format!("{:+.1}%", r * 100.0),
-        None if c.after == c.before => "0.0%".into(),
+        // Zero latency stands for "no samples": nothing to compare.
+        None if c.after == c.before && !timing => "0.0%".into(),
         None => "n/a".into(),
     }
 }

@@ -91,12 +91,18 @@ impl LiveView {
                 Load::Closed { connections } => (
                     false,
                     None,
-                    format!("closed model, {connections} connections"),
+                    format!(
+                        "closed model, {}",
+                        crate::table::counted(connections.get() as u64, "connection")
+                    ),
                 ),
                 Load::Fleet { clients, .. } => (
                     plan.is_scheduled(),
                     plan.schedule_profile().map(|p| Cumulative::new(&p)),
-                    format!("fleet of {clients} clients"),
+                    format!(
+                        "fleet of {}",
+                        crate::table::counted(clients.get() as u64, "client")
+                    ),
                 ),
             },
             // A scenario's schedule counts journeys, not requests: no request schedule.
@@ -106,8 +112,8 @@ impl LiveView {
                     false,
                     None,
                     format!(
-                        "closed model, {} connections",
-                        profile.peak_rate().round() as usize
+                        "closed model, {}",
+                        crate::table::counted(profile.peak_rate().round() as u64, "connection")
                     ),
                 ),
             },

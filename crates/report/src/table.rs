@@ -99,6 +99,14 @@ fn phase_row(label: &str, p: &Percentiles) -> Vec<String> {
     cells
 }
 
+/// `1 connection`, `2 connections`: a count and its noun, singular for exactly one.
+pub(crate) fn counted(n: impl Into<u64>, noun: &str) -> String {
+    match n.into() {
+        1 => format!("1 {noun}"),
+        n => format!("{n} {noun}s"),
+    }
+}
+
 pub(crate) fn bytes(b: u64) -> String {
     let b = b as f64;
     if b >= 1024.0 * 1024.0 * 1024.0 {
@@ -174,7 +182,10 @@ pub fn render_table(r: &RunResult) -> String {
             s
         }
         "fleet" => {
-            let mut s = format!("fleet of {} clients", c.connections.unwrap_or(0));
+            let mut s = format!(
+                "fleet of {}",
+                counted(c.connections.unwrap_or(0) as u64, "client")
+            );
             match c.every_s {
                 Some(e) => {
                     let _ = write!(s, " every {e}s");
@@ -187,18 +198,24 @@ pub fn render_table(r: &RunResult) -> String {
             s
         }
         _ if c.scenario_file.is_some() => {
-            format!("closed model, {} virtual users", c.connections.unwrap_or(0))
+            format!(
+                "closed model, {}",
+                counted(c.connections.unwrap_or(0) as u64, "virtual user")
+            )
         }
-        _ => format!("closed model, {} connections", c.connections.unwrap_or(0)),
+        _ => format!(
+            "closed model, {}",
+            counted(c.connections.unwrap_or(0) as u64, "connection")
+        ),
     };
     let what = c.subject();
     let _ = writeln!(
         out,
-        "{}  {}  {:.1}s  {} threads{}",
+        "{}  {}  {:.1}s  {}{}",
         what,
         load,
         r.summary.elapsed_s,
-        c.threads,
+        counted(c.threads as u64, "thread"),
         if c.keep_alive { "" } else { "  no keep-alive" }
     );
     if r.aborted {
@@ -291,10 +308,10 @@ pub fn render_table(r: &RunResult) -> String {
     let s = &r.summary;
     let _ = writeln!(
         out,
-        "transfer: {} received, {} sent, {} connections opened",
+        "transfer: {} received, {} sent, {} opened",
         bytes(s.core.bytes_received),
         bytes(s.core.bytes_sent),
-        s.core.connections_opened
+        counted(s.core.connections_opened, "connection")
     );
 
     for srv in &r.servers {
@@ -354,8 +371,8 @@ pub fn render_table(r: &RunResult) -> String {
         .map(|b| format!("{:.0}%", b * 100.0))
         .collect();
     let mut gen = format!(
-        "generator: {} threads, {:.2} CPU-s, worker busy {}",
-        g.threads,
+        "generator: {}, {:.2} CPU-s, worker busy {}",
+        counted(g.threads as u64, "thread"),
         g.cpu_s,
         busy.join(" ")
     );

@@ -48,8 +48,9 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use crate::body::ResponseBody;
+use crate::instance::{Instance, Stats};
 use crate::knobs::{for_each_known, Knobs};
-use crate::server::{apply_knobs, Instance, Stats};
+use crate::reply::apply_knobs;
 use crate::TargetError;
 
 /// `POST`: create a user.

@@ -49,11 +49,14 @@
 #![deny(missing_docs)]
 
 mod body;
+mod clock;
 mod error;
+mod instance;
 mod journey;
 mod knobs;
 mod poll;
 mod profile;
+mod reply;
 mod server;
 mod stall;
 mod tls;
@@ -61,5 +64,5 @@ mod ws;
 
 pub use error::TargetError;
 pub use profile::{FaultProfile, DEFAULT_ERROR_STATUS};
-pub use server::{TargetConfig, TargetHandle};
+pub use server::{TargetConfig, TargetHandle, DEFAULT_BACKLOG};
 pub use tls::{TlsSetup, SELF_SIGNED_NAMES};

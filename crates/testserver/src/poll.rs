@@ -16,8 +16,9 @@ use hyper::header::{HeaderValue, CONTENT_TYPE};
 use hyper::{Request, Response, StatusCode};
 
 use crate::body::ResponseBody;
+use crate::instance::{Instance, Stats};
 use crate::knobs::{for_each_known, parse_duration, MAX_DELAY};
-use crate::server::{bad_knob, plain_status, read_body, Instance, Stats};
+use crate::reply::{bad_knob, plain_status, read_body};
 use crate::TargetError;
 
 /// The long-poll path.

@@ -2,28 +2,29 @@
 //! h2c, TLS with ALPN) and the request handler.
 
 use std::collections::BTreeMap;
-use std::net::{SocketAddr, TcpListener as StdListener};
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use bytes::{Bytes, BytesMut};
-use http_body_util::BodyExt;
+use bytes::Bytes;
 use hyper::body::Incoming;
-use hyper::header::{HeaderName, HeaderValue, CONTENT_LENGTH, CONTENT_TYPE};
+use hyper::header::{HeaderName, HeaderValue, CONTENT_LENGTH};
 use hyper::server::conn::{http1, http2};
 use hyper::service::service_fn;
 use hyper::{Request, Response, StatusCode, Version};
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::conn::auto;
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::{TcpListener, TcpSocket, TcpStream};
 use tokio::sync::watch;
 use tokio_rustls::TlsAcceptor;
 
 use crate::body::ResponseBody;
-use crate::knobs::{Knobs, MAX_SIZE};
+use crate::instance::{Instance, Stats};
+use crate::knobs::Knobs;
+use crate::reply::{apply_knobs, bad_knob, plain_status, read_body, text_response, RequestBody};
 use crate::stall::StallSchedule;
 use crate::tls::{TlsSetup, ALPN_H2, ALPN_HTTP11};
 use crate::{journey, poll, ws, FaultProfile, TargetError};
@@ -32,10 +33,6 @@ use crate::{journey, poll, ws, FaultProfile, TargetError};
 const SERVED_BY: HeaderName = HeaderName::from_static("x-served-by");
 /// Header naming the HTTP version a request arrived with (`HTTP/1.1`, `HTTP/2`).
 const PROTOCOL: HeaderName = HeaderName::from_static("x-protocol");
-/// Body of successful responses without a `size` knob.
-const OK_BODY: &[u8] = b"ok\n";
-/// Body of 4xx/5xx responses without a `size` knob.
-const ERROR_BODY: &[u8] = b"error\n";
 /// Path whose responses echo the request body.
 const ECHO_PATH: &str = "/echo";
 /// How long runtime shutdown waits for tasks still running on worker threads.
@@ -73,11 +70,19 @@ pub struct TargetConfig {
     /// Long-poll events: every period, all requests held on `/poll` are answered with `200`.
     /// The first event comes one period after start. `None` (the default): no periodic events.
     pub poll_event_every: Option<Duration>,
+    /// Length of each listener's queue of connections not yet accepted
+    /// ([`DEFAULT_BACKLOG`] by default; the kernel caps it at `net.core.somaxconn`).
+    pub backlog: u32,
 }
+
+/// The default listen backlog: enough for thousands of clients connecting at once (the
+/// documented long-poll and fleet examples); `std`'s 128 made the 129th simultaneous connect
+/// wait a second for a SYN retransmit.
+pub const DEFAULT_BACKLOG: u32 = 4096;
 
 impl TargetConfig {
     /// One instance on `listen` named `target-1`, no faults, one thread, plain HTTP/1.1 and
-    /// h2c, no periodic poll events.
+    /// h2c, no periodic poll events, a listen backlog of [`DEFAULT_BACKLOG`].
     pub fn new(listen: SocketAddr) -> Self {
         TargetConfig {
             listen,
@@ -90,6 +95,7 @@ impl TargetConfig {
             tls_client_ca: None,
             http2: true,
             poll_event_every: None,
+            backlog: DEFAULT_BACKLOG,
         }
     }
 
@@ -128,6 +134,11 @@ impl TargetConfig {
                 self.instances
             )));
         }
+        if self.backlog == 0 {
+            return Err(TargetError::InvalidConfig(
+                "backlog must be at least 1".into(),
+            ));
+        }
         if self.poll_event_every.is_some_and(|p| p.is_zero()) {
             return Err(TargetError::InvalidConfig(
                 "poll_event_every must be longer than zero".into(),
@@ -138,84 +149,6 @@ impl TargetConfig {
             profile.validate()?;
         }
         Ok(())
-    }
-}
-
-/// Counters shared by all instances of one target.
-#[derive(Debug)]
-pub(crate) struct Stats {
-    /// When the target started; stall windows and poll events are measured from here.
-    pub(crate) started: Instant,
-    /// Responses handed to the connection for writing.
-    pub(crate) served: AtomicU64,
-    /// Request body bytes read.
-    pub(crate) body_bytes: AtomicU64,
-    /// TCP connections accepted.
-    pub(crate) connections: AtomicU64,
-    /// TLS handshakes completed.
-    pub(crate) tls_handshakes: AtomicU64,
-    /// TLS handshakes completed by resuming a session.
-    pub(crate) tls_resumed: AtomicU64,
-    /// WebSocket upgrades completed.
-    pub(crate) ws_upgrades: AtomicU64,
-    /// WebSocket connections open now.
-    pub(crate) ws_open: AtomicU64,
-    /// WebSocket messages echoed.
-    pub(crate) ws_messages: AtomicU64,
-    /// WebSocket messages received but not echoed (`drop` knob).
-    pub(crate) ws_dropped: AtomicU64,
-    /// Long-poll requests being held now.
-    pub(crate) polls_waiting: AtomicU64,
-    /// Number of the last long-poll event (periodic or per request).
-    pub(crate) poll_event_seq: AtomicU64,
-    /// Periodic long-poll events: the number of the last one.
-    pub(crate) poll_events: watch::Sender<u64>,
-    /// Requests answered by the journey API (`/signup`, `/me`, `/stream`, ...).
-    pub(crate) journey_requests: AtomicU64,
-}
-
-impl Stats {
-    /// The next long-poll event number (1, 2, ...).
-    pub(crate) fn next_poll_event(&self) -> u64 {
-        self.poll_event_seq.fetch_add(1, Ordering::Relaxed) + 1
-    }
-}
-
-/// One instance: its name, its faults and the shared counters.
-#[derive(Debug)]
-pub(crate) struct Instance {
-    pub(crate) name: HeaderValue,
-    pub(crate) profile: FaultProfile,
-    pub(crate) stall: Option<StallSchedule>,
-    pub(crate) stats: Arc<Stats>,
-}
-
-impl Instance {
-    /// Draws the profile's error rate: `Some(status)` when this response is an injected error.
-    pub(crate) fn draw_profile_error(&self) -> Option<StatusCode> {
-        let profile = &self.profile;
-        (profile.error_rate > 0.0 && fastrand::f64() < profile.error_rate).then(|| {
-            // Valid by construction: profiles only admit 200..=999.
-            StatusCode::from_u16(profile.effective_error_status())
-                .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
-        })
-    }
-
-    /// Sleeps until `delay` has passed since `since`.
-    pub(crate) async fn wait_since(since: Instant, delay: Duration) {
-        let wait = delay.saturating_sub(since.elapsed());
-        if !wait.is_zero() {
-            tokio::time::sleep(wait).await;
-        }
-    }
-
-    /// Sleeps until the current stall window (if any) is over.
-    pub(crate) async fn wait_out_stall(&self) {
-        if let Some(stall) = self.stall {
-            while let Some(wait) = stall.remaining(self.stats.started.elapsed()) {
-                tokio::time::sleep(wait).await;
-            }
-        }
     }
 }
 
@@ -366,21 +299,6 @@ impl TargetHandle {
             names.push(name);
         }
 
-        let mut std_listeners = Vec::with_capacity(instances.len());
-        let mut addrs = Vec::with_capacity(instances.len());
-        for i in 0..config.instances {
-            let addr = match config.listen.port() {
-                0 => config.listen,
-                // Cannot overflow: checked by `validate`.
-                port => SocketAddr::new(config.listen.ip(), port + i),
-            };
-            let bind_err = |source| TargetError::Bind { addr, source };
-            let listener = StdListener::bind(addr).map_err(bind_err)?;
-            listener.set_nonblocking(true).map_err(bind_err)?;
-            addrs.push(listener.local_addr().map_err(bind_err)?);
-            std_listeners.push(listener);
-        }
-
         let runtime = if config.threads == 1 {
             tokio::runtime::Builder::new_current_thread()
                 .enable_all()
@@ -395,16 +313,27 @@ impl TargetHandle {
         .map_err(TargetError::Runtime)?;
         let runtime = OwnedRuntime(Some(runtime));
 
-        let listeners = {
+        let mut listeners = Vec::with_capacity(instances.len());
+        let mut addrs = Vec::with_capacity(instances.len());
+        {
+            // Registering a listener needs the runtime's reactor.
             let _guard = runtime.enter();
-            std_listeners
-                .into_iter()
-                .zip(&addrs)
-                .map(|(l, &addr)| {
-                    TcpListener::from_std(l).map_err(|source| TargetError::Bind { addr, source })
-                })
-                .collect::<Result<Vec<_>, _>>()?
-        };
+            for i in 0..config.instances {
+                let addr = match config.listen.port() {
+                    0 => config.listen,
+                    // Cannot overflow: checked by `validate`.
+                    port => SocketAddr::new(config.listen.ip(), port + i),
+                };
+                let listener = listen(addr, config.backlog)
+                    .map_err(|source| TargetError::Bind { addr, source })?;
+                addrs.push(
+                    listener
+                        .local_addr()
+                        .map_err(|source| TargetError::Bind { addr, source })?,
+                );
+                listeners.push(listener);
+            }
+        }
 
         let (stop_tx, stop_rx) = watch::channel(false);
         let poll_every = config.poll_event_every;
@@ -580,6 +509,19 @@ impl Drop for OwnedRuntime {
     }
 }
 
+/// Binds `addr` (with `SO_REUSEADDR`, as `std` does) and listens with `backlog`, so that a
+/// burst of connects is queued by the kernel instead of losing SYNs (a client would wait
+/// for a retransmit, one second or more).
+fn listen(addr: SocketAddr, backlog: u32) -> std::io::Result<TcpListener> {
+    let socket = match addr {
+        SocketAddr::V4(_) => TcpSocket::new_v4()?,
+        SocketAddr::V6(_) => TcpSocket::new_v6()?,
+    };
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(backlog)
+}
+
 /// Runs every accept loop (and the poll-event ticker) until the stop signal, then returns
 /// (dropping the runtime cancels the connection tasks).
 async fn serve(
@@ -682,34 +624,6 @@ async fn handle(
     Ok(finish(&instance, response, version))
 }
 
-/// A plain-text response with `status`.
-pub(crate) fn text_response(status: StatusCode, text: impl Into<Bytes>) -> Response<ResponseBody> {
-    let mut resp = Response::new(ResponseBody::full(text.into()));
-    *resp.status_mut() = status;
-    resp.headers_mut().insert(
-        CONTENT_TYPE,
-        HeaderValue::from_static("text/plain; charset=utf-8"),
-    );
-    resp
-}
-
-/// `400 Bad Request` naming the bad knob.
-pub(crate) fn bad_knob(e: &TargetError) -> Response<ResponseBody> {
-    text_response(StatusCode::BAD_REQUEST, format!("{e}\n"))
-}
-
-/// A response with `status` and the default body (`ok\n` or `error\n`).
-pub(crate) fn plain_status(status: StatusCode) -> Response<ResponseBody> {
-    let body = if status.as_u16() >= 400 {
-        ERROR_BODY
-    } else {
-        OK_BODY
-    };
-    let mut resp = Response::new(ResponseBody::full(Bytes::from_static(body)));
-    *resp.status_mut() = status;
-    resp
-}
-
 /// The echo handler (every path but `/ws`, `/poll` and the journey API): read the body, apply
 /// knobs and faults.
 async fn echo(
@@ -757,42 +671,6 @@ async fn respond(
     }
 }
 
-/// Waits until `profile delay + delay + jitter` has passed since `received`, burns `cpu`, then
-/// draws the status: `Some` when the profile's error rate or the `status` knob overrides the
-/// normal status of the response, `None` otherwise.
-pub(crate) async fn apply_knobs(
-    instance: &Instance,
-    knobs: &Knobs,
-    received: Instant,
-) -> Option<StatusCode> {
-    let jitter = if knobs.jitter.is_zero() {
-        Duration::ZERO
-    } else {
-        let nanos = u64::try_from(knobs.jitter.as_nanos()).unwrap_or(u64::MAX);
-        Duration::from_nanos(fastrand::u64(0..=nanos))
-    };
-    let delay = instance
-        .profile
-        .delay
-        .saturating_add(knobs.delay)
-        .saturating_add(jitter);
-    Instance::wait_since(received, delay).await;
-    if !knobs.cpu.is_zero() {
-        burn_cpu(knobs.cpu);
-    }
-
-    if let Some(status) = instance.draw_profile_error() {
-        return Some(status);
-    }
-    if knobs.status.is_empty() {
-        return None;
-    }
-    knobs.status.pick(fastrand::f64()).map(|code| {
-        // Valid by construction: knobs only admit 200..=999.
-        StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
-    })
-}
-
 /// Adds the common headers and counts the response.
 fn finish(
     instance: &Instance,
@@ -829,68 +707,6 @@ fn protocol_name(version: Version) -> HeaderValue {
     })
 }
 
-/// Busy-loops on the current worker for `duration` of wall time.
-fn burn_cpu(duration: Duration) {
-    let start = Instant::now();
-    let mut x = 0u64;
-    while start.elapsed() < duration {
-        for _ in 0..64 {
-            x = std::hint::black_box(x.wrapping_mul(6364136223846793005).wrapping_add(1));
-        }
-    }
-}
-
-/// What was read from a request body.
-#[derive(Debug, PartialEq)]
-pub(crate) enum RequestBody {
-    /// Read and discarded.
-    Discarded,
-    /// Kept for `/echo`.
-    Echo(Bytes),
-    /// Too large to echo (read and discarded).
-    TooLarge,
-}
-
-/// Reads the whole request body, counting its bytes; keeps it only when `keep` is set.
-pub(crate) async fn read_body(
-    mut body: Incoming,
-    keep: bool,
-    stats: &Stats,
-) -> Result<RequestBody, hyper::Error> {
-    let mut total = 0u64;
-    let mut first: Option<Bytes> = None;
-    let mut joined: Option<BytesMut> = None;
-    while let Some(frame) = body.frame().await {
-        let Ok(data) = frame?.into_data() else {
-            continue; // trailers
-        };
-        total += data.len() as u64;
-        stats
-            .body_bytes
-            .fetch_add(data.len() as u64, Ordering::Relaxed);
-        if !keep || total > MAX_SIZE {
-            continue;
-        }
-        match (&first, &mut joined) {
-            (None, _) => first = Some(data),
-            (Some(_), Some(buf)) => buf.extend_from_slice(&data),
-            (Some(f), None) => {
-                let mut buf = BytesMut::with_capacity(f.len() + data.len());
-                buf.extend_from_slice(f);
-                buf.extend_from_slice(&data);
-                joined = Some(buf);
-            }
-        }
-    }
-    Ok(if !keep {
-        RequestBody::Discarded
-    } else if total > MAX_SIZE {
-        RequestBody::TooLarge
-    } else {
-        RequestBody::Echo(joined.map_or_else(|| first.unwrap_or_default(), BytesMut::freeze))
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -922,12 +738,5 @@ mod tests {
         );
         c.listen = local;
         assert!(c.validate().is_err());
-    }
-
-    #[test]
-    fn burn_cpu_takes_its_time() {
-        let start = Instant::now();
-        burn_cpu(Duration::from_millis(5));
-        assert!(start.elapsed() >= Duration::from_millis(5));
     }
 }

@@ -25,8 +25,9 @@ use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::WebSocketStream;
 
 use crate::body::ResponseBody;
+use crate::instance::{Instance, Stats};
 use crate::knobs::{for_each_known, parse_duration, MAX_DELAY};
-use crate::server::{bad_knob, plain_status, text_response, Instance, Stats};
+use crate::reply::{bad_knob, plain_status, text_response};
 use crate::TargetError;
 
 /// The WebSocket echo path.
