@@ -39,13 +39,7 @@ impl Observer for Recorder {
     }
 }
 
-fn recorder(
-    stop_after: Option<u64>,
-) -> (
-    Recorder,
-    Arc<Mutex<Vec<(u64, u64)>>>,
-    Arc<Mutex<Option<u64>>>,
-) {
+fn recorder(stop_after: Option<u64>) -> (Recorder, Seen, Finished) {
     let seen = Arc::new(Mutex::new(Vec::new()));
     let finished = Arc::new(Mutex::new(None));
     (
