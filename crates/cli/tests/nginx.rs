@@ -195,6 +195,68 @@ fn no_keep_alive_opens_a_connection_per_request() {
     assert_eq!(logged, 2000, "access.log lines\n{ctx}");
 }
 
+/// Issue 9 defect a: `--no-keep-alive` holds for a scenario file as for a URL: a
+/// one-step scenario with 2 closed-model users for 2 s sends every request on its own
+/// connection (it used to be 2 connections for ~97,000 requests). nginx logs each
+/// request's connection serial number, so its own count of connections is checked too.
+#[test]
+fn scenario_no_keep_alive_opens_a_connection_per_request() {
+    let _serial = serial();
+    let Some(bin) = nginx_binary("scenario_no_keep_alive_opens_a_connection_per_request") else {
+        return;
+    };
+    let nginx = Nginx::start_with(&bin, 1, &|dir, ports| {
+        format!(
+            "    log_format conn '$connection';\n    server {{\n        listen 127.0.0.1:{};\n        \
+             access_log {}/conn.log conn;\n        location / {{ return 200 \"ok\\n\"; }}\n    }}",
+            ports[0],
+            dir.display()
+        )
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("one-step.toml");
+    std::fs::write(
+        &file,
+        format!(
+            "[target]\nbase_url = \"http://127.0.0.1:{}\"\n[load]\nvus = 2\nduration = \"2s\"\n\
+             [[scenarios]]\nname = \"s\"\n  [[scenarios.steps]]\n  name = \"get\"\n  url = \"/\"\n",
+            nginx.port(0)
+        ),
+    )
+    .unwrap();
+    let run = stampede(
+        &file.display().to_string(),
+        &["--no-keep-alive"],
+        Duration::from_secs(2) + GRACE,
+    );
+    run.assert_success();
+    let ctx = run.context();
+    std::thread::sleep(Duration::from_millis(200));
+    let log = std::fs::read_to_string(nginx.dir().join("conn.log")).unwrap();
+    let logged = log.lines().count() as u64;
+    let connections: std::collections::BTreeSet<&str> = log.lines().collect();
+    let requests = run.u64("/summary/requests");
+    let unfinished = run.u64("/summary/unfinished");
+    let opened = run.u64("/summary/connections_opened");
+    eprintln!(
+        "scenario --no-keep-alive: requests {requests}, unfinished {unfinished}, \
+         connections opened {opened}; nginx: {logged} requests on {} connections",
+        connections.len()
+    );
+    assert!(requests > 100, "{requests} requests\n{ctx}");
+    assert_eq!(run.u64("/summary/errors"), 0, "errors\n{ctx}");
+    assert_eq!(opened, requests + unfinished, "connections_opened\n{ctx}");
+    assert_eq!(
+        connections.len() as u64,
+        logged,
+        "nginx saw one request per connection\n{ctx}"
+    );
+    assert!(
+        logged >= requests && logged <= requests + unfinished,
+        "nginx logged {logged}\n{ctx}"
+    );
+}
+
 /// Memory is bounded: at 20,000 req/s the peak RSS of a 60 s run is within ±10% of a
 /// 10 s run's. Takes about 75 s.
 ///

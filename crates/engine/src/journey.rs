@@ -20,17 +20,17 @@ use stampede_plan::{
     Extractor, FeederMode, HttpVersion, RateProfile, RenderContext, ResponseView, Template, VarId,
 };
 use tokio::sync::Notify;
-use tokio_tungstenite::tungstenite::{self, client::IntoClientRequest, Message};
-use tokio_tungstenite::WebSocketStream;
+use tokio_tungstenite::tungstenite::Message;
 
-use crate::cookies::CookieJar;
 use crate::deadline::Deadline;
-use crate::http1::Kept;
-use crate::link::{Connector, Failure, PreparedRequest, Slot};
+use crate::request::{perform, Outcome, StepRequest};
 use crate::schedule::Schedule;
-use crate::stream::Stream;
+use crate::state::{sleep_at_most, spawn_task, Backoff, LocalOpen, LocalRef, Shared};
 use crate::timer::PreciseTimer;
-use crate::worker::{sleep_at_most, spawn_task, Backoff, LocalOpen, LocalRef, Shared};
+use stampede_proto::cookies::CookieJar;
+use stampede_proto::http1::Kept;
+use stampede_proto::link::{Connector, PreparedRequest, Slot};
+use stampede_proto::ws::{self, WsConn, WsRequest};
 
 /// Response bodies kept for extraction and checks are cut at this size.
 pub(crate) const KEPT_BODY_LIMIT: usize = 4 << 20;
@@ -46,6 +46,8 @@ pub(crate) struct JourneyRuntime {
     pub think_per_iteration: Vec<Duration>,
     /// Every group key in journey order; group `i` of every worker is `keys[i]`.
     pub keys: Vec<String>,
+    /// Requests ask to keep their connection open (`--no-keep-alive` clears it).
+    pub keep_alive: bool,
 }
 
 /// One target of the file, connected.
@@ -83,12 +85,16 @@ pub(crate) struct RequestOp {
 
 impl JourneyRuntime {
     /// Prepares `journeys` to run with these connected targets.
-    pub(crate) fn new(journeys: Arc<Journeys>, targets: Vec<TargetRuntime>) -> Self {
+    pub(crate) fn new(
+        journeys: Arc<Journeys>,
+        targets: Vec<TargetRuntime>,
+        keep_alive: bool,
+    ) -> Self {
         let mut keys = Vec::new();
         let scenarios = journeys
             .scenarios
             .iter()
-            .map(|s| prepare(&s.steps, &journeys, &targets, &mut keys))
+            .map(|s| prepare(&s.steps, &journeys, &targets, &mut keys, keep_alive))
             .collect::<Vec<_>>();
         let think_per_iteration = scenarios.iter().map(|ops| mean_think(ops)).collect();
         JourneyRuntime {
@@ -97,8 +103,63 @@ impl JourneyRuntime {
             scenarios,
             think_per_iteration,
             keys,
+            keep_alive,
         }
     }
+
+    /// The rows whose requests have an intended send time, so that their latency counts
+    /// from it: the request that starts each virtual user of an open lane. Every other
+    /// row (closed lanes, an open lane's later steps) measures service time.
+    pub(crate) fn scheduled_keys(&self) -> Vec<String> {
+        let lanes = self.journeys.lane_loads();
+        let mut keys: Vec<String> = self
+            .scenarios
+            .iter()
+            .zip(&lanes)
+            .filter(|(_, load)| load.is_scheduled())
+            .filter_map(|(ops, _)| first_request(ops))
+            .map(|g| self.keys[g].clone())
+            .collect();
+        keys.dedup();
+        keys
+    }
+
+    /// The rows whose wait has its own limit rather than the run's timeout
+    /// (`ws_expect` steps with a `timeout`), with that limit.
+    pub(crate) fn own_timeouts(&self, run_timeout: Duration) -> Vec<(String, Duration)> {
+        fn walk(ops: &[Op], run: Duration, keys: &[String], out: &mut Vec<(String, Duration)>) {
+            for op in ops {
+                match op {
+                    Op::WsExpect(e, g)
+                        if e.timeout != run && !out.iter().any(|(k, _)| *k == keys[*g]) =>
+                    {
+                        out.push((keys[*g].clone(), e.timeout));
+                    }
+                    Op::Group(_, steps) => walk(steps, run, keys, out),
+                    _ => {}
+                }
+            }
+        }
+        let mut out = Vec::new();
+        for ops in &self.scenarios {
+            walk(ops, run_timeout, &self.keys, &mut out);
+        }
+        out
+    }
+}
+
+/// The row of the request that gets a virtual user's intended start time in
+/// [`run_ops`]: the first request step, looking into the first group met (which takes
+/// the time whether or not it holds a request).
+fn first_request(ops: &[Op]) -> Option<usize> {
+    for op in ops {
+        match op {
+            Op::Request(r) => return Some(r.group),
+            Op::Group(_, steps) => return first_request(steps),
+            _ => {}
+        }
+    }
+    None
 }
 
 /// The mean think time of one pass over `ops`.
@@ -129,13 +190,14 @@ fn prepare(
     journeys: &Journeys,
     targets: &[TargetRuntime],
     keys: &mut Vec<String>,
+    keep_alive: bool,
 ) -> Vec<Op> {
     steps
         .iter()
         .map(|step| match step {
             Step::Request(r) => {
                 let group = key_index(keys, &r.key);
-                let fixed = fixed_request(r, journeys, targets);
+                let fixed = fixed_request(r, journeys, targets, keep_alive);
                 Op::Request(Box::new(RequestOp {
                     step: (**r).clone(),
                     group,
@@ -154,7 +216,7 @@ fn prepare(
             }
             Step::WsClose => Op::WsClose,
             Step::Group { repeat, steps, .. } => {
-                Op::Group(*repeat, prepare(steps, journeys, targets, keys))
+                Op::Group(*repeat, prepare(steps, journeys, targets, keys, keep_alive))
             }
         })
         .collect()
@@ -165,6 +227,7 @@ fn fixed_request(
     r: &RequestStep,
     journeys: &Journeys,
     targets: &[TargetRuntime],
+    keep_alive: bool,
 ) -> Option<PreparedRequest> {
     let t = &targets[r.target];
     let target_headers = &journeys.targets[r.target].headers;
@@ -186,6 +249,7 @@ fn fixed_request(
         headers.iter().copied(),
         body,
         t.http2,
+        keep_alive,
     ))
 }
 
@@ -250,10 +314,10 @@ pub(crate) fn spawn_lanes(
     shared: &Arc<Shared>,
     local: &LocalRef,
     all_done: &Rc<Notify>,
+    rt: Arc<JourneyRuntime>,
     lanes: Vec<LaneShare>,
     worker: usize,
 ) {
-    let rt = shared.journey.clone().expect("scenario run");
     // Rows in journey order: group i is key i on every worker.
     {
         let mut l = local.borrow_mut();
@@ -312,7 +376,7 @@ struct Vu {
     rng: fastrand::Rng,
     /// One request slot per target.
     slots: Vec<Option<Slot>>,
-    ws: Option<WebSocketStream<Stream>>,
+    ws: Option<WsConn>,
     /// When the last WebSocket message left.
     ws_sent: Option<Instant>,
     jar: CookieJar,
@@ -670,102 +734,21 @@ async fn request(
     let slot = vu.slots[step.target].get_or_insert_with(|| {
         let cell = target
             .http2
-            .then(|| Rc::new(crate::link::H2Cell::default()));
+            .then(|| Rc::new(stampede_proto::link::H2Cell::default()));
         Slot::new(cell, None)
     });
-    let started = Instant::now();
-    let fresh = !slot.is_connected();
-    local.borrow_mut().in_flight += 1;
-    let kept = if keep { Some(&mut vu.kept) } else { None };
-    let result = vu
-        .deadline
-        .run(started + shared.timeout, async {
-            if !slot.is_connected() {
-                let mut on_open = LocalOpen(local);
-                Box::pin(slot.connect(&target.connector, &mut on_open)).await?;
-            }
-            slot.exchange_keeping(req, kept, None).await
-        })
-        .await;
-    let done = Instant::now();
-    let group = Some(op.group);
-    // Recorded with the worker's state borrowed; the pacing after a failure comes after.
-    let failed_fresh = {
-        let mut l = local.borrow_mut();
-        l.in_flight -= 1;
-        l.last_completion = Some(done);
-        {
-            let g = &mut l.snap.generator;
-            g.sends += 1;
-            // Lateness is measured at the actual send (after any connect), as in plain runs;
-            // only requests with an intended time (open lanes) have any.
-            if let Some(intended) = intended {
-                let sent = match &result {
-                    Ok(Ok(x)) => Some(x.sent),
-                    Ok(Err(f)) => f.sent,
-                    Err(_) => None,
-                };
-                let lag = sent.unwrap_or(started).saturating_duration_since(intended);
-                g.schedule_lag.record(lag);
-                if lag > shared.late_threshold {
-                    g.late_sends += 1;
-                }
-            }
-        }
-        match &result {
-            Ok(Ok(_)) => None,
-            Ok(Err(f)) => {
-                l.record(group, |s| s.record_error(f.class));
-                l.sample(f.class, f.detail.clone());
-                Some(fresh)
-            }
-            Err(_elapsed) if slot.is_connected() => {
-                l.record(group, |s| s.record_timeout());
-                Some(false)
-            }
-            Err(_elapsed) => {
-                l.record(group, |s| s.record_error(ErrorClass::ConnectTimeout));
-                Some(fresh)
-            }
-        }
+    let what = StepRequest {
+        request: req,
+        connector: &target.connector,
+        step: op.group,
+        kept: keep.then_some(&mut vu.kept),
     };
-    let x = match result {
-        Ok(Ok(x)) => x,
-        failed => {
-            // A reset stream leaves an HTTP/2 connection usable.
-            if !matches!(
-                failed,
-                Ok(Err(Failure {
-                    class: ErrorClass::StreamReset,
-                    ..
-                }))
-            ) {
-                slot.disconnect();
-            }
-            let fresh = failed_fresh.unwrap_or(false);
-            return after_failure(shared, vu, step, fresh).await;
-        }
+    let now = Instant::now();
+    let outcome = perform(shared, local, slot, &mut vu.deadline, what, intended, now).await;
+    let (status, latency) = match outcome {
+        Outcome::Answered { status, latency } => (status, latency),
+        failed => return after_failure(shared, vu, step, failed.backs_off()).await,
     };
-    let mut l = local.borrow_mut();
-    // Open lanes: from the intended time (corrected); closed lanes: service time.
-    let latency = match intended {
-        Some(intended) => done - intended,
-        None => done - x.sent,
-    };
-    let status = x.meta.status;
-    let bytes_out = req.h1.len() as u64;
-    l.record(group, |s| {
-        s.record_response(status, latency, done - x.sent);
-        s.ttfb
-            .record(x.meta.first_byte.saturating_duration_since(x.sent));
-        s.bytes_received += x.meta.bytes;
-        s.bytes_sent += bytes_out;
-    });
-    l.sample_status(status);
-    drop(l);
-    if !x.meta.reusable {
-        slot.disconnect();
-    }
     if cookies {
         for (name, value) in &vu.kept.headers {
             if name == "set-cookie" {
@@ -822,8 +805,8 @@ async fn request(
 /// itself is already counted. A closed-lane user whose request failed before a first
 /// response on a new connection backs off first, so a refusing or resetting service is
 /// not hit in a tight loop.
-async fn after_failure(shared: &Shared, vu: &mut Vu, step: &RequestStep, fresh: bool) -> Flow {
-    if fresh {
+async fn after_failure(shared: &Shared, vu: &mut Vu, step: &RequestStep, backs_off: bool) -> Flow {
+    if backs_off {
         if let Some(b) = vu.backoff.as_mut() {
             b.sleep(shared).await;
         }
@@ -897,6 +880,7 @@ fn build_request(
         headers.iter().map(|(n, v)| (*n, v.as_slice())),
         body,
         target.http2,
+        rt.keep_alive,
     );
     Ok((req, path))
 }
@@ -929,10 +913,13 @@ async fn ws_connect(
         }
     }
     let url = format!("{}{}{}", target.ws_origin, target.base_path, path);
+    let request = WsRequest::for_user(url, target.authority.clone(), headers);
+    let connector = target.ws_connector.as_ref().unwrap_or(&target.connector);
     let started = Instant::now();
+    // Boxed: connecting and upgrading is rare and its state is large.
     let opened = tokio::time::timeout(
         shared.timeout,
-        Box::pin(open_ws(local, target, &url, &target.authority, &headers)),
+        Box::pin(ws::open(connector, &request, &mut LocalOpen(local))),
     )
     .await;
     let mut l = local.borrow_mut();
@@ -960,63 +947,6 @@ async fn ws_connect(
     }
 }
 
-async fn open_ws(
-    local: &LocalRef,
-    target: &TargetRuntime,
-    url: &str,
-    authority: &str,
-    headers: &[(String, String)],
-) -> Result<(WebSocketStream<Stream>, Duration), Failure> {
-    let connector = target.ws_connector.as_ref().unwrap_or(&target.connector);
-    let opened = connector.open(connector.next_peer()).await?;
-    {
-        let mut l = local.borrow_mut();
-        let (connect, tls) = (opened.connect, opened.tls);
-        l.record(None, |s| {
-            s.record_connect(connect);
-            if let Some(t) = tls {
-                s.tls_handshake.record(t);
-            }
-        });
-    }
-    let fail = |class: ErrorClass, e: &dyn std::fmt::Display| Failure {
-        class,
-        sent: None,
-        detail: Some(format!("WebSocket {url}: {e}")),
-        peer: None,
-    };
-    let mut request = url
-        .into_client_request()
-        .map_err(|e| fail(ErrorClass::WsUpgrade, &e))?;
-    let h = request.headers_mut();
-    if let Ok(v) = http::HeaderValue::from_str(authority) {
-        h.insert(http::header::HOST, v);
-    }
-    for (name, value) in headers {
-        if let (Ok(n), Ok(v)) = (
-            http::HeaderName::from_bytes(name.as_bytes()),
-            http::HeaderValue::from_str(value),
-        ) {
-            h.insert(n, v);
-        }
-    }
-    let t0 = Instant::now();
-    let (ws, _) = tokio_tungstenite::client_async_with_config(
-        request,
-        opened.stream,
-        Some(crate::ws::config(4 * 1024)),
-    )
-    .await
-    .map_err(|e| match e {
-        tungstenite::Error::Io(io) => {
-            let class = crate::http1::classify_io(std::io::Error::new(io.kind(), ""));
-            fail(class, &io)
-        }
-        other => fail(ErrorClass::WsUpgrade, &other),
-    })?;
-    Ok((ws, t0.elapsed()))
-}
-
 async fn ws_send(local: &LocalRef, vu: &mut Vu, message: &Template) -> Flow {
     let text = match vu.render(message) {
         Ok(t) => t,
@@ -1027,7 +957,7 @@ async fn ws_send(local: &LocalRef, vu: &mut Vu, message: &Template) -> Flow {
     };
     let len = text.len() as u64;
     vu.ws_sent = Some(Instant::now());
-    match ws.send(Message::text(text)).await {
+    match ws.socket().send(Message::text(text)).await {
         Ok(()) => {
             local.borrow_mut().record(None, |s| s.bytes_sent += len);
             Flow::Next
@@ -1049,7 +979,7 @@ async fn ws_expect(local: &LocalRef, vu: &mut Vu, step: &WsExpectStep, group: us
     let started = vu.ws_sent.take().unwrap_or_else(Instant::now);
     let deadline = Instant::now() + step.timeout;
     loop {
-        let next = tokio::time::timeout_at(deadline.into(), ws.next()).await;
+        let next = tokio::time::timeout_at(deadline.into(), ws.socket().next()).await;
         let data = match next {
             Err(_) => {
                 local
@@ -1102,12 +1032,8 @@ async fn ws_expect(local: &LocalRef, vu: &mut Vu, step: &WsExpectStep, group: us
     }
 }
 
-async fn close_ws(mut ws: WebSocketStream<Stream>) {
-    let _ = tokio::time::timeout(Duration::from_millis(500), async {
-        let _ = ws.close(None).await;
-        while let Some(Ok(_)) = ws.next().await {}
-    })
-    .await;
+async fn close_ws(ws: WsConn) {
+    Box::pin(ws.close()).await;
 }
 
 /// The HTTP version a target asks for.

@@ -5,22 +5,23 @@
 //! merged measurements. Workers record into thread-local stats and hand them to the
 //! calling thread once per second; nothing per request crosses threads.
 //!
-//! Connections are HTTP/1.1 or HTTP/2, over TCP or TLS ([`stream::Stream`]).
+//! Every request of every driver (closed and open model, fleets, scenario steps) takes
+//! one path (`request.rs`); the protocols (HTTP/1.1 or HTTP/2 over TCP or TLS, the
+//! WebSocket handshake) sit behind one seam in [`stampede_proto`].
 #![deny(missing_docs)]
 
-pub mod connect;
 mod control;
-mod cookies;
 mod deadline;
-pub mod http1;
 mod journey;
-mod link;
+mod plain;
+mod request;
 pub mod schedule;
-pub mod stream;
+mod state;
 mod timer;
-pub mod tls;
 mod worker;
-mod ws;
+
+pub use stampede_proto::{connect, http1, stream, tls};
+use stampede_proto::{link, ws};
 
 use std::collections::BTreeMap;
 use std::sync::atomic::AtomicU64;
@@ -34,9 +35,10 @@ use stampede_plan::{HttpVersion, Load, RequestSpec, RunPlan, Workload};
 use link::{Connector, PreparedRequest};
 
 pub use control::Control;
+use state::{Shared, WorkerMsg};
+pub use state::{Snapshot, LATE_THRESHOLD, MAX_DRAIN, MAX_GROUPS};
 pub use timer::MIN_WAKE_GAP;
-use worker::{Share, Shared, WorkerMsg};
-pub use worker::{Snapshot, LATE_THRESHOLD, MAX_DRAIN, MAX_GROUPS};
+use worker::Share;
 
 /// Why a run could not start.
 #[derive(Debug, thiserror::Error)]
@@ -87,6 +89,14 @@ pub struct RunOutcome {
     /// The first failure message of each error class, where the failing layer said more
     /// than the class (the OS's connect error, the TLS alert, the HTTP/2 reason).
     pub error_samples: BTreeMap<ErrorClass, String>,
+    /// The groups whose requests had intended send times, so that their latency counts
+    /// from them (corrected for coordinated omission) and their lateness is measured:
+    /// every group of an open-model run or a fleet with an interval; in a scenario run
+    /// the first request of each open lane. Every other group's latency is service time.
+    pub scheduled_groups: Vec<String>,
+    /// Groups whose requests wait for their own limit instead of the run's timeout
+    /// (scenario `ws_expect` steps with a `timeout`), with that limit.
+    pub group_timeouts: Vec<(String, Duration)>,
 }
 
 /// Runs `plan` to completion on worker threads and returns the merged result. Sets of
@@ -137,7 +147,7 @@ pub fn run(
     };
     let tls = link::tls_connector(tls_config, &target.host)?;
     let journey = match plan.journeys() {
-        Some(j) => Some(Arc::new(journey_runtime(j, plan.timeout)?)),
+        Some(j) => Some(Arc::new(journey_runtime(j, plan.timeout, plan.keep_alive)?)),
         None => None,
     };
     let threads = match load {
@@ -168,7 +178,7 @@ pub fn run(
                 clients,
                 every,
                 hold,
-            }) => Some(worker::FleetSpec {
+            }) => Some(state::FleetSpec {
                 clients: clients.get(),
                 every,
                 hold,
@@ -183,7 +193,7 @@ pub fn run(
             HttpVersion::Http1 => None,
             HttpVersion::Http2 { streams } => Some(streams.get()),
         },
-        journey: journey.clone(),
+        group_keys: Arc::default(),
         seed,
         threads,
         timer_slack: plan.timer_slack,
@@ -194,6 +204,7 @@ pub fn run(
     for w in 0..threads {
         let share = match &plan.workload {
             Workload::Journeys(j) => Share::Journeys {
+                runtime: journey.clone().expect("a scenario run has its runtime"),
                 lanes: journey::lanes(j, w, threads, seed),
             },
             Workload::Requests(r) => match &r.load {
@@ -252,19 +263,25 @@ pub fn run(
             _ => ran,
         }
     };
+    let groups: Vec<(String, Stats)> = match &journey {
+        // Scenario rows in journey order, not alphabetical.
+        Some(j) => {
+            let mut g: Vec<(String, Stats)> = collector.groups.into_iter().collect();
+            g.sort_by_key(|(k, _)| j.keys.iter().position(|x| x == k).unwrap_or(usize::MAX));
+            g
+        }
+        None => collector.groups.into_iter().collect(),
+    };
+    let (scheduled_groups, group_timeouts) = match &journey {
+        Some(j) => (j.scheduled_keys(), j.own_timeouts(plan.timeout)),
+        None if plan.is_scheduled() => (groups.iter().map(|(k, _)| k.clone()).collect(), vec![]),
+        None => (Vec::new(), Vec::new()),
+    };
     Ok(RunOutcome {
         started_at,
         elapsed,
         total: collector.total,
-        groups: match &journey {
-            // Scenario rows in journey order, not alphabetical.
-            Some(j) => {
-                let mut g: Vec<(String, Stats)> = collector.groups.into_iter().collect();
-                g.sort_by_key(|(k, _)| j.keys.iter().position(|x| x == k).unwrap_or(usize::MAX));
-                g
-            }
-            None => collector.groups.into_iter().collect(),
-        },
+        groups,
         generator: collector.generator,
         series: collector.series,
         aborted,
@@ -273,6 +290,8 @@ pub fn run(
         process_cpu: process_cpu().saturating_sub(cpu_before),
         peak_rss_bytes: peak_rss_bytes(),
         error_samples: collector.samples,
+        scheduled_groups,
+        group_timeouts,
     })
 }
 
@@ -280,6 +299,7 @@ pub fn run(
 fn journey_runtime(
     journeys: &Arc<stampede_plan::scenario::Journeys>,
     timeout: Duration,
+    keep_alive: bool,
 ) -> Result<journey::JourneyRuntime, EngineError> {
     let mut targets = Vec::with_capacity(journeys.targets.len());
     for t in &journeys.targets {
@@ -324,7 +344,11 @@ fn journey_runtime(
             ),
         });
     }
-    Ok(journey::JourneyRuntime::new(journeys.clone(), targets))
+    Ok(journey::JourneyRuntime::new(
+        journeys.clone(),
+        targets,
+        keep_alive,
+    ))
 }
 
 /// What a live view sees each time a second completes.

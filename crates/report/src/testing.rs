@@ -96,5 +96,7 @@ pub(crate) fn outcome(grouped: bool, empty: bool) -> RunOutcome {
         process_cpu: Duration::from_millis(250),
         peak_rss_bytes: Some(20 << 20),
         error_samples: BTreeMap::new(),
+        scheduled_groups: Vec::new(),
+        group_timeouts: Vec::new(),
     }
 }

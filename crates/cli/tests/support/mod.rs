@@ -210,6 +210,12 @@ http {{
             .collect()
     }
 
+    /// nginx's private directory (config, logs).
+    #[allow(dead_code)] // used by nginx.rs, not by every test crate
+    pub(crate) fn dir(&self) -> &Path {
+        self.dir.path()
+    }
+
     /// The PID of the (only) nginx process.
     pub(crate) fn pid(&self) -> u32 {
         self.child.id()

@@ -16,7 +16,7 @@ struct Cookie {
 
 /// The cookies one virtual user holds.
 #[derive(Debug, Default)]
-pub(crate) struct CookieJar {
+pub struct CookieJar {
     cookies: Vec<Cookie>,
 }
 
@@ -25,12 +25,12 @@ const MAX_COOKIES: usize = 64;
 
 impl CookieJar {
     /// True when no cookie is held for `target`.
-    pub(crate) fn is_empty_for(&self, target: usize) -> bool {
+    pub fn is_empty_for(&self, target: usize) -> bool {
         !self.cookies.iter().any(|c| c.target == target)
     }
 
     /// Stores a `Set-Cookie` value received for a request to `request_path`.
-    pub(crate) fn store(&mut self, target: usize, request_path: &str, header: &[u8], now: Instant) {
+    pub fn store(&mut self, target: usize, request_path: &str, header: &[u8], now: Instant) {
         let Ok(text) = std::str::from_utf8(header) else {
             return;
         };
@@ -96,7 +96,7 @@ impl CookieJar {
 
     /// The `Cookie` header value for a request to `target` at `path`, if any cookie
     /// applies; longer paths first, as RFC 6265 §5.4 asks.
-    pub(crate) fn header(&mut self, target: usize, path: &str, now: Instant) -> Option<String> {
+    pub fn header(&mut self, target: usize, path: &str, now: Instant) -> Option<String> {
         self.cookies.retain(|c| c.expires.is_none_or(|e| e > now));
         let path = path.split('?').next().unwrap_or("/");
         let mut matching: Vec<&Cookie> = self

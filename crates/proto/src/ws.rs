@@ -1,10 +1,12 @@
-//! WebSocket clients for fleet runs: connect and upgrade, send messages on a schedule
+//! WebSocket connections for fleet runs and scenario steps: connect and upgrade (the one
+//! handshake of the engine), send messages on a schedule
 //! (or back to back), match replies, hold the connection, reconnect.
 //!
 //! Each message carries a prefix `stampede:<seq>:` so an echo is matched to its send;
 //! a reply without the prefix answers the oldest outstanding message (a matched reply
 //! from a server that does not echo). A message with no reply within the request
-//! timeout counts as a timeout; a connection that drops counts as a `ws_dropped` error.
+//! timeout counts as a timeout; when a connection drops, the caller counts its unanswered
+//! messages as `ws_dropped` errors.
 
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
@@ -30,7 +32,7 @@ const MAX_RESPONSE_HEAD: usize = 16 * 1024;
 /// Small buffers: a device fleet is thousands of mostly idle sockets. The read buffer
 /// fits the messages this run sends (an echo comes back the same size); larger frames
 /// still arrive whole, the buffer grows for them.
-pub(crate) fn config(read_buffer: usize) -> WebSocketConfig {
+fn config(read_buffer: usize) -> WebSocketConfig {
     WebSocketConfig::default()
         .read_buffer_size(read_buffer)
         .write_buffer_size(0)
@@ -39,7 +41,7 @@ pub(crate) fn config(read_buffer: usize) -> WebSocketConfig {
 }
 
 /// The upgrade request, prepared once.
-pub(crate) struct WsRequest {
+pub struct WsRequest {
     url: String,
     host: String,
     headers: Vec<(String, String)>,
@@ -49,7 +51,8 @@ pub(crate) struct WsRequest {
 }
 
 impl WsRequest {
-    pub(crate) fn new(target: &Target, headers: &[(String, String)], body: &[u8]) -> Self {
+    /// The upgrade request and message of a fleet run against `target`.
+    pub fn new(target: &Target, headers: &[(String, String)], body: &[u8]) -> Self {
         let payload = if body.is_empty() {
             "ping".to_string()
         } else {
@@ -65,6 +68,18 @@ impl WsRequest {
             headers: headers.to_vec(),
             payload,
             read_buffer,
+        }
+    }
+
+    /// The upgrade request of one scenario virtual user: its rendered `url` and
+    /// headers. Its messages are the steps' own, so the read buffer is a default size.
+    pub fn for_user(url: String, host: String, headers: Vec<(String, String)>) -> Self {
+        WsRequest {
+            url,
+            host,
+            headers,
+            payload: String::new(),
+            read_buffer: 4 * 1024,
         }
     }
 
@@ -87,16 +102,17 @@ impl WsRequest {
 }
 
 /// An open WebSocket with its bookkeeping.
-pub(crate) struct WsConn {
+pub struct WsConn {
     ws: WebSocketStream<Stream>,
     next_seq: u64,
     /// Sent and not yet answered: (seq, intended, sent).
     outstanding: VecDeque<(u64, Instant, Instant)>,
+    /// The peer's row, under `--group-by peer`.
     pub peer_group: Option<usize>,
 }
 
 /// What happened while waiting on a connection.
-pub(crate) enum WsEvent {
+pub enum WsEvent {
     /// A reply matched a send: (intended, sent, reply bytes).
     Answered(Instant, Instant, usize),
     /// A frame that is not a reply (ping, pong, unmatched).
@@ -108,7 +124,7 @@ pub(crate) enum WsEvent {
 /// Connects and upgrades; records connect and TLS times. Returns the connection and
 /// the upgrade time. The caller counts the protocol: only an upgraded connection is a
 /// WebSocket.
-pub(crate) async fn open(
+pub async fn open(
     connector: &Connector,
     req: &WsRequest,
     on_open: &mut impl OnOpen,
@@ -223,7 +239,6 @@ fn check_upgrade(response: &httparse::Response<'_, '_>, key: &str) -> Result<(),
 fn fail(class: ErrorClass, e: impl std::fmt::Display) -> Failure {
     Failure {
         class,
-        sent: None,
         detail: Some(format!("WebSocket: {e}")),
         peer: None,
     }
@@ -231,7 +246,7 @@ fn fail(class: ErrorClass, e: impl std::fmt::Display) -> Failure {
 
 impl WsConn {
     /// Sends one message intended at `intended`; returns when it left and its size.
-    pub(crate) async fn send(
+    pub async fn send(
         &mut self,
         intended: Instant,
         req: &WsRequest,
@@ -249,23 +264,28 @@ impl WsConn {
         Ok((sent, len))
     }
 
+    /// The socket itself, for scenario steps that send and match their own messages.
+    pub fn socket(&mut self) -> &mut WebSocketStream<Stream> {
+        &mut self.ws
+    }
+
     /// The oldest unanswered send: (intended, sent).
-    pub(crate) fn oldest(&self) -> Option<(Instant, Instant)> {
+    pub fn oldest(&self) -> Option<(Instant, Instant)> {
         self.outstanding.front().map(|(_, i, s)| (*i, *s))
     }
 
     /// Forgets the oldest unanswered send (it timed out).
-    pub(crate) fn expire_oldest(&mut self) {
+    pub fn expire_oldest(&mut self) {
         self.outstanding.pop_front();
     }
 
     /// Messages sent and not answered.
-    pub(crate) fn pending(&self) -> usize {
+    pub fn pending(&self) -> usize {
         self.outstanding.len()
     }
 
     /// Waits for the next frame.
-    pub(crate) async fn next(&mut self) -> WsEvent {
+    pub async fn next(&mut self) -> WsEvent {
         match self.ws.next().await {
             Some(Ok(Message::Text(t))) => self.answer(t.as_bytes()),
             Some(Ok(Message::Binary(b))) => self.answer(&b),
@@ -297,7 +317,7 @@ impl WsConn {
     }
 
     /// Closes politely, waiting briefly for the server's close.
-    pub(crate) async fn close(mut self) {
+    pub async fn close(mut self) {
         let _ = tokio::time::timeout(Duration::from_millis(500), async {
             let _ = self.ws.close(None).await;
             while let Some(Ok(_)) = self.ws.next().await {}

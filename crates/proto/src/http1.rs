@@ -126,7 +126,8 @@ impl Kept {
         self.body.clear();
     }
 
-    pub(crate) fn keep_body(&mut self, bytes: &[u8]) {
+    /// Keeps `bytes` of the body, up to the body limit.
+    pub fn keep_body(&mut self, bytes: &[u8]) {
         let room = self.body_limit.saturating_sub(self.body.len());
         self.body.extend_from_slice(&bytes[..bytes.len().min(room)]);
     }

@@ -24,9 +24,12 @@ use crate::stream::Stream;
 use crate::tls::classify_tls;
 
 /// How to reach the target.
-pub(crate) struct Connector {
+pub struct Connector {
+    /// The target's addresses (at least one).
     pub addrs: Vec<SocketAddr>,
+    /// TLS: the connector and the server name to verify; `None` for plain TCP.
     pub tls: Option<(TlsConnector, ServerName<'static>)>,
+    /// How long a TCP connect may take.
     pub timeout: Duration,
     /// Connections opened so far by every worker: the next one goes to
     /// `addrs[opened % addrs.len()]`, so connections spread evenly over the addresses.
@@ -34,16 +37,20 @@ pub(crate) struct Connector {
 }
 
 /// A freshly opened stream and what opening it cost.
-pub(crate) struct Opened {
+pub struct Opened {
+    /// The connected stream.
     pub stream: Stream,
+    /// The address it is connected to.
     pub peer: SocketAddr,
+    /// TCP connect time.
     pub connect: Duration,
+    /// TLS handshake time, for TLS connections.
     pub tls: Option<Duration>,
 }
 
 impl Connector {
     /// A connector for `addrs` (at least one).
-    pub(crate) fn new(
+    pub fn new(
         addrs: Vec<SocketAddr>,
         tls: Option<(TlsConnector, ServerName<'static>)>,
         timeout: Duration,
@@ -57,14 +64,14 @@ impl Connector {
     }
 
     /// The address the next connection goes to (round-robin over all workers).
-    pub(crate) fn next_peer(&self) -> SocketAddr {
+    pub fn next_peer(&self) -> SocketAddr {
         let n = self.opened.fetch_add(1, Ordering::Relaxed);
         self.addrs[n % self.addrs.len()]
     }
 
     /// Opens a connection to `peer`. A failure names the peer, so that it can be
     /// attributed to the instance that failed.
-    pub(crate) async fn open(&self, peer: SocketAddr) -> Result<Opened, Failure> {
+    pub async fn open(&self, peer: SocketAddr) -> Result<Opened, Failure> {
         self.open_inner(peer).await.map_err(|mut f| {
             f.peer = Some(peer);
             f
@@ -102,32 +109,50 @@ impl Connector {
 }
 
 /// The request, prepared once per run in each protocol's form.
-pub(crate) struct PreparedRequest {
+pub struct PreparedRequest {
+    /// The HTTP/1.1 bytes (empty for a request built for HTTP/2 only).
     pub h1: Vec<u8>,
+    /// A HEAD request: its response has no body.
     pub head: bool,
     h2: http::Request<()>,
     body: Bytes,
+    /// The bytes an HTTP/2 send puts on the wire before compression: header names and
+    /// values (the pseudo-headers included) and the body.
+    h2_len: u64,
 }
 
 impl PreparedRequest {
-    pub(crate) fn new(target: &Target, spec: &RequestSpec, keep_alive: bool) -> Self {
+    /// The run's request for `target`, in both forms.
+    pub fn new(target: &Target, spec: &RequestSpec, keep_alive: bool) -> Self {
+        let h2 = h2_head(
+            target.scheme.is_tls(),
+            &target.authority,
+            &spec.method,
+            &target.path_and_query,
+            spec.headers.iter().map(|(n, v)| (n.as_str(), v.as_bytes())),
+        );
         PreparedRequest {
             h1: crate::http1::encode_request(target, spec, keep_alive),
             head: spec.method == "HEAD",
-            h2: h2_head(
-                target.scheme.is_tls(),
-                &target.authority,
-                &spec.method,
-                &target.path_and_query,
-                spec.headers.iter().map(|(n, v)| (n.as_str(), v.as_bytes())),
-            ),
+            h2_len: h2_len(&h2, spec.body.len()),
+            h2,
             body: Bytes::from(spec.body.clone()),
+        }
+    }
+
+    /// The request's size on the wire: its HTTP/1.1 bytes, or for HTTP/2 its header
+    /// fields and body.
+    pub fn wire_len(&self, http2: bool) -> u64 {
+        match http2 {
+            true => self.h2_len,
+            false => self.h1.len() as u64,
         }
     }
 
     /// A request built per send (scenario steps with templates or cookies), in the one
     /// form the connection needs: HTTP/1.1 bytes, or an HTTP/2 head and body.
-    pub(crate) fn from_parts<'h>(
+    #[allow(clippy::too_many_arguments)]
+    pub fn from_parts<'h>(
         tls: bool,
         authority: &str,
         method: &str,
@@ -135,12 +160,15 @@ impl PreparedRequest {
         headers: impl Iterator<Item = (&'h str, &'h [u8])> + Clone,
         body: Vec<u8>,
         http2: bool,
+        keep_alive: bool,
     ) -> Self {
         if http2 {
+            let h2 = h2_head(tls, authority, method, path_and_query, headers);
             PreparedRequest {
                 h1: Vec::new(),
                 head: method == "HEAD",
-                h2: h2_head(tls, authority, method, path_and_query, headers),
+                h2_len: h2_len(&h2, body.len()),
+                h2,
                 body: Bytes::from(body),
             }
         } else {
@@ -152,13 +180,14 @@ impl PreparedRequest {
                 authority,
                 headers,
                 &body,
-                true,
+                keep_alive,
             );
             PreparedRequest {
                 h1,
                 head: method == "HEAD",
                 h2: http::Request::new(()),
                 body: Bytes::new(),
+                h2_len: 0,
             }
         }
     }
@@ -170,6 +199,32 @@ impl PreparedRequest {
         *r.headers_mut() = self.h2.headers().clone();
         r
     }
+}
+
+/// The size of an HTTP/2 request before HPACK: each header field as name, value and
+/// the 2 bytes of `": "` that HTTP/1.1 would spend (the measure used for responses),
+/// the pseudo-headers included, and the body.
+fn h2_len(head: &http::Request<()>, body: usize) -> u64 {
+    let uri = head.uri();
+    let pseudo = [
+        (":method", head.method().as_str().len()),
+        (":scheme", uri.scheme_str().map_or(0, str::len)),
+        (
+            ":authority",
+            uri.authority().map_or(0, |a| a.as_str().len()),
+        ),
+        (
+            ":path",
+            uri.path_and_query().map_or(1, |p| p.as_str().len()),
+        ),
+    ];
+    let pseudo: usize = pseudo.iter().map(|(n, v)| n.len() + v + 2).sum();
+    let fields: usize = head
+        .headers()
+        .iter()
+        .map(|(n, v)| n.as_str().len() + v.len() + 2)
+        .sum();
+    (pseudo + fields + body) as u64
 }
 
 /// The HTTP/2 request head: `:authority` from the URL, no connection-specific headers.
@@ -213,7 +268,7 @@ fn h2_head<'h>(
 
 /// An HTTP/2 connection shared by several slots.
 #[derive(Default)]
-pub(crate) struct H2Cell {
+pub struct H2Cell {
     conn: tokio::sync::Mutex<Option<H2Shared>>,
     generation: Cell<u64>,
 }
@@ -226,52 +281,61 @@ struct H2Shared {
 }
 
 /// What a slot holds between requests.
-pub(crate) enum Link {
+pub enum Link {
     /// Not connected.
     None,
     /// An HTTP/1.1 connection owned by this slot.
     H1 {
+        /// The connection.
         conn: Box<Http1Conn<Stream>>,
+        /// Its peer's row, under `--group-by peer`.
         peer_group: Option<usize>,
     },
     /// A handle on a shared HTTP/2 connection.
     H2 {
+        /// The handle that opens streams.
         send: h2::client::SendRequest<Bytes>,
+        /// Which connection of the shared cell this is (a retired one is not reused).
         generation: u64,
+        /// Its peer's row, under `--group-by peer`.
         peer_group: Option<usize>,
     },
 }
 
 /// What one exchange produced.
-pub(crate) struct Exchange {
+pub struct Exchange {
+    /// Status, first byte, size and reuse of the response.
     pub meta: ResponseMeta,
+    /// When the request left.
     pub sent: Instant,
 }
 
-/// A failed attempt: its class, when the request left (if it did), the words of the
+/// A failed attempt: its class, the words of the
 /// layer that failed, where they add to the class, and the peer it failed on, when that
 /// is known and the connection never became a slot's link (a failed connect).
-pub(crate) struct Failure {
+pub struct Failure {
+    /// What failed.
     pub class: ErrorClass,
-    pub sent: Option<Instant>,
+    /// The failing layer's words, where they add to the class.
     pub detail: Option<String>,
+    /// The peer, when the failure was opening a connection to it.
     pub peer: Option<SocketAddr>,
 }
 
 impl Failure {
-    pub(crate) fn new(class: ErrorClass, sent: Option<Instant>) -> Self {
+    /// A failure known only by its class.
+    pub fn new(class: ErrorClass) -> Self {
         Failure {
             class,
-            sent,
             detail: None,
             peer: None,
         }
     }
 
-    pub(crate) fn detailed(class: ErrorClass, detail: String) -> Self {
+    /// A failure with the failing layer's words.
+    pub fn detailed(class: ErrorClass, detail: String) -> Self {
         Failure {
             class,
-            sent: None,
             detail: Some(detail),
             peer: None,
         }
@@ -281,12 +345,14 @@ impl Failure {
 /// Called when a slot opens a new connection: records connect and TLS times and the
 /// protocol, and returns the connection's peer group. `protocol` is `None` while it is
 /// not settled (a WebSocket before its upgrade); the caller counts it once it is.
-pub(crate) trait OnOpen {
+pub trait OnOpen {
+    /// Records `opened` and returns its peer's row.
     fn opened(&mut self, opened: &Opened, protocol: Option<Protocol>) -> Option<usize>;
 }
 
 /// One request slot.
-pub(crate) struct Slot {
+pub struct Slot {
+    /// The connection, if any.
     pub link: Link,
     /// The shared HTTP/2 connection this slot uses, if in HTTP/2 mode.
     pub h2_cell: Option<Rc<H2Cell>>,
@@ -299,7 +365,8 @@ pub(crate) struct Slot {
 }
 
 impl Slot {
-    pub(crate) fn new(h2_cell: Option<Rc<H2Cell>>, capture: Option<&str>) -> Self {
+    /// A slot; HTTP/2 slots share `h2_cell`. `capture` names a response header to keep.
+    pub fn new(h2_cell: Option<Rc<H2Cell>>, capture: Option<&str>) -> Self {
         Slot {
             link: Link::None,
             h2_cell,
@@ -309,13 +376,18 @@ impl Slot {
         }
     }
 
+    /// True when this slot sends over HTTP/2.
+    pub fn is_http2(&self) -> bool {
+        self.h2_cell.is_some()
+    }
+
     /// True when this slot has a live connection (or a handle on one).
-    pub(crate) fn is_connected(&self) -> bool {
+    pub fn is_connected(&self) -> bool {
         !matches!(self.link, Link::None)
     }
 
     /// The peer group of the current connection.
-    pub(crate) fn peer_group(&self) -> Option<usize> {
+    pub fn peer_group(&self) -> Option<usize> {
         match &self.link {
             Link::None => None,
             Link::H1 { peer_group, .. } | Link::H2 { peer_group, .. } => *peer_group,
@@ -324,7 +396,7 @@ impl Slot {
 
     /// Ensures a connection: opens one (HTTP/1.1) or joins/creates the shared one
     /// (HTTP/2).
-    pub(crate) async fn connect(
+    pub async fn connect(
         &mut self,
         connector: &Connector,
         on_open: &mut impl OnOpen,
@@ -384,7 +456,7 @@ impl Slot {
 
     /// Drops this slot's connection; for HTTP/2 also retires the shared connection so
     /// the next slot opens a fresh one.
-    pub(crate) fn disconnect(&mut self) {
+    pub fn disconnect(&mut self) {
         if let (Link::H2 { generation, .. }, Some(cell)) = (&self.link, &self.h2_cell) {
             if let Ok(mut guard) = cell.conn.try_lock() {
                 if guard.as_ref().is_some_and(|s| s.generation == *generation) {
@@ -395,27 +467,18 @@ impl Slot {
         self.link = Link::None;
     }
 
-    /// Sends one request on the connection and reads the whole response.
-    /// `sent` is when the request leaves, if the caller just read the clock (saves a
-    /// clock read per request); otherwise it is read here.
-    pub(crate) async fn exchange(
-        &mut self,
-        req: &PreparedRequest,
-        sent: Option<Instant>,
-    ) -> Result<Exchange, Failure> {
-        self.exchange_keeping(req, None, sent).await
-    }
-
-    /// Like [`Slot::exchange`], and when `kept` is given, records the response's headers
-    /// and body into it.
-    pub(crate) async fn exchange_keeping(
+    /// Sends one request on the connection and reads the whole response; when `kept` is
+    /// given, records the response's headers and body into it. `sent` is when the
+    /// request leaves, if the caller just read the clock (saves a clock read per
+    /// request); otherwise it is read here.
+    pub async fn exchange_keeping(
         &mut self,
         req: &PreparedRequest,
         kept: Option<&mut Kept>,
         sent: Option<Instant>,
     ) -> Result<Exchange, Failure> {
         match &mut self.link {
-            Link::None => Err(Failure::new(ErrorClass::Io, None)),
+            Link::None => Err(Failure::new(ErrorClass::Io)),
             Link::H1 { conn, .. } => {
                 let sent = sent.unwrap_or_else(Instant::now);
                 let meta = conn
@@ -423,7 +486,6 @@ impl Slot {
                     .await
                     .map_err(|class| Failure {
                         class,
-                        sent: Some(sent),
                         detail: conn.take_failure_detail(),
                         peer: None,
                     })?;
@@ -458,9 +520,9 @@ impl Slot {
     ) -> Result<Exchange, Failure> {
         {
             {
-                let mut ready = send.ready().await.map_err(|e| h2_failure(e, None))?;
+                let mut ready = send.ready().await.map_err(h2_failure)?;
                 let sent = Instant::now();
-                let fail = |e: h2::Error| h2_failure(e, Some(sent));
+                let fail = h2_failure;
                 let (response, mut stream) = ready
                     .send_request(req.h2_request(), req.body.is_empty())
                     .map_err(fail)?;
@@ -500,7 +562,7 @@ impl Slot {
                         k.keep_body(&chunk);
                     }
                     if bytes > MAX_BODY_BYTES {
-                        return Err(Failure::new(ErrorClass::TooLarge, Some(sent)));
+                        return Err(Failure::new(ErrorClass::TooLarge));
                     }
                 }
                 Ok(Exchange {
@@ -530,10 +592,9 @@ fn classify_h2_ref(e: &h2::Error) -> ErrorClass {
     }
 }
 
-fn h2_failure(e: h2::Error, sent: Option<Instant>) -> Failure {
+fn h2_failure(e: h2::Error) -> Failure {
     Failure {
         class: classify_h2_ref(&e),
-        sent,
         detail: Some(format!("HTTP/2: {e}")),
         peer: None,
     }
@@ -550,7 +611,7 @@ fn alpn_mismatch(wanted: &str, got: &[u8]) -> Failure {
 }
 
 /// A prepared TLS connector for the run, if the scheme needs one.
-pub(crate) fn tls_connector(
+pub fn tls_connector(
     config: Option<Arc<rustls::ClientConfig>>,
     host: &str,
 ) -> Result<Option<(TlsConnector, ServerName<'static>)>, crate::tls::TlsSetupError> {
