@@ -40,6 +40,22 @@ pub struct RunFigures {
     pub aborted: bool,
 }
 
+impl RunFigures {
+    /// The figures of a result document.
+    pub fn of(r: &stampede_result::RunResult) -> Self {
+        let c = &r.summary.core;
+        RunFigures {
+            requests: c.requests,
+            error_rate: c.error_rate,
+            achieved_rate: c.achieved_rate,
+            latency: c.latency_ms,
+            service_time: c.service_time_ms,
+            corrected: r.latency_model == "corrected",
+            aborted: r.aborted,
+        }
+    }
+}
+
 /// A relative change allowed before a metric counts as a regression.
 #[derive(Debug, Clone, Copy, PartialEq, PartialOrd)]
 pub struct Threshold(f64);

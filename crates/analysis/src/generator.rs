@@ -7,9 +7,7 @@
 //! send also says what it did to the result: how much of the latency p99 the send lag
 //! can account for. A lag that is negligible against the measured latency is no warning.
 
-use std::fmt::Write;
-
-use serde::{Deserialize, Serialize};
+pub use stampede_result::{GeneratorWarning, LagEffect, WarningCause, WarningKind};
 
 /// A worker thread busier than this share of the wall clock is saturated.
 pub const BUSY_LIMIT: f64 = 0.9;
@@ -18,8 +16,7 @@ pub const LATE_LIMIT: f64 = 0.01;
 /// Workers that waited for a CPU this share of the time they were runnable (or a
 /// machine that lost this share to steal) were slowed by other processes.
 pub const CONTENTION_LIMIT: f64 = 0.2;
-/// A send lag p99 below this share of the latency p99 does not matter to the result.
-pub const NEGLIGIBLE_LAG: f64 = 0.05;
+pub use stampede_result::NEGLIGIBLE_LAG;
 
 /// What the generator knows about itself after a run.
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -55,119 +52,6 @@ impl ContentionFacts {
     /// True when other processes (or the hypervisor) kept the workers off the CPU.
     pub fn contended(&self) -> bool {
         self.run_queue_share >= CONTENTION_LIMIT || self.steal_share >= CONTENTION_LIMIT
-    }
-}
-
-/// What a warning is about.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
-#[non_exhaustive]
-pub enum WarningKind {
-    /// A worker thread was (nearly) always on the CPU.
-    CpuSaturated {
-        /// The busiest worker's CPU share (0..1).
-        busiest: f64,
-    },
-    /// Too many sends left late.
-    LateSends {
-        /// Late sends / sends.
-        fraction: f64,
-    },
-    /// Scheduled requests were never sent for want of a free connection.
-    Dropped {
-        /// How many.
-        count: u64,
-    },
-}
-
-/// Why the generator fell behind.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum WarningCause {
-    /// Its own work: busy workers, drops, no free connection.
-    #[default]
-    GeneratorSaturated,
-    /// Runnable but not running: other processes had the CPU (run-queue wait, steal).
-    CpuContention,
-}
-
-/// How much of the reported latency the send lag can account for.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-pub struct LagEffect {
-    /// The send lag's p99 (ms).
-    pub send_lag_p99_ms: f64,
-    /// The latency p99 (ms).
-    pub latency_p99_ms: f64,
-    /// send lag p99 / latency p99 (can exceed 1 when the lag is all there is).
-    pub share_of_p99: f64,
-}
-
-impl LagEffect {
-    /// The effect of `lag` on `latency` (both p99, ms); `None` without a latency.
-    pub fn new(lag: f64, latency: f64) -> Option<LagEffect> {
-        (latency > 0.0).then(|| LagEffect {
-            send_lag_p99_ms: lag,
-            latency_p99_ms: latency,
-            share_of_p99: lag / latency,
-        })
-    }
-
-    /// True when the lag is too small against the latency to matter.
-    pub fn is_negligible(&self) -> bool {
-        self.share_of_p99 < NEGLIGIBLE_LAG
-    }
-}
-
-/// One reason to distrust the result: what, why, and what it did to the numbers.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct GeneratorWarning {
-    /// What was seen.
-    #[serde(flatten)]
-    pub kind: WarningKind,
-    /// Why (documents before schema version 2 have none: read as `generator_saturated`).
-    #[serde(default)]
-    pub cause: WarningCause,
-    /// For late sends: how much of the latency p99 the send lag accounts for.
-    #[serde(default)]
-    pub effect: Option<LagEffect>,
-}
-
-impl GeneratorWarning {
-    /// A short human explanation: what, its effect, and its cause with the remedy.
-    pub fn explain(&self) -> String {
-        let mut out = match self.kind {
-            WarningKind::CpuSaturated { busiest } => format!(
-                "a worker thread was on the CPU {:.0}% of the time",
-                busiest * 100.0
-            ),
-            WarningKind::LateSends { fraction } => format!(
-                "{:.1}% of sends left late (the schedule was not kept)",
-                fraction * 100.0
-            ),
-            WarningKind::Dropped { count } => {
-                format!("{count} scheduled requests were dropped for want of a free connection")
-            }
-        };
-        if let Some(e) = self.effect {
-            let _ = write!(
-                out,
-                ", send lag p99 {:.2} ms = {:.0}% of latency p99 {:.2} ms",
-                e.send_lag_p99_ms,
-                e.share_of_p99 * 100.0,
-                e.latency_p99_ms
-            );
-        }
-        let remedy = match (self.cause, &self.kind) {
-            (WarningCause::CpuContention, _) => {
-                "cause: CPU contention, other processes had the generator's CPU (use a quieter machine)"
-            }
-            (_, WarningKind::Dropped { .. }) => {
-                "cause: generator saturated (raise --max-connections)"
-            }
-            _ => "cause: generator saturated (add --threads or cores, or run more generators)",
-        };
-        let _ = write!(out, "; {remedy}");
-        out
     }
 }
 

@@ -1,6 +1,8 @@
-//! Pure functions over measurements: summaries of a run or a group, the checks that
-//! tell whether the load generator itself limited the result, and run comparison
-//! ([`compare`]). No I/O.
+//! Pure functions over measurements: the result document of a run ([`assemble`]),
+//! summaries of a run or a group, the checks that tell whether the load generator itself
+//! limited the result, thresholds and run comparison ([`compare`]). No I/O, and no
+//! dependency on the engine: the engine's measurements arrive as plain data
+//! ([`stampede_metrics::RunOutcome`]).
 //!
 //! ```
 //! use std::time::Duration;
@@ -15,11 +17,13 @@
 //! ```
 #![deny(missing_docs)]
 
+mod assemble;
 pub mod compare;
 mod generator;
 mod summary;
 pub mod thresholds;
 
+pub use assemble::assemble;
 pub use generator::{
     check_generator, needed_share, ContentionFacts, GeneratorFacts, GeneratorWarning, LagEffect,
     WarningCause, WarningKind, BUSY_LIMIT, CONTENTION_LIMIT, LATE_LIMIT, NEGLIGIBLE_LAG,

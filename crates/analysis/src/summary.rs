@@ -2,43 +2,8 @@
 
 use std::time::Duration;
 
-use serde::{Deserialize, Serialize};
-use stampede_metrics::{LatencyHistogram, Stats};
-
-/// Latency statistics in milliseconds.
-#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
-pub struct Percentiles {
-    /// Arithmetic mean.
-    pub mean: f64,
-    /// Median.
-    pub p50: f64,
-    /// 90th percentile.
-    pub p90: f64,
-    /// 99th percentile.
-    pub p99: f64,
-    /// 99.9th percentile.
-    pub p999: f64,
-    /// Largest value.
-    pub max: f64,
-}
-
-impl Percentiles {
-    /// Reads the statistics off a histogram (all zero when it is empty).
-    pub fn of(h: &LatencyHistogram) -> Self {
-        Percentiles {
-            mean: round3(h.mean_ms()),
-            p50: h.quantile_ms(0.5),
-            p90: h.quantile_ms(0.9),
-            p99: h.quantile_ms(0.99),
-            p999: h.quantile_ms(0.999),
-            max: h.max_ms(),
-        }
-    }
-}
-
-fn round3(x: f64) -> f64 {
-    (x * 1000.0).round() / 1000.0
-}
+use stampede_metrics::Stats;
+pub use stampede_result::Percentiles;
 
 /// The headline numbers of a run or of one group.
 #[derive(Debug, Clone, PartialEq)]

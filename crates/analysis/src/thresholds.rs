@@ -13,55 +13,13 @@
 use std::collections::VecDeque;
 use std::time::Duration;
 
-use serde::{Deserialize, Serialize};
 use stampede_metrics::{LatencyHistogram, Stats};
 use stampede_plan::{Comparison, ScopedThreshold, Threshold, ThresholdMetric, ThresholdScope};
+pub use stampede_result::{ThresholdOutcome, WindowValue};
 
 /// A threshold with the rows it applies to: `None` for the whole run, else a group key
 /// (a scenario step).
 pub type Scoped<'a> = (Option<&'a str>, &'a Threshold);
-
-/// The verdict on one threshold.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct ThresholdOutcome {
-    /// The group key it applies to; `None` for the whole run.
-    pub scope: Option<String>,
-    /// The threshold as written, e.g. `p99 < 200ms` or `error_rate < 1% over 10s`.
-    pub threshold: String,
-    /// The measured value, in the threshold's unit (ms, fraction, count or per second);
-    /// for a windowed criterion, the worst window's. `None`: no data to judge (fails).
-    pub observed: Option<f64>,
-    /// Whether it held.
-    pub passed: bool,
-    /// For a windowed criterion: the window length in seconds.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub window_s: Option<u64>,
-    /// For a windowed criterion: the worst window judged (the first failing one when it
-    /// failed).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub worst_window: Option<WindowValue>,
-}
-
-impl ThresholdOutcome {
-    /// The criterion with its scope, e.g. `[login] p99 < 200ms`.
-    pub fn label(&self) -> String {
-        match &self.scope {
-            Some(s) => format!("[{s}] {}", self.threshold),
-            None => self.threshold.clone(),
-        }
-    }
-}
-
-/// One window's measurement.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-pub struct WindowValue {
-    /// The window's first second (0-based from the run's start).
-    pub start_s: u64,
-    /// The second after the window's last one.
-    pub end_s: u64,
-    /// The measured value in the threshold's unit.
-    pub observed: f64,
-}
 
 /// What a criterion is measured over: counts and the latency distribution of a span.
 #[derive(Debug, Clone, Copy)]

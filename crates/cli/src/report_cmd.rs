@@ -8,8 +8,10 @@ use crate::args::{CompareArgs, ReportArgs};
 use crate::outputs::write_html;
 use crate::{UsageError, EXIT_OK, EXIT_THRESHOLD};
 
-/// The `schema_version`s of result documents this stampede reads.
-const READABLE_SCHEMA_VERSIONS: std::ops::RangeInclusive<u64> = 1..=2;
+/// The `schema_version`s of result documents this stampede reads (the result crate's).
+const READABLE_SCHEMA_VERSIONS: std::ops::RangeInclusive<u64> = (*stampede_result::READABLE_VERSIONS
+    .start() as u64)
+    ..=(*stampede_result::READABLE_VERSIONS.end() as u64);
 
 /// Reads a saved result; a missing or invalid file, or one of a schema version this
 /// stampede does not read, is a usage error naming the file.

@@ -27,7 +27,7 @@ fn target(instances: u16) -> TargetHandle {
 
 fn validate(doc: &serde_json::Value) {
     let schema: serde_json::Value =
-        serde_json::from_str(include_str!("../../report/schema/result.schema.json"))
+        serde_json::from_str(include_str!("../../result/schema/result.schema.json"))
             .expect("schema is JSON");
     let validator = jsonschema::validator_for(&schema).expect("schema compiles");
     let errors: Vec<String> = validator
@@ -306,6 +306,116 @@ fn thresholds_set_the_exit_code_and_are_reported() {
         .unwrap();
     assert_eq!(o.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&o.stderr).contains("expected METRIC OP VALUE"));
+}
+
+/// Issue 9 f: group rows show the protocol their requests went over, not `-`.
+#[test]
+fn group_rows_show_their_protocol() {
+    let t = target(2);
+    let a = t.addrs();
+    let dir = tempfile::tempdir().unwrap();
+    let html = dir.path().join("r.html");
+    let o = stampede()
+        .args(["run", &format!("http://{}/", a[0]), "-c", "2", "-n", "200"])
+        .args(["--group-by", "header:X-Served-By", "-q", "--html"])
+        .arg(&html)
+        .args(["--connect-to", &a[0].to_string()])
+        .args(["--connect-to", &a[1].to_string()])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let table = String::from_utf8(o.stdout).unwrap();
+    for key in ["target-1", "target-2", "total"] {
+        let line = table
+            .lines()
+            .find(|l| l.starts_with(key))
+            .unwrap_or_else(|| panic!("no {key} row in\n{table}"));
+        assert!(line.trim_end().ends_with("http/1.1"), "{line}\n{table}");
+    }
+    let html = std::fs::read_to_string(&html).unwrap();
+    assert!(
+        html.matches("<td class=\"n\">http/1.1</td>").count() >= 3,
+        "every row of the HTML summary names its protocol"
+    );
+}
+
+/// Issue 9 g: a password in the URL is shown and saved as `user:****@`.
+#[test]
+fn a_password_in_the_url_is_never_shown_or_saved() {
+    let t = target(1);
+    let dir = tempfile::tempdir().unwrap();
+    let (out, html) = (dir.path().join("r.json"), dir.path().join("r.html"));
+    let url = format!("http://alice:s3cret-pw@{}/", t.addrs()[0]);
+    let o = stampede()
+        .args(["run", &url, "--rate", "50", "-d", "1s", "-o"])
+        .arg(&out)
+        .arg("--html")
+        .arg(&html)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let shown = [
+        String::from_utf8(o.stdout).unwrap(),
+        String::from_utf8(o.stderr).unwrap(),
+        std::fs::read_to_string(&out).unwrap(),
+        std::fs::read_to_string(&html).unwrap(),
+    ];
+    for text in &shown {
+        assert!(!text.contains("s3cret-pw"), "password leaked:\n{text}");
+    }
+    assert!(
+        shown[0].contains("alice:****@"),
+        "table header\n{}",
+        shown[0]
+    );
+    assert!(shown[1].contains("alice:****@"), "progress\n{}", shown[1]);
+    let doc = read_json(&out);
+    assert_eq!(
+        doc["config"]["url"],
+        format!("http://alice:****@{}/", t.addrs()[0])
+    );
+    let report = stampede().arg("report").arg(&out).output().unwrap();
+    assert!(!String::from_utf8_lossy(&report.stdout).contains("s3cret-pw"));
+}
+
+/// Version-1 results (written before the result crate) are still reported and compared;
+/// a version this build does not know is refused with the reason, exit 2.
+#[test]
+fn report_and_compare_read_version_1_results() {
+    let v1 = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../result/tests/fixtures/v1-result.json"
+    );
+    let o = stampede().args(["report", v1]).output().unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let table = String::from_utf8(o.stdout).unwrap();
+    assert!(
+        table.contains("target-2") && table.contains("600"),
+        "{table}"
+    );
+    let o = stampede().args(["compare", v1, v1]).output().unwrap();
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+
+    let dir = tempfile::tempdir().unwrap();
+    let newer = dir.path().join("newer.json");
+    let text = std::fs::read_to_string(v1).unwrap();
+    std::fs::write(
+        &newer,
+        text.replacen("\"schema_version\": 1", "\"schema_version\": 7", 1),
+    )
+    .unwrap();
+    let o = stampede().arg("report").arg(&newer).output().unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("schema_version 7 is not one this stampede reads (1 to 2)"),
+        "{err}"
+    );
 }
 
 /// Issue 12 item 9: a plain run whose errors are all 5xx statuses has an `http_5xx`

@@ -326,7 +326,7 @@ fn result_validates_against_schema() {
     };
     let schema_path = concat!(
         env!("CARGO_MANIFEST_DIR"),
-        "/../report/schema/result.schema.json"
+        "/../result/schema/result.schema.json"
     );
     let schema: serde_json::Value = serde_json::from_str(
         &std::fs::read_to_string(schema_path)

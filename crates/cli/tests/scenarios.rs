@@ -146,7 +146,7 @@ fn run(scenario: &str, files: &[(&str, &str)], args: &[&str]) -> Run {
 
 fn validate(doc: &Value) {
     let schema: Value =
-        serde_json::from_str(include_str!("../../report/schema/result.schema.json")).unwrap();
+        serde_json::from_str(include_str!("../../result/schema/result.schema.json")).unwrap();
     let validator = jsonschema::validator_for(&schema).expect("schema compiles");
     let errors: Vec<String> = validator
         .iter_errors(doc)

@@ -30,6 +30,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use stampede_metrics::{ErrorClass, GeneratorStats, IntervalPoint, Stats};
+pub use stampede_metrics::{LiveSecond, RunOutcome};
 use stampede_plan::{HttpVersion, Load, RequestSpec, RunPlan, Workload};
 
 use link::{Connector, PreparedRequest};
@@ -58,45 +59,6 @@ pub enum EngineError {
     /// A worker thread or runtime could not be created.
     #[error("cannot start worker: {0}")]
     Spawn(std::io::Error),
-}
-
-/// Everything a run measured.
-#[derive(Debug, Clone)]
-pub struct RunOutcome {
-    /// Wall-clock time the run started.
-    pub started_at: SystemTime,
-    /// The measured span: the sending window, or until the last response when the run
-    /// stopped on a request count.
-    pub elapsed: Duration,
-    /// Every request of the run.
-    pub total: Stats,
-    /// Requests by group key, in key order.
-    pub groups: Vec<(String, Stats)>,
-    /// Generator self-observation.
-    pub generator: GeneratorStats,
-    /// One point per second.
-    pub series: Vec<IntervalPoint>,
-    /// True when the run was stopped by the user (Ctrl-C).
-    pub aborted: bool,
-    /// Worker threads used.
-    pub threads: usize,
-    /// CPU time (user + system) of each worker thread.
-    pub worker_cpu: Vec<Duration>,
-    /// CPU time of the whole process during the run.
-    pub process_cpu: Duration,
-    /// Peak resident memory of the process, when the OS reports it.
-    pub peak_rss_bytes: Option<u64>,
-    /// The first failure message of each error class, where the failing layer said more
-    /// than the class (the OS's connect error, the TLS alert, the HTTP/2 reason).
-    pub error_samples: BTreeMap<ErrorClass, String>,
-    /// The groups whose requests had intended send times, so that their latency counts
-    /// from them (corrected for coordinated omission) and their lateness is measured:
-    /// every group of an open-model run or a fleet with an interval; in a scenario run
-    /// the first request of each open lane. Every other group's latency is service time.
-    pub scheduled_groups: Vec<String>,
-    /// Groups whose requests wait for their own limit instead of the run's timeout
-    /// (scenario `ws_expect` steps with a `timeout`), with that limit.
-    pub group_timeouts: Vec<(String, Duration)>,
 }
 
 /// Runs `plan` to completion on worker threads and returns the merged result. Sets of
@@ -349,23 +311,6 @@ fn journey_runtime(
         targets,
         keep_alive,
     ))
-}
-
-/// What a live view sees each time a second completes.
-#[derive(Debug, Clone, Copy)]
-pub struct LiveSecond<'a> {
-    /// Which second of the run completed (0-based).
-    pub second: u64,
-    /// That second's stats, all workers merged.
-    pub interval: &'a Stats,
-    /// That second's generator stats.
-    pub interval_generator: &'a GeneratorStats,
-    /// Everything so far.
-    pub total: &'a Stats,
-    /// Everything so far, by group key.
-    pub groups: &'a BTreeMap<String, Stats>,
-    /// Generator stats so far.
-    pub generator: &'a GeneratorStats,
 }
 
 /// Merges worker snapshots into run totals and completed per-second points.

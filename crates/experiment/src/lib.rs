@@ -63,7 +63,7 @@ pub use server_probe::{ProbeError, ServerProbe};
 pub use stampede_analysis::{ContentionFacts, ThresholdOutcome};
 pub use stampede_engine::{Control, EngineError, LiveSecond, RunOutcome};
 /// The result document a run produces.
-pub use stampede_report::RunResult;
+pub use stampede_result::RunResult;
 
 use stampede_plan::RunPlan;
 
@@ -213,7 +213,7 @@ pub fn run(
 
 /// The one place where the result document is assembled from what the engine measured.
 fn assemble(plan: &RunPlan, outcome: &RunOutcome, contention: &contention::Facts) -> RunResult {
-    let mut result = RunResult::new(plan, outcome);
+    let mut result = stampede_analysis::assemble(plan, outcome);
     contention::classify(&mut result, contention);
     result
 }

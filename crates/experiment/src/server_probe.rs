@@ -4,7 +4,7 @@
 use std::time::Instant;
 
 use stampede_engine::LiveSecond;
-use stampede_report::json::ServerDoc;
+use stampede_result::ServerDoc;
 
 use crate::{Finish, Flow, Observer};
 

@@ -2,9 +2,11 @@
 
 use crate::{GeneratorStats, Stats};
 
-/// A compact summary of one interval, kept for the whole run (a few dozen bytes per
-/// second, so an hour-long run keeps 3,600 of them and nothing more).
-#[derive(Debug, Clone, Copy, PartialEq, Default)]
+/// A compact summary of one interval, kept for the whole run: counts, percentiles and
+/// the latency and service-time histograms, encoded (HdrHistogram V2 compressed, a few
+/// hundred bytes) when the second completes, so that an hour-long run keeps 3,600 small
+/// points and no raw histogram.
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct IntervalPoint {
     /// Seconds since the run started at the start of this interval.
     pub second: u64,
@@ -24,6 +26,10 @@ pub struct IntervalPoint {
     pub latency_ms: [f64; 4],
     /// Service-time percentiles (ms): p50, p90, p99, max.
     pub service_time_ms: [f64; 4],
+    /// The latency histogram, HdrHistogram V2 compressed base64 (microseconds).
+    pub latency_histogram: String,
+    /// The service-time histogram, in the same encoding.
+    pub service_time_histogram: String,
 }
 
 impl IntervalPoint {
@@ -47,6 +53,8 @@ impl IntervalPoint {
             dropped: generator.dropped,
             latency_ms: pct(&stats.latency),
             service_time_ms: pct(&stats.service_time),
+            latency_histogram: stats.latency.to_v2_base64(),
+            service_time_histogram: stats.service_time.to_v2_base64(),
         }
     }
 }

@@ -22,13 +22,16 @@
 #![deny(missing_docs)]
 
 mod builder;
+pub mod cumulative;
 mod load;
 mod parse;
+mod redact;
 mod run_plan;
 pub mod scenario;
 mod target;
 pub mod threshold;
 
+pub use cumulative::Cumulative;
 pub use stampede_script::{check, extract, feeder, template};
 pub use stampede_script::{
     Check, Extractor, Feeder, FeederError, FeederMode, RenderContext, ResponseView, StatusMatch,
@@ -38,6 +41,7 @@ pub use stampede_script::{
 pub use builder::{RequestsDraft, RunPlanBuilder};
 pub use load::{Arrival, Load, RateProfile, Stage};
 pub use parse::{parse_duration, parse_header, parse_stage};
+pub use redact::redact_url;
 pub use run_plan::{
     GroupBy, HttpVersion, PlanError, RequestSpec, RequestWorkload, RunPlan, StopCondition,
     TlsOptions, Workload, DEFAULT_CONNECTIONS, DEFAULT_DURATION, DEFAULT_TIMEOUT,

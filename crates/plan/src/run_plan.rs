@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::scenario::Journeys;
-use crate::{Load, RateProfile, ScopedThreshold, Target};
+use crate::{redact_url, Load, RateProfile, ScopedThreshold, Target};
 
 /// Why a plan is invalid.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -264,12 +264,16 @@ impl RunPlan {
         }
     }
 
-    /// What is loaded, in a few words: `GET http://...` or `scenario FILE against URL`.
+    /// What is loaded, in a few words: `GET http://...` or `scenario FILE against URL`
+    /// (a password in the URL shown as `****`).
     pub fn subject(&self) -> String {
         match &self.workload {
-            Workload::Requests(w) => format!("{} {}", w.request.method, w.target.url),
+            Workload::Requests(w) => {
+                format!("{} {}", w.request.method, redact_url(&w.target.url))
+            }
             Workload::Journeys(j) => {
-                format!("scenario {} against {}", j.path.display(), self.url())
+                let url = redact_url(self.url());
+                format!("scenario {} against {url}", j.path.display())
             }
         }
     }

@@ -7,29 +7,17 @@ use stampede_analysis::compare::{compare, Change, Comparison, Metric, RunFigures
 use crate::table::{layout, ms};
 use crate::RunResult;
 
-impl RunResult {
-    /// The figures a comparison looks at.
-    pub fn figures(&self) -> RunFigures {
-        let c = &self.summary.core;
-        RunFigures {
-            requests: c.requests,
-            error_rate: c.error_rate,
-            achieved_rate: c.achieved_rate,
-            latency: c.latency_ms,
-            service_time: c.service_time_ms,
-            corrected: self.latency_model == "corrected",
-            aborted: self.aborted,
-        }
-    }
-}
-
 /// Compares `candidate` against `baseline` (see [`stampede_analysis::compare`]).
 pub fn compare_results(
     baseline: &RunResult,
     candidate: &RunResult,
     threshold: Threshold,
 ) -> Comparison {
-    compare(&baseline.figures(), &candidate.figures(), threshold)
+    compare(
+        &RunFigures::of(baseline),
+        &RunFigures::of(candidate),
+        threshold,
+    )
 }
 
 fn label(m: Metric) -> String {
@@ -142,7 +130,7 @@ mod tests {
 
     #[test]
     fn renders_changes_and_the_verdict() {
-        let a = RunResult::new(&plan(false), &outcome(false, false));
+        let a = stampede_analysis::assemble(&plan(false), &outcome(false, false));
         let mut b = a.clone();
         b.summary.core.latency_ms.p99 *= 1.5;
         let cmp = compare_results(&a, &b, Threshold::default());

@@ -1,15 +1,15 @@
 //! Everything stampede shows to people and machines.
 //!
-//! A run becomes one [`RunResult`] document (the JSON contract, see [`json`]); the
-//! terminal table ([`render_table`]), the HTML report ([`render_html`]) and the
-//! comparison of two runs ([`render_comparison`]) are rendered from that same document,
-//! so a saved result renders exactly as the live run did. While a run goes on, [`live`]
+//! Renderers only. A run becomes one [`RunResult`] document (the JSON contract, in
+//! `stampede-result`, assembled by `stampede-analysis`); the terminal table
+//! ([`render_table`]), the HTML report ([`render_html`]) and the comparison of two runs
+//! ([`render_comparison`]) are rendered from that same document, so a saved result
+//! renders exactly as the live run did. While a run goes on, [`live`]
 //! draws the terminal dashboard and [`prometheus`] formats live metrics.
 #![deny(missing_docs)]
 
 mod compare;
 mod html;
-pub mod json;
 pub mod live;
 pub mod prometheus;
 mod table;
@@ -18,9 +18,6 @@ mod testing;
 
 pub use compare::{compare_results, render_comparison};
 pub use html::{render_html, CSP, MAX_CHART_GROUPS};
-pub use json::RunResult;
 pub use prometheus::{render_prometheus, MetricsSnapshot};
+pub use stampede_result::RunResult;
 pub use table::render_table;
-
-/// The JSON Schema of [`RunResult`], committed beside the code and checked in tests.
-pub const RESULT_SCHEMA: &str = include_str!("../schema/result.schema.json");

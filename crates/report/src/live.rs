@@ -15,10 +15,9 @@ use ratatui::widgets::{
     Axis, Block, Chart, Dataset, Gauge, GraphType, LegendPosition, Paragraph, Row, Table,
 };
 use ratatui::Frame;
-use stampede_engine::schedule::Cumulative;
-use stampede_engine::LiveSecond;
+use stampede_metrics::LiveSecond;
 use stampede_plan::scenario::JourneyLoad;
-use stampede_plan::{Load, RunPlan, Workload};
+use stampede_plan::{Cumulative, Load, RunPlan, Workload};
 
 use crate::table::ms;
 
@@ -582,6 +581,16 @@ mod tests {
             out.push('\n');
         }
         out
+    }
+
+    #[test]
+    fn title_hides_a_password_in_the_url() {
+        let p = RunPlan::builder("http://bob:hunter2@127.0.0.1:8080/")
+            .build()
+            .unwrap();
+        let text = screen(&LiveView::new(&p), 120, 30);
+        assert!(!text.contains("hunter2"), "{text}");
+        assert!(text.contains("bob:****@127.0.0.1:8080"), "{text}");
     }
 
     fn view_after_run() -> LiveView {

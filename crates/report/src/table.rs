@@ -5,7 +5,7 @@ use std::fmt::Write as _;
 
 use stampede_analysis::Percentiles;
 
-use crate::json::{Core, RunResult};
+use stampede_result::{Core, RunResult};
 
 pub(crate) const HEADERS: [&str; 13] = [
     "", "requests", "errors", "timeouts", "avg ms", "p50 ms", "p90 ms", "p99 ms", "p99.9 ms",
@@ -53,6 +53,18 @@ fn latency_cells(p: &Percentiles) -> Vec<String> {
         return values.iter().map(|_| "-".to_string()).collect();
     }
     values.iter().map(|&v| ms(v)).collect()
+}
+
+/// A group's row. Connections are attributed to groups only when grouping by peer; for
+/// groups without their own connections (grouping by header or scenario step) the proto
+/// column shows the run's protocol when the run negotiated only one, so every request of
+/// the group went over it.
+pub(crate) fn group_row(label: &str, g: &Core, run: &Core) -> Vec<String> {
+    let mut cells = row(label, g);
+    if g.protocols.is_empty() && run.protocols.len() == 1 {
+        cells[HEADERS.len() - 1] = protocols(run);
+    }
+    cells
 }
 
 /// The protocols the row's connections negotiated, e.g. `h2` or `http/1.1+h2`.
@@ -119,7 +131,7 @@ pub(crate) fn bytes(b: u64) -> String {
 }
 
 /// A row label, with `✗` when one of its thresholds failed.
-fn marked(r: &RunResult, scope: Option<&str>) -> String {
+pub(crate) fn marked(r: &RunResult, scope: Option<&str>) -> String {
     let label = scope.unwrap_or("total");
     let failed = r
         .thresholds
@@ -133,7 +145,7 @@ fn marked(r: &RunResult, scope: Option<&str>) -> String {
 }
 
 /// A threshold's observed value in its unit.
-fn observed(t: &stampede_analysis::ThresholdOutcome) -> String {
+pub(crate) fn observed(t: &stampede_analysis::ThresholdOutcome) -> String {
     let metric = t
         .threshold
         .split([' ', '<', '>'])
@@ -227,7 +239,11 @@ pub fn render_table(r: &RunResult) -> String {
     if let Some(label) = &r.group_by {
         rows[0][0] = label.clone();
         for g in &r.groups {
-            rows.push(row(&marked(r, Some(&g.key)), &g.core));
+            rows.push(group_row(
+                &marked(r, Some(&g.key)),
+                &g.core,
+                &r.summary.core,
+            ));
         }
     }
     rows.push(row(&marked(r, None), &r.summary.core));

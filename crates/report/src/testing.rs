@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 use std::num::NonZeroUsize;
 use std::time::{Duration, SystemTime};
 
-use stampede_engine::RunOutcome;
+use stampede_metrics::RunOutcome;
 use stampede_metrics::{ErrorClass, GeneratorStats, IntervalPoint, Stats};
 use stampede_plan::{GroupBy, Load, RateProfile, RunPlan, Stage};
 

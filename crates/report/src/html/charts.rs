@@ -10,8 +10,8 @@ use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 use stampede_metrics::LatencyHistogram;
 
-use crate::json::{PointPercentiles, RunResult, SeriesPoint};
 use crate::table::ms;
+use stampede_result::{PointPercentiles, RunResult, SeriesPoint};
 
 /// A drawn chart or why it could not be drawn.
 pub(crate) type Drawn = Result<String, String>;
@@ -86,8 +86,12 @@ where
     Y::CoordDescType: ValueFormatter<f64>,
 {
     svg(|root| {
-        let mut chart = ChartBuilder::on(root)
+        // The legend gets its own band above the plot, so it never hides data.
+        let (band, body) = root.split_vertically(LEGEND_BAND);
+        legend(&band, &p.lines)?;
+        let mut chart = ChartBuilder::on(&body)
             .margin(12)
+            .margin_top(4)
             .margin_right(40)
             .x_label_area_size(44)
             .y_label_area_size(64)
@@ -107,8 +111,7 @@ where
             .map_err(err)?;
         for line in &p.lines {
             let style = line.color.stroke_width(2);
-            let color = line.color;
-            let anno = if line.dashed {
+            if line.dashed {
                 chart
                     .draw_series(DashedLineSeries::new(
                         line.points.iter().copied(),
@@ -116,26 +119,50 @@ where
                         4,
                         style,
                     ))
-                    .map_err(err)?
+                    .map_err(err)?;
             } else {
                 chart
                     .draw_series(LineSeries::new(line.points.iter().copied(), style))
-                    .map_err(err)?
-            };
-            anno.label(line.label.as_str()).legend(move |(x, y)| {
-                PathElement::new(vec![(x, y), (x + 18, y)], color.stroke_width(2))
-            });
+                    .map_err(err)?;
+            }
         }
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::UpperLeft)
-            .label_font((FONT, 13))
-            .background_style(WHITE.mix(0.85))
-            .border_style(RGBColor(200, 200, 200))
-            .draw()
-            .map_err(err)?;
         Ok(())
     })
+}
+
+/// Height of the band above a line chart that holds its legend.
+pub(crate) const LEGEND_BAND: u32 = 26;
+
+/// The legend of a line chart, in one row: a swatch (dashed for dashed lines) and the
+/// label of each line.
+fn legend(band: &DrawingArea<SVGBackend<'_>, Shift>, lines: &[Line]) -> Result<(), String> {
+    let y = (LEGEND_BAND / 2) as i32;
+    let mut x = 76;
+    let font = (FONT, 13).into_font().color(&AXIS);
+    for line in lines {
+        let style = line.color.stroke_width(2);
+        if line.dashed {
+            for dash in [0, 8, 16] {
+                band.draw(&PathElement::new(
+                    vec![(x + dash, y), (x + dash + 5, y)],
+                    style,
+                ))
+                .map_err(err)?;
+            }
+        } else {
+            band.draw(&PathElement::new(vec![(x, y), (x + 20, y)], style))
+                .map_err(err)?;
+        }
+        let text = Text::new(
+            line.label.clone(),
+            (x + 26, y),
+            font.clone().pos(Pos::new(HPos::Left, VPos::Center)),
+        );
+        band.draw(&text).map_err(err)?;
+        // About 7 px per character at 13 px, and a gap before the next entry.
+        x += 26 + 7 * line.label.chars().count() as i32 + 22;
+    }
+    Ok(())
 }
 
 fn fmt_number(v: &f64) -> String {
@@ -242,11 +269,15 @@ pub(crate) fn throughput(r: &RunResult) -> Drawn {
         .filter(|p| (p.t as f64) < r.summary.elapsed_s)
         .filter_map(|p| p.target_rate.map(|t| (mid(p.t), t)))
         .collect();
-    // Headroom above the lines for the legend.
-    let top = max_of(achieved.iter().chain(&target).map(|(_, y)| y)).max(1.0) * 1.3;
+    let top = max_of(achieved.iter().chain(&target).map(|(_, y)| y)).max(1.0) * 1.08;
     let mut lines = vec![Line::new("achieved req/s", BLUE, achieved)];
     if !target.is_empty() {
-        lines.push(Line::new("target req/s", GREY, target).dashed());
+        // A scenario file schedules journeys, each of several requests.
+        let label = match r.config.scenario_file {
+            Some(_) => "scheduled journeys/s",
+            None => "target req/s",
+        };
+        lines.push(Line::new(label, GREY, target).dashed());
     }
     let plot = LinePlot {
         x_desc: "time since start",

@@ -8,9 +8,9 @@ use std::fmt::Write as _;
 
 use stampede_analysis::Percentiles;
 
-use crate::json::{Core, RunResult};
-use crate::table::{bytes, ms, row, HEADERS};
+use crate::table::{bytes, group_row, marked, ms, observed, row, HEADERS};
 use charts::{Bars, Drawn};
+use stampede_result::{Core, RunResult};
 
 /// The page's Content-Security-Policy: nothing may be loaded; inline styles only.
 pub const CSP: &str = "default-src 'none'; style-src 'unsafe-inline'";
@@ -39,6 +39,7 @@ figure { margin: 8px 0 16px; }
 figure svg { width: 100%; height: auto; display: block; }
 figcaption { font-size: 12px; color: #666; }
 .warn { background: #fff4e5; border: 1px solid #f0a030; padding: 8px 12px; border-radius: 6px; }
+.ok { background: #eef8ee; border: 1px solid #5cb85c; padding: 8px 12px; border-radius: 6px; }
 .note { color: #666; font-style: italic; }
 footer { margin-top: 32px; font-size: 12px; color: #888; }
 "#;
@@ -124,9 +125,13 @@ fn load_description(r: &RunResult) -> String {
     let c = &r.config;
     if c.model == "open" {
         let arrival = c.arrival.as_deref().unwrap_or("uniform");
+        let unit = match c.scenario_file {
+            Some(_) => "journeys/s",
+            None => "req/s",
+        };
         if c.stages.is_empty() {
             format!(
-                "open model, {arrival} arrivals at {} req/s",
+                "open model, {arrival} arrivals at {} {unit}",
                 c.rate.unwrap_or(0.0)
             )
         } else {
@@ -136,12 +141,40 @@ fn load_description(r: &RunResult) -> String {
                 .map(|s| format!("{}s:{}", short_number(s.duration_s), short_number(s.rate)))
                 .collect();
             format!(
-                "open model, {arrival} arrivals, stages {}",
+                "open model, {arrival} arrivals, stages {} ({unit})",
                 stages.join(" ")
             )
         }
+    } else if c.model == "fleet" {
+        let mut s = format!("fleet of {}", counted(c.connections.unwrap_or(0), "client"));
+        match c.every_s {
+            Some(e) => {
+                let _ = write!(s, ", each every {}s", short_number(e));
+            }
+            None => s.push_str(", each back to back"),
+        }
+        if let Some(h) = c.hold_s {
+            let _ = write!(s, ", connections held {}s", short_number(h));
+        }
+        s
+    } else if c.scenario_file.is_some() {
+        format!(
+            "closed model, {}",
+            counted(c.connections.unwrap_or(0), "virtual user")
+        )
     } else {
-        format!("closed model, {} connections", c.connections.unwrap_or(0))
+        format!(
+            "closed model, {}",
+            counted(c.connections.unwrap_or(0), "connection")
+        )
+    }
+}
+
+/// `1 client`, `2 clients`.
+fn counted(n: usize, what: &str) -> String {
+    match n {
+        1 => format!("1 {what}"),
+        _ => format!("{n} {what}s"),
     }
 }
 
@@ -203,10 +236,14 @@ fn summary(out: &mut String, r: &RunResult) {
     if let Some(label) = &r.group_by {
         rows[0][0] = label.clone();
         for g in &r.groups {
-            rows.push(row(&g.key, &g.core));
+            rows.push(group_row(
+                &marked(r, Some(&g.key)),
+                &g.core,
+                &r.summary.core,
+            ));
         }
     }
-    rows.push(row("total", &r.summary.core));
+    rows.push(row(&marked(r, None), &r.summary.core));
     table(out, &rows);
     let _ = writeln!(
         out,
@@ -217,6 +254,41 @@ fn summary(out: &mut String, r: &RunResult) {
             "service time (closed model: time queued before sending is not included)"
         }
     );
+}
+
+/// The pass/fail criteria and how the run did against each; rows of the summary whose
+/// criteria failed are marked `✗` there too.
+fn criteria(out: &mut String, r: &RunResult) {
+    if r.thresholds.is_empty() {
+        return;
+    }
+    let failed = r.thresholds.iter().filter(|t| !t.passed).count();
+    let _ = writeln!(
+        out,
+        "<h2>Thresholds</h2>\n<p class=\"{}\">{}</p>",
+        if failed == 0 { "ok" } else { "warn" },
+        if failed == 0 {
+            "All thresholds passed.".to_string()
+        } else {
+            format!(
+                "{failed} of {} thresholds FAILED: the run exits with code 1.",
+                r.thresholds.len()
+            )
+        }
+    );
+    let mut rows = vec![["row", "threshold", "observed", "verdict"]
+        .iter()
+        .map(|s| s.to_string())
+        .collect::<Vec<_>>()];
+    for t in &r.thresholds {
+        rows.push(vec![
+            t.scope.clone().unwrap_or_else(|| "total".into()),
+            t.threshold.clone(),
+            observed(t),
+            if t.passed { "pass" } else { "FAIL ✗" }.into(),
+        ]);
+    }
+    settings(out, &rows);
 }
 
 fn time_charts(out: &mut String, r: &RunResult) {
@@ -256,7 +328,7 @@ fn distribution(out: &mut String, r: &RunResult) {
 }
 
 /// The groups with the most requests, in key order.
-fn chart_groups(r: &RunResult) -> Vec<&crate::json::GroupDoc> {
+fn chart_groups(r: &RunResult) -> Vec<&stampede_result::GroupDoc> {
     let mut groups: Vec<_> = r.groups.iter().collect();
     groups.sort_by_key(|g| std::cmp::Reverse(g.core.requests));
     groups.truncate(MAX_CHART_GROUPS);
@@ -369,8 +441,25 @@ fn phases(out: &mut String, r: &RunResult) {
     if r.config.url.starts_with("https") || r.config.url.starts_with("wss") {
         list.push(("tls handshake", &r.phases_ms.tls_handshake));
     }
-    list.push(("first byte", &r.phases_ms.ttfb));
-    list.push(("total (service)", &r.phases_ms.total));
+    let websocket = r.summary.core.protocols.contains_key("websocket");
+    if websocket {
+        list.push(("upgrade", &r.phases_ms.upgrade));
+    }
+    // Only HTTP responses have a first byte apart from their last (a WebSocket-only run
+    // has none; its messages' round trips are the service time).
+    let http = r.summary.core.protocols.keys().any(|p| p != "websocket")
+        || r.summary.core.protocols.is_empty();
+    if http && r.phases_ms.ttfb != Percentiles::default() {
+        list.push(("first byte", &r.phases_ms.ttfb));
+    }
+    list.push((
+        match (websocket, http) {
+            (true, false) => "message round trip",
+            (true, true) => "total (service, messages and responses)",
+            _ => "total (service)",
+        },
+        &r.phases_ms.total,
+    ));
     if r.latency_model == "corrected" {
         list.push(("latency (corrected)", &r.summary.core.latency_ms));
     }
@@ -528,6 +617,7 @@ pub fn render_html(r: &RunResult) -> String {
     let _ = writeln!(out, "<style>{STYLE}</style>\n</head>\n<body>\n<main>");
     header(&mut out, r);
     summary(&mut out, r);
+    criteria(&mut out, r);
     time_charts(&mut out, r);
     distribution(&mut out, r);
     groups(&mut out, r);
@@ -551,7 +641,7 @@ mod tests {
     use crate::testing::{outcome, plan};
 
     fn report(grouped: bool, empty: bool) -> (RunResult, String) {
-        let r = RunResult::new(&plan(grouped), &outcome(grouped, empty));
+        let r = stampede_analysis::assemble(&plan(grouped), &outcome(grouped, empty));
         let html = render_html(&r);
         (r, html)
     }
@@ -598,6 +688,91 @@ mod tests {
     }
 
     #[test]
+    fn threshold_verdicts_are_listed_and_failed_rows_marked() {
+        let (mut r, _) = report(true, false);
+        let key = r.groups[0].key.clone();
+        r.thresholds = vec![
+            stampede_analysis::ThresholdOutcome {
+                scope: None,
+                threshold: "p99 < 200ms".into(),
+                observed: Some(12.5),
+                window_s: None,
+                worst_window: None,
+                passed: true,
+            },
+            stampede_analysis::ThresholdOutcome {
+                scope: Some(key.clone()),
+                threshold: "error_rate < 1%".into(),
+                observed: Some(0.2),
+                window_s: None,
+                worst_window: None,
+                passed: false,
+            },
+        ];
+        let html = render_html(&r);
+        assert!(html.contains("<h2>Thresholds</h2>"), "{html}");
+        assert!(html.contains("1 of 2 thresholds FAILED"));
+        assert!(html.contains("FAIL ✗") && html.contains(">pass<"));
+        assert!(html.contains("20.000%"), "observed value in its unit");
+        assert!(
+            html.contains(&format!("{} ✗", esc(&key))),
+            "failed row marked"
+        );
+        assert!(!html.contains("total ✗"));
+        r.thresholds.clear();
+        assert!(!render_html(&r).contains("<h2>Thresholds</h2>"));
+    }
+
+    #[test]
+    fn fleets_and_virtual_users_are_not_called_connections() {
+        let (mut r, _) = report(false, false);
+        r.config.model = "fleet".into();
+        r.config.connections = Some(100);
+        r.config.every_s = Some(10.0);
+        r.config.hold_s = Some(600.0);
+        assert_eq!(
+            load_description(&r),
+            "fleet of 100 clients, each every 10s, connections held 600s"
+        );
+        r.config.model = "closed".into();
+        r.config.scenario_file = Some("j.toml".into());
+        r.config.connections = Some(1);
+        assert_eq!(load_description(&r), "closed model, 1 virtual user");
+        r.config.model = "open".into();
+        r.config.rate = Some(5.0);
+        r.config.stages.clear();
+        assert!(load_description(&r).ends_with("at 5 journeys/s"));
+    }
+
+    #[test]
+    fn websocket_runs_show_upgrade_and_message_round_trips() {
+        let (mut r, _) = report(false, false);
+        r.summary.core.protocols = [("websocket".to_string(), 10)].into();
+        r.phases_ms.ttfb = Percentiles::default();
+        r.phases_ms.upgrade.p50 = 1.5;
+        let html = render_html(&r);
+        let phases = &html[html.find("<h2>Timing phases</h2>").unwrap()..];
+        assert!(phases.contains(">upgrade<"), "{phases}");
+        assert!(phases.contains(">message round trip<"));
+        assert!(!phases.contains(">first byte<"));
+    }
+
+    #[test]
+    fn line_chart_legends_sit_above_the_plot() {
+        let (r, _) = report(false, false);
+        let svg = charts::throughput(&r).unwrap();
+        let at = svg.find("achieved req/s").expect("legend text");
+        let tag = &svg[svg[..at].rfind("<text").unwrap()..at];
+        let y: f64 = tag
+            .split("y=\"")
+            .nth(1)
+            .and_then(|v| v.split('"').next())
+            .and_then(|v| v.parse().ok())
+            .expect("y of the legend text");
+        assert!(y < f64::from(charts::LEGEND_BAND), "legend at y={y}: {tag}");
+    }
+
+    #[test]
     fn an_ungrouped_run_has_no_group_charts() {
         let (r, html) = report(false, false);
         assert_eq!(html.matches("<svg").count(), 5);
@@ -614,7 +789,7 @@ mod tests {
 
     #[test]
     fn a_broken_histogram_is_a_note_not_a_panic() {
-        let mut r = RunResult::new(&plan(false), &outcome(false, false));
+        let mut r = stampede_analysis::assemble(&plan(false), &outcome(false, false));
         r.histograms.latency = "not base64!".into();
         r.series.clear();
         let html = render_html(&r);
@@ -626,7 +801,7 @@ mod tests {
 
     #[test]
     fn a_saved_result_renders_the_same() {
-        let r = RunResult::new(&plan(true), &outcome(true, false));
+        let r = stampede_analysis::assemble(&plan(true), &outcome(true, false));
         let back = RunResult::from_json(&r.to_json()).unwrap();
         assert_eq!(render_html(&back), render_html(&r));
     }
