@@ -56,7 +56,7 @@ pub fn assemble(plan: &RunPlan, outcome: &RunOutcome) -> RunResult {
         started_at: humantime::format_rfc3339_seconds(outcome.started_at).to_string(),
         aborted: outcome.aborted,
         config: config_of(plan),
-        latency_model: if open { "corrected" } else { "service_time" }.to_string(),
+        latency_model: latency_model(plan, outcome).to_string(),
         summary: SummaryDoc {
             core: core_of(total, elapsed, target_rate),
             elapsed_s: round3(elapsed.as_secs_f64()),
@@ -95,6 +95,20 @@ pub fn assemble(plan: &RunPlan, outcome: &RunOutcome) -> RunResult {
                 errors_by_class: class_map(s),
                 status_codes: status_map(s),
                 histograms: Some(histograms_of(s, None)),
+                // Scenario rows each have their own model (open lanes' first steps are
+                // corrected; every other row is service time).
+                latency_model: plan.journeys().map(|_| {
+                    match outcome.scheduled_groups.iter().any(|k| k == key) {
+                        true => "corrected",
+                        false => "service_time",
+                    }
+                    .to_string()
+                }),
+                timeout_ms: outcome
+                    .group_timeouts
+                    .iter()
+                    .find(|(k, t)| k == key && *t != plan.timeout)
+                    .map(|(_, t)| round3(t.as_secs_f64() * 1000.0)),
             })
             .collect(),
         series: {
@@ -214,6 +228,30 @@ fn point_of(p: &IntervalPoint, schedules: &[Cumulative]) -> SeriesPoint {
             latency: p.latency_histogram.clone(),
             service_time: p.service_time_histogram.clone(),
         }),
+    }
+}
+
+/// How the run's latency is measured: `corrected` when every row counts from intended send
+/// times, `service_time` when none does, `mixed` for a scenario file whose rows differ.
+fn latency_model(plan: &RunPlan, outcome: &RunOutcome) -> &'static str {
+    if plan.journeys().is_none() {
+        return match plan.is_scheduled() {
+            true => "corrected",
+            false => "service_time",
+        };
+    }
+    let rows = outcome.groups.iter().filter(|(_, s)| s.requests > 0);
+    let (mut corrected, mut service) = (false, false);
+    for (key, _) in rows {
+        match outcome.scheduled_groups.iter().any(|k| k == key) {
+            true => corrected = true,
+            false => service = true,
+        }
+    }
+    match (corrected, service) {
+        (true, true) => "mixed",
+        (true, false) => "corrected",
+        _ => "service_time",
     }
 }
 

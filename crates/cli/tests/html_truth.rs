@@ -118,3 +118,106 @@ fn a_fleet_is_described_as_a_fleet() {
     );
     assert!(!html.contains("closed model"));
 }
+
+/// Issue 9 d: in a file with an open and a closed scenario, each row says how its latency
+/// is measured, and the run says it is mixed.
+#[test]
+fn mixed_lanes_report_their_own_latency_model() {
+    let t = target();
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("mixed.toml");
+    std::fs::write(
+        &file,
+        format!(
+            r#"[target]
+base_url = "http://{}"
+
+[load]
+duration = "2s"
+
+[[scenarios]]
+name = "arrivals"
+load = {{ model = "open", rate = 20 }}
+  [[scenarios.steps]]
+  name = "first"
+  url = "/a"
+  [[scenarios.steps]]
+  name = "second"
+  url = "/b"
+
+[[scenarios]]
+name = "users"
+load = {{ model = "closed", vus = 2 }}
+  [[scenarios.steps]]
+  name = "loop"
+  url = "/c"
+  [[scenarios.steps]]
+  think = "100ms"
+"#,
+            t.addrs()[0]
+        ),
+    )
+    .unwrap();
+    let (code, doc, html) = run(dir.path(), &["run", file.to_str().unwrap()]);
+    assert_eq!(code, Some(0));
+    assert_eq!(doc["latency_model"], "mixed");
+    let model = |key: &str| {
+        doc["groups"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|g| g["key"] == key)
+            .unwrap_or_else(|| panic!("no {key} in {}", doc["groups"]))["latency_model"]
+            .clone()
+    };
+    assert_eq!(model("arrivals / first"), "corrected");
+    assert_eq!(model("arrivals / second"), "service_time");
+    assert_eq!(model("users / loop"), "service_time");
+    assert!(html.contains("the total mixes both"));
+}
+
+/// Issue 12 item 9: a `ws_expect` that waits 300 ms reports its own wait, not the run's.
+#[test]
+fn a_ws_expect_timeout_is_reported_with_its_own_wait() {
+    let t = target();
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("ws.toml");
+    std::fs::write(
+        &file,
+        format!(
+            r#"[target]
+base_url = "http://{}"
+
+[load]
+vus = 1
+duration = "1s"
+
+[[scenarios]]
+name = "s"
+  [[scenarios.steps]]
+  ws_connect = "/ws"
+  [[scenarios.steps]]
+  name = "silence"
+  ws_expect = {{ contains = "never sent", timeout = "300ms" }}
+  [[scenarios.steps]]
+  ws_close = true
+"#,
+            t.addrs()[0]
+        ),
+    )
+    .unwrap();
+    let (_, doc, html) = run(dir.path(), &["run", file.to_str().unwrap()]);
+    let row = doc["groups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|g| g["key"] == "s / silence")
+        .cloned()
+        .unwrap_or_else(|| panic!("{}", doc["groups"]));
+    assert!(row["timeouts"].as_u64().unwrap() >= 1, "{row}");
+    assert_eq!(row["timeout_ms"].as_f64(), Some(300.0), "{row}");
+    assert!(
+        html.contains("s / silence: 300 ms"),
+        "the page names the step's wait"
+    );
+}

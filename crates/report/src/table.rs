@@ -144,6 +144,34 @@ pub(crate) fn marked(r: &RunResult, scope: Option<&str>) -> String {
     }
 }
 
+/// What the latency column measures, as a phrase.
+pub(crate) fn latency_meaning(r: &RunResult) -> &'static str {
+    match r.latency_model.as_str() {
+        "corrected" => {
+            "measured from each request's intended send time (corrected for coordinated omission)"
+        }
+        "mixed" => {
+            "measured from the intended send time for the first step of open-model scenarios (corrected for coordinated omission) and as service time for every other row; the total mixes both"
+        }
+        _ => "service time (closed model: time queued before sending is not included)",
+    }
+}
+
+/// The timeout count and what it means: the run's timeout, and any row's own wait.
+pub(crate) fn timeout_meaning(r: &RunResult) -> String {
+    let mut s = format!(
+        "{} (no complete response within {} ms",
+        r.summary.core.timeouts, r.config.timeout_ms
+    );
+    for g in &r.groups {
+        if let Some(t) = g.timeout_ms {
+            let _ = write!(s, "; {}: {} ms", g.key, t);
+        }
+    }
+    s.push(')');
+    s
+}
+
 /// A threshold's observed value in its unit.
 pub(crate) fn observed(t: &stampede_analysis::ThresholdOutcome) -> String {
     let metric = t
@@ -249,15 +277,7 @@ pub fn render_table(r: &RunResult) -> String {
     rows.push(row(&marked(r, None), &r.summary.core));
     out.push_str(&layout(&rows));
     out.push('\n');
-    let _ = writeln!(
-        out,
-        "latency is {}",
-        if r.latency_model == "corrected" {
-            "measured from each request's intended send time (corrected for coordinated omission)"
-        } else {
-            "service time (closed model: time queued before sending is not included)"
-        }
-    );
+    let _ = writeln!(out, "latency is {}", latency_meaning(r));
 
     let mut phases = vec![vec![
         "timing (ms)".to_string(),
@@ -301,11 +321,7 @@ pub fn render_table(r: &RunResult) -> String {
         }
     }
     if r.summary.core.timeouts > 0 {
-        let _ = writeln!(
-            out,
-            "timeouts: {} (no complete response within {} ms)",
-            r.summary.core.timeouts, c.timeout_ms
-        );
+        let _ = writeln!(out, "timeouts: {}", timeout_meaning(r));
     }
     let parts: Vec<String> = r
         .status_codes

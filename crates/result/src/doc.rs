@@ -207,6 +207,14 @@ pub struct GroupDoc {
     /// The group's full histograms (version 2; absent in version-1 documents).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub histograms: Option<Histograms>,
+    /// Scenario runs: how this row's latency is measured, `corrected` (the first step of
+    /// an open-model scenario, from its intended time) or `service_time`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub latency_model: Option<String>,
+    /// This row's own wait in milliseconds (a `ws_expect` step's timeout), when it is not
+    /// the run's timeout.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout_ms: Option<f64>,
 }
 
 /// Percentiles of one second.

@@ -229,11 +229,18 @@ pub fn merge(results: &[RunResult]) -> Result<RunResult, MergeError> {
             .into_iter()
             .map(|key| {
                 let t = &groups[&key];
+                // What the shards say of the row itself (they run one plan: the first).
+                let described = results
+                    .iter()
+                    .flat_map(|r| &r.groups)
+                    .find(|g| g.key == key);
                 GroupDoc {
                     core: t.core(elapsed, None),
                     errors_by_class: t.errors_by_class.clone(),
                     status_codes: t.status_codes.clone(),
                     histograms: Some(t.hist.encode(None)),
+                    latency_model: described.and_then(|g| g.latency_model.clone()),
+                    timeout_ms: described.and_then(|g| g.timeout_ms),
                     key,
                 }
             })

@@ -175,6 +175,8 @@ fn document(shard: &Shard, rate: f64) -> RunResult {
                 errors_by_class: classes(s),
                 status_codes: statuses(s),
                 histograms: Some(histograms(s, None)),
+                latency_model: None,
+                timeout_ms: None,
             })
             .collect(),
         series,

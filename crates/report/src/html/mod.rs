@@ -248,11 +248,7 @@ fn summary(out: &mut String, r: &RunResult) {
     let _ = writeln!(
         out,
         "<p>Latency is {}.</p>",
-        if r.latency_model == "corrected" {
-            "measured from each request's intended send time (corrected for coordinated omission); service time is actual send to last byte"
-        } else {
-            "service time (closed model: time queued before sending is not included)"
-        }
+        crate::table::latency_meaning(r)
     );
 }
 
@@ -513,8 +509,8 @@ fn counts(out: &mut String, r: &RunResult) {
     }
     let _ = writeln!(
         out,
-        "<p>Timeouts (no complete response within {} ms): {}.</p>",
-        r.config.timeout_ms, r.summary.core.timeouts
+        "<p>Timeouts: {}.</p>",
+        esc(&crate::table::timeout_meaning(r))
     );
     let mut rows = vec![vec!["status".to_string(), "responses".into()]];
     rows.extend(
