@@ -52,6 +52,9 @@ pub fn assemble(plan: &RunPlan, outcome: &RunOutcome) -> RunResult {
         late_sends: g.late_sends,
         dropped: g.dropped,
         worker_busy: worker_busy.clone(),
+        send_lag_p99_ms: open.then(|| g.schedule_lag.quantile_ms(0.99)),
+        latency_p99_ms: (!total.latency.is_empty()).then(|| total.latency.quantile_ms(0.99)),
+        contention: None,
     });
     let password = plan.url().password().filter(|p| !p.is_empty());
     RunResult {
@@ -163,6 +166,7 @@ pub fn assemble(plan: &RunPlan, outcome: &RunOutcome) -> RunResult {
                     .map(|(_, s)| s)
             },
             elapsed,
+            outcome.generator.unfinished,
         ),
     }
 }

@@ -24,6 +24,9 @@ mod summary;
 pub mod thresholds;
 
 pub use assemble::assemble;
-pub use generator::{check_generator, GeneratorFacts, GeneratorWarning, BUSY_LIMIT, LATE_LIMIT};
+pub use generator::{
+    check_generator, needed_share, ContentionFacts, GeneratorFacts, GeneratorWarning, LagEffect,
+    WarningCause, WarningKind, BUSY_LIMIT, CONTENTION_LIMIT, LATE_LIMIT, NEGLIGIBLE_LAG,
+};
 pub use summary::{Percentiles, Summary};
 pub use thresholds::ThresholdOutcome;

@@ -1,6 +1,7 @@
-//! The `stampede` command line: clap subcommands wired to the engine, the built-in
-//! target and the reports. Kept thin: every decision of substance lives in a library
-//! crate.
+//! The `stampede` command line: clap subcommands wired to the experiment layer (a run
+//! as a library call), the built-in target and the reports. Kept thin: it parses flags,
+//! picks observers, prints, and maps verdicts to exit codes; every decision of
+//! substance lives in a library crate.
 //!
 //! Exit codes: 0 ok, 1 thresholds failed, 2 bad usage or input, 3 run aborted.
 #![deny(missing_docs)]
@@ -9,14 +10,11 @@ mod args;
 mod check_cmd;
 mod demo;
 mod init_cmd;
-mod live;
 mod outputs;
-mod prometheus;
 mod report_cmd;
 mod run_cmd;
 mod run_flags;
 mod scenario_cmd;
-mod server_watch;
 mod target_cmd;
 
 use std::ffi::OsString;

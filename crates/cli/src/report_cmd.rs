@@ -2,11 +2,10 @@
 
 use std::path::Path;
 
-use anyhow::Context;
-use stampede_report::{compare_results, render_comparison, render_html, render_table, RunResult};
+use stampede_report::{compare_results, render_comparison, render_table, RunResult};
 
 use crate::args::{CompareArgs, ReportArgs};
-use crate::run_cmd::write_atomically;
+use crate::outputs::write_html;
 use crate::{UsageError, EXIT_OK, EXIT_THRESHOLD};
 
 /// The `schema_version`s of result documents this stampede reads (the result crate's).
@@ -41,12 +40,6 @@ fn load(path: &Path) -> anyhow::Result<RunResult> {
         }
     }
     RunResult::from_json(&text).map_err(|e| invalid(e.to_string()).into())
-}
-
-/// Writes the HTML report of `result` to `path`.
-pub(crate) fn write_html(path: &Path, result: &RunResult) -> anyhow::Result<()> {
-    write_atomically(path, &render_html(result))
-        .with_context(|| format!("writing the HTML report {}", path.display()))
 }
 
 pub(crate) fn report(a: ReportArgs) -> anyhow::Result<u8> {

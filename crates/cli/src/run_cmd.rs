@@ -3,16 +3,17 @@
 use std::io::IsTerminal;
 use std::num::NonZeroUsize;
 use std::path::Path;
-use std::sync::atomic::AtomicBool;
-use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use stampede_metrics::{GeneratorStats, Stats};
+use stampede_experiment::{
+    Control, Dashboard, EngineError, Exporter, Observer, Progress, RunError, ServerProbe, Verdict,
+};
 use stampede_plan::{Arrival, HttpVersion, Load, RateProfile, RequestSpec, RunPlan, TlsOptions};
 use stampede_report::render_table;
 
 use crate::args::{ArrivalArg, OnOff, OutputArgs, RunArgs};
+use crate::outputs::write_atomically;
 use crate::{UsageError, EXIT_ABORTED, EXIT_OK, EXIT_THRESHOLD};
 
 fn usage(msg: impl Into<String>) -> anyhow::Error {
@@ -132,71 +133,26 @@ pub(crate) fn plan_from_args(a: &RunArgs) -> anyhow::Result<RunPlan> {
         .map_err(|e| usage(e.to_string()))
 }
 
-/// Installs Ctrl-C handling: the first SIGINT/SIGTERM sets the returned flag (the run
-/// stops and reports what it measured), a second one exits at once.
-pub(crate) fn abort_flag() -> anyhow::Result<Arc<AtomicBool>> {
-    let abort = Arc::new(AtomicBool::new(false));
-    on_signal_set(&abort)?;
-    Ok(abort)
-}
-
-/// Makes SIGINT/SIGTERM set `flag` (a second signal exits at once).
-pub(crate) fn on_signal_set(flag: &Arc<AtomicBool>) -> anyhow::Result<()> {
-    use signal_hook::consts::{SIGINT, SIGTERM};
-    use signal_hook::flag as sig_flag;
-    for sig in [SIGINT, SIGTERM] {
-        sig_flag::register_conditional_shutdown(sig, 130, flag.clone())
-            .context("installing the signal handler")?;
-        sig_flag::register(sig, flag.clone()).context("installing the signal handler")?;
+/// How a run is watched: the dashboard on a terminal, progress lines elsewhere (CI,
+/// pipes), nothing with `--quiet`.
+fn watcher(plan: &RunPlan, quiet: bool, no_dashboard: bool) -> Option<Box<dyn Observer>> {
+    if quiet {
+        return None;
     }
-    Ok(())
-}
-
-/// Prints one progress line to stderr every few seconds (every second on a terminal).
-pub(crate) struct Progress {
-    every: u64,
-    quiet: bool,
-    window: Stats,
-    window_sends: u64,
-}
-
-impl Progress {
-    pub(crate) fn new(quiet: bool) -> Self {
-        let every = if std::io::stderr().is_terminal() {
-            1
-        } else {
-            5
-        };
-        Progress {
-            every,
-            quiet,
-            window: Stats::new(),
-            window_sends: 0,
-        }
+    let dumb = std::env::var("TERM").is_ok_and(|t| t == "dumb");
+    let terminal = std::io::stderr().is_terminal();
+    let lines = || -> Box<dyn Observer> {
+        Box::new(Progress::every(if terminal { 1 } else { 5 }).until(plan.stop.duration))
+    };
+    if no_dashboard || dumb || !terminal {
+        return Some(lines());
     }
-
-    pub(crate) fn second(&mut self, second: u64, stats: &Stats, generator: &GeneratorStats) {
-        if self.quiet {
-            return;
+    match Dashboard::open(plan) {
+        Ok(d) => Some(Box::new(d)),
+        Err(e) => {
+            eprintln!("stampede: no dashboard ({e}); printing progress lines");
+            Some(lines())
         }
-        self.window.merge(stats);
-        self.window_sends += generator.sends;
-        if (second + 1) % self.every != 0 {
-            return;
-        }
-        let w = &self.window;
-        eprintln!(
-            "[{:>4}s] {:>8.0} req/s  sent {:>8}  errors {:>6}  timeouts {:>6}  p50 {:>8.2} ms  p99 {:>8.2} ms",
-            second + 1,
-            w.requests as f64 / self.every as f64,
-            self.window_sends,
-            w.errors,
-            w.timeouts,
-            w.latency.quantile_ms(0.5),
-            w.latency.quantile_ms(0.99),
-        );
-        self.window = Stats::new();
-        self.window_sends = 0;
     }
 }
 
@@ -207,97 +163,65 @@ pub(crate) fn execute(
     quiet: bool,
     output: &OutputArgs,
 ) -> anyhow::Result<u8> {
-    let control = stampede_engine::Control::new();
-    on_signal_set(control.stop_flag())?;
-    let abort = control.stop_flag().clone();
+    let control = Control::new();
+    crate::outputs::stop_on_signals(control.stop_flag())?;
+    let mut observers: Vec<Box<dyn Observer>> = Vec::new();
     let exporter = match output.prometheus_listen {
-        Some(addr) => Some(crate::prometheus::Exporter::start(addr, plan)?),
+        Some(addr) => {
+            let e = Exporter::start(addr, plan)
+                .map_err(|e| usage(format!("--prometheus-listen: {e}")))?;
+            // Announced even with --quiet: with port 0 this is the only way to learn the port.
+            eprintln!("prometheus: live metrics on http://{}/metrics", e.addr());
+            observers.push(Box::new(e.feed()));
+            Some(e)
+        }
         None => None,
     };
-    // Announced even with --quiet: with port 0 this is the only way to learn the port.
-    if let Some(e) = &exporter {
-        eprintln!("prometheus: live metrics on http://{}/metrics", e.addr());
+    if !output.watch_pid.is_empty() {
+        let probe = ServerProbe::start(&output.watch_pid)
+            .map_err(|e| usage(format!("--watch-pid: {e}")))?;
+        observers.push(Box::new(probe));
     }
-    let mut servers = crate::server_watch::ServerWatch::start(&output.watch_pid)?;
-    let mut watch = crate::live::Watch::start(plan, quiet, output.no_dashboard, abort.clone());
-    let mut threshold_failed = None;
-    let outcome = stampede_engine::run(plan, control.clone(), |live| {
-        watch.second(live);
-        if plan.abort_on_fail && threshold_failed.is_none() {
-            threshold_failed = first_failed_threshold(plan, live);
-            if threshold_failed.is_some() {
-                control.stop();
+    // The dashboard last: it takes over the terminal.
+    observers.extend(watcher(plan, quiet, output.no_dashboard));
+    let finished = stampede_experiment::start_with(plan.clone(), observers, control.clone())
+        .wait()
+        .map_err(|e| match e {
+            RunError::Engine(e @ (EngineError::Resolve { .. } | EngineError::Tls(_))) => {
+                usage(e.to_string())
             }
-        }
-        servers.sample();
-        if let Some(e) = &exporter {
-            e.update(live);
-        }
-    });
-    watch.finish();
-    let outcome = outcome.map_err(|e| match e {
-        stampede_engine::EngineError::Resolve { .. } | stampede_engine::EngineError::Tls(_) => {
-            usage(e.to_string())
-        }
-        other => anyhow::Error::new(other),
-    })?;
-    let mut result = stampede_analysis::assemble(plan, &outcome);
-    result.servers = servers.finish(outcome.total.requests);
-    if let Some(e) = &exporter {
-        e.publish_final(&outcome);
-    }
-    print!("{}", render_table(&result));
+            other => anyhow::Error::new(other),
+        })?;
+    let result = &finished.result;
+    print!("{}", render_table(result));
     if let Some(path) = out {
         write_atomically(path, &result.to_json())
             .with_context(|| format!("writing {}", path.display()))?;
     }
     if let Some(path) = &output.html {
-        crate::report_cmd::write_html(path, &result)?;
+        crate::outputs::write_html(path, result)?;
     }
     if let Some(e) = exporter {
-        e.hold(output.prometheus_hold.unwrap_or_default(), &abort, quiet);
+        e.hold(
+            output.prometheus_hold.unwrap_or_default(),
+            control.stop_flag(),
+            quiet,
+        );
     }
-    if let Some(t) = &threshold_failed {
-        eprintln!("stampede: stopped early (--abort-on-fail): threshold '{t}' failed");
-    }
-    Ok(
-        if !result.thresholds_passed() || threshold_failed.is_some() {
+    Ok(match &finished.verdict {
+        Verdict::Passed => EXIT_OK,
+        Verdict::ThresholdsFailed { stopped_by, .. } => {
+            if let Some(t) = stopped_by {
+                eprintln!(
+                    "stampede: stopped early (--abort-on-fail): threshold '{}' failed",
+                    t.label()
+                );
+            }
             EXIT_THRESHOLD
-        } else if outcome.aborted {
-            EXIT_ABORTED
-        } else {
-            EXIT_OK
-        },
-    )
-}
-
-/// The first threshold that fails on the results so far, if any.
-fn first_failed_threshold(
-    plan: &RunPlan,
-    live: &stampede_engine::LiveSecond<'_>,
-) -> Option<String> {
-    let elapsed = Duration::from_secs(live.second + 1);
-    let outcomes = stampede_analysis::thresholds::evaluate(
-        stampede_analysis::thresholds::scoped(&plan.thresholds),
-        live.total,
-        |key| live.groups.get(key),
-        elapsed,
-    );
-    outcomes
-        .into_iter()
-        .find(|o| !o.passed)
-        .map(|o| match o.scope {
-            Some(s) => format!("[{s}] {}", o.threshold),
-            None => o.threshold,
-        })
-}
-
-/// Writes `text` to a temporary file beside `path`, then renames it into place.
-pub(crate) fn write_atomically(path: &Path, text: &str) -> std::io::Result<()> {
-    let mut tmp = path.as_os_str().to_owned();
-    tmp.push(".tmp");
-    std::fs::write(&tmp, text)?;
-    std::fs::rename(&tmp, path)
+        }
+        Verdict::Aborted { .. } => EXIT_ABORTED,
+        _ => EXIT_ABORTED,
+    })
 }
 
 pub(crate) fn run(a: RunArgs) -> anyhow::Result<u8> {
@@ -313,7 +237,7 @@ pub(crate) fn run(a: RunArgs) -> anyhow::Result<u8> {
                     1 => "1 scenario".to_string(),
                     n => format!("{n} scenarios"),
                 },
-                stampede_plan::redact_url(plan.url()),
+                plan.url(),
                 describe_stop(&plan)
             );
         }

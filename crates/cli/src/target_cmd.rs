@@ -104,7 +104,8 @@ pub(crate) fn run(a: TargetArgs) -> anyhow::Result<u8> {
     println!("knobs: ?delay=20ms&jitter=5ms&status=503:0.05&size=1k&cpu=1ms  (Ctrl-C stops)");
     println!("/ws: WebSocket echo ?delay=20ms&drop=0.01&close-after=30s&reject=1");
     println!("/poll: long-poll ?hold=30s&event-after=2s");
-    let stop = crate::run_cmd::abort_flag()?;
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    crate::outputs::stop_on_signals(&stop)?;
     while !stop.load(Ordering::Relaxed) {
         std::thread::sleep(Duration::from_millis(100));
     }

@@ -214,13 +214,24 @@ fn progress_lines_go_to_a_pipe() {
     let err = String::from_utf8(o.stderr).unwrap();
     assert!(!err.contains('\u{1b}'), "escape codes in a pipe: {err:?}");
     let lines: Vec<&str> = err.lines().filter(|l| l.starts_with('[')).collect();
-    // One line per 5 s when stderr is not a terminal.
-    assert_eq!(lines.len(), 1, "{err}");
+    // One line per 5 s when stderr is not a terminal, and one for the last second.
+    assert_eq!(lines.len(), 2, "{err}");
     assert!(lines[0].starts_with("[   5s]"), "{err}");
+    assert!(lines[1].starts_with("[   6s]"), "{err}");
     assert!(
         lines[0].contains("req/s") && lines[0].contains("p99"),
         "{err}"
     );
+    // Each line divides by the seconds it covers: 100 req/s, not 100/5 for the last.
+    for line in &lines {
+        let rate: f64 = line[8..]
+            .split_whitespace()
+            .next()
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert!((90.0..=110.0).contains(&rate), "{line}");
+    }
 
     let o = run_bounded(
         stampede().args([
@@ -239,5 +250,37 @@ fn progress_lines_go_to_a_pipe() {
         o.stderr.is_empty(),
         "{}",
         String::from_utf8_lossy(&o.stderr)
+    );
+}
+
+/// Issue 12 item 9: a 4 s run printed `[5s]` with its requests divided by 5 s.
+#[test]
+fn the_last_progress_line_divides_by_the_true_elapsed_time() {
+    let t = target(1);
+    let o = run_bounded(
+        stampede().args([
+            "run",
+            &format!("http://{}/", t.addrs()[0]),
+            "--rate",
+            "200",
+            "-d",
+            "4s",
+        ]),
+        Duration::from_secs(40),
+    );
+    assert!(o.status.success());
+    let err = String::from_utf8(o.stderr).unwrap();
+    let lines: Vec<&str> = err.lines().filter(|l| l.starts_with('[')).collect();
+    assert_eq!(lines.len(), 1, "{err}");
+    assert!(lines[0].starts_with("[   4s]"), "{err}");
+    let rate: f64 = lines[0][8..]
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(
+        (180.0..=220.0).contains(&rate),
+        "200 req/s, not 4/5 of it: {err}"
     );
 }

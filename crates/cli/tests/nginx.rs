@@ -411,3 +411,146 @@ fn status_codes_from_nginx() {
         "access.log lines\n{ctx}"
     );
 }
+
+/// Issue 9 defect e against nginx: nginx proxies to an upstream (the built-in test
+/// server) that goes away 3 s into a 20 s run, so nginx answers 502 from then on. The
+/// windowed criterion fails at the first 2 s window with errors and `--abort-on-fail`
+/// stops the run (exit 1), while the whole-run criterion still holds; the result
+/// records the failing window.
+#[test]
+fn windowed_threshold_stops_the_run_when_nginx_upstream_collapses() {
+    let _serial = serial();
+    let Some(bin) = nginx_binary("windowed_threshold_stops_the_run_when_nginx_upstream_collapses")
+    else {
+        return;
+    };
+    let mut config = stampede_testserver::TargetConfig::new("127.0.0.1:0".parse().unwrap());
+    config.threads = 1;
+    let upstream = stampede_testserver::TargetHandle::start(config).unwrap();
+    let up = upstream.addrs()[0];
+    let nginx = Nginx::start_with(&bin, 1, &|_, ports| {
+        format!(
+            "server {{ listen 127.0.0.1:{}; location / {{ proxy_pass http://{up}; }} }}",
+            ports[0]
+        )
+    });
+    let run = Stampede::spawn(
+        &nginx.url("/"),
+        &[
+            "--rate",
+            "200",
+            "-d",
+            "20s",
+            "--threshold",
+            "error_rate < 1% over 2s",
+            "--threshold",
+            "error_rate < 90%",
+            "--abort-on-fail",
+        ],
+    );
+    std::thread::sleep(Duration::from_secs(3));
+    upstream.shutdown();
+    let started = Instant::now();
+    let out = run.wait(Duration::from_secs(20) + GRACE);
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "stopped early: {}",
+        out.context()
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", out.context());
+    assert!(
+        out.stderr
+            .contains("stopped early (--abort-on-fail): threshold 'error_rate < 1% over 2s'"),
+        "{}",
+        out.context()
+    );
+    let th = out.json["thresholds"].as_array().unwrap();
+    let windowed = th
+        .iter()
+        .find(|t| t["threshold"] == "error_rate < 1% over 2s")
+        .unwrap();
+    assert_eq!(windowed["passed"], false, "{}", out.context());
+    assert_eq!(windowed["window_s"], 2);
+    let w = &windowed["worst_window"];
+    assert!(w["observed"].as_f64().unwrap() > 0.01, "{}", out.context());
+    assert!(w["start_s"].as_u64().unwrap() >= 1, "{}", out.context());
+    let whole = th
+        .iter()
+        .find(|t| t["threshold"] == "error_rate < 90%")
+        .unwrap();
+    assert_eq!(whole["passed"], true, "{}", out.context());
+    assert!(out.u64("/status_codes/502") > 0, "{}", out.context());
+}
+
+/// Issue 9 defect b against nginx: two CPU hogs pinned to the core the generator is
+/// pinned to (`taskset`) make sends late although stampede's worker is nearly idle; the
+/// warning names `cpu_contention` and says how much of the latency p99 the lag is.
+#[test]
+fn late_sends_under_cpu_hogs_are_named_cpu_contention() {
+    let _serial = serial();
+    let Some(bin) = nginx_binary("late_sends_under_cpu_hogs_are_named_cpu_contention") else {
+        return;
+    };
+    let nginx = Nginx::start(&bin);
+    let cpu = (std::thread::available_parallelism().map_or(1, |n| n.get()) - 1).to_string();
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("r.json");
+    let mut hogs: Vec<std::process::Child> = (0..2)
+        .map(|_| {
+            std::process::Command::new("taskset")
+                .args([
+                    "-c",
+                    &cpu,
+                    "bash",
+                    "-c",
+                    "while [ $SECONDS -lt 30 ]; do :; done",
+                ])
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    let status = std::process::Command::new("taskset")
+        .args([
+            "-c",
+            &cpu,
+            env!("CARGO_BIN_EXE_stampede"),
+            "run",
+            &nginx.url("/"),
+        ])
+        .args([
+            "--rate",
+            "1000",
+            "-d",
+            "4s",
+            "--threads",
+            "1",
+            "-q",
+            "--out",
+        ])
+        .arg(&out)
+        .stdout(std::process::Stdio::null())
+        .status()
+        .unwrap();
+    for h in &mut hogs {
+        let _ = h.kill();
+        let _ = h.wait();
+    }
+    assert!(status.success(), "{status}");
+    let doc: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
+    let g = &doc["generator"];
+    let late = g["warnings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|w| w["kind"] == "late_sends")
+        .unwrap_or_else(|| panic!("late sends expected: {g}"));
+    assert_eq!(late["cause"], "cpu_contention", "{g}");
+    let share = late["effect"]["share_of_p99"].as_f64().unwrap();
+    let lag = g["schedule_lag_ms"]["p99"].as_f64().unwrap();
+    let p99 = doc["summary"]["latency_ms"]["p99"].as_f64().unwrap();
+    assert!(
+        (share - lag / p99).abs() < 0.01,
+        "{share} vs {lag}/{p99}: {g}"
+    );
+}

@@ -1097,6 +1097,40 @@ fn abort_on_fail_ends_the_run_early() {
     assert!(r.stderr.contains("abort-on-fail"), "{}", r.stderr);
 }
 
+#[test]
+fn windowed_thresholds_in_a_scenario_file_judge_every_window() {
+    let t = target();
+    let top = r#"thresholds = ["error_rate < 1% over 1s"]"#;
+    let scenario = threshold_scenario(&base(&t), top, r#""p99 < 1ms over 1s""#, "3s");
+    let r = run(&scenario, &[], &[]);
+    r.assert_exit(1);
+    let slow = outcome(&r, Some("s / slow"), "p99 < 1ms over 1s");
+    assert_eq!(slow["passed"], false, "{slow}");
+    assert_eq!(slow["window_s"], 1, "{slow}");
+    assert!(
+        slow["worst_window"]["observed"].as_f64().unwrap() >= 20.0,
+        "{slow}"
+    );
+    let total = outcome(&r, None, "error_rate < 1% over 1s");
+    assert_eq!(total["passed"], true, "{total}");
+    assert_eq!(total["observed"], 0.0, "{total}");
+    assert!(
+        r.stdout.contains("FAIL [s / slow] p99 < 1ms over 1s"),
+        "{}",
+        r.stdout
+    );
+}
+
+#[test]
+fn a_bad_window_names_the_file_line_and_column() {
+    let t = target();
+    let scenario = threshold_scenario(&base(&t), "", r#""p99 < 1ms over 500ms""#, "1s");
+    let r = run(&scenario, &[], &[]);
+    r.assert_exit(2);
+    assert!(r.stderr.contains("whole seconds"), "{}", r.stderr);
+    assert!(r.stderr.contains(".toml:"), "{}", r.stderr);
+}
+
 // ---------------------------------------------------------------------------------------
 // 6. Checks
 

@@ -77,6 +77,16 @@ impl LatencyHistogram {
             .expect("histograms with equal bounds merge");
     }
 
+    /// Removes the samples of `earlier`, a snapshot this histogram grew from (for the
+    /// distribution of a window: cumulative now minus cumulative then). Counts that
+    /// `earlier` must be an earlier snapshot of this histogram; otherwise the result is
+    /// unspecified (but never a panic).
+    pub fn subtract(&mut self, earlier: &LatencyHistogram) {
+        // Equal bounds, and `earlier` never holds more than `self` per bucket when it is
+        // an earlier snapshot of the same growing histogram.
+        let _ = self.0.subtract(&earlier.0);
+    }
+
     /// Number of samples.
     pub fn count(&self) -> u64 {
         self.0.len()

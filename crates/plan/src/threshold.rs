@@ -1,9 +1,12 @@
 //! Pass/fail criteria such as `p99 < 200ms` or `error_rate < 0.1%`.
 //!
-//! A threshold is parsed once; `stampede-analysis` measures the metric and
-//! [`Threshold::holds`] compares.
+//! A criterion judges the whole run, or, written `METRIC OP VALUE over DURATION`
+//! (`error_rate < 1% over 10s`), every window of that length: it fails as soon as one
+//! window breaks it. A threshold is parsed once; `stampede-analysis` measures the metric
+//! and [`Threshold::holds`] compares.
 
 use std::fmt;
+use std::time::Duration;
 
 /// What a threshold measures.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -69,19 +72,22 @@ pub struct Threshold {
     pub op: Comparison,
     /// The bound: milliseconds for latency, a fraction for rates, a count otherwise.
     pub value: f64,
+    /// `over DURATION`: judge every window of this length (whole seconds, at least 1 s)
+    /// instead of the whole run.
+    pub window: Option<Duration>,
     /// The text as written (normalised spacing), for reports.
     pub text: String,
 }
 
 const EXPECTED: &str =
-    "expected METRIC OP VALUE, e.g. 'p99 < 200ms', 'mean <= 50ms', 'error_rate < 0.1%', \
-     'rate >= 900' (metrics: mean, p50, p90, p95, p99, p99.9, max, error_rate, timeout_rate, \
+    "expected METRIC OP VALUE [over DURATION], e.g. 'p99 < 200ms', 'mean <= 50ms', \
+     'error_rate < 0.1%', 'error_rate < 1% over 10s', 'rate >= 900' (metrics: mean, p50, p90, p95, p99, p99.9, max, error_rate, timeout_rate, \
      requests, rate; operators: <, <=, >, >=)";
 
 impl Threshold {
-    /// Parses `METRIC OP VALUE`.
+    /// Parses `METRIC OP VALUE` or `METRIC OP VALUE over DURATION`.
     pub fn parse(text: &str) -> Result<Threshold, String> {
-        let t = text.trim();
+        let (t, window) = split_window(text.trim())?;
         let op_at = t
             .find(['<', '>'])
             .ok_or_else(|| format!("no comparison in '{t}'; {EXPECTED}"))?;
@@ -97,17 +103,28 @@ impl Threshold {
         };
         let metric = parse_metric(metric_text.trim())?;
         let value = parse_value(metric, value_text.trim())?;
+        let mut text = format!(
+            "{} {} {}",
+            metric_text.trim(),
+            op.symbol(),
+            value_text.trim()
+        );
+        if let Some((_, written)) = window {
+            text.push_str(" over ");
+            text.push_str(written);
+        }
         Ok(Threshold {
             metric,
             op,
             value,
-            text: format!(
-                "{} {} {}",
-                metric_text.trim(),
-                op.symbol(),
-                value_text.trim()
-            ),
+            window: window.map(|(w, _)| w),
+            text,
         })
+    }
+
+    /// The window length in whole seconds, for windowed criteria.
+    pub fn window_secs(&self) -> Option<u64> {
+        self.window.map(|w| w.as_secs())
     }
 
     /// True when `observed` (in the metric's unit) satisfies the threshold.
@@ -132,6 +149,29 @@ impl std::str::FromStr for Threshold {
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         Threshold::parse(s)
     }
+}
+
+/// A window and its text as written (`10s`).
+type Window<'a> = (Duration, &'a str);
+
+/// Splits `... over DURATION` into the criterion and its window (whole seconds, >= 1 s).
+fn split_window(t: &str) -> Result<(&str, Option<Window<'_>>), String> {
+    let Some(at) = t.find(" over ") else {
+        if t.ends_with(" over") {
+            return Err(format!("'over' needs a duration in '{t}'; {EXPECTED}"));
+        }
+        return Ok((t, None));
+    };
+    let (criterion, written) = (t[..at].trim_end(), t[at + 6..].trim());
+    let window = humantime::parse_duration(written).map_err(|_| {
+        format!("bad window '{written}' after 'over': expected a duration such as 10s or 1m")
+    })?;
+    if window < Duration::from_secs(1) || window.subsec_nanos() != 0 {
+        return Err(format!(
+            "bad window '{written}' after 'over': windows are whole seconds, at least 1s"
+        ));
+    }
+    Ok((criterion, Some((window, written))))
 }
 
 fn parse_metric(m: &str) -> Result<ThresholdMetric, String> {
@@ -208,6 +248,16 @@ pub struct ScopedThreshold {
     pub threshold: Threshold,
 }
 
+impl ScopedThreshold {
+    /// `threshold` over all requests of the run.
+    pub fn total(threshold: Threshold) -> Self {
+        ScopedThreshold {
+            scope: ThresholdScope::Total,
+            threshold,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -240,6 +290,29 @@ mod tests {
             Threshold::parse("p999 < 1s").unwrap().metric,
             ThresholdMetric::Percentile(99.9)
         );
+    }
+
+    #[test]
+    fn parses_windows() {
+        let t = Threshold::parse("error_rate < 1% over 10s").unwrap();
+        assert_eq!(t.metric, ThresholdMetric::ErrorRate);
+        assert!((t.value - 0.01).abs() < 1e-12);
+        assert_eq!(t.window, Some(Duration::from_secs(10)));
+        assert_eq!(t.window_secs(), Some(10));
+        assert_eq!(t.text, "error_rate < 1% over 10s");
+        let t = Threshold::parse("  p99<200ms   over 1m ").unwrap();
+        assert_eq!(t.window, Some(Duration::from_secs(60)));
+        assert_eq!(t.text, "p99 < 200ms over 1m");
+        assert_eq!(Threshold::parse("p99 < 200ms").unwrap().window, None);
+        for bad in [
+            "error_rate < 1% over",
+            "error_rate < 1% over soon",
+            "error_rate < 1% over 500ms",
+            "error_rate < 1% over 1.5s",
+        ] {
+            let e = Threshold::parse(bad).unwrap_err();
+            assert!(e.contains("over") || e.contains("window"), "{bad}: {e}");
+        }
     }
 
     #[test]

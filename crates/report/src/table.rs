@@ -27,22 +27,32 @@ pub(crate) fn row(label: &str, c: &Core) -> Vec<String> {
         Some(t) => format!("{:.1} / {:.1}", c.achieved_rate, t),
         None => format!("{:.1}", c.achieved_rate),
     };
-    let l = &c.latency_ms;
-    vec![
+    let mut cells = vec![
         label.to_string(),
         c.requests.to_string(),
         c.errors.to_string(),
         c.timeouts.to_string(),
-        ms(l.mean),
-        ms(l.p50),
-        ms(l.p90),
-        ms(l.p99),
-        ms(l.p999),
-        ms(l.max),
-        format!("{:.2}", c.error_rate * 100.0),
+    ];
+    cells.extend(latency_cells(&c.latency_ms));
+    cells.extend([
+        match c.requests {
+            0 => "-".to_string(),
+            _ => format!("{:.2}", c.error_rate * 100.0),
+        },
         rate,
         protocols(c),
-    ]
+    ]);
+    cells
+}
+
+/// Mean, p50, p90, p99, p99.9 and max; `-` each when there was no sample (a recorded
+/// sample is at least 1 µs, so a maximum of zero means none).
+fn latency_cells(p: &Percentiles) -> Vec<String> {
+    let values = [p.mean, p.p50, p.p90, p.p99, p.p999, p.max];
+    if p.max == 0.0 {
+        return values.iter().map(|_| "-".to_string()).collect();
+    }
+    values.iter().map(|&v| ms(v)).collect()
 }
 
 /// A group's row. Connections are attributed to groups only when grouping by peer; for
@@ -96,15 +106,9 @@ pub(crate) fn layout(rows: &[Vec<String>]) -> String {
 }
 
 fn phase_row(label: &str, p: &Percentiles) -> Vec<String> {
-    vec![
-        label.to_string(),
-        ms(p.mean),
-        ms(p.p50),
-        ms(p.p90),
-        ms(p.p99),
-        ms(p.p999),
-        ms(p.max),
-    ]
+    let mut cells = vec![label.to_string()];
+    cells.extend(latency_cells(p));
+    cells
 }
 
 /// `1 connection`, `2 connections`: a count and its noun, singular for exactly one.
@@ -175,11 +179,18 @@ pub(crate) fn observed(t: &stampede_analysis::ThresholdOutcome) -> String {
         .split([' ', '<', '>'])
         .next()
         .unwrap_or_default();
-    match metric {
-        "error_rate" | "timeout_rate" => format!("{:.3}%", t.observed * 100.0),
-        "requests" => format!("{:.0}", t.observed),
-        "rate" => format!("{:.1}/s", t.observed),
-        _ => format!("{} ms", ms(t.observed)),
+    let Some(v) = t.observed else {
+        return "no data".to_string();
+    };
+    let value = match metric {
+        "error_rate" | "timeout_rate" => format!("{:.3}%", v * 100.0),
+        "requests" => format!("{v:.0}"),
+        "rate" => format!("{v:.1}/s"),
+        _ => format!("{} ms", ms(v)),
+    };
+    match t.worst_window {
+        Some(w) => format!("{value} in {}s-{}s", w.start_s, w.end_s),
+        None => value,
     }
 }
 
@@ -406,6 +417,12 @@ pub fn render_table(r: &RunResult) -> String {
             s.dropped,
             ms(lag.p99)
         );
+        // What the lag can account for of the latency measured (the warning below, if
+        // any, says whether it matters).
+        let latency = s.core.latency_ms.p99;
+        if latency > 0.0 {
+            let _ = write!(gen, " ({:.0}% of latency p99)", lag.p99 / latency * 100.0);
+        }
     }
     if s.unfinished > 0 {
         let _ = write!(gen, ", unfinished {}", s.unfinished);

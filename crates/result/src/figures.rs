@@ -1,6 +1,8 @@
 //! Figures shared by the document and the analysis that fills it: latency percentiles,
 //! threshold verdicts and generator warnings.
 
+use std::fmt::Write;
+
 use serde::{Deserialize, Serialize};
 use stampede_metrics::LatencyHistogram;
 
@@ -50,19 +52,51 @@ pub(crate) fn round2(x: f64) -> f64 {
 pub struct ThresholdOutcome {
     /// The group key it applies to; `None` for the whole run.
     pub scope: Option<String>,
-    /// The threshold as written, e.g. `p99 < 200ms`.
+    /// The threshold as written, e.g. `p99 < 200ms` or `error_rate < 1% over 10s`.
     pub threshold: String,
-    /// The measured value, in the threshold's unit (ms, fraction, count or per second).
-    pub observed: f64,
+    /// The measured value, in the threshold's unit (ms, fraction, count or per second);
+    /// for a windowed criterion, the worst window's. `None`: no data to judge (fails).
+    pub observed: Option<f64>,
     /// Whether it held.
     pub passed: bool,
+    /// For a windowed criterion: the window length in seconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub window_s: Option<u64>,
+    /// For a windowed criterion: the worst window judged (the first failing one when it
+    /// failed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub worst_window: Option<WindowValue>,
 }
 
-/// One reason to distrust the result.
+impl ThresholdOutcome {
+    /// The criterion with its scope, e.g. `[login] p99 < 200ms`.
+    pub fn label(&self) -> String {
+        match &self.scope {
+            Some(s) => format!("[{s}] {}", self.threshold),
+            None => self.threshold.clone(),
+        }
+    }
+}
+
+/// One window's measurement.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct WindowValue {
+    /// The window's first second (0-based from the run's start).
+    pub start_s: u64,
+    /// The second after the window's last one.
+    pub end_s: u64,
+    /// The measured value in the threshold's unit.
+    pub observed: f64,
+}
+
+/// A send lag p99 below this share of the latency p99 does not matter to the result.
+pub const NEGLIGIBLE_LAG: f64 = 0.05;
+
+/// What a warning is about.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 #[non_exhaustive]
-pub enum GeneratorWarning {
+pub enum WarningKind {
     /// A worker thread was (nearly) always on the CPU.
     CpuSaturated {
         /// The busiest worker's CPU share (0..1).
@@ -80,21 +114,93 @@ pub enum GeneratorWarning {
     },
 }
 
+/// Why the generator fell behind.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WarningCause {
+    /// Its own work: busy workers, drops, no free connection.
+    #[default]
+    GeneratorSaturated,
+    /// Runnable but not running: other processes had the CPU (run-queue wait, steal).
+    CpuContention,
+}
+
+/// How much of the reported latency the send lag can account for.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct LagEffect {
+    /// The send lag's p99 (ms).
+    pub send_lag_p99_ms: f64,
+    /// The latency p99 (ms).
+    pub latency_p99_ms: f64,
+    /// send lag p99 / latency p99 (can exceed 1 when the lag is all there is).
+    pub share_of_p99: f64,
+}
+
+impl LagEffect {
+    /// The effect of `lag` on `latency` (both p99, ms); `None` without a latency.
+    pub fn new(lag: f64, latency: f64) -> Option<LagEffect> {
+        (latency > 0.0).then(|| LagEffect {
+            send_lag_p99_ms: lag,
+            latency_p99_ms: latency,
+            share_of_p99: lag / latency,
+        })
+    }
+
+    /// True when the lag is too small against the latency to matter.
+    pub fn is_negligible(&self) -> bool {
+        self.share_of_p99 < NEGLIGIBLE_LAG
+    }
+}
+
+/// One reason to distrust the result: what, why, and what it did to the numbers.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GeneratorWarning {
+    /// What was seen.
+    #[serde(flatten)]
+    pub kind: WarningKind,
+    /// Why (documents before schema version 2 have none: read as `generator_saturated`).
+    #[serde(default)]
+    pub cause: WarningCause,
+    /// For late sends: how much of the latency p99 the send lag accounts for.
+    #[serde(default)]
+    pub effect: Option<LagEffect>,
+}
+
 impl GeneratorWarning {
-    /// A short human explanation.
+    /// A short human explanation: what, its effect, and its cause with the remedy.
     pub fn explain(&self) -> String {
-        match self {
-            GeneratorWarning::CpuSaturated { busiest } => format!(
-                "a worker thread was on the CPU {:.0}% of the time (add --threads or cores, or run more generators)",
+        let mut out = match self.kind {
+            WarningKind::CpuSaturated { busiest } => format!(
+                "a worker thread was on the CPU {:.0}% of the time",
                 busiest * 100.0
             ),
-            GeneratorWarning::LateSends { fraction } => format!(
+            WarningKind::LateSends { fraction } => format!(
                 "{:.1}% of sends left late (the schedule was not kept)",
                 fraction * 100.0
             ),
-            GeneratorWarning::Dropped { count } => format!(
-                "{count} scheduled requests were dropped for want of a free connection (raise --max-connections)"
-            ),
+            WarningKind::Dropped { count } => {
+                format!("{count} scheduled requests were dropped for want of a free connection")
+            }
+        };
+        if let Some(e) = self.effect {
+            let _ = write!(
+                out,
+                ", send lag p99 {:.2} ms = {:.0}% of latency p99 {:.2} ms",
+                e.send_lag_p99_ms,
+                e.share_of_p99 * 100.0,
+                e.latency_p99_ms
+            );
         }
+        let remedy = match (self.cause, &self.kind) {
+            (WarningCause::CpuContention, _) => {
+                "cause: CPU contention, other processes had the generator's CPU (use a quieter machine)"
+            }
+            (_, WarningKind::Dropped { .. }) => {
+                "cause: generator saturated (raise --max-connections)"
+            }
+            _ => "cause: generator saturated (add --threads or cores, or run more generators)",
+        };
+        let _ = write!(out, "; {remedy}");
+        out
     }
 }

@@ -46,7 +46,10 @@ pub use doc::{
     Core, GeneratorDoc, GroupDoc, Histograms, Phases, PointHistograms, PointPercentiles, RunConfig,
     RunResult, SeriesPoint, ServerDoc, StageDoc, SummaryDoc,
 };
-pub use figures::{GeneratorWarning, Percentiles, ThresholdOutcome};
+pub use figures::{
+    GeneratorWarning, LagEffect, Percentiles, ThresholdOutcome, WarningCause, WarningKind,
+    WindowValue, NEGLIGIBLE_LAG,
+};
 pub use merge::{merge, MergeError};
 
 /// The version of the document's shape that this build writes.

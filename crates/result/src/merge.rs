@@ -615,21 +615,37 @@ fn merge_thresholds(results: &[RunResult]) -> Vec<ThresholdOutcome> {
                 .filter(|t| t.scope == scope && t.threshold == threshold)
                 .collect();
             let passed = all.iter().all(|t| t.passed);
-            // The worst shard's value: among the failures when there are some.
-            let candidates = all
+            // The worst shard's value: among the failures when there are some; a shard
+            // without data (observed null) makes the merged verdict "no data" too.
+            let candidates: Vec<&ThresholdOutcome> = all
                 .iter()
+                .copied()
                 .filter(|t| passed || !t.passed)
-                .map(|t| t.observed);
-            let observed = if lower_is_better(&threshold) {
-                candidates.fold(f64::NEG_INFINITY, f64::max)
+                .collect();
+            let values = candidates.iter().map(|t| t.observed);
+            let observed = if values.clone().any(|v| v.is_none()) {
+                None
+            } else if lower_is_better(&threshold) {
+                Some(values.flatten().fold(f64::NEG_INFINITY, f64::max))
             } else {
-                candidates.fold(f64::INFINITY, f64::min)
+                Some(values.flatten().fold(f64::INFINITY, f64::min))
             };
+            // Windows are per shard: the worst shard's worst window.
+            let worst = candidates
+                .iter()
+                .filter_map(|t| t.worst_window)
+                .reduce(|a, b| match lower_is_better(&threshold) {
+                    true if b.observed > a.observed => b,
+                    false if b.observed < a.observed => b,
+                    _ => a,
+                });
             ThresholdOutcome {
                 scope,
                 threshold,
                 observed,
                 passed,
+                window_s: all.iter().find_map(|t| t.window_s),
+                worst_window: worst,
             }
         })
         .collect()

@@ -195,7 +195,9 @@ fn document(shard: &Shard, rate: f64) -> RunResult {
         thresholds: vec![ThresholdOutcome {
             scope: None,
             threshold: "p99 < 1000ms".into(),
-            observed: total.latency.quantile_ms(0.99),
+            observed: Some(total.latency.quantile_ms(0.99)),
+            window_s: None,
+            worst_window: None,
             passed: total.latency.quantile_ms(0.99) < 1000.0,
         }],
     }
@@ -328,13 +330,13 @@ fn thresholds_pass_only_when_every_shard_passed() {
     };
     let mut a = document(&s, 10.0);
     let mut b = document(&s, 10.0);
-    a.thresholds[0].observed = 900.0;
-    b.thresholds[0].observed = 1200.0;
+    a.thresholds[0].observed = Some(900.0);
+    b.thresholds[0].observed = Some(1200.0);
     b.thresholds[0].passed = false;
     let m = merge(&[a, b]).unwrap();
     assert_eq!(m.thresholds.len(), 1);
     assert!(!m.thresholds[0].passed);
-    assert_eq!(m.thresholds[0].observed, 1200.0);
+    assert_eq!(m.thresholds[0].observed, Some(1200.0));
 }
 
 #[test]

@@ -692,13 +692,17 @@ mod tests {
             stampede_analysis::ThresholdOutcome {
                 scope: None,
                 threshold: "p99 < 200ms".into(),
-                observed: 12.5,
+                observed: Some(12.5),
+                window_s: None,
+                worst_window: None,
                 passed: true,
             },
             stampede_analysis::ThresholdOutcome {
                 scope: Some(key.clone()),
                 threshold: "error_rate < 1%".into(),
-                observed: 0.2,
+                observed: Some(0.2),
+                window_s: None,
+                worst_window: None,
                 passed: false,
             },
         ];

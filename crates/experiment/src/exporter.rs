@@ -1,6 +1,6 @@
-//! `--prometheus-listen`: a minimal HTTP/1.1 endpoint serving live metrics at
-//! `/metrics`, updated once per second from the engine's callback and set to the
-//! final numbers when the run ends (`--prometheus-hold` keeps serving them).
+//! A minimal HTTP/1.1 endpoint serving live metrics at `/metrics` (the CLI's
+//! `--prometheus-listen`), updated once per second by its [`Exporter::feed`] observer
+//! and set to the final numbers when the run ends; [`Exporter::hold`] keeps serving them.
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -9,14 +9,30 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use anyhow::Context;
 use stampede_engine::{LiveSecond, RunOutcome};
 use stampede_metrics::{GeneratorStats, Stats};
 use stampede_plan::RunPlan;
 use stampede_report::prometheus::CONTENT_TYPE;
 use stampede_report::{render_prometheus, MetricsSnapshot};
 
-use crate::UsageError;
+use crate::{Finish, Flow, Observer};
+
+/// The endpoint could not be set up.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ExporterError {
+    /// The address could not be bound (in use, not local, no permission).
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        /// The address asked for.
+        addr: SocketAddr,
+        /// The OS's error.
+        source: std::io::Error,
+    },
+    /// The listener or its thread could not be set up.
+    #[error("setting up the metrics endpoint: {0}")]
+    Setup(std::io::Error),
+}
 
 /// Longest request head read from a scraper.
 const MAX_HEAD: usize = 8 * 1024;
@@ -24,7 +40,8 @@ const MAX_HEAD: usize = 8 * 1024;
 const READ_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// The endpoint and the text it serves.
-pub(crate) struct Exporter {
+#[derive(Debug)]
+pub struct Exporter {
     addr: SocketAddr,
     text: Arc<Mutex<String>>,
     stop: Arc<AtomicBool>,
@@ -32,18 +49,22 @@ pub(crate) struct Exporter {
     corrected: bool,
 }
 
+/// The observer that keeps an [`Exporter`]'s text up to date.
+#[derive(Debug)]
+pub struct ExporterFeed {
+    text: Arc<Mutex<String>>,
+    corrected: bool,
+}
+
 impl Exporter {
     /// Binds `addr` and starts serving (all counters zero until the first second).
-    pub(crate) fn start(addr: SocketAddr, plan: &RunPlan) -> anyhow::Result<Exporter> {
-        let listener = TcpListener::bind(addr).map_err(|e| {
-            UsageError(format!("--prometheus-listen: cannot listen on {addr}: {e}"))
-        })?;
-        let addr = listener
-            .local_addr()
-            .context("reading the metrics address")?;
+    pub fn start(addr: SocketAddr, plan: &RunPlan) -> Result<Exporter, ExporterError> {
+        let listener =
+            TcpListener::bind(addr).map_err(|source| ExporterError::Bind { addr, source })?;
+        let addr = listener.local_addr().map_err(ExporterError::Setup)?;
         listener
             .set_nonblocking(true)
-            .context("configuring the metrics listener")?;
+            .map_err(ExporterError::Setup)?;
         let corrected = plan.is_scheduled();
         let empty = (Stats::new(), GeneratorStats::default());
         let text = Arc::new(Mutex::new(render_prometheus(&MetricsSnapshot {
@@ -60,7 +81,7 @@ impl Exporter {
             std::thread::Builder::new()
                 .name("stampede-metrics".into())
                 .spawn(move || serve(listener, &text, &stop))
-                .context("starting the metrics thread")?
+                .map_err(ExporterError::Setup)?
         };
         Ok(Exporter {
             addr,
@@ -72,45 +93,21 @@ impl Exporter {
     }
 
     /// The address actually bound (port 0 resolved).
-    pub(crate) fn addr(&self) -> SocketAddr {
+    pub fn addr(&self) -> SocketAddr {
         self.addr
     }
 
-    fn set(&self, snapshot: &MetricsSnapshot<'_>) {
-        let text = render_prometheus(snapshot);
-        *self.text.lock().unwrap_or_else(PoisonError::into_inner) = text;
-    }
-
-    /// Publishes the run so far.
-    pub(crate) fn update(&self, live: &LiveSecond<'_>) {
-        self.set(&MetricsSnapshot {
-            total: live.total,
-            groups: live.groups.iter().map(|(k, s)| (k.as_str(), s)).collect(),
-            generator: live.generator,
-            elapsed: Duration::from_secs(live.second + 1),
-            finished: false,
+    /// The observer that publishes each second of the run, and its final numbers.
+    pub fn feed(&self) -> ExporterFeed {
+        ExporterFeed {
+            text: self.text.clone(),
             corrected: self.corrected,
-        });
+        }
     }
 
-    /// Publishes the final numbers: the same stats the result document is built from.
-    pub(crate) fn publish_final(&self, outcome: &RunOutcome) {
-        self.set(&MetricsSnapshot {
-            total: &outcome.total,
-            groups: outcome
-                .groups
-                .iter()
-                .map(|(k, s)| (k.as_str(), s))
-                .collect(),
-            generator: &outcome.generator,
-            elapsed: outcome.elapsed,
-            finished: true,
-            corrected: self.corrected,
-        });
-    }
-
-    /// Keeps serving for `hold`, or until `abort` is set (a Ctrl-C), then stops.
-    pub(crate) fn hold(mut self, hold: Duration, abort: &AtomicBool, quiet: bool) {
+    /// Keeps serving for `hold`, or until `interrupt` is set (a Ctrl-C), then stops.
+    /// `interrupt` is cleared first: a stop that ended the run does not end the hold.
+    pub fn hold(mut self, hold: Duration, interrupt: &AtomicBool, quiet: bool) {
         if !hold.is_zero() {
             if !quiet {
                 eprintln!(
@@ -119,9 +116,9 @@ impl Exporter {
                     hold.as_secs_f64()
                 );
             }
-            abort.store(false, Ordering::Relaxed);
+            interrupt.store(false, Ordering::Relaxed);
             let until = Instant::now() + hold;
-            while Instant::now() < until && !abort.load(Ordering::Relaxed) {
+            while Instant::now() < until && !interrupt.load(Ordering::Relaxed) {
                 std::thread::sleep(Duration::from_millis(50));
             }
         }
@@ -139,6 +136,52 @@ impl Exporter {
 impl Drop for Exporter {
     fn drop(&mut self) {
         self.shutdown();
+    }
+}
+
+impl ExporterFeed {
+    fn set(&self, snapshot: &MetricsSnapshot<'_>) {
+        let text = render_prometheus(snapshot);
+        *self.text.lock().unwrap_or_else(PoisonError::into_inner) = text;
+    }
+
+    /// Publishes the run so far.
+    fn update(&self, live: &LiveSecond<'_>) {
+        self.set(&MetricsSnapshot {
+            total: live.total,
+            groups: live.groups.iter().map(|(k, s)| (k.as_str(), s)).collect(),
+            generator: live.generator,
+            elapsed: Duration::from_secs(live.second + 1),
+            finished: false,
+            corrected: self.corrected,
+        });
+    }
+
+    /// Publishes the final numbers: the same stats the result document is built from.
+    fn publish_final(&self, outcome: &RunOutcome) {
+        self.set(&MetricsSnapshot {
+            total: &outcome.total,
+            groups: outcome
+                .groups
+                .iter()
+                .map(|(k, s)| (k.as_str(), s))
+                .collect(),
+            generator: &outcome.generator,
+            elapsed: outcome.elapsed,
+            finished: true,
+            corrected: self.corrected,
+        });
+    }
+}
+
+impl Observer for ExporterFeed {
+    fn on_second(&mut self, live: &LiveSecond<'_>) -> Flow {
+        self.update(live);
+        Flow::Continue
+    }
+
+    fn on_finish(&mut self, finish: &mut Finish<'_>) {
+        self.publish_final(finish.outcome);
     }
 }
 

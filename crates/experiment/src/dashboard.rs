@@ -1,18 +1,16 @@
-//! Watching a run: the ratatui dashboard on a terminal, progress lines elsewhere (CI,
-//! pipes), or nothing with `--quiet`.
+//! The live dashboard on a terminal (ratatui).
 //!
 //! The dashboard draws on stderr (stdout keeps the results table) on the terminal's
 //! alternate screen, from its own thread, so that resizing and keys are handled between
 //! the engine's once-per-second updates. `q`, `Esc` or Ctrl-C stop the run the way a
 //! first Ctrl-C does; a second Ctrl-C exits at once.
 
-use std::io::{IsTerminal, Stderr};
+use std::io::Stderr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use anyhow::Context;
 use ratatui::crossterm::event::{self, Event, KeyCode, KeyEventKind, KeyModifiers};
 use ratatui::crossterm::terminal::{
     disable_raw_mode, enable_raw_mode, EnterAlternateScreen, LeaveAlternateScreen,
@@ -24,69 +22,36 @@ use stampede_engine::LiveSecond;
 use stampede_plan::RunPlan;
 use stampede_report::live::LiveView;
 
-use crate::run_cmd::Progress;
-
-/// How a run is watched.
-pub(crate) enum Watch {
-    /// Nothing (`--quiet`).
-    Quiet,
-    /// Compact progress lines on stderr.
-    Lines(Box<Progress>),
-    /// The terminal dashboard.
-    Dashboard(Dashboard),
-}
-
-impl Watch {
-    /// Picks the dashboard when stderr is a terminal (unless `no_dashboard`), progress
-    /// lines otherwise or when the terminal cannot be set up, nothing when `quiet`.
-    pub(crate) fn start(
-        plan: &RunPlan,
-        quiet: bool,
-        no_dashboard: bool,
-        abort: Arc<AtomicBool>,
-    ) -> Watch {
-        if quiet {
-            return Watch::Quiet;
-        }
-        let dumb = std::env::var("TERM").is_ok_and(|t| t == "dumb");
-        if no_dashboard || dumb || !std::io::stderr().is_terminal() {
-            return Watch::Lines(Box::new(Progress::new(false)));
-        }
-        match Dashboard::start(plan, abort) {
-            Ok(d) => Watch::Dashboard(d),
-            Err(e) => {
-                eprintln!("stampede: no dashboard ({e:#}); printing progress lines");
-                Watch::Lines(Box::new(Progress::new(false)))
-            }
-        }
-    }
-
-    /// Takes in one completed second of the run.
-    pub(crate) fn second(&mut self, live: &LiveSecond<'_>) {
-        match self {
-            Watch::Quiet => {}
-            Watch::Lines(p) => p.second(live.second, live.interval, live.interval_generator),
-            Watch::Dashboard(d) => d.second(live),
-        }
-    }
-
-    /// Ends the view; the dashboard restores the terminal before the table is printed.
-    pub(crate) fn finish(self) {
-        if let Watch::Dashboard(d) = self {
-            d.finish();
-        }
-    }
-}
+use crate::{Control, Finish, Flow, Observer};
 
 type Term = Terminal<CrosstermBackend<Stderr>>;
 
-/// The dashboard: a view shared with the drawing thread.
-pub(crate) struct Dashboard {
+/// The dashboard: a view shared with the drawing thread, which starts with the run.
+pub struct Dashboard {
     view: Arc<Mutex<LiveView>>,
     dirty: Arc<AtomicBool>,
     done: Arc<AtomicBool>,
+    terminal: Option<Term>,
     thread: Option<JoinHandle<()>>,
     cpu: (Duration, Instant),
+}
+
+impl std::fmt::Debug for Dashboard {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Dashboard").finish_non_exhaustive()
+    }
+}
+
+/// The terminal could not be set up for the dashboard.
+#[derive(Debug, thiserror::Error)]
+#[error("{what}: {source}")]
+pub struct DashboardError {
+    what: &'static str,
+    source: std::io::Error,
+}
+
+fn setup(what: &'static str) -> impl FnOnce(std::io::Error) -> DashboardError {
+    move |source| DashboardError { what, source }
 }
 
 fn restore_terminal() {
@@ -95,12 +60,14 @@ fn restore_terminal() {
 }
 
 impl Dashboard {
-    fn start(plan: &RunPlan, abort: Arc<AtomicBool>) -> anyhow::Result<Dashboard> {
-        enable_raw_mode().context("switching the terminal to raw mode")?;
+    /// Takes over the terminal (stderr, alternate screen, raw mode); the view draws once
+    /// the run starts. `q`, `Esc` or Ctrl-C then stop the run.
+    pub fn open(plan: &RunPlan) -> Result<Dashboard, DashboardError> {
+        enable_raw_mode().map_err(setup("switching the terminal to raw mode"))?;
         let mut stderr = std::io::stderr();
         if let Err(e) = execute!(stderr, EnterAlternateScreen, cursor::Hide) {
             restore_terminal();
-            return Err(e).context("opening the dashboard");
+            return Err(setup("opening the dashboard")(e));
         }
         let previous = std::panic::take_hook();
         std::panic::set_hook(Box::new(move |info| {
@@ -111,27 +78,15 @@ impl Dashboard {
             Ok(t) => t,
             Err(e) => {
                 restore_terminal();
-                return Err(e).context("opening the dashboard");
+                return Err(setup("opening the dashboard")(e));
             }
         };
-        let view = Arc::new(Mutex::new(LiveView::new(plan)));
-        let dirty = Arc::new(AtomicBool::new(true));
-        let done = Arc::new(AtomicBool::new(false));
-        let ui = Ui {
-            view: view.clone(),
-            dirty: dirty.clone(),
-            done: done.clone(),
-            abort,
-        };
-        let thread = std::thread::Builder::new()
-            .name("stampede-dashboard".into())
-            .spawn(move || ui.run(terminal))
-            .context("starting the dashboard thread")?;
         Ok(Dashboard {
-            view,
-            dirty,
-            done,
-            thread: Some(thread),
+            view: Arc::new(Mutex::new(LiveView::new(plan))),
+            dirty: Arc::new(AtomicBool::new(true)),
+            done: Arc::new(AtomicBool::new(false)),
+            terminal: Some(terminal),
+            thread: None,
             cpu: (stampede_engine::process_cpu(), Instant::now()),
         })
     }
@@ -152,11 +107,8 @@ impl Dashboard {
         self.dirty.store(true, Ordering::Release);
     }
 
-    fn finish(mut self) {
-        self.stop();
-    }
-
     fn stop(&mut self) {
+        self.terminal = None;
         self.done.store(true, Ordering::Release);
         if let Some(t) = self.thread.take() {
             let _ = t.join();
@@ -167,9 +119,47 @@ impl Dashboard {
     }
 }
 
+impl Observer for Dashboard {
+    fn on_start(&mut self, control: &Arc<Control>) {
+        let Some(terminal) = self.terminal.take() else {
+            return;
+        };
+        let ui = Ui {
+            view: self.view.clone(),
+            dirty: self.dirty.clone(),
+            done: self.done.clone(),
+            control: control.clone(),
+        };
+        match std::thread::Builder::new()
+            .name("stampede-dashboard".into())
+            .spawn(move || ui.run(terminal))
+        {
+            Ok(t) => self.thread = Some(t),
+            Err(e) => {
+                self.stop();
+                eprintln!("stampede: no dashboard (starting its thread: {e})");
+            }
+        }
+    }
+
+    fn on_second(&mut self, live: &LiveSecond<'_>) -> Flow {
+        self.second(live);
+        Flow::Continue
+    }
+
+    /// Restores the terminal before the caller prints the table.
+    fn on_finish(&mut self, _: &mut Finish<'_>) {
+        self.stop();
+    }
+
+    fn on_abandon(&mut self) {
+        self.stop();
+    }
+}
+
 impl Drop for Dashboard {
     fn drop(&mut self) {
-        if self.thread.is_some() {
+        if self.thread.is_some() || self.terminal.is_some() {
             self.stop();
         }
     }
@@ -180,7 +170,7 @@ struct Ui {
     view: Arc<Mutex<LiveView>>,
     dirty: Arc<AtomicBool>,
     done: Arc<AtomicBool>,
-    abort: Arc<AtomicBool>,
+    control: Arc<Control>,
 }
 
 impl Ui {
@@ -201,13 +191,13 @@ impl Ui {
                 Ok(Event::Key(k)) if k.kind != KeyEventKind::Release => {
                     let ctrl_c =
                         k.code == KeyCode::Char('c') && k.modifiers.contains(KeyModifiers::CONTROL);
-                    if ctrl_c && self.abort.load(Ordering::Relaxed) {
+                    if ctrl_c && self.control.is_stopped() {
                         // A second Ctrl-C: leave now, as a second SIGINT would.
                         restore_terminal();
                         std::process::exit(130);
                     }
                     if ctrl_c || matches!(k.code, KeyCode::Char('q') | KeyCode::Esc) {
-                        self.abort.store(true, Ordering::Relaxed);
+                        self.control.stop();
                         self.view
                             .lock()
                             .unwrap_or_else(PoisonError::into_inner)

@@ -1,11 +1,20 @@
-//! `--watch-pid`: CPU time and memory of server processes during a run, read from
-//! `/proc`, so latency can be read beside what the server spent.
+//! A server probe (the CLI's `--watch-pid`): CPU time and memory of server processes
+//! during a run, read from `/proc`, so latency can be read beside what the server spent.
 
 use std::time::Instant;
 
+use stampede_engine::LiveSecond;
 use stampede_result::ServerDoc;
 
-use crate::UsageError;
+use crate::{Finish, Flow, Observer};
+
+/// A process to watch does not exist (or `/proc` is unreadable).
+#[derive(Debug, thiserror::Error)]
+#[error("process {pid}: no such process (or /proc unreadable)")]
+pub struct ProbeError {
+    /// The process id asked for.
+    pub pid: u32,
+}
 
 /// Clock ticks per second of `/proc/PID/stat` times (USER_HZ, 100 on Linux).
 fn ticks_per_second() -> f64 {
@@ -39,6 +48,7 @@ fn command(pid: u32) -> String {
         .unwrap_or_default()
 }
 
+#[derive(Debug)]
 struct Watched {
     pid: u32,
     command: String,
@@ -46,22 +56,20 @@ struct Watched {
     peak_rss: u64,
 }
 
-/// Samples watched processes at the start, once per second, and at the end.
-pub(crate) struct ServerWatch {
+/// Samples watched processes at the start, once per second, and at the end; adds
+/// their figures to the result's `servers`.
+#[derive(Debug)]
+pub struct ServerProbe {
     watched: Vec<Watched>,
     started: Instant,
 }
 
-impl ServerWatch {
-    /// Starts watching; a PID that does not exist is a usage error.
-    pub(crate) fn start(pids: &[u32]) -> anyhow::Result<Self> {
+impl ServerProbe {
+    /// Starts watching `pids`.
+    pub fn start(pids: &[u32]) -> Result<Self, ProbeError> {
         let mut watched = Vec::with_capacity(pids.len());
         for &pid in pids {
-            let cpu_start = cpu_seconds(pid).ok_or_else(|| {
-                UsageError(format!(
-                    "--watch-pid {pid}: no such process (or /proc unreadable)"
-                ))
-            })?;
+            let cpu_start = cpu_seconds(pid).ok_or(ProbeError { pid })?;
             watched.push(Watched {
                 pid,
                 command: command(pid),
@@ -69,14 +77,14 @@ impl ServerWatch {
                 peak_rss: rss_bytes(pid).unwrap_or(0),
             });
         }
-        Ok(ServerWatch {
+        Ok(ServerProbe {
             watched,
             started: Instant::now(),
         })
     }
 
     /// Records peak memory; called once per second.
-    pub(crate) fn sample(&mut self) {
+    fn sample(&mut self) {
         for w in &mut self.watched {
             if let Some(rss) = rss_bytes(w.pid) {
                 w.peak_rss = w.peak_rss.max(rss);
@@ -85,7 +93,7 @@ impl ServerWatch {
     }
 
     /// Final figures; `requests` is the run's request count, for CPU per request.
-    pub(crate) fn finish(mut self, requests: u64) -> Vec<ServerDoc> {
+    fn figures(&mut self, requests: u64) -> Vec<ServerDoc> {
         self.sample();
         let wall = self.started.elapsed().as_secs_f64().max(1e-9);
         self.watched
@@ -103,5 +111,16 @@ impl ServerWatch {
                 }
             })
             .collect()
+    }
+}
+
+impl Observer for ServerProbe {
+    fn on_second(&mut self, _: &LiveSecond<'_>) -> Flow {
+        self.sample();
+        Flow::Continue
+    }
+
+    fn on_finish(&mut self, finish: &mut Finish<'_>) {
+        finish.result.servers = self.figures(finish.outcome.total.requests);
     }
 }
