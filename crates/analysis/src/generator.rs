@@ -23,7 +23,7 @@ pub use stampede_result::NEGLIGIBLE_LAG;
 pub struct GeneratorFacts {
     /// True for the open model (there is a schedule to keep).
     pub open_model: bool,
-    /// Requests sent.
+    /// Requests sent with an intended time (the only ones that can be late).
     pub sends: u64,
     /// Sends that left late.
     pub late_sends: u64,

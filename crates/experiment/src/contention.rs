@@ -99,7 +99,13 @@ pub(crate) fn classify(result: &mut RunResult, contention: &Facts) {
     let latency = s.core.latency_ms.p99;
     let facts = GeneratorFacts {
         open_model: g.schedule_lag_ms.is_some(),
-        sends: g.sends,
+        // Only scheduled sends can be late: as many as the lag histogram holds.
+        sends: result
+            .histograms
+            .schedule_lag
+            .as_deref()
+            .and_then(|h| stampede_metrics::LatencyHistogram::from_v2_base64(h).ok())
+            .map_or(g.sends, |h| h.count()),
         late_sends: s.late_sends,
         dropped: s.dropped,
         worker_busy: g.worker_busy.clone(),
