@@ -1,6 +1,6 @@
 //! `stampede check FILE...`: validate scenario files without sending anything.
 
-use stampede_plan::scenario::{load_file, Step};
+use stampede_scenario::{load_file, Step};
 
 use crate::args::CheckArgs;
 use crate::{EXIT_OK, EXIT_USAGE};

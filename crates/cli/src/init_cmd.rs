@@ -3,7 +3,7 @@
 use std::io::Write;
 
 use anyhow::Context;
-use stampede_plan::scenario::EXAMPLE;
+use stampede_scenario::EXAMPLE;
 
 use crate::args::InitArgs;
 use crate::{UsageError, EXIT_OK};

@@ -3,8 +3,8 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use stampede_plan::scenario::load_file;
 use stampede_plan::{RunPlan, Target};
+use stampede_scenario::load_file;
 
 use crate::args::RunArgs;
 use crate::UsageError;

@@ -6,7 +6,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use stampede_plan::scenario::{load_file, Step};
+use stampede_scenario::{load_file, Step};
 use stampede_testserver::{TargetConfig, TargetHandle};
 
 fn examples_dir() -> PathBuf {

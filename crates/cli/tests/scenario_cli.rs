@@ -22,7 +22,7 @@ fn init_writes_an_example_that_checks_ok() {
     assert_eq!(code, 0, "{err}");
     assert!(out.contains("wrote stampede.toml"), "{out}");
     let text = std::fs::read_to_string(dir.path().join("stampede.toml")).unwrap();
-    assert_eq!(text, stampede_plan::scenario::EXAMPLE);
+    assert_eq!(text, stampede_scenario::EXAMPLE);
 
     let (code, out, err) = stampede(&["check", "stampede.toml"], dir.path());
     assert_eq!(code, 0, "{err}");
@@ -48,7 +48,7 @@ fn init_refuses_to_overwrite_without_force() {
     assert_eq!(
         std::fs::read_to_string(dir.path().join("mine.toml")).unwrap(),
         // The example, its comments naming the file written.
-        stampede_plan::scenario::EXAMPLE.replace("stampede.toml", "mine.toml")
+        stampede_scenario::EXAMPLE.replace("stampede.toml", "mine.toml")
     );
 }
 

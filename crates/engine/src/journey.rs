@@ -24,9 +24,9 @@ use tokio_tungstenite::tungstenite::Message;
 
 use crate::deadline::Deadline;
 use crate::request::{perform, Outcome, StepRequest};
-use crate::schedule::Schedule;
 use crate::state::{sleep_at_most, spawn_task, Backoff, LocalOpen, LocalRef, Shared};
 use crate::timer::PreciseTimer;
+use stampede_plan::schedule::Schedule;
 use stampede_proto::cookies::CookieJar;
 use stampede_proto::http1::Kept;
 use stampede_proto::link::{Connector, PreparedRequest, Slot};

@@ -15,7 +15,7 @@ mod deadline;
 mod journey;
 mod plain;
 mod request;
-pub mod schedule;
+pub use stampede_plan::schedule;
 mod state;
 mod timer;
 mod worker;

@@ -13,9 +13,9 @@ use tokio::sync::Notify;
 
 use crate::deadline::Deadline;
 use crate::request::{perform, RunRequest};
-use crate::schedule::Schedule;
 use crate::state::{new_slot, spawn_task, Backoff, FleetSpec, LocalOpen, LocalRef, Shared};
 use crate::timer::PreciseTimer;
+use stampede_plan::schedule::Schedule;
 use stampede_proto::link::Failure;
 use stampede_proto::ws::{self, WsConn, WsEvent, WsRequest};
 

@@ -13,10 +13,10 @@ use tokio::sync::Notify;
 
 use crate::journey::{spawn_lanes, JourneyRuntime, LaneShare};
 use crate::plain;
-use crate::schedule::Schedule;
 use crate::state::{
     spawn_task, thread_cpu, Local, LocalRef, Shared, Snapshot, WorkerMsg, MAX_DRAIN,
 };
+use stampede_plan::schedule::Schedule;
 
 /// How the worker splits the load.
 pub(crate) enum Share {

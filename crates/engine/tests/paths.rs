@@ -30,7 +30,7 @@ fn tls_target() -> TargetHandle {
 
 /// Runs a scenario file given as text.
 fn scenario(text: &str, keep_alive: bool) -> RunOutcome {
-    let journeys = stampede_plan::scenario::parse_str(Path::new("test.toml"), text)
+    let journeys = stampede_scenario::parse_str(Path::new("test.toml"), text)
         .unwrap_or_else(|e| panic!("{e}"));
     let plan = RunPlan::scenario_builder(Arc::new(journeys))
         .threads(2)

@@ -28,6 +28,7 @@ mod parse;
 mod redact;
 mod run_plan;
 pub mod scenario;
+pub mod schedule;
 mod target;
 pub mod threshold;
 

@@ -9,22 +9,22 @@ use std::time::Duration;
 
 use toml::Spanned;
 
-use super::model::{
-    FeederUse, JourneyLoad, JourneyTarget, Journeys, RequestStep, Scenario, Step, ThinkTime,
-    WsConnectStep, WsExpectStep, WsSendStep,
-};
 use super::raw::{
     Entries, RawArrival, RawChecks, RawExtract, RawFeederMode, RawFile, RawLoad, RawModel, RawStep,
     RawTarget, RawThink, RawWsExpect,
 };
 use super::ScenarioError;
-use crate::check::{Check, StatusMatch};
-use crate::extract::Extractor;
-use crate::feeder::{Feeder, FeederMode};
-use crate::template::{Template, VarId, VarTable};
-use crate::threshold::Threshold;
-use crate::threshold::{ScopedThreshold, ThresholdScope};
-use crate::{
+use stampede_plan::check::{Check, StatusMatch};
+use stampede_plan::extract::Extractor;
+use stampede_plan::feeder::{Feeder, FeederMode};
+use stampede_plan::scenario::{
+    FeederUse, JourneyLoad, JourneyTarget, Journeys, RequestStep, Scenario, Step, ThinkTime,
+    WsConnectStep, WsExpectStep, WsSendStep,
+};
+use stampede_plan::template::{Template, VarId, VarTable};
+use stampede_plan::threshold::Threshold;
+use stampede_plan::threshold::{ScopedThreshold, ThresholdScope};
+use stampede_plan::{
     parse_duration, Arrival, HttpVersion, RateProfile, Stage, Target, TlsOptions, DEFAULT_DURATION,
 };
 
@@ -224,7 +224,7 @@ impl<'a> Cx<'a> {
     fn duration(&self, value: &Spanned<String>, what: &str) -> Result<Duration> {
         let d = parse_duration(value.get_ref()).map_err(|e| {
             let reason = match e {
-                crate::PlanError::Value { reason, .. } => reason,
+                stampede_plan::PlanError::Value { reason, .. } => reason,
                 other => other.to_string(),
             };
             self.err_at(value, format!("bad {what} '{}': {reason}", value.get_ref()))
@@ -1237,7 +1237,7 @@ impl<'a> Cx<'a> {
     fn think_bound(&self, v: &Spanned<String>) -> Result<Duration> {
         parse_duration(v.get_ref()).map_err(|e| {
             let reason = match e {
-                crate::PlanError::Value { reason, .. } => reason,
+                stampede_plan::PlanError::Value { reason, .. } => reason,
                 other => other.to_string(),
             };
             self.err_at(v, format!("bad think time '{}': {reason}", v.get_ref()))

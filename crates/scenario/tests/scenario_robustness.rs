@@ -4,7 +4,7 @@
 
 use std::path::Path;
 
-use stampede_plan::scenario::{parse_str, EXAMPLE};
+use stampede_scenario::{parse_str, EXAMPLE};
 
 fn check(text: &str) {
     if let Err(e) = parse_str(Path::new("/nonexistent-stampede/s.toml"), text) {

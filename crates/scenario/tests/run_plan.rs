@@ -6,11 +6,11 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use stampede_plan::scenario::{parse_str, JourneyLoad, Journeys};
 use stampede_plan::{
     GroupBy, HttpVersion, Load, RateProfile, RunPlan, ScopedThreshold, Threshold, ThresholdScope,
     Workload,
 };
+use stampede_scenario::{parse_str, JourneyLoad, Journeys};
 
 fn journeys(text: &str) -> Arc<Journeys> {
     Arc::new(parse_str(Path::new("mixed.toml"), text).unwrap())

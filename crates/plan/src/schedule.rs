@@ -12,9 +12,9 @@
 
 use std::time::Duration;
 
-use stampede_plan::{Arrival, RateProfile};
+use crate::{Arrival, RateProfile};
 
-pub use stampede_plan::Cumulative;
+pub use crate::Cumulative;
 
 /// The send times of one worker's share of an open-model schedule.
 #[derive(Debug, Clone)]
@@ -89,7 +89,7 @@ fn exp_gap(rng: &mut fastrand::Rng) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use stampede_plan::Stage;
+    use crate::Stage;
 
     fn stage(secs: u64, rate: f64) -> Stage {
         Stage {

@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use stampede_plan::scenario::{parse_str, ScenarioError};
+use stampede_scenario::{parse_str, ScenarioError};
 
 /// A target and the start of one scenario; tests append steps.
 const HEAD: &str = r#"[target]

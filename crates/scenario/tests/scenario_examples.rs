@@ -3,8 +3,8 @@
 
 use std::time::Duration;
 
-use stampede_plan::scenario::{parse_str, JourneyLoad, Step, ThinkTime, ThresholdScope, EXAMPLE};
 use stampede_plan::{Arrival, Check};
+use stampede_scenario::{parse_str, JourneyLoad, Step, ThinkTime, ThresholdScope, EXAMPLE};
 
 fn docs_example() -> String {
     let doc = include_str!("../../../docs/scenarios.md");
