@@ -135,12 +135,7 @@ pub fn merge(results: &[RunResult]) -> Result<RunResult, MergeError> {
         total.add_core(&r.summary.core, &r.errors_by_class, &r.status_codes);
         total.add_histograms(index, "the run", &r.histograms)?;
         if r.generator.schedule_lag_ms.is_some() {
-            let text = r.histograms.schedule_lag.as_deref().ok_or_else(|| {
-                MergeError::MissingHistograms {
-                    index,
-                    what: "schedule_lag".into(),
-                }
-            })?;
+            let text = present(r.histograms.schedule_lag.as_deref(), index, "schedule_lag")?;
             add_to(
                 schedule_lag.get_or_insert_with(LatencyHistogram::new),
                 index,
@@ -150,26 +145,14 @@ pub fn merge(results: &[RunResult]) -> Result<RunResult, MergeError> {
         }
         for g in &r.groups {
             let what = format!("group {}", g.key);
-            let h = g
-                .histograms
-                .as_ref()
-                .ok_or_else(|| MergeError::MissingHistograms {
-                    index,
-                    what: what.clone(),
-                })?;
+            let h = present(g.histograms.as_ref(), index, &what)?;
             let tally = groups.entry(g.key.clone()).or_default();
             tally.add_core(&g.core, &g.errors_by_class, &g.status_codes);
             tally.add_histograms(index, &what, h)?;
         }
         for p in &r.series {
             let what = format!("second {}", p.t);
-            let h = p
-                .histograms
-                .as_ref()
-                .ok_or_else(|| MergeError::MissingHistograms {
-                    index,
-                    what: what.clone(),
-                })?;
+            let h = present(p.histograms.as_ref(), index, &what)?;
             seconds
                 .entry(p.t + off)
                 .or_insert_with(Second::new)
@@ -250,6 +233,14 @@ pub fn merge(results: &[RunResult]) -> Result<RunResult, MergeError> {
         histograms: total.hist.encode(schedule_lag.as_ref()),
         servers: sorted_union(results.iter().flat_map(|r| &r.servers)),
         thresholds: merge_thresholds(results),
+    })
+}
+
+/// The histograms of `what` in document `index`, or the error that says they are missing.
+fn present<T>(h: Option<T>, index: usize, what: &str) -> Result<T, MergeError> {
+    h.ok_or_else(|| MergeError::MissingHistograms {
+        index,
+        what: what.to_string(),
     })
 }
 
