@@ -17,7 +17,7 @@ mod table;
 mod testing;
 
 pub use compare::{compare_results, render_comparison};
-pub use html::{render_html, CSP, MAX_CHART_GROUPS};
+pub use html::{kit, render_html, CSP, MAX_CHART_GROUPS};
 pub use prometheus::{render_prometheus, MetricsSnapshot};
 pub use stampede_result::RunResult;
 pub use table::render_table;

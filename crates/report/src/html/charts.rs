@@ -14,7 +14,7 @@ use crate::table::ms;
 use stampede_result::{PointPercentiles, RunResult, SeriesPoint};
 
 /// A drawn chart or why it could not be drawn.
-pub(crate) type Drawn = Result<String, String>;
+pub type Drawn = Result<String, String>;
 
 const WIDTH: u32 = 960;
 const HEIGHT: u32 = 340;
@@ -50,6 +50,8 @@ struct Line {
     label: String,
     color: RGBColor,
     dashed: bool,
+    /// Drawn as markers only, not joined.
+    markers: bool,
     points: Vec<(f64, f64)>,
 }
 
@@ -59,6 +61,7 @@ impl Line {
             label: label.into(),
             color,
             dashed: false,
+            markers: false,
             points,
         }
     }
@@ -111,7 +114,15 @@ where
             .map_err(err)?;
         for line in &p.lines {
             let style = line.color.stroke_width(2);
-            if line.dashed {
+            if line.markers {
+                chart
+                    .draw_series(
+                        line.points
+                            .iter()
+                            .map(|p| Circle::new(*p, 4, line.color.filled())),
+                    )
+                    .map_err(err)?;
+            } else if line.dashed {
                 chart
                     .draw_series(DashedLineSeries::new(
                         line.points.iter().copied(),
@@ -141,7 +152,10 @@ fn legend(band: &DrawingArea<SVGBackend<'_>, Shift>, lines: &[Line]) -> Result<(
     let font = (FONT, 13).into_font().color(&AXIS);
     for line in lines {
         let style = line.color.stroke_width(2);
-        if line.dashed {
+        if line.markers {
+            band.draw(&Circle::new((x + 10, y), 4, line.color.filled()))
+                .map_err(err)?;
+        } else if line.dashed {
             for dash in [0, 8, 16] {
                 band.draw(&PathElement::new(
                     vec![(x + dash, y), (x + dash + 5, y)],
@@ -433,7 +447,7 @@ pub(crate) fn distribution(r: &RunResult) -> Drawn {
 
 /// One series of a grouped bar chart.
 pub(crate) struct Bars {
-    pub(crate) label: &'static str,
+    pub(crate) label: String,
     pub(crate) values: Vec<f64>,
 }
 
@@ -482,7 +496,7 @@ pub(crate) fn bars(
                     Rectangle::new([(x0 + 0.01, 0.0), (x0 + width - 0.01, *v)], color.filled())
                 }))
                 .map_err(err)?
-                .label(s.label)
+                .label(s.label.clone())
                 .legend(move |(x, y)| {
                     Rectangle::new([(x, y - 5), (x + 12, y + 5)], color.filled())
                 });
@@ -506,6 +520,144 @@ pub(crate) fn bars(
         }
         Ok(())
     })
+}
+
+/// How a series of an [`XyChart`] is drawn.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SeriesStyle {
+    /// A solid line through the points.
+    Solid,
+    /// A dashed line (a model, a target, an ideal).
+    Dashed,
+    /// Markers only (measured points).
+    Points,
+}
+
+/// One named series of an [`XyChart`]; colours follow the series' order.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Series {
+    /// The legend label.
+    pub label: String,
+    /// How it is drawn.
+    pub style: SeriesStyle,
+    /// (x, y) points, in x order for lines.
+    pub points: Vec<(f64, f64)>,
+}
+
+impl Series {
+    /// A solid line.
+    pub fn line(label: impl Into<String>, points: Vec<(f64, f64)>) -> Series {
+        Series {
+            label: label.into(),
+            style: SeriesStyle::Solid,
+            points,
+        }
+    }
+
+    /// A dashed line.
+    pub fn dashed(label: impl Into<String>, points: Vec<(f64, f64)>) -> Series {
+        Series {
+            style: SeriesStyle::Dashed,
+            ..Series::line(label, points)
+        }
+    }
+
+    /// Markers only.
+    pub fn points(label: impl Into<String>, points: Vec<(f64, f64)>) -> Series {
+        Series {
+            style: SeriesStyle::Points,
+            ..Series::line(label, points)
+        }
+    }
+}
+
+/// An x/y chart: lines and markers, and horizontal reference lines (an SLO).
+#[derive(Debug, Clone, PartialEq)]
+pub struct XyChart {
+    /// The x axis' description.
+    pub x_desc: String,
+    /// The y axis' description.
+    pub y_desc: String,
+    /// A logarithmic x axis (positive x only).
+    pub log_x: bool,
+    /// The series, drawn in order.
+    pub series: Vec<Series>,
+    /// Horizontal reference lines: (legend label, y).
+    pub y_lines: Vec<(String, f64)>,
+}
+
+const PALETTE: [RGBColor; 6] = [BLUE, ORANGE, GREEN, PURPLE, BROWN, GREY];
+
+/// Draws an [`XyChart`]: the y axis from 0 to above the highest point or reference line,
+/// the x axis over the points' span.
+pub fn xy_chart(c: &XyChart) -> Drawn {
+    let all = || c.series.iter().flat_map(|s| s.points.iter());
+    let finite = |v: f64| v.is_finite();
+    if all().count() == 0 {
+        return Err("no points to draw".into());
+    }
+    if !all().all(|(x, y)| finite(*x) && finite(*y)) {
+        return Err("a point is not a finite number".into());
+    }
+    let (mut x_lo, mut x_hi) = all().fold((f64::MAX, f64::MIN), |(lo, hi), (x, _)| {
+        (lo.min(*x), hi.max(*x))
+    });
+    if c.log_x && x_lo <= 0.0 {
+        return Err("a logarithmic axis needs positive x".into());
+    }
+    if x_hi <= x_lo {
+        x_lo = if c.log_x { x_lo / 2.0 } else { x_lo - 1.0 };
+        x_hi += 1.0;
+    }
+    let top = max_of(
+        all()
+            .map(|(_, y)| y)
+            .chain(c.y_lines.iter().map(|(_, y)| y)),
+    )
+    .max(1e-9)
+        * 1.08;
+    let mut lines: Vec<Line> = c
+        .series
+        .iter()
+        .enumerate()
+        .map(|(i, s)| {
+            let mut l = Line::new(
+                s.label.clone(),
+                PALETTE[i % PALETTE.len()],
+                s.points.clone(),
+            );
+            l.dashed = s.style == SeriesStyle::Dashed;
+            l.markers = s.style == SeriesStyle::Points;
+            l
+        })
+        .collect();
+    for (label, y) in &c.y_lines {
+        lines.push(Line::new(label.clone(), RED, vec![(x_lo, *y), (x_hi, *y)]).dashed());
+    }
+    let plot = LinePlot {
+        x_desc: &c.x_desc,
+        y_desc: &c.y_desc,
+        lines,
+        x_fmt: &fmt_number,
+        y_fmt: &fmt_number,
+    };
+    if c.log_x {
+        draw_lines(&plot, log_axis(x_lo, x_hi), 0.0..top)
+    } else {
+        draw_lines(&plot, x_lo..x_hi, 0.0..top)
+    }
+}
+
+/// A grouped bar chart: one cluster per category, one bar per (label, values) series.
+pub fn bar_chart(categories: &[String], series: &[(String, Vec<f64>)], y_desc: &str) -> Drawn {
+    let series: Vec<Bars> = series
+        .iter()
+        .map(|(label, values)| Bars {
+            label: label.clone(),
+            values: values.clone(),
+        })
+        .collect();
+    bars(categories, &series, y_desc, &fmt_number)
 }
 
 #[cfg(test)]
@@ -544,7 +696,7 @@ mod tests {
         let svg = bars(
             &["a<b".to_string(), "c".to_string()],
             &[Bars {
-                label: "p50",
+                label: "p50".into(),
                 values: vec![1.0, 2.0],
             }],
             "ms",

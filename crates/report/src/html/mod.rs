@@ -3,13 +3,15 @@
 //! result renders exactly as the live run did.
 
 mod charts;
+pub mod kit;
 
 use std::fmt::Write as _;
 
 use stampede_analysis::Percentiles;
 
 use crate::table::{bytes, group_row, marked, ms, observed, row, HEADERS};
-use charts::{Bars, Drawn};
+use charts::Bars;
+use kit::{esc, figure, settings, table, tile};
 use stampede_result::{Core, RunResult};
 
 /// The page's Content-Security-Policy: nothing may be loaded; inline styles only.
@@ -17,100 +19,6 @@ pub const CSP: &str = "default-src 'none'; style-src 'unsafe-inline'";
 
 /// Charts show at most this many groups (those with the most requests).
 pub const MAX_CHART_GROUPS: usize = 12;
-
-const STYLE: &str = r#"
-body { font-family: system-ui, -apple-system, "Segoe UI", Roboto, "DejaVu Sans", sans-serif;
-       color: #222; margin: 0; background: #f4f5f7; }
-main { max-width: 1000px; margin: 0 auto; padding: 24px; background: #fff; }
-h1 { font-size: 24px; margin: 0 0 4px; }
-h2 { font-size: 19px; margin: 32px 0 8px; border-bottom: 1px solid #ddd; padding-bottom: 4px; }
-h3 { font-size: 15px; margin: 20px 0 6px; }
-.sub { color: #555; margin: 0 0 16px; word-break: break-all; }
-.tiles { display: flex; flex-wrap: wrap; gap: 10px; margin: 12px 0; }
-.tile { flex: 1 1 0; border: 1px solid #ddd; border-radius: 6px; padding: 8px 10px; min-width: 90px; }
-.tile .v { font-size: 20px; font-weight: 600; }
-.tile .k { font-size: 12px; color: #666; }
-table { border-collapse: collapse; font-size: 13px; margin: 6px 0; }
-th, td { border: 1px solid #ddd; padding: 3px 8px; }
-th { background: #f0f2f5; }
-td.n { text-align: right; font-variant-numeric: tabular-nums; }
-td.bad { color: #b00020; font-weight: 600; }
-figure { margin: 8px 0 16px; }
-figure svg { width: 100%; height: auto; display: block; }
-figcaption { font-size: 12px; color: #666; }
-.warn { background: #fff4e5; border: 1px solid #f0a030; padding: 8px 12px; border-radius: 6px; }
-.ok { background: #eef8ee; border: 1px solid #5cb85c; padding: 8px 12px; border-radius: 6px; }
-.note { color: #666; font-style: italic; }
-footer { margin-top: 32px; font-size: 12px; color: #888; }
-"#;
-
-/// Escapes text for HTML element content and attribute values.
-fn esc(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
-
-/// An HTML table: a header row and body rows; cells after the first are numeric.
-fn table(out: &mut String, rows: &[Vec<String>]) {
-    table_of(out, rows, true);
-}
-
-/// A two-column table of settings: the values are text, left-aligned.
-fn settings(out: &mut String, rows: &[Vec<String>]) {
-    table_of(out, rows, false);
-}
-
-fn table_of(out: &mut String, rows: &[Vec<String>], numeric: bool) {
-    out.push_str("<table>\n");
-    for (i, r) in rows.iter().enumerate() {
-        out.push_str("<tr>");
-        for (j, cell) in r.iter().enumerate() {
-            let cell = esc(cell);
-            if i == 0 {
-                let _ = write!(out, "<th>{cell}</th>");
-            } else if j == 0 || !numeric {
-                let _ = write!(out, "<td>{cell}</td>");
-            } else {
-                let _ = write!(out, "<td class=\"n\">{cell}</td>");
-            }
-        }
-        out.push_str("</tr>\n");
-    }
-    out.push_str("</table>\n");
-}
-
-fn figure(out: &mut String, id: &str, title: &str, caption: &str, drawn: Drawn) {
-    let _ = writeln!(out, "<figure data-chart=\"{id}\"><h3>{}</h3>", esc(title));
-    match drawn {
-        Ok(svg) => out.push_str(&svg),
-        Err(why) => {
-            let _ = write!(out, "<p class=\"note\">Chart not drawn: {}</p>", esc(&why));
-        }
-    }
-    if !caption.is_empty() {
-        let _ = write!(out, "<figcaption>{}</figcaption>", esc(caption));
-    }
-    out.push_str("</figure>\n");
-}
-
-fn tile(out: &mut String, key: &str, value: &str) {
-    let _ = write!(
-        out,
-        "<div class=\"tile\"><div class=\"v\">{}</div><div class=\"k\">{}</div></div>",
-        esc(value),
-        esc(key)
-    );
-}
 
 /// `2` for 2.0, `2.67` for 2.6666.
 fn short_number(x: f64) -> String {
@@ -373,19 +281,19 @@ fn groups(out: &mut String, r: &RunResult) {
             &names,
             &[
                 Bars {
-                    label: "p50",
+                    label: "p50".into(),
                     values: pick(|c| c.latency_ms.p50),
                 },
                 Bars {
-                    label: "p90",
+                    label: "p90".into(),
                     values: pick(|c| c.latency_ms.p90),
                 },
                 Bars {
-                    label: "p99",
+                    label: "p99".into(),
                     values: pick(|c| c.latency_ms.p99),
                 },
                 Bars {
-                    label: "p99.9",
+                    label: "p99.9".into(),
                     values: pick(|c| c.latency_ms.p999),
                 },
             ],
@@ -402,11 +310,11 @@ fn groups(out: &mut String, r: &RunResult) {
             &names,
             &[
                 Bars {
-                    label: "achieved req/s",
+                    label: "achieved req/s".into(),
                     values: pick(|c| c.achieved_rate),
                 },
                 Bars {
-                    label: "errors + timeouts per s",
+                    label: "errors + timeouts per s".into(),
                     values: shown
                         .iter()
                         .map(|g| g.core.achieved_rate * g.core.error_rate)
@@ -470,15 +378,15 @@ fn phases(out: &mut String, r: &RunResult) {
             &names,
             &[
                 Bars {
-                    label: "p50",
+                    label: "p50".into(),
                     values: values(|p| p.p50),
                 },
                 Bars {
-                    label: "p90",
+                    label: "p90".into(),
                     values: values(|p| p.p90),
                 },
                 Bars {
-                    label: "p99",
+                    label: "p99".into(),
                     values: values(|p| p.p99),
                 },
             ],
@@ -598,19 +506,10 @@ fn configuration(out: &mut String, r: &RunResult) {
 /// example a run without responses) are replaced by a one-line note.
 pub fn render_html(r: &RunResult) -> String {
     let mut out = String::with_capacity(256 * 1024);
-    out.push_str("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n");
-    out.push_str("<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n");
-    // The page loads nothing: the browser refuses any fetch, whatever the data holds.
-    let _ = writeln!(
-        out,
-        "<meta http-equiv=\"Content-Security-Policy\" content=\"{CSP}\">"
+    kit::head(
+        &mut out,
+        &format!("stampede report: {}", r.config.subject()),
     );
-    let _ = writeln!(
-        out,
-        "<title>stampede report: {}</title>",
-        esc(&r.config.subject())
-    );
-    let _ = writeln!(out, "<style>{STYLE}</style>\n</head>\n<body>\n<main>");
     header(&mut out, r);
     summary(&mut out, r);
     criteria(&mut out, r);
