@@ -252,6 +252,16 @@ pub struct TargetArgs {
     /// Period of the stalls (the first starts one period after start).
     #[arg(long, value_parser = duration)]
     pub stall_every: Option<Duration>,
+    /// Contention knob: every request holds one lock shared by all instances for this long
+    /// (waiting, not burning CPU), like one database connection behind a fleet; throughput
+    /// flattens at one request per DURATION. At most 1h.
+    #[arg(long, value_name = "DURATION", value_parser = duration)]
+    pub serial_section: Option<Duration>,
+    /// Coherency knob: a request that finds n requests in flight on the target (itself
+    /// included) waits DURATION x n(n-1) more, like nodes that must agree with each other;
+    /// throughput peaks, then falls as clients are added. At most 1h.
+    #[arg(long, value_name = "DURATION", value_parser = duration)]
+    pub coherency_delay: Option<Duration>,
     /// A fault profile for one instance, N:KEY=VALUE[,KEY=VALUE...], replacing the
     /// server-wide flags for instance N (1-based), e.g. 2:error-rate=0.05 (repeatable).
     #[arg(long = "instance-fault")]
