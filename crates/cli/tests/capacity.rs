@@ -2,6 +2,7 @@
 //! 503 to the excess, so with `--slo "error_rate < 1%"` the search must bracket the edge
 //! (a little above 3,000 req/s) within 5%. Also the command's usage errors.
 
+#[allow(dead_code)] // the shared helpers of the external suites; this test uses a few
 mod support;
 
 use std::process::Command;
