@@ -16,13 +16,14 @@ mod run_cmd;
 mod run_flags;
 mod scenario_cmd;
 mod target_cmd;
+mod usl_cmd;
 
 use std::ffi::OsString;
 use std::process::ExitCode;
 
 use clap::Parser;
 
-pub use args::{Cli, Command, RunArgs, TargetArgs};
+pub use args::{Cli, Command, RunArgs, TargetArgs, UslArgs};
 
 /// Exit code: success.
 pub const EXIT_OK: u8 = 0;
@@ -81,5 +82,6 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Compare(a) => report_cmd::compare(a),
         Command::Check(a) => check_cmd::run(a),
         Command::Init(a) => init_cmd::run(a),
+        Command::Usl(a) => usl_cmd::run(a),
     }
 }
