@@ -54,7 +54,11 @@ pub fn render_usl_text(doc: &UslDocument) -> String {
         );
     }
     let _ = writeln!(out, "{}", goodness(f));
-    let _ = writeln!(out, "peak: {}", f.peak_text());
+    match f.peak_n {
+        Some(_) => writeln!(out, "peak: {}", f.peak_text()),
+        None => writeln!(out, "{}", f.peak_text()),
+    }
+    .expect("writing to a String");
     if let (Some(limit), Some(_)) = (f.limit_throughput, f.peak_n) {
         let _ = writeln!(out, "Amdahl ceiling without coherency: λ/σ={}", sig(limit));
     }

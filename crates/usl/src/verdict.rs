@@ -81,11 +81,12 @@ pub(crate) fn verdict(f: &Facts) -> (Shape, String) {
             } else {
                 format!("coherency-limited: κ={} (σ=0)", sig(f.kappa))
             };
-            let tail = match peak {
-                Some(peak) => beyond(peak),
-                None => format!("no peak (κ=0): throughput approaches {limit}"),
+            let text = match peak {
+                Some(peak) => format!("{head}; {}", beyond(peak)),
+                // κ = 0 with σ = 0 is linear, handled above
+                None => format!("{head} (κ=0: no peak)"),
             };
-            (Shape::ContentionLimited, format!("{head}; {tail}"))
+            (Shape::ContentionLimited, text)
         }
     }
 }
@@ -154,7 +155,10 @@ mod tests {
 
         let (shape, text) = verdict(&facts(0.03, 0.0, 0.2, None));
         assert_eq!(shape, Shape::ContentionLimited);
-        assert_eq!(text, "contention-limited: σ=0.03, at most λ/σ=3000; no peak (κ=0): throughput approaches λ/σ=3000");
+        assert_eq!(
+            text,
+            "contention-limited: σ=0.03, at most λ/σ=3000 (κ=0: no peak)"
+        );
 
         let (shape, text) = verdict(&facts(0.0277, 1.04e-4, 0.1, Some((96.5, 1884.0))));
         assert_eq!(shape, Shape::Retrograde);

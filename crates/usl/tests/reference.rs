@@ -173,7 +173,10 @@ fn raytracer_has_no_coherency_so_no_peak() {
     let limit = f.limit_throughput.unwrap();
     close("limit", limit, f.lambda / f.sigma, 1e-12);
     assert_eq!(f.shape, Shape::ContentionLimited);
-    says(&f.verdict, "no peak (κ=0): throughput approaches λ/σ=");
+    says(
+        &f.verdict,
+        "contention-limited: σ=0.05777, at most λ/σ=378.2 (κ=0: no peak)",
+    );
     says(&f.peak_text(), "no peak: throughput approaches λ/σ=");
     // the standard error of κ still comes from the Jacobian at the bound, as in R
     assert!(f.kappa_std_error.unwrap() > 0.0);
