@@ -7,6 +7,7 @@
 #![deny(missing_docs)]
 
 mod args;
+mod capacity_cmd;
 mod check_cmd;
 mod demo;
 mod init_cmd;
@@ -82,6 +83,7 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Compare(a) => report_cmd::compare(a),
         Command::Check(a) => check_cmd::run(a),
         Command::Init(a) => init_cmd::run(a),
+        Command::Capacity(a) => capacity_cmd::run(*a),
         Command::Usl(a) => usl_cmd::run(a),
     }
 }
