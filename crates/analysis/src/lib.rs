@@ -18,6 +18,7 @@
 #![deny(missing_docs)]
 
 mod assemble;
+pub mod bottleneck;
 pub mod compare;
 mod generator;
 mod summary;

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use stampede_analysis::compare::Threshold;
+use stampede_experiment::Selector;
 use stampede_plan::{parse_duration, parse_header, parse_stage, GroupBy, Stage};
 
 fn duration(s: &str) -> Result<Duration, String> {
@@ -391,6 +392,29 @@ pub struct OutputArgs {
     /// during the run are reported beside the results, e.g. CPU per request.
     #[arg(long = "watch-pid", value_name = "PID")]
     pub watch_pid: Vec<u32>,
+    /// Scrape this Prometheus exposition endpoint (e.g. a node exporter's
+    /// http://127.0.0.1:9100/metrics) every second of the run (repeatable); its series go
+    /// into the result, the table and the HTML report. Failed scrapes are counted, never
+    /// fatal.
+    #[arg(long = "server-metrics", value_name = "URL")]
+    pub server_metrics: Vec<String>,
+    /// A series to take from the --server-metrics endpoints (repeatable):
+    /// NAME, NAME{label="v",...} or rate(NAME{...}); counters become per-second rates.
+    /// Without it: the node exporter defaults (CPU busy, memory available, network bytes,
+    /// TCP in use, retransmits).
+    #[arg(long = "server-metric", value_name = "SERIES", value_parser = selector, requires = "server_metrics")]
+    pub server_metric: Vec<Selector>,
+    /// After the run, ask this Prometheus server's query_range for each --query over the
+    /// run's window at 1 s steps (e.g. http://127.0.0.1:9090).
+    #[arg(long, value_name = "URL", requires = "query")]
+    pub prometheus: Option<String>,
+    /// A PromQL expression for --prometheus (repeatable).
+    #[arg(long, value_name = "EXPR", requires = "prometheus")]
+    pub query: Vec<String>,
+}
+
+fn selector(text: &str) -> Result<Selector, String> {
+    Selector::parse(text)
 }
 
 /// `stampede report`.

@@ -192,6 +192,8 @@ fn document(shard: &Shard, rate: f64) -> RunResult {
         },
         histograms: histograms(&total, Some(&lag)),
         servers: Vec::new(),
+        server_metrics: Vec::new(),
+        server_metric_sources: Vec::new(),
         thresholds: vec![ThresholdOutcome {
             scope: None,
             threshold: "p99 < 1000ms".into(),
