@@ -14,6 +14,7 @@ mod compare;
 mod html;
 pub mod live;
 pub mod prometheus;
+mod server;
 mod table;
 #[cfg(test)]
 mod testing;

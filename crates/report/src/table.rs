@@ -360,6 +360,7 @@ pub fn render_table(r: &RunResult) -> String {
             bytes(srv.peak_rss_bytes)
         );
     }
+    out.push_str(&crate::server::text(r, layout));
     if c.model == "fleet" {
         let per_day = 86_400.0 / r.summary.elapsed_s.max(1e-9);
         let _ = writeln!(
