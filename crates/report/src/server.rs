@@ -47,7 +47,7 @@ fn rows(r: &RunResult) -> Vec<Vec<String>> {
         "mean".into(),
         "max".into(),
         "seconds".into(),
-        "source".into(),
+        "from".into(),
     ]];
     for m in &r.server_metrics {
         let (mean, max, known) = match mean_max(m) {
@@ -63,7 +63,14 @@ fn rows(r: &RunResult) -> Vec<Vec<String>> {
             mean,
             max,
             format!("{known}/{}", m.values.len()),
-            m.source.clone(),
+            match r
+                .server_metric_sources
+                .iter()
+                .position(|s| s.source == m.source)
+            {
+                Some(i) => format!("[{}]", i + 1),
+                None => m.source.clone(),
+            },
         ]);
     }
     rows
@@ -103,8 +110,8 @@ pub(crate) fn text(r: &RunResult, layout: impl Fn(&[Vec<String>]) -> String) -> 
     if !r.server_metrics.is_empty() {
         out.push_str(&layout(&rows(r)));
     }
-    for s in &r.server_metric_sources {
-        let _ = writeln!(out, "server metrics from {}", source_line(s));
+    for (i, s) in r.server_metric_sources.iter().enumerate() {
+        let _ = writeln!(out, "server metrics [{}] {}", i + 1, source_line(s));
     }
     for h in hints(r) {
         let _ = writeln!(out, "hint: {}", h.text());
@@ -121,11 +128,11 @@ pub(crate) fn html_section(out: &mut String, r: &RunResult) {
     if !r.server_metrics.is_empty() {
         table(out, &rows(r));
     }
-    out.push_str("<ul class=\"sources\">\n");
+    out.push_str("<ol class=\"sources\">\n");
     for s in &r.server_metric_sources {
         let _ = writeln!(out, "<li>{}</li>", esc(&source_line(s)));
     }
-    out.push_str("</ul>\n");
+    out.push_str("</ol>\n");
     let hints = hints(r);
     if !hints.is_empty() {
         out.push_str("<h3>Bottleneck hints</h3>\n<ul class=\"hints\">\n");

@@ -89,6 +89,8 @@ struct Endpoint {
 pub struct ServerMetrics {
     endpoints: Vec<Endpoint>,
     prometheus: Option<url::Url>,
+    /// The server's URL as given, for `source`.
+    prometheus_source: String,
     queries: Vec<String>,
     wall_start: SystemTime,
 }
@@ -135,6 +137,7 @@ impl ServerMetrics {
         Ok(ServerMetrics {
             endpoints,
             prometheus,
+            prometheus_source: config.prometheus.clone().unwrap_or_default(),
             queries: config.queries,
             wall_start: SystemTime::now(),
         })
@@ -294,7 +297,8 @@ impl Observer for ServerMetrics {
         }
         if let Some(base) = &self.prometheus {
             for q in &self.queries {
-                let (series, doc) = query::range(base, q, self.wall_start, n);
+                let (series, doc) =
+                    query::range(base, &self.prometheus_source, q, self.wall_start, n);
                 result.server_metric_sources.push(doc);
                 result.server_metrics.extend(series);
             }

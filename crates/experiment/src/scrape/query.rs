@@ -35,11 +35,12 @@ struct Matrix {
 /// Asks `base` for `query` over `n` seconds from `start`: the series, and how it went.
 pub(super) fn range(
     base: &url::Url,
+    base_text: &str,
     query: &str,
     start: SystemTime,
     n: usize,
 ) -> (Vec<ServerMetricDoc>, MetricSourceDoc) {
-    let source = format!("{base} query {query}");
+    let source = format!("{base_text} query {query}");
     let mut doc = MetricSourceDoc {
         source: source.clone(),
         kind: "prometheus".into(),
