@@ -18,6 +18,7 @@ mod server;
 mod table;
 #[cfg(test)]
 mod testing;
+mod units;
 mod usl;
 
 pub use compare::{compare_results, render_comparison};

@@ -119,16 +119,7 @@ pub(crate) fn counted(n: impl Into<u64>, noun: &str) -> String {
     }
 }
 
-pub(crate) fn bytes(b: u64) -> String {
-    let b = b as f64;
-    if b >= 1024.0 * 1024.0 * 1024.0 {
-        format!("{:.2} GiB", b / (1024.0 * 1024.0 * 1024.0))
-    } else if b >= 1024.0 * 1024.0 {
-        format!("{:.1} MiB", b / (1024.0 * 1024.0))
-    } else {
-        format!("{:.1} KiB", b / 1024.0)
-    }
-}
+pub(crate) use crate::units::bytes;
 
 /// A row label, with `✗` when one of its thresholds failed.
 pub(crate) fn marked(r: &RunResult, scope: Option<&str>) -> String {
