@@ -106,17 +106,26 @@ fn full_seconds(r: &RunResult) -> &[SeriesPoint] {
     &r.series[..r.series.len().min(whole)]
 }
 
+/// Requests in flight at the end of each second: arrivals the schedule asked for so far,
+/// less those finished and those dropped (so both the sent-and-unanswered and those
+/// still waiting for a connection). Open model only (`None` without a schedule).
+pub fn in_flight(series: &[SeriesPoint]) -> Option<Vec<u64>> {
+    let mut out = Vec::with_capacity(series.len());
+    let (mut asked, mut gone) = (0.0, 0u64);
+    for p in series {
+        asked += p.target_rate?;
+        gone += p.requests + p.dropped;
+        out.push((asked.round() - gone as f64).max(0.0) as u64);
+    }
+    Some(out)
+}
+
 /// The knee: the first second (after the first) whose finished requests fell below
-/// [`FOLLOW_SHARE`] of the offered rate while requests in flight grew (or the schedule
-/// dropped requests), and the next second too. `None` in the closed model.
+/// [`FOLLOW_SHARE`] of the offered rate while requests in flight ([`in_flight`]) grew,
+/// and the next second too. `None` in the closed model.
 pub fn knee(r: &RunResult) -> Option<Hint> {
     let s = full_seconds(r);
-    let mut in_flight = Vec::with_capacity(s.len());
-    let mut open: i64 = 0;
-    for p in s {
-        open += p.sends as i64 - p.requests as i64;
-        in_flight.push(open.max(0));
-    }
+    let in_flight = in_flight(s)?;
     let behind = |t: usize| -> bool {
         let offered = s[t].target_rate.unwrap_or(0.0);
         offered >= 1.0 && (s[t].requests as f64) < FOLLOW_SHARE * offered
@@ -137,7 +146,9 @@ pub fn knee(r: &RunResult) -> Option<Hint> {
         in_flight[t + 1],
         t + 1,
         if dropped > 0 {
-            format!("; {dropped} scheduled requests dropped from then on for want of a connection")
+            format!(
+                "; {dropped} scheduled requests were dropped from then on for want of a connection"
+            )
         } else {
             String::new()
         }
@@ -222,6 +233,18 @@ pub fn saturation(r: &RunResult, knee_second: u64) -> Option<Hint> {
     let text = match first {
         Some((t, m)) => {
             let v = m.values[t].unwrap_or_default();
+            if t == 0 && knee_second > 1 {
+                return Some(Hint::Saturation {
+                    text: format!(
+                        "{} ({}) was already above {:.0}% in the first second ({:.0}%), long before \
+                         the knee: the server was busy before this load built up",
+                        series_label(m),
+                        m.source,
+                        SATURATED_RATIO * 100.0,
+                        v * 100.0
+                    ),
+                });
+            }
             let when = match t as i64 - knee_second as i64 {
                 0 => "at the knee".to_string(),
                 d if d < 0 => format!("{} s before the knee", -d),
@@ -367,6 +390,16 @@ mod tests {
             text.contains("from 0 (second 5) to 300 (second 7)"),
             "{text}"
         );
+        // Requests waiting for a connection count as in flight though never sent.
+        let mut waiting = ramp();
+        for p in &mut waiting.series {
+            p.sends = p.requests;
+        }
+        assert!(matches!(knee(&waiting), Some(Hint::Knee { second: 6, .. })));
+        // Closed model (no schedule): no knee.
+        let mut closed = ramp();
+        closed.series[3].target_rate = None;
+        assert_eq!(knee(&closed), None);
         // Keeping up all the way: no knee.
         let mut ok = ramp();
         for p in &mut ok.series {
@@ -422,5 +455,11 @@ mod tests {
             "no watched resource was saturated at the knee: cpu_busy peaked at 40% up to second 7"
         );
         assert_eq!(hints(&r).len(), 3);
+        let mut busy = r.clone();
+        busy.server_metrics[0].values = vec![Some(1.0); 10];
+        assert!(saturation(&busy, 6)
+            .unwrap()
+            .text()
+            .contains("was already above 90% in the first second (100%)"));
     }
 }

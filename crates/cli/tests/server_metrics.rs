@@ -3,6 +3,8 @@
 //! ports, stampede loading a private nginx. Every run is a few seconds long and every
 //! wait bounded; the servers are killed by PID at the end of each test.
 
+#[allow(dead_code)] // the shared helpers of the report tests; this test uses one
+mod report_support;
 #[allow(dead_code)] // the shared helpers of the external suites; this test uses a few
 mod support;
 
@@ -138,6 +140,9 @@ fn prometheus_query_range_series_land_in_the_result() {
     // Let it scrape a few times before the run's window opens.
     std::thread::sleep(Duration::from_secs(3));
     let base = prom.url("");
+    let pages = tempfile::tempdir().unwrap();
+    let html = pages.path().join("report.html");
+    let html_arg = html.display().to_string();
     let run = stampede(
         &nginx.url("/"),
         &[
@@ -155,6 +160,8 @@ fn prometheus_query_range_series_land_in_the_result() {
             "node_memory_MemAvailable_bytes",
             "--query",
             "sum(rate(node_cpu_seconds_total{mode!=\"idle\"}[3s]))",
+            "--html",
+            &html_arg,
         ],
         Duration::from_secs(5) + GRACE,
     );
@@ -198,6 +205,25 @@ fn prometheus_query_range_series_land_in_the_result() {
     assert_eq!(cpu.len(), 1, "{}", run.context());
     assert!(values(cpu[0]).iter().all(|v| *v >= 0.0));
     assert!(!values(cpu[0]).is_empty(), "{}", run.context());
+
+    // The page, as Chromium builds it: one chart per unit (bytes from the scrape, plain
+    // values from Prometheus) under the latency chart, each with a drawn line, and the
+    // series table.
+    let Some(dom) = report_support::browser_dom(&html, test) else {
+        return;
+    };
+    let latency = dom.find("data-chart=\"latency-over-time\"").unwrap();
+    for id in ["server-metrics-0", "server-metrics-1"] {
+        let at = dom
+            .find(&format!("data-chart=\"{id}\""))
+            .unwrap_or_else(|| panic!("chart {id} missing"));
+        assert!(at > latency, "{id} sits under the latency chart");
+        let svg = report_support::svgs(&dom[at..])[0];
+        assert!(svg.contains("<polyline"), "{id} has no line");
+    }
+    assert!(!dom.contains("Chart not drawn"));
+    assert!(dom.contains("<h2>Server metrics</h2>"));
+    assert!(dom.contains("node_memory_MemAvailable_bytes{instance="));
 }
 
 /// Endpoints that are unreachable, answer an HTTP error, or answer something that is

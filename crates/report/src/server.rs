@@ -23,6 +23,8 @@ fn shown(v: f64, unit: Option<&str>) -> String {
 fn number(v: f64) -> String {
     if v.abs() >= 100.0 || v == v.trunc() {
         format!("{v:.0}")
+    } else if v.abs() >= 1.0 {
+        format!("{v:.1}")
     } else {
         format!("{v:.3}")
     }
