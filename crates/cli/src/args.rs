@@ -57,6 +57,8 @@ pub enum Command {
     Check(CheckArgs),
     /// Write a commented example scenario file to start from.
     Init(InitArgs),
+    /// Forecast what a fleet of devices does to a back end: polling vs held WebSockets.
+    Plan(Box<crate::forecast_cmd::PlanArgs>),
 }
 
 /// How arrivals are spaced in the open model.

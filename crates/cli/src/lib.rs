@@ -9,6 +9,7 @@
 mod args;
 mod check_cmd;
 mod demo;
+mod forecast_cmd;
 mod init_cmd;
 mod outputs;
 mod report_cmd;
@@ -81,5 +82,6 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Compare(a) => report_cmd::compare(a),
         Command::Check(a) => check_cmd::run(a),
         Command::Init(a) => init_cmd::run(a),
+        Command::Plan(a) => forecast_cmd::run(*a),
     }
 }

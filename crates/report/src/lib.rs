@@ -9,6 +9,7 @@
 #![deny(missing_docs)]
 
 mod compare;
+mod forecast;
 mod html;
 pub mod live;
 pub mod prometheus;
@@ -17,6 +18,7 @@ mod table;
 mod testing;
 
 pub use compare::{compare_results, render_comparison};
+pub use forecast::{render_check, render_forecast};
 pub use html::{kit, render_html, CSP, MAX_CHART_GROUPS};
 pub use prometheus::{render_prometheus, MetricsSnapshot};
 pub use stampede_result::RunResult;
