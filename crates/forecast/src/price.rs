@@ -26,10 +26,12 @@ impl Price {
 
 impl fmt::Display for Price {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self.per {
-            p if p == 1e6 => write!(f, "{}/M", self.amount),
-            p if p == 1e3 => write!(f, "{}/k", self.amount),
-            _ => write!(f, "{}", self.amount),
+        if self.per == 1e6 {
+            write!(f, "{}/M", self.amount)
+        } else if self.per == 1e3 {
+            write!(f, "{}/k", self.amount)
+        } else {
+            write!(f, "{}", self.amount)
         }
     }
 }
