@@ -20,6 +20,7 @@
 mod assemble;
 pub mod compare;
 mod generator;
+pub mod per_day;
 mod summary;
 pub mod thresholds;
 

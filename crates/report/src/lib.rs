@@ -12,6 +12,7 @@ mod compare;
 mod forecast;
 mod html;
 pub mod live;
+mod per_day;
 pub mod prometheus;
 mod table;
 #[cfg(test)]

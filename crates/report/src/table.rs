@@ -360,16 +360,8 @@ pub fn render_table(r: &RunResult) -> String {
             bytes(srv.peak_rss_bytes)
         );
     }
-    if c.model == "fleet" {
-        let per_day = 86_400.0 / r.summary.elapsed_s.max(1e-9);
-        let _ = writeln!(
-            out,
-            "per day at this rate: {:.0} requests, {} received, {} sent, {} connections opened",
-            r.summary.core.requests as f64 * per_day,
-            bytes((r.summary.core.bytes_received as f64 * per_day) as u64),
-            bytes((r.summary.core.bytes_sent as f64 * per_day) as u64),
-            (r.summary.core.connections_opened as f64 * per_day).round()
-        );
+    if let Some(d) = stampede_analysis::per_day::fleet_per_day(r) {
+        out.push_str(&crate::per_day::per_day_line(&d));
     }
     if !r.thresholds.is_empty() {
         let failed = r.thresholds.iter().filter(|t| !t.passed).count();
