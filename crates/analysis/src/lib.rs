@@ -19,6 +19,7 @@
 
 mod assemble;
 pub mod compare;
+pub mod figures;
 mod generator;
 pub mod per_day;
 mod summary;
