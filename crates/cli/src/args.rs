@@ -58,7 +58,7 @@ pub enum Command {
     /// Write a commented example scenario file to start from.
     Init(InitArgs),
     /// Forecast what a fleet of devices does to a back end: polling vs held WebSockets.
-    Plan(Box<crate::forecast_cmd::PlanArgs>),
+    Plan(Box<crate::forecast_args::PlanArgs>),
 }
 
 /// How arrivals are spaced in the open model.

@@ -9,6 +9,7 @@
 mod args;
 mod check_cmd;
 mod demo;
+mod forecast_args;
 mod forecast_cmd;
 mod init_cmd;
 mod outputs;

@@ -233,7 +233,7 @@ impl Column {
             c.requests_per_day,
             c.messages_per_day,
             c.connection_minutes_per_day,
-            transport,
+            transport == Transport::WebSocket,
         );
         c.cost_per_month = c.cost_per_day.map(per_month);
         c.requests_per_month = per_month(c.requests_per_day);

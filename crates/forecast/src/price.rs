@@ -6,8 +6,6 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
-use crate::fleet::Transport;
-
 /// A price per unit, in whatever currency the user gave it in.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct Price {
@@ -73,18 +71,18 @@ pub struct Prices {
 }
 
 impl Prices {
-    /// The cost of a day: requests at the request price, and for WebSockets messages
-    /// and connection-minutes at theirs. `None` when none of the units the transport
+    /// The cost of a day: requests at the request price, and for WebSockets
+    /// (`websocket`) messages and connection-minutes at theirs. `None` when none of the units the transport
     /// uses has a price (nothing to say, rather than a cost of zero).
     pub fn cost(
         &self,
         requests: f64,
         messages: f64,
         connection_minutes: f64,
-        transport: Transport,
+        websocket: bool,
     ) -> Option<f64> {
         let mut parts = vec![self.request.map(|p| requests * p.unit())];
-        if transport == Transport::WebSocket {
+        if websocket {
             parts.push(self.message.map(|p| messages * p.unit()));
             parts.push(
                 self.connection_minute
@@ -123,19 +121,16 @@ mod tests {
             message: Some("1.00/M".parse().unwrap()),
         };
         // 864,000 polls at 1.00/M.
-        let poll = prices.cost(864_000.0, 0.0, 144_000.0, Transport::PollKeepAlive);
+        let poll = prices.cost(864_000.0, 0.0, 144_000.0, false);
         assert!((poll.unwrap() - 0.864).abs() < 1e-12);
         // Upgrades, messages and connection-minutes for WebSockets.
-        let ws = prices.cost(14_400.0, 1_728_000.0, 144_000.0, Transport::WebSocket);
+        let ws = prices.cost(14_400.0, 1_728_000.0, 144_000.0, true);
         assert!((ws.unwrap() - (0.0144 + 1.728 + 0.036)).abs() < 1e-12);
         // No price for anything polling uses: no cost, rather than zero.
         let only_messages = Prices {
             message: prices.message,
             ..Prices::default()
         };
-        assert_eq!(
-            only_messages.cost(1e6, 0.0, 0.0, Transport::PollNewConnection),
-            None
-        );
+        assert_eq!(only_messages.cost(1e6, 0.0, 0.0, false), None);
     }
 }

@@ -17,6 +17,7 @@ pub mod prometheus;
 mod table;
 #[cfg(test)]
 mod testing;
+mod units;
 
 pub use compare::{compare_results, render_comparison};
 pub use forecast::{render_check, render_forecast};

@@ -2,7 +2,7 @@
 
 use stampede_analysis::per_day::{ConnectionBasis, PerDay};
 
-use crate::table::{bytes, counted};
+use crate::units::{bytes, counted};
 
 /// A fleet's day: requests and bytes from the steady state, connections from the
 /// fleet's hold and keep-alive behaviour, each with its basis.
