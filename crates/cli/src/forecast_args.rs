@@ -60,8 +60,8 @@ pub enum EmitArg {
 /// `stampede plan`.
 #[derive(Debug, Args)]
 pub struct PlanArgs {
-    /// Devices in the fleet.
-    #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
+    /// Devices in the fleet (at most 10^12).
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..=1_000_000_000_000))]
     pub devices: u64,
     /// Time between one device's check-ins (e.g. 10s).
     #[arg(long, value_parser = duration)]

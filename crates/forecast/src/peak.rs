@@ -63,8 +63,9 @@ pub fn jittered_peak(devices: u64, every: Duration, window: Duration) -> Peak {
 
 /// The smallest `k` with `P(X ≤ k) ≥ q` for `X ~ Binomial(n, p)`, `0 < p < 1`.
 ///
-/// The probabilities are summed exactly (up to rounding) over the mean ± 40 standard
-/// deviations, relative to the mode's so that nothing underflows for large `n`.
+/// The probabilities are summed exactly (up to rounding) over the mode ± 12 standard
+/// deviations (the rest weighs under 1e-30), relative to the mode's so that nothing
+/// underflows for large `n`, in constant memory.
 pub fn binomial_quantile(n: u64, p: f64, q: f64) -> u64 {
     if n == 0 || p <= 0.0 {
         return 0;
@@ -72,29 +73,31 @@ pub fn binomial_quantile(n: u64, p: f64, q: f64) -> u64 {
     let nf = n as f64;
     let mode = (((nf + 1.0) * p).floor() as u64).min(n);
     let sd = (nf * p * (1.0 - p)).sqrt();
-    let span = (40.0 * sd).ceil() as u64 + 40;
+    let span = (12.0 * sd).ceil() as u64 + 40;
     let lo = mode.saturating_sub(span);
-    let hi = (mode + span).min(n);
+    let hi = mode.saturating_add(span).min(n);
     // pmf(k + 1) / pmf(k) = (n − k) / (k + 1) · p / (1 − p).
     let odds = p / (1.0 - p);
-    let len = (hi - lo + 1) as usize;
-    let mut weights = vec![0.0f64; len];
-    weights[(mode - lo) as usize] = 1.0;
-    for k in mode..hi {
-        let i = (k - lo) as usize;
-        weights[i + 1] = weights[i] * (nf - k as f64) / (k as f64 + 1.0) * odds;
-    }
+    let up = |k: u64, w: f64| w * (nf - k as f64) / (k as f64 + 1.0) * odds;
+    // Weights relative to the mode's: down to `lo`, then up to `hi`.
+    let (mut w, mut total) = (1.0f64, 1.0f64);
     for k in (lo..mode).rev() {
-        let i = (k - lo) as usize;
-        weights[i] = weights[i + 1] * (k as f64 + 1.0) / (nf - k as f64) / odds;
+        w = w * (k as f64 + 1.0) / (nf - k as f64) / odds;
+        total += w;
     }
-    let total: f64 = weights.iter().sum();
-    let mut cumulative = 0.0;
-    for (i, w) in weights.iter().enumerate() {
+    let w_lo = w;
+    w = 1.0;
+    for k in mode..hi {
+        w = up(k, w);
+        total += w;
+    }
+    let (mut w, mut cumulative) = (w_lo, 0.0);
+    for k in lo..=hi {
         cumulative += w / total;
         if cumulative >= q {
-            return lo + i as u64;
+            return k;
         }
+        w = up(k, w);
     }
     hi
 }
