@@ -19,13 +19,14 @@ mod run_cmd;
 mod run_flags;
 mod scenario_cmd;
 mod target_cmd;
+mod usl_cmd;
 
 use std::ffi::OsString;
 use std::process::ExitCode;
 
 use clap::Parser;
 
-pub use args::{Cli, Command, RunArgs, TargetArgs};
+pub use args::{Cli, Command, RunArgs, TargetArgs, UslArgs};
 
 /// Exit code: success.
 pub const EXIT_OK: u8 = 0;
@@ -86,5 +87,6 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Init(a) => init_cmd::run(a),
         Command::Plan(a) => forecast_cmd::run(*a),
         Command::Capacity(a) => capacity_cmd::run(*a),
+        Command::Usl(a) => usl_cmd::run(a),
     }
 }
