@@ -138,9 +138,12 @@ pub struct PlanArgs {
     /// Write the forecast as JSON.
     #[arg(short = 'o', long, value_name = "FILE")]
     pub out: Option<PathBuf>,
+    /// Write the forecast as a self-contained HTML page with charts.
+    #[arg(long, value_name = "FILE")]
+    pub html: Option<PathBuf>,
     /// Compare a run's result (`stampede run --out`) with this plan's prediction for
     /// it: exit 1 when a figure differs by more than 5%.
-    #[arg(long, value_name = "RESULT.json", conflicts_with_all = ["emit_scenario", "capacity"])]
+    #[arg(long, value_name = "RESULT.json", conflicts_with_all = ["emit_scenario", "capacity", "html", "out"])]
     pub check: Option<PathBuf>,
 }
 

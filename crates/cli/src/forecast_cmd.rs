@@ -3,7 +3,7 @@
 
 use stampede_forecast::scenario::{emit, Side};
 use stampede_forecast::{check, forecast, Capacity, Prices};
-use stampede_report::{render_check, render_forecast};
+use stampede_report::{render_check, render_forecast, render_forecast_html};
 
 use crate::forecast_args::{EmitArg, PlanArgs};
 use crate::outputs::{check_writable, write_atomically};
@@ -34,7 +34,11 @@ pub(crate) fn run(a: PlanArgs) -> anyhow::Result<u8> {
         print!("{}", render_check(&c));
         return Ok(if c.agrees() { EXIT_OK } else { EXIT_THRESHOLD });
     }
-    for (flag, path) in [("--out", &a.out), ("--emit-scenario", &a.emit_scenario)] {
+    for (flag, path) in [
+        ("--out", &a.out),
+        ("--html", &a.html),
+        ("--emit-scenario", &a.emit_scenario),
+    ] {
         if let Some(p) = path {
             check_writable(flag, p)?;
         }
@@ -68,6 +72,10 @@ pub(crate) fn run(a: PlanArgs) -> anyhow::Result<u8> {
         let json = serde_json::to_string_pretty(&f)?;
         write_atomically(path, &json)
             .map_err(|e| UsageError(format!("--out {}: {e}", path.display())))?;
+    }
+    if let Some(path) = &a.html {
+        write_atomically(path, &render_forecast_html(&f))
+            .map_err(|e| UsageError(format!("--html {}: {e}", path.display())))?;
     }
     if let Some(path) = &a.emit_scenario {
         let (side, url) = match a.emit {

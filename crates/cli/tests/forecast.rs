@@ -1,6 +1,9 @@
 //! `stampede plan` end to end: the forecast's figures, its JSON against the committed
 //! schema, the emitted scenarios run against the built-in target and checked with
-//! `--check`, the per-day line of fleet runs, and bad input (exit 2).
+//! `--check`, the per-day line of fleet runs, bad input (exit 2), and the HTML page in
+//! headless Chromium (needs /usr/bin/chromium, as tests/html.rs).
+
+mod report_support;
 
 use std::net::SocketAddr;
 use std::path::Path;
@@ -19,6 +22,19 @@ fn stampede(args: &[&str]) -> (i32, String, String) {
         String::from_utf8(out.stderr).unwrap(),
     )
 }
+
+/// 100 devices every 10 s, WebSockets held 10 minutes, requests at 1.00/M.
+const HUNDRED: [&str; 9] = [
+    "plan",
+    "--devices",
+    "100",
+    "--every",
+    "10s",
+    "--hold",
+    "10m",
+    "--price-request",
+    "1.00/M",
+];
 
 fn target() -> TargetHandle {
     TargetHandle::start(TargetConfig::new(SocketAddr::from(([127, 0, 0, 1], 0)))).unwrap()
@@ -51,27 +67,24 @@ fn a_hundred_devices_every_ten_seconds() {
         r#"{"result": {"last_pass_rate": 40, "first_fail_rate": 45, "verdict": "capacity"}, "steps": []}"#,
     )
     .unwrap();
-    let (code, text, err) = stampede(&[
-        "plan",
-        "--devices",
-        "100",
-        "--every",
-        "10s",
-        "--hold",
-        "10m",
-        "--price-request",
-        "1.00/M",
-        "--price-message",
-        "1.00/M",
-        "--price-connection-minute",
-        "0.25/M",
-        "--capacity",
-        &cap,
-        "--headroom",
-        "30%",
-        "-o",
-        &out,
-    ]);
+    let (code, text, err) = stampede(
+        &[
+            &HUNDRED[..],
+            &[
+                "--price-message",
+                "1.00/M",
+                "--price-connection-minute",
+                "0.25/M",
+                "--capacity",
+                &cap,
+                "--headroom",
+                "30%",
+                "-o",
+                &out,
+            ],
+        ]
+        .concat(),
+    );
     assert_eq!(code, 0, "{err}");
     assert_eq!(
         row(&text, "average rate"),
@@ -394,5 +407,40 @@ fn bad_input_exits_2_and_names_the_flag() {
         let (code, _, err) = stampede(&args);
         assert_eq!(code, 2, "{args:?}");
         assert!(err.contains(want), "{args:?}: {err}");
+    }
+}
+
+#[test]
+fn the_html_page_renders_in_chromium() {
+    let dir = tempfile::tempdir().unwrap();
+    let html = dir.path().join("plan.html");
+    let (code, _, err) = stampede(&[&HUNDRED[..], &["--html", html.to_str().unwrap()]].concat());
+    assert_eq!(code, 0, "{err}");
+    let text = std::fs::read_to_string(&html).unwrap();
+    report_support::assert_no_external_reference(&text, "");
+    let Some(dom) = report_support::browser_dom(&html, "plan_html") else {
+        return;
+    };
+    assert!(!dom.contains("Chart not drawn"), "{dom}");
+    for (id, legend) in [
+        ("traffic", "HTTP requests"),
+        ("connections", "opened"),
+        ("bytes", "down"),
+        ("cost", "cost"),
+    ] {
+        let at = dom
+            .find(&format!("data-chart=\"{id}\""))
+            .unwrap_or_else(|| panic!("no {id} chart"));
+        let svg = report_support::svgs(&dom[at..])[0];
+        assert!(svg.contains("<rect"), "{id}: no bars");
+        assert!(svg.contains(legend), "{id}: legend {legend:?} missing");
+    }
+    for text in [
+        "864,000",
+        "14,400",
+        "Side by side",
+        "peak, aligned: 100 check-ins",
+    ] {
+        assert!(dom.contains(text), "{text:?} missing");
     }
 }

@@ -84,6 +84,26 @@ pub struct Fleet {
     pub framing: Framing,
 }
 
+impl Fleet {
+    /// `devices` checking in every `every`, with the defaults of `stampede plan`:
+    /// aligned, 50 ms service time, 1 KiB payload and reply, WebSockets held all day,
+    /// a 60 s keep-alive idle timeout, peaks over 1 s, [`Framing::default`].
+    pub fn new(devices: u64, every: Duration) -> Fleet {
+        Fleet {
+            devices,
+            every,
+            jitter: Jitter::None,
+            service_time: Duration::from_millis(50),
+            payload: 1024,
+            reply: 1024,
+            hold: None,
+            keep_alive_timeout: Duration::from_secs(60),
+            window: Duration::from_secs(1),
+            framing: Framing::default(),
+        }
+    }
+}
+
 /// How a column's devices talk to the server.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -245,18 +265,11 @@ impl Column {
 pub(crate) mod tests {
     use super::*;
 
+    /// A fleet holding its WebSockets for 10 minutes.
     pub(crate) fn fleet(devices: u64, every_s: u64) -> Fleet {
         Fleet {
-            devices,
-            every: Duration::from_secs(every_s),
-            jitter: Jitter::None,
-            service_time: Duration::from_millis(50),
-            payload: 1024,
-            reply: 1024,
             hold: Some(Duration::from_secs(600)),
-            keep_alive_timeout: Duration::from_secs(60),
-            window: Duration::from_secs(1),
-            framing: Framing::default(),
+            ..Fleet::new(devices, Duration::from_secs(every_s))
         }
     }
 

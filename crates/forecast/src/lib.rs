@@ -3,19 +3,12 @@
 //!
 //! ```
 //! use std::time::Duration;
-//! use stampede_forecast::{forecast, Fleet, Framing, Jitter, Prices, Transport};
+//! use stampede_forecast::{forecast, Fleet, Prices, Transport};
 //!
+//! // 100 devices every 10 s, WebSockets held 10 minutes; the rest as `stampede plan`.
 //! let fleet = Fleet {
-//!     devices: 100,
-//!     every: Duration::from_secs(10),
-//!     jitter: Jitter::None,
-//!     service_time: Duration::from_millis(50),
-//!     payload: 1024,
-//!     reply: 1024,
 //!     hold: Some(Duration::from_secs(600)),
-//!     keep_alive_timeout: Duration::from_secs(60),
-//!     window: Duration::from_secs(1),
-//!     framing: Framing::default(),
+//!     ..Fleet::new(100, Duration::from_secs(10))
 //! };
 //! let f = forecast(&fleet, &Prices::default(), None);
 //! let poll = f.column(Transport::PollKeepAlive);

@@ -3,23 +3,16 @@
 
 use std::time::Duration;
 
-use stampede_forecast::{forecast, Capacity, Fleet, Framing, Jitter, Prices, PLAN_SCHEMA};
+use stampede_forecast::{forecast, Capacity, Fleet, Jitter, Prices, PLAN_SCHEMA};
 
 #[test]
 fn plans_fit_the_committed_schema() {
     let schema: serde_json::Value = serde_json::from_str(PLAN_SCHEMA).unwrap();
     let validator = jsonschema::validator_for(&schema).unwrap();
     let fleet = Fleet {
-        devices: 100,
-        every: Duration::from_secs(10),
         jitter: Jitter::Full,
-        service_time: Duration::from_millis(50),
-        payload: 1024,
         reply: 200,
-        hold: None,
-        keep_alive_timeout: Duration::from_secs(60),
-        window: Duration::from_secs(1),
-        framing: Framing::default(),
+        ..Fleet::new(100, Duration::from_secs(10))
     };
     let priced = Prices {
         request: Some("1.00/M".parse().unwrap()),

@@ -89,12 +89,10 @@ fn peak_line(p: &Peak) -> String {
     }
 }
 
-/// The forecast as a terminal table with the assumptions it rests on.
-pub fn render_forecast(f: &Forecast) -> String {
+/// The fleet in one line.
+pub(crate) fn fleet_line(f: &Forecast) -> String {
     let fl = &f.fleet;
-    let mut out = String::new();
-    let _ = writeln!(
-        out,
+    format!(
         "fleet: {} devices checking in every {}, {}; service time {} ms; payload {} B, reply {} B",
         count(fl.devices as f64),
         seconds(fl.every_s),
@@ -105,8 +103,11 @@ pub fn render_forecast(f: &Forecast) -> String {
         fl.service_time_ms,
         fl.payload_bytes,
         fl.reply_bytes
-    );
-    out.push('\n');
+    )
+}
+
+/// The side-by-side table: a header row, then one row per figure.
+pub(crate) fn rows(f: &Forecast) -> Vec<Vec<String>> {
     let cols: Vec<&Column> = Transport::ALL.iter().map(|t| f.column(*t)).collect();
     let mut rows = vec![std::iter::once(String::new())
         .chain(cols.iter().map(|c| title(c.transport, f)))
@@ -149,8 +150,13 @@ pub fn render_forecast(f: &Forecast) -> String {
     });
     add("cost per day", &|c| money(c.cost_per_day));
     add("cost per month", &|c| money(c.cost_per_month));
-    out.push_str(&layout(&rows));
-    out.push('\n');
+    rows
+}
+
+/// The peaks, the assumptions and the instances, one line each.
+pub(crate) fn notes(f: &Forecast) -> Vec<String> {
+    let fl = &f.fleet;
+    let mut out = Vec::new();
     let planned = f.planned_peak();
     for p in [&f.peaks.aligned, &f.peaks.jittered] {
         let mark = if std::ptr::eq(p, planned) {
@@ -158,24 +164,21 @@ pub fn render_forecast(f: &Forecast) -> String {
         } else {
             ""
         };
-        let _ = writeln!(out, "peak, {}{mark}", peak_line(p));
+        out.push(format!("peak, {}{mark}", peak_line(p)));
     }
-    let _ = writeln!(
-        out,
+    out.push(format!(
         "in flight: Little's law, average rate × {} ms; an aligned burst puts all {} devices in flight at once",
         fl.service_time_ms,
         count(fl.devices as f64)
-    );
-    let _ = writeln!(
-        out,
+    ));
+    out.push(format!(
         "bytes: payloads plus HTTP/1.1 heads of {} B per request and {} B per response (also the WebSocket upgrade's), WebSocket frame headers of {} B up (masked) and {} B down; TCP/IP and TLS not counted",
         fl.framing.request_head,
         fl.framing.response_head,
         ws_frame_header(fl.payload_bytes, true),
         ws_frame_header(fl.reply_bytes, false)
-    );
-    let _ = writeln!(
-        out,
+    ));
+    out.push(format!(
         "keep-alive: {}",
         if fl.every_s < fl.keep_alive_timeout_s {
             format!(
@@ -189,9 +192,8 @@ pub fn render_forecast(f: &Forecast) -> String {
                 seconds(fl.keep_alive_timeout_s)
             )
         }
-    );
-    let _ = writeln!(
-        out,
+    ));
+    out.push(format!(
         "WebSockets: one heartbeat and its reply per check-in (2 messages), {}",
         match fl.hold_s {
             Some(h) => format!(
@@ -200,7 +202,7 @@ pub fn render_forecast(f: &Forecast) -> String {
             ),
             None => "one connection per device all day".into(),
         }
-    );
+    ));
     let p = &f.prices;
     let mut priced = Vec::new();
     if let Some(x) = p.request {
@@ -212,15 +214,14 @@ pub fn render_forecast(f: &Forecast) -> String {
     if let Some(x) = p.connection_minute {
         priced.push(format!("WebSocket connection-minutes at {x}"));
     }
-    let _ = writeln!(
-        out,
+    out.push(format!(
         "cost: {}",
         if priced.is_empty() {
             "no price given (--price-request, --price-message, --price-connection-minute)".into()
         } else {
             priced.join(", ")
         }
-    );
+    ));
     if let Some(i) = &f.instances {
         let cap = &i.capacity;
         let text = match (i.instances, cap.last_pass_rate) {
@@ -248,7 +249,20 @@ pub fn render_forecast(f: &Forecast) -> String {
                 cap.verdict
             ),
         };
-        let _ = writeln!(out, "instances: {text}");
+        out.push(format!("instances: {text}"));
+    }
+    out
+}
+
+/// The forecast as a terminal table with the assumptions it rests on.
+pub fn render_forecast(f: &Forecast) -> String {
+    let mut out = fleet_line(f);
+    out.push_str("\n\n");
+    out.push_str(&layout(&rows(f)));
+    out.push('\n');
+    for line in notes(f) {
+        out.push_str(&line);
+        out.push('\n');
     }
     out
 }
