@@ -201,7 +201,7 @@ fn emit_run_check(
 #[test]
 fn the_polling_scenario_agrees_with_the_plan() {
     let t = target();
-    let url = format!("http://{}/echo?delay=100ms", t.addrs()[0]);
+    let url = format!("http://{}/echo?delay=250ms", t.addrs()[0]);
     let plan = [
         "--devices",
         "40",
@@ -210,7 +210,7 @@ fn the_polling_scenario_agrees_with_the_plan() {
         "--jitter",
         "full",
         "--service-time",
-        "100ms",
+        "250ms",
         "--payload",
         "300",
     ];
