@@ -20,7 +20,9 @@
 mod assemble;
 pub mod bottleneck;
 pub mod compare;
+pub mod figures;
 mod generator;
+pub mod per_day;
 mod summary;
 pub mod thresholds;
 

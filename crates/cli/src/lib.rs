@@ -10,6 +10,8 @@ mod args;
 mod capacity_cmd;
 mod check_cmd;
 mod demo;
+mod forecast_args;
+mod forecast_cmd;
 mod init_cmd;
 mod outputs;
 mod report_cmd;
@@ -83,6 +85,7 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Compare(a) => report_cmd::compare(a),
         Command::Check(a) => check_cmd::run(a),
         Command::Init(a) => init_cmd::run(a),
+        Command::Plan(a) => forecast_cmd::run(*a),
         Command::Capacity(a) => capacity_cmd::run(*a),
         Command::Usl(a) => usl_cmd::run(a),
     }

@@ -7,6 +7,8 @@ use stampede_analysis::Percentiles;
 
 use stampede_result::{Core, RunResult};
 
+pub(crate) use crate::units::{bytes, counted};
+
 pub(crate) const HEADERS: [&str; 13] = [
     "", "requests", "errors", "timeouts", "avg ms", "p50 ms", "p90 ms", "p99 ms", "p99.9 ms",
     "max ms", "err+to %", "rate/s", "proto",
@@ -110,16 +112,6 @@ fn phase_row(label: &str, p: &Percentiles) -> Vec<String> {
     cells.extend(latency_cells(p));
     cells
 }
-
-/// `1 connection`, `2 connections`: a count and its noun, singular for exactly one.
-pub(crate) fn counted(n: impl Into<u64>, noun: &str) -> String {
-    match n.into() {
-        1 => format!("1 {noun}"),
-        n => format!("{n} {noun}s"),
-    }
-}
-
-pub(crate) use crate::units::bytes;
 
 /// A row label, with `✗` when one of its thresholds failed.
 pub(crate) fn marked(r: &RunResult, scope: Option<&str>) -> String {
@@ -352,16 +344,8 @@ pub fn render_table(r: &RunResult) -> String {
         );
     }
     out.push_str(&crate::server::text(r, layout));
-    if c.model == "fleet" {
-        let per_day = 86_400.0 / r.summary.elapsed_s.max(1e-9);
-        let _ = writeln!(
-            out,
-            "per day at this rate: {:.0} requests, {} received, {} sent, {} connections opened",
-            r.summary.core.requests as f64 * per_day,
-            bytes((r.summary.core.bytes_received as f64 * per_day) as u64),
-            bytes((r.summary.core.bytes_sent as f64 * per_day) as u64),
-            (r.summary.core.connections_opened as f64 * per_day).round()
-        );
+    if let Some(d) = stampede_analysis::per_day::fleet_per_day(r) {
+        out.push_str(&crate::per_day::per_day_line(&d));
     }
     if !r.thresholds.is_empty() {
         let failed = r.thresholds.iter().filter(|t| !t.passed).count();

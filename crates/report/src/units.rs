@@ -1,6 +1,13 @@
-//! Numbers in their units' words, shared by the table and the HTML report.
+//! Counts and byte sizes for people.
 
-/// A byte count: `12.3 KiB`, `4.5 MiB`, `1.25 GiB`.
+/// `1 connection`, `2 connections`: a count and its noun, singular for exactly one.
+pub(crate) fn counted(n: impl Into<u64>, noun: &str) -> String {
+    match n.into() {
+        1 => format!("1 {noun}"),
+        n => format!("{n} {noun}s"),
+    }
+}
+
 pub(crate) fn bytes(b: u64) -> String {
     let b = b as f64;
     if b >= 1024.0 * 1024.0 * 1024.0 {
