@@ -3,7 +3,6 @@
 //! ports, stampede loading a private nginx. Every run is a few seconds long and every
 //! wait bounded; the servers are killed by PID at the end of each test.
 
-#[allow(dead_code)] // the shared helpers of the report tests; this test uses one
 mod report_support;
 #[allow(dead_code)] // the shared helpers of the external suites; this test uses a few
 mod support;
