@@ -51,7 +51,8 @@ fn source<'a>(run: &'a RunOutput, source: &str) -> &'a Value {
 
 /// An idle run (5 req/s) and a loaded run (64 connections back to back) against nginx,
 /// each scraping a node exporter: every default series is there with a value in each
-/// second, TCP sockets in use rise by the 64 connections, and CPU busy rises.
+/// second, TCP sockets in use rise by the 64 connections, and CPU busy rises by 10
+/// points (up to three idle/loaded pairs, for a machine shared with other work).
 #[test]
 fn node_exporter_shows_cpu_busy_rising_with_load() {
     let _serial = serial();
@@ -94,15 +95,17 @@ fn node_exporter_shows_cpu_busy_rising_with_load() {
         let loaded = run(&["-c", "64"]);
         let cpu = |r: &RunOutput| mean(&values(series(r, "cpu_busy")[0]));
         let tcp = |r: &RunOutput| mean(&values(series(r, "tcp_inuse")[0]));
-        // 64 connections are 128 sockets on loopback (both ends); 1 or 2 when idle.
-        assert!(
-            tcp(&loaded) >= tcp(&idle) + 64.0,
-            "tcp_inuse idle {} loaded {}",
+        eprintln!(
+            "cpu_busy mean idle {:.3} loaded {:.3}; tcp_inuse mean idle {:.1} loaded {:.1}",
+            cpu(&idle),
+            cpu(&loaded),
             tcp(&idle),
             tcp(&loaded)
         );
-        tries.push((cpu(&idle), cpu(&loaded)));
-        if cpu(&loaded) >= cpu(&idle) + 0.1 {
+        tries.push((cpu(&idle), cpu(&loaded), tcp(&idle), tcp(&loaded)));
+        // 64 connections are 128 sockets on loopback (both ends); other processes' sockets
+        // come and go, hence the margin of 64 (and the retries on a shared machine).
+        if cpu(&loaded) >= cpu(&idle) + 0.1 && tcp(&loaded) >= tcp(&idle) + 64.0 {
             // The table shows the series and where they came from.
             assert!(loaded.stdout.contains("cpu_busy"), "{}", loaded.stdout);
             assert!(
@@ -115,7 +118,10 @@ fn node_exporter_shows_cpu_busy_rising_with_load() {
             return;
         }
     }
-    panic!("CPU busy (mean of idle run, mean of loaded run) did not rise by 10 points: {tries:?}");
+    panic!(
+        "CPU busy did not rise by 10 points or TCP sockets in use by 64 \
+         (idle cpu, loaded cpu, idle tcp, loaded tcp): {tries:?}"
+    );
 }
 
 /// A Prometheus server scraping the node exporter every second answers `query_range`
