@@ -292,3 +292,36 @@ fn failing_endpoints_are_reported_and_the_run_goes_on() {
         "no series: the field is left out"
     );
 }
+
+/// Bad server-metrics flags are usage errors (exit 2) naming the flag, before any load.
+#[test]
+fn bad_server_metrics_flags_exit_2_naming_the_flag() {
+    let bin = env!("CARGO_BIN_EXE_stampede");
+    for (args, says) in [
+        (
+            vec![
+                "--server-metrics",
+                "http://127.0.0.1:9/metrics",
+                "--server-metric",
+                "up{job=node}",
+            ],
+            "'up{job=node}', column 8: expected '\"'",
+        ),
+        (
+            vec!["--server-metrics", "https://127.0.0.1:9/metrics"],
+            "only http:// is supported",
+        ),
+        (vec!["--query", "up"], "--prometheus <URL>"),
+        (vec!["--prometheus", "http://127.0.0.1:9"], "--query <EXPR>"),
+    ] {
+        let o = std::process::Command::new(bin)
+            .args(["run", "http://127.0.0.1:9/", "-d", "1s", "-q"])
+            .args(&args)
+            .stdin(std::process::Stdio::null())
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {err}");
+        assert!(err.contains(says), "{args:?}: {err}");
+    }
+}
