@@ -3,7 +3,6 @@
 //! second of the run; a gauge is read as it is; an endpoint that accepts and never answers
 //! costs each scrape its timeout, is counted, and the run still ends on time.
 
-#[allow(dead_code)]
 mod support;
 
 use std::io::{Read, Write};
