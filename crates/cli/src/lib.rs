@@ -14,6 +14,7 @@ mod outputs;
 mod report_cmd;
 mod run_cmd;
 mod run_flags;
+mod scale_cmd;
 mod scenario_cmd;
 mod target_cmd;
 
@@ -81,5 +82,6 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Compare(a) => report_cmd::compare(a),
         Command::Check(a) => check_cmd::run(a),
         Command::Init(a) => init_cmd::run(a),
+        Command::Scale(a) => scale_cmd::run(*a),
     }
 }

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use std::sync::Mutex;
 
-use stampede_experiment::{Control, Flow, LiveSecond, Observer, RunError, RunResult, Window};
+use stampede_experiment::{Control, Flow, LiveSecond, Observer, RunResult, Window};
 use stampede_plan::scenario::JourneyLoad;
 use stampede_plan::{Load, RateProfile, RunPlan, Workload};
 
@@ -57,6 +57,16 @@ impl ClosedSteps {
         })
     }
 
+    /// The warm-up of each step (whole seconds).
+    pub fn warmup(&self) -> Duration {
+        self.warmup
+    }
+
+    /// The measured window of each step (whole seconds).
+    pub fn duration(&self) -> Duration {
+        self.duration
+    }
+
     /// The plan of the step of size `n`.
     pub fn plan(&self, n: NonZeroUsize) -> RunPlan {
         let mut plan = self.base.clone();
@@ -89,11 +99,7 @@ impl StepRunner for ClosedSteps {
         let window = recorder.window.clone();
         let observers: Vec<Box<dyn Observer>> =
             vec![Box::new(recorder), Box::new(StopFlag(self.stop.clone()))];
-        let finished =
-            stampede_experiment::run(&plan, observers, &Control::new()).map_err(|e| match e {
-                RunError::Engine(e) => ScaleError::Run(e.to_string()),
-                other => ScaleError::Run(other.to_string()),
-            })?;
+        let finished = stampede_experiment::run(&plan, observers, &Control::new())?;
         let window = window
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);

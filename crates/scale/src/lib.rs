@@ -73,5 +73,5 @@ pub enum ScaleError {
     Plan(String),
     /// A step's run could not start or failed.
     #[error("a step's run failed: {0}")]
-    Run(String),
+    Run(#[from] stampede_experiment::RunError),
 }

@@ -1,0 +1,167 @@
+//! `stampede scale`: flags -> a base plan -> one closed-model step per N -> the fit, the
+//! table, JSON and HTML.
+
+use std::num::NonZeroUsize;
+use std::path::Path;
+use std::sync::Arc;
+
+use anyhow::Context;
+use stampede_experiment::{EngineError, RunError};
+use stampede_plan::{HttpVersion, Load, RequestSpec, RunPlan, Target, TlsOptions};
+use stampede_scale::{
+    render_scale, render_scale_html, sweep, ClosedSteps, ScaleDoc, ScaleError, StepDoc, SweepKind,
+};
+
+use crate::args::ScaleArgs;
+use crate::outputs::{check_writable, write_atomically};
+use crate::{UsageError, EXIT_ABORTED, EXIT_OK};
+
+fn usage(msg: impl Into<String>) -> anyhow::Error {
+    UsageError(msg.into()).into()
+}
+
+/// The plan every step copies (its load is replaced by each step's N).
+fn base_plan(a: &ScaleArgs) -> anyhow::Result<RunPlan> {
+    let one = Load::Closed {
+        connections: NonZeroUsize::MIN,
+    };
+    if crate::scenario_cmd::is_scenario(&a.url) {
+        let set = [
+            ("--method", a.method != "GET"),
+            ("--header", !a.headers.is_empty()),
+            ("--body", a.body.is_some()),
+            ("--http2", a.http2),
+            ("--insecure", a.insecure),
+            ("--cacert", a.cacert.is_some()),
+            ("--connect-to", !a.connect_to.is_empty()),
+        ];
+        if let Some((flag, _)) = set.iter().find(|(_, set)| *set) {
+            return Err(usage(format!(
+                "{flag} does not apply to a scenario file: set it in {} (see docs/scenarios.md)",
+                a.url
+            )));
+        }
+        let mut journeys =
+            stampede_scenario::load_file(Path::new(&a.url)).map_err(|e| usage(e.to_string()))?;
+        if let Some(url) = &a.base_url {
+            let base = Target::parse(url).map_err(|e| usage(format!("--base-url: {e}")))?;
+            journeys.targets[0].base = base;
+        }
+        let mut plan = RunPlan::scenario_builder(Arc::new(journeys)).timeout(a.timeout);
+        if let Some(n) = a.threads {
+            plan = plan.threads(n);
+        }
+        return plan.build().map_err(|e| usage(e.to_string()));
+    }
+    if a.base_url.is_some() {
+        return Err(usage("--base-url applies to scenario files only"));
+    }
+    let mut plan = RunPlan::builder(a.url.as_str())
+        .request(RequestSpec {
+            method: a.method.to_ascii_uppercase(),
+            headers: a.headers.clone(),
+            body: a.body.clone().unwrap_or_default().into_bytes(),
+        })
+        .load(one)
+        .connect_to(a.connect_to.clone())
+        .tls(TlsOptions {
+            insecure: a.insecure,
+            ca_file: a.cacert.clone(),
+            ..TlsOptions::default()
+        })
+        .http(if a.http2 {
+            HttpVersion::Http2 {
+                streams: NonZeroUsize::MIN,
+            }
+        } else {
+            HttpVersion::Http1
+        })
+        .timeout(a.timeout);
+    if let Some(n) = a.threads {
+        plan = plan.threads(n);
+    }
+    plan.build().map_err(|e| usage(e.to_string()))
+}
+
+/// A progress line for a measured step.
+fn step_line(s: &StepDoc) -> String {
+    let mut line = format!(
+        "stampede: N={}: {:.1} req/s, p50 {:.2} ms, p99 {:.2} ms, {} errors",
+        s.n, s.throughput, s.p50_ms, s.p99_ms, s.errors
+    );
+    if let Some(why) = &s.excluded {
+        line.push_str(&format!(" (left out: {why})"));
+    }
+    line
+}
+
+pub(crate) fn run(a: ScaleArgs) -> anyhow::Result<u8> {
+    for (flag, path) in [("--out", &a.out), ("--html", &a.html)] {
+        if let Some(path) = path {
+            check_writable(flag, path)?;
+        }
+    }
+    if a.duration.is_zero() {
+        return Err(usage("--duration must be positive"));
+    }
+    let base = base_plan(&a)?;
+    let subject = base.subject();
+    let control = stampede_experiment::Control::new();
+    crate::outputs::stop_on_signals(control.stop_flag())?;
+    let mut steps = ClosedSteps::new(base, a.warmup, a.duration, control.stop_flag().clone())
+        .map_err(|e| usage(e.to_string()))?;
+    let (warmup, measured) = (steps.warmup(), steps.duration());
+    if !a.quiet {
+        eprintln!(
+            "stampede: scale {subject}: {} steps (N={}), each {}s warm-up + {}s measured",
+            a.concurrency.0.len(),
+            a.concurrency
+                .0
+                .iter()
+                .map(|n| n.to_string())
+                .collect::<Vec<_>>()
+                .join(","),
+            warmup.as_secs(),
+            measured.as_secs()
+        );
+    }
+    let quiet = a.quiet;
+    let measured_steps = sweep(&a.concurrency.0, &mut steps, &mut |s| {
+        if !quiet {
+            eprintln!("{}", step_line(s));
+        }
+    })
+    .map_err(|e| match e {
+        ScaleError::Run(RunError::Engine(
+            e @ (EngineError::Resolve { .. } | EngineError::Tls(_)),
+        )) => usage(e.to_string()),
+        other => anyhow::Error::new(other),
+    })?;
+    let aborted = measured_steps.len() < a.concurrency.0.len()
+        || measured_steps.iter().any(|s| s.result.aborted);
+    let doc = ScaleDoc::new(
+        SweepKind::Concurrency,
+        subject,
+        warmup.as_secs_f64(),
+        measured.as_secs_f64(),
+        measured_steps,
+    );
+    print!("{}", render_scale(&doc));
+    if let Some(path) = &a.out {
+        write_atomically(path, &doc.to_json())
+            .with_context(|| format!("writing {}", path.display()))?;
+    }
+    if let Some(path) = &a.html {
+        let from = a
+            .out
+            .as_ref()
+            .map_or_else(|| "stampede scale".to_string(), |p| p.display().to_string());
+        write_atomically(path, &render_scale_html(&doc, &from))
+            .with_context(|| format!("writing the HTML page {}", path.display()))?;
+    }
+    if aborted {
+        eprintln!("stampede: the sweep was stopped before its last step");
+        return Ok(EXIT_ABORTED);
+    }
+    Ok(EXIT_OK)
+}
