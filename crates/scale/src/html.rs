@@ -13,7 +13,12 @@ const CURVE_POINTS: usize = 200;
 /// Renders the page; `source` names what it was rendered from (a file, or "this sweep").
 pub fn render_scale_html(doc: &ScaleDoc, source: &str) -> String {
     let mut page = Page::new("Will it scale?", &doc.subject);
-    let class = if doc.fit.is_some() { "ok" } else { "warn" };
+    // Green only for a linear sweep: a ceiling or a peak is news to act on.
+    let class = if doc.shape == Some(stampede_usl::Shape::Linear) {
+        "ok"
+    } else {
+        "warn"
+    };
     page.para(class, &doc.verdict);
     if let Some(f) = &doc.fit {
         let peak = f.peak_n.map_or_else(|| "none (κ=0)".to_string(), sig);
