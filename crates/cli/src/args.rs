@@ -209,6 +209,19 @@ pub struct RunArgs {
     pub output: OutputArgs,
 }
 
+fn percent(s: &str) -> Result<f64, String> {
+    let v = match s.strip_suffix('%') {
+        Some(p) => p.trim().parse::<f64>().map(|p| p / 100.0),
+        None => s.trim().parse::<f64>(),
+    }
+    .map_err(|_| format!("'{s}' is not a share (use e.g. 5% or 0.05)"))?;
+    if v > 0.0 && v < 1.0 {
+        Ok(v)
+    } else {
+        Err(format!("'{s}' must be between 0% and 100%"))
+    }
+}
+
 /// The steps of a sweep, in order (`--concurrency 1,2,4`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StepList(pub Vec<std::num::NonZeroUsize>);
@@ -228,9 +241,35 @@ pub struct ScaleArgs {
     pub url: String,
     /// The steps: concurrent connections (or virtual users) of each, increasing, e.g.
     /// 1,2,4,8,16,32,64.
-    #[arg(long, value_name = "N,N,...", value_parser = steps, required = true)]
-    pub concurrency: StepList,
-    /// Measured time of each step, after its warm-up (whole seconds, rounded up).
+    #[arg(long, value_name = "N,N,...", value_parser = steps, required_unless_present = "instances", conflicts_with = "instances")]
+    pub concurrency: Option<StepList>,
+    /// Instance sweep: step k sends to the first k --connect-to addresses, and its
+    /// throughput is the capacity at the --slo found by a capacity search, e.g. 1,2,3,4.
+    #[arg(long, value_name = "K,K,...", value_parser = steps, requires = "slos")]
+    pub instances: Option<StepList>,
+    /// Instance sweep: an SLO every capacity step must meet (repeatable), e.g.
+    /// "p99 < 200ms", "error_rate < 1%".
+    #[arg(long = "slo", value_name = "EXPR", value_parser = criterion)]
+    pub slos: Vec<stampede_plan::Threshold>,
+    /// Instance sweep: the rate the first capacity search starts at (later ones start at
+    /// the last capacity scaled to their instance count).
+    #[arg(long, value_parser = rate, default_value = "100", value_name = "REQ/S")]
+    pub start: f64,
+    /// Instance sweep: never offer more than this rate.
+    #[arg(long, value_parser = rate, value_name = "REQ/S")]
+    pub max_rate: Option<f64>,
+    /// Instance sweep: never offer less than this rate (the search's descent stops there).
+    #[arg(long, value_parser = rate, default_value = "1", value_name = "REQ/S")]
+    pub min_rate: f64,
+    /// Instance sweep: a capacity is found when (first failing - last passing rate) / last
+    /// passing rate is at most this, e.g. 5%.
+    #[arg(long, value_parser = percent, default_value = "5%")]
+    pub precision: f64,
+    /// Instance sweep: at most this many steps per capacity search.
+    #[arg(long, default_value_t = 12)]
+    pub max_steps: usize,
+    /// Measured time of each step, after its warm-up (whole seconds, rounded up); for an
+    /// instance sweep, each capacity step's window (at least 5s).
     #[arg(short = 'd', long, value_parser = duration, default_value = "10s")]
     pub duration: Duration,
     /// Warm-up of each step, dropped before its measured window (whole seconds, rounded

@@ -1,31 +1,52 @@
-//! `stampede scale`: flags -> a base plan -> one closed-model step per N -> the fit, the
-//! table, JSON and HTML.
+//! `stampede scale`: flags -> a base plan -> one closed-model step per N (or one capacity
+//! search per instance count) -> the fit, the table, JSON and HTML.
 
 use std::num::NonZeroUsize;
 use std::path::Path;
 use std::sync::Arc;
 
 use anyhow::Context;
+use stampede_capacity::Settings;
 use stampede_experiment::{EngineError, RunError};
-use stampede_plan::{HttpVersion, Load, RequestSpec, RunPlan, Target, TlsOptions};
+use stampede_plan::{
+    Arrival, HttpVersion, Load, RateProfile, RequestSpec, RunPlan, Target, TlsOptions,
+};
 use stampede_scale::{
-    render_scale, render_scale_html, sweep, ClosedSteps, ScaleDoc, ScaleError, StepDoc, SweepKind,
+    render_scale, render_scale_html, sweep, ClosedSteps, InstanceSteps, ScaleDoc, ScaleError,
+    StepDoc, StepRunner, SweepKind,
 };
 
 use crate::args::ScaleArgs;
 use crate::outputs::{check_writable, write_atomically};
 use crate::{UsageError, EXIT_ABORTED, EXIT_OK};
 
+/// Open-model connection cap of an instance sweep's capacity searches.
+const DEFAULT_MAX_CONNECTIONS: usize = 1000;
+
 fn usage(msg: impl Into<String>) -> anyhow::Error {
     UsageError(msg.into()).into()
 }
 
-/// The plan every step copies (its load is replaced by each step's N).
+/// The plan every step copies (its load is replaced by each step's N, or its rate by the
+/// capacity search): closed-model, or open-model for an instance sweep.
 fn base_plan(a: &ScaleArgs) -> anyhow::Result<RunPlan> {
-    let one = Load::Closed {
-        connections: NonZeroUsize::MIN,
+    let one = if a.instances.is_some() {
+        Load::Open {
+            profile: RateProfile::constant(a.start),
+            arrival: Arrival::Uniform,
+            max_connections: NonZeroUsize::new(DEFAULT_MAX_CONNECTIONS).expect("non-zero"),
+        }
+    } else {
+        Load::Closed {
+            connections: NonZeroUsize::MIN,
+        }
     };
     if crate::scenario_cmd::is_scenario(&a.url) {
+        if a.instances.is_some() {
+            return Err(usage(
+                "--instances searches the capacity of a URL; a scenario file is not supported yet",
+            ));
+        }
         let set = [
             ("--method", a.method != "GET"),
             ("--header", !a.headers.is_empty()),
@@ -108,15 +129,70 @@ pub(crate) fn run(a: ScaleArgs) -> anyhow::Result<u8> {
     let subject = base.subject();
     let control = stampede_experiment::Control::new();
     crate::outputs::stop_on_signals(control.stop_flag())?;
-    let mut steps = ClosedSteps::new(base, a.warmup, a.duration, control.stop_flag().clone())
-        .map_err(|e| usage(e.to_string()))?;
-    let (warmup, measured) = (steps.warmup(), steps.duration());
-    if !a.quiet {
+    let stop = control.stop_flag().clone();
+    let quiet = a.quiet;
+    let (kind, list, mut runner, warmup, measured): (_, _, Box<dyn StepRunner>, _, _) = match (
+        &a.concurrency,
+        &a.instances,
+    ) {
+        (_, Some(list)) => {
+            if let Some(&k) = list.0.iter().find(|k| k.get() > a.connect_to.len()) {
+                return Err(usage(format!(
+                        "--instances {k}: only {} instance addresses were given (--connect-to, repeated)",
+                        a.connect_to.len()
+                    )));
+            }
+            let settings = Settings {
+                start: a.start,
+                max_rate: a.max_rate,
+                min_rate: a.min_rate,
+                precision: a.precision,
+                max_steps: a.max_steps,
+            };
+            let on_step = Box::new(move |k: usize, s: &stampede_capacity::StepDoc| {
+                if !quiet {
+                    eprintln!(
+                            "stampede: {k} instance(s): step {} ({:?}) {:.1} req/s offered, {:.1} achieved: {:?}",
+                            s.index, s.phase, s.offered_rate, s.achieved_rate, s.verdict
+                        );
+                }
+            });
+            let steps = InstanceSteps::new(
+                base,
+                a.connect_to.clone(),
+                a.slos.clone(),
+                settings,
+                a.warmup,
+                a.duration,
+                stop,
+                on_step,
+            )
+            .map_err(|e| usage(e.to_string()))?;
+            (
+                SweepKind::Instances,
+                list,
+                Box::new(steps),
+                a.warmup,
+                a.duration,
+            )
+        }
+        (Some(list), None) => {
+            let steps = ClosedSteps::new(base, a.warmup, a.duration, stop)
+                .map_err(|e| usage(e.to_string()))?;
+            let (w, d) = (steps.warmup(), steps.duration());
+            (SweepKind::Concurrency, list, Box::new(steps), w, d)
+        }
+        (None, None) => return Err(usage("--concurrency or --instances is required")),
+    };
+    if !quiet {
+        let what = match kind {
+            SweepKind::Concurrency => "N",
+            SweepKind::Instances => "instances",
+        };
         eprintln!(
-            "stampede: scale {subject}: {} steps (N={}), each {}s warm-up + {}s measured",
-            a.concurrency.0.len(),
-            a.concurrency
-                .0
+            "stampede: scale {subject}: {} steps ({what}={}), each {}s warm-up + {}s measured",
+            list.0.len(),
+            list.0
                 .iter()
                 .map(|n| n.to_string())
                 .collect::<Vec<_>>()
@@ -125,8 +201,7 @@ pub(crate) fn run(a: ScaleArgs) -> anyhow::Result<u8> {
             measured.as_secs()
         );
     }
-    let quiet = a.quiet;
-    let measured_steps = sweep(&a.concurrency.0, &mut steps, &mut |s| {
+    let measured_steps = sweep(&list.0, runner.as_mut(), &mut |s| {
         if !quiet {
             eprintln!("{}", step_line(s));
         }
@@ -137,10 +212,10 @@ pub(crate) fn run(a: ScaleArgs) -> anyhow::Result<u8> {
         )) => usage(e.to_string()),
         other => anyhow::Error::new(other),
     })?;
-    let aborted = measured_steps.len() < a.concurrency.0.len()
-        || measured_steps.iter().any(|s| s.result.aborted);
+    let aborted =
+        measured_steps.len() < list.0.len() || measured_steps.iter().any(StepDoc::stopped);
     let doc = ScaleDoc::new(
-        SweepKind::Concurrency,
+        kind,
         subject,
         warmup.as_secs_f64(),
         measured.as_secs_f64(),

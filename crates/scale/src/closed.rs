@@ -12,7 +12,7 @@ use stampede_experiment::{Control, Flow, LiveSecond, Observer, RunResult, Window
 use stampede_plan::scenario::JourneyLoad;
 use stampede_plan::{Load, RateProfile, RunPlan, Workload};
 
-use crate::{ScaleError, StepRunner};
+use crate::{ScaleError, StepDoc, StepRunner};
 
 /// Runs each step as a closed-model run of `warmup + duration` (the warm-up counted in
 /// whole seconds, rounded up) on a copy of a base plan whose load is replaced: `N` keep-alive connections for a URL, `N` virtual users for a
@@ -91,9 +91,16 @@ impl ClosedSteps {
 }
 
 impl StepRunner for ClosedSteps {
-    /// Runs the step for `warmup + duration` and returns the result document of the
+    /// Runs the step for `warmup + duration` and judges the result document of the
     /// seconds after the warm-up (the window), marked aborted when the step was stopped.
-    fn run_step(&mut self, n: NonZeroUsize) -> Result<RunResult, ScaleError> {
+    fn run_step(&mut self, n: NonZeroUsize) -> Result<StepDoc, ScaleError> {
+        Ok(StepDoc::judge(n.get() as u64, self.window(n)?))
+    }
+}
+
+impl ClosedSteps {
+    /// The result document of the window of the step of size `n`.
+    fn window(&mut self, n: NonZeroUsize) -> Result<RunResult, ScaleError> {
         let plan = self.plan(n);
         let recorder = Measured::new(self.warmup, self.duration);
         let window = recorder.window.clone();
@@ -119,7 +126,7 @@ impl StepRunner for ClosedSteps {
 }
 
 /// Stops the step under way once the flag is set.
-struct StopFlag(Arc<AtomicBool>);
+pub(crate) struct StopFlag(pub(crate) Arc<AtomicBool>);
 
 impl Observer for StopFlag {
     fn on_second(&mut self, _live: &LiveSecond<'_>) -> Flow {

@@ -14,7 +14,7 @@
 //!
 //! ```
 //! use std::num::NonZeroUsize;
-//! use stampede_scale::{parse_steps, sweep, ScaleDoc, ScaleError, StepRunner, SweepKind};
+//! use stampede_scale::{parse_steps, sweep, ScaleDoc, ScaleError, StepDoc, StepRunner, SweepKind};
 //! # use stampede_result::RunResult;
 //! # fn a_result_of(n: usize) -> RunResult {
 //! #     let mut r = RunResult::from_json(include_str!("../../result/tests/fixtures/v1-result.json")).unwrap();
@@ -29,8 +29,8 @@
 //! /// A system measured some other way (here: made up).
 //! struct Simulated;
 //! impl StepRunner for Simulated {
-//!     fn run_step(&mut self, n: NonZeroUsize) -> Result<RunResult, ScaleError> {
-//!         Ok(a_result_of(n.get()))
+//!     fn run_step(&mut self, n: NonZeroUsize) -> Result<StepDoc, ScaleError> {
+//!         Ok(StepDoc::judge(n.get() as u64, a_result_of(n.get())))
 //!     }
 //! }
 //!
@@ -46,6 +46,7 @@
 mod closed;
 mod doc;
 mod html;
+mod instances;
 mod render;
 mod step;
 mod steps;
@@ -55,6 +56,7 @@ mod verdict;
 pub use closed::ClosedSteps;
 pub use doc::{ScaleDoc, SweepKind, SCALE_SCHEMA, SCALE_SCHEMA_VERSION};
 pub use html::render_scale_html;
+pub use instances::{InstanceSteps, OnSearchStep};
 pub use render::{render_scale, render_steps};
 pub use step::StepDoc;
 pub use steps::{parse_steps, MAX_STEPS};

@@ -1,6 +1,7 @@
 //! One step of a sweep: its measured window judged into the figures the fit uses.
 
 use serde::{Deserialize, Serialize};
+use stampede_capacity::CapacityDoc;
 use stampede_result::RunResult;
 
 /// One step of a sweep, as written in `steps[]` of the scale document.
@@ -27,8 +28,13 @@ pub struct StepDoc {
     pub predicted: Option<f64>,
     /// `throughput − predicted` (req/s); `null` without a fit.
     pub residual: Option<f64>,
-    /// The step's full result document, of its measured window (warm-up dropped).
-    pub result: RunResult,
+    /// The step's full result document, of its measured window (warm-up dropped); for an
+    /// instance step, the window of the last passing step of its capacity search. `null`
+    /// only when a search was stopped before its first step.
+    pub result: Option<RunResult>,
+    /// Instance steps: the whole capacity search (`stampede capacity --out`'s document).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub capacity: Option<CapacityDoc>,
 }
 
 impl StepDoc {
@@ -54,8 +60,14 @@ impl StepDoc {
             excluded,
             predicted: None,
             residual: None,
-            result,
+            result: Some(result),
+            capacity: None,
         }
+    }
+
+    /// True when the step was stopped (Ctrl-C): a sweep ends after it.
+    pub fn stopped(&self) -> bool {
+        self.result.as_ref().is_none_or(|r| r.aborted)
     }
 
     /// True when the fit uses this step.

@@ -2,20 +2,19 @@
 
 use std::num::NonZeroUsize;
 
-use stampede_result::RunResult;
-
 use crate::{ScaleError, StepDoc};
 
-/// Measures one step: runs the system at size `n` and returns the result document of the
-/// step's measured window. [`ClosedSteps`](crate::ClosedSteps) does it with closed-model
-/// runs; tests use simulated systems.
+/// Measures one step: runs the system at size `n` and judges it.
+/// [`ClosedSteps`](crate::ClosedSteps) runs closed-model steps judged on their window
+/// ([`StepDoc::judge`]), [`InstanceSteps`](crate::InstanceSteps) searches the capacity of
+/// the first `n` instances; tests use simulated systems.
 pub trait StepRunner {
     /// Runs the step of size `n`.
-    fn run_step(&mut self, n: NonZeroUsize) -> Result<RunResult, ScaleError>;
+    fn run_step(&mut self, n: NonZeroUsize) -> Result<StepDoc, ScaleError>;
 }
 
-/// Runs every step of `steps` in order, judging each (see [`StepDoc::judge`]) and handing
-/// it to `on_step` as soon as it is measured. A step that was stopped (the user pressed
+/// Runs every step of `steps` in order, handing each to `on_step` as soon as it is
+/// measured. A step that was stopped (the user pressed
 /// Ctrl-C) ends the sweep: the steps measured so far are returned.
 pub fn sweep(
     steps: &[NonZeroUsize],
@@ -24,9 +23,9 @@ pub fn sweep(
 ) -> Result<Vec<StepDoc>, ScaleError> {
     let mut out = Vec::with_capacity(steps.len());
     for &n in steps {
-        let step = StepDoc::judge(n.get() as u64, runner.run_step(n)?);
+        let step = runner.run_step(n)?;
         on_step(&step);
-        let stopped = step.result.aborted;
+        let stopped = step.stopped();
         out.push(step);
         if stopped {
             break;

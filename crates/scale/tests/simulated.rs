@@ -46,8 +46,11 @@ impl Knobs {
 }
 
 impl StepRunner for Knobs {
-    fn run_step(&mut self, n: NonZeroUsize) -> Result<RunResult, ScaleError> {
-        Ok(window(self.throughput(n.get())))
+    fn run_step(&mut self, n: NonZeroUsize) -> Result<StepDoc, ScaleError> {
+        Ok(StepDoc::judge(
+            n.get() as u64,
+            window(self.throughput(n.get())),
+        ))
     }
 }
 
@@ -119,9 +122,10 @@ fn a_serial_section_flattens_at_one_over_s() {
 fn amdahl_data_give_sigma_back() {
     struct Amdahl;
     impl StepRunner for Amdahl {
-        fn run_step(&mut self, n: NonZeroUsize) -> Result<RunResult, ScaleError> {
-            let n = n.get() as f64;
-            Ok(window(100.0 * n / (1.0 + 0.05 * (n - 1.0))))
+        fn run_step(&mut self, n: NonZeroUsize) -> Result<StepDoc, ScaleError> {
+            let x = n.get() as f64;
+            let r = window(100.0 * x / (1.0 + 0.05 * (x - 1.0)));
+            Ok(StepDoc::judge(n.get() as u64, r))
         }
     }
     let doc = measure(&mut Amdahl, STEPS);
@@ -169,8 +173,8 @@ fn a_coherency_delay_is_retrograde_with_kappa_c_over_d() {
 fn steps_the_generator_could_not_drive_are_left_out() {
     struct Saturated(Knobs);
     impl StepRunner for Saturated {
-        fn run_step(&mut self, n: NonZeroUsize) -> Result<RunResult, ScaleError> {
-            let mut r = self.0.run_step(n)?;
+        fn run_step(&mut self, n: NonZeroUsize) -> Result<StepDoc, ScaleError> {
+            let mut r = window(self.0.throughput(n.get()));
             if n.get() == 32 {
                 // What an overloaded generator reports: a third of the throughput.
                 r.summary.core.requests /= 3;
@@ -180,7 +184,7 @@ fn steps_the_generator_could_not_drive_are_left_out() {
                     effect: None,
                 });
             }
-            Ok(r)
+            Ok(StepDoc::judge(n.get() as u64, r))
         }
     }
     let doc = measure(
