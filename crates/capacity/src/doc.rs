@@ -116,6 +116,9 @@ pub struct StepDoc {
     pub reason: Option<String>,
     /// Every SLO as judged over the window.
     pub slos: Vec<ThresholdOutcome>,
+    /// Seconds the search paused sending after this (failing) step, until every request
+    /// in flight had finished (at most the request timeout and a second).
+    pub recovery_s: u64,
     /// The window's full result document.
     pub result: RunResult,
 }

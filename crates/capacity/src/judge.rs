@@ -2,17 +2,19 @@
 //! and could the generator send what was offered? Pure: unit-tested on constructed data.
 //!
 //! The order matters. A failed SLO is the service's failure unless the generator's own
-//! lateness accounts for the latency (then nothing about the service can be said). When
-//! the SLOs hold, a shortfall of *sends* (late, dropped for want of a free connection) is
-//! the generator's limit, while a shortfall of *responses* with every request sent is the
-//! service not keeping up: a normal failing step.
+//! lateness accounts for it: latency counts from the intended send time, so a latency
+//! SLO that would hold with the send lag taken off says nothing about the service. When
+//! the SLOs hold, a shortfall of *sends* (dropped for want of a free connection, or not
+//! sent at all) is the generator's limit, while a shortfall of *responses* with every
+//! request sent is the service not keeping up: a normal failing step. A pass with every
+//! request sent stands even when sends were late: lateness only makes latency look worse.
 
 use std::time::Duration;
 
 use stampede_analysis::thresholds::{evaluate, ThresholdOutcome};
 use stampede_metrics::Stats;
 use stampede_plan::Threshold;
-use stampede_result::{GeneratorWarning, WarningKind};
+use stampede_result::GeneratorWarning;
 
 use crate::controller::StepOutcome;
 
@@ -43,6 +45,8 @@ pub struct StepFacts<'a> {
     pub warnings: &'a [GeneratorWarning],
     /// The connection (or virtual-user) cap, to name it when it was reached.
     pub max_connections: Option<usize>,
+    /// The p99 of how late sends left (ms): how much of the latency is the generator's.
+    pub send_lag_p99_ms: f64,
 }
 
 /// A step's verdict.
@@ -99,40 +103,51 @@ pub fn judge(slos: &[Threshold], f: &StepFacts<'_>) -> Judgement {
     } else {
         1.0
     };
-    let failed: Vec<String> = outcomes
-        .iter()
-        .filter(|o| !o.passed)
-        .map(describe)
-        .collect();
-    // Latency counts from the intended send time: a generator that sends late makes the
-    // service look slow. Such a step says nothing about the service.
-    let lagging: Vec<String> = f
-        .warnings
-        .iter()
-        .filter(|w| matches!(w.kind, WarningKind::LateSends { .. }))
-        .filter(|w| w.effect.is_none_or(|e| !e.is_negligible()))
-        .map(GeneratorWarning::explain)
-        .collect();
     let verdict = |outcome, reason: Option<String>| Judgement {
         outcome,
         slos: outcomes.clone(),
         reason,
         achieved,
     };
-    if !failed.is_empty() && lagging.is_empty() {
-        let mut reason = failed.join("; ");
+    // Latency counts from the intended send time, so a generator that sent late makes
+    // the service look slower by up to its send lag. A failed latency SLO is the
+    // service's only when it still fails with the send lag taken off.
+    type Failed<'a> = Vec<(&'a ThresholdOutcome, &'a Threshold)>;
+    let (service, lag_explained): (Failed<'_>, Failed<'_>) = outcomes
+        .iter()
+        .zip(slos)
+        .filter(|(o, _)| !o.passed)
+        .partition(|(o, t)| match o.observed {
+            Some(v) if t.metric.is_latency() => !t.holds((v - f.send_lag_p99_ms).max(0.0)),
+            _ => true,
+        });
+    if !service.is_empty() {
+        let mut reason: Vec<String> = service.iter().map(|(o, _)| describe(o)).collect();
         if f.dropped > 0 {
-            reason.push_str(&format!(
-                "; {} arrivals dropped with every connection busy",
+            reason.push(format!(
+                "{} arrivals dropped with every connection busy",
                 f.dropped
             ));
         }
-        return verdict(StepOutcome::Fail, Some(reason));
+        return verdict(StepOutcome::Fail, Some(reason.join("; ")));
     }
-    if sent_share < ACHIEVED_SHARE || !lagging.is_empty() {
+    if !lag_explained.is_empty() {
+        let failed: Vec<String> = lag_explained.iter().map(|(o, _)| describe(o)).collect();
+        let mut why = format!(
+            "{}, but the generator's send lag (p99 {:.2} ms) accounts for it",
+            failed.join("; "),
+            f.send_lag_p99_ms
+        );
+        for w in f.warnings {
+            why.push_str("; ");
+            why.push_str(&w.explain());
+        }
+        return verdict(StepOutcome::GeneratorLimited, Some(why));
+    }
+    if sent_share < ACHIEVED_SHARE {
         return verdict(
             StepOutcome::GeneratorLimited,
-            Some(generator_reason(f, scheduled, &lagging)),
+            Some(generator_reason(f, scheduled)),
         );
     }
     if achieved < ACHIEVED_SHARE * f.offered {
@@ -159,7 +174,7 @@ fn describe(o: &ThresholdOutcome) -> String {
 }
 
 /// Why the generator could not drive a step.
-fn generator_reason(f: &StepFacts<'_>, scheduled: f64, lagging: &[String]) -> String {
+fn generator_reason(f: &StepFacts<'_>, scheduled: f64) -> String {
     let sent = format!(
         "sent {} of {:.0} scheduled ({:.1}%)",
         f.sends,
@@ -178,13 +193,7 @@ fn generator_reason(f: &StepFacts<'_>, scheduled: f64, lagging: &[String]) -> St
             f.dropped
         );
     }
-    let mut why: Vec<String> = lagging.to_vec();
-    why.extend(
-        f.warnings
-            .iter()
-            .filter(|w| matches!(w.kind, WarningKind::CpuSaturated { .. }))
-            .map(GeneratorWarning::explain),
-    );
+    let why: Vec<String> = f.warnings.iter().map(GeneratorWarning::explain).collect();
     if why.is_empty() {
         sent
     } else {
@@ -195,7 +204,7 @@ fn generator_reason(f: &StepFacts<'_>, scheduled: f64, lagging: &[String]) -> St
 #[cfg(test)]
 mod tests {
     use super::*;
-    use stampede_result::{LagEffect, WarningCause};
+    use stampede_result::{LagEffect, WarningCause, WarningKind};
 
     fn stats(requests: u64, errors: u64, latency_ms: u64) -> Stats {
         let mut s = Stats::new();
@@ -225,6 +234,7 @@ mod tests {
             per_request: true,
             warnings,
             max_connections: Some(1000),
+            send_lag_p99_ms: 0.0,
         }
     }
 
@@ -317,14 +327,29 @@ mod tests {
             cause: WarningCause::CpuContention,
             effect: LagEffect::new(250.0, 300.0),
         }];
-        let j = judge(&slos(&["p99 < 200ms"]), &facts(&s, 5000, 0, &late));
+        let lag = |ms| StepFacts {
+            send_lag_p99_ms: ms,
+            ..facts(&s, 5000, 0, &late)
+        };
+        let j = judge(&slos(&["p99 < 200ms"]), &lag(250.0));
         assert_eq!(j.outcome, StepOutcome::GeneratorLimited);
-        assert!(j.reason.unwrap().contains("CPU contention"));
+        let reason = j.reason.unwrap();
+        assert!(
+            reason.contains("send lag (p99 250.00 ms) accounts for it"),
+            "{reason}"
+        );
+        assert!(reason.contains("CPU contention"), "{reason}");
+        // A lag too small to explain the failure: the service failed.
+        let j = judge(&slos(&["p99 < 200ms"]), &lag(20.0));
+        assert_eq!(j.outcome, StepOutcome::Fail);
+        // Late sends under a passing SLO with everything sent: the pass stands.
+        let j = judge(&slos(&["p99 < 400ms"]), &lag(250.0));
+        assert_eq!(j.outcome, StepOutcome::Pass);
     }
 
     #[test]
     fn stability_needs_five_calm_seconds() {
-        assert_eq!(stability(&[1000, 1000, 1000, 1000]).1, false);
+        assert!(!stability(&[1000, 1000, 1000, 1000]).1);
         assert!(stability(&[1000, 990, 1010, 1000, 1005]).1);
         let (cv, stable) = stability(&[1000, 100, 1000, 100, 1000]);
         assert!(!stable && cv.unwrap() > 0.25);

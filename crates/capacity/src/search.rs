@@ -1,7 +1,9 @@
 //! The search as one steered run: a [`Steerer`] observer holds the controller, watches
 //! every second, discards each step's warm-up, judges the step on its own window, and
 //! sets the next rate through the run's control, so connections stay open from one step
-//! to the next.
+//! to the next. After a failing step it first pauses sending until every request in
+//! flight has finished: an overloaded service's queue would otherwise make the next,
+//! lower step fail too.
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -49,12 +51,22 @@ struct Shared {
     conclusion: Option<Conclusion>,
 }
 
+/// The pause after a failing step: nothing is sent until every request in flight has
+/// finished (at most the request timeout and a second), so that the next step does not
+/// inherit the failing step's queue.
+#[derive(Debug)]
+struct Recovery {
+    next: (f64, Phase),
+    seconds: u64,
+}
+
 /// The observer that runs the search.
 struct Steerer {
     spec: SearchSpec,
     controller: Controller,
     control: Option<Arc<Control>>,
     current: Current,
+    recovering: Option<Recovery>,
     shared: Arc<Mutex<Shared>>,
     on_step: OnStep,
 }
@@ -64,6 +76,12 @@ fn secs(d: Duration) -> u64 {
 }
 
 impl Steerer {
+    fn set_rate(&self, rate: f64) {
+        if let Some(c) = &self.control {
+            c.set_rate(rate);
+        }
+    }
+
     fn begin(&mut self, rate: f64, phase: Phase) {
         self.current = Current {
             rate,
@@ -100,6 +118,7 @@ impl Steerer {
                 per_request: per_request(&plan),
                 warnings: &result.generator.warnings,
                 max_connections: max_connections(&plan),
+                send_lag_p99_ms: window.generator().schedule_lag.quantile_ms(0.99),
             },
         );
         let step = StepDoc {
@@ -118,6 +137,7 @@ impl Steerer {
             },
             reason: j.reason,
             slos: j.slos,
+            recovery_s: 0,
             result,
         };
         (self.on_step)(&step);
@@ -132,6 +152,21 @@ impl Observer for Steerer {
     }
 
     fn on_second(&mut self, live: &LiveSecond<'_>) -> Flow {
+        if let Some(r) = self.recovering.as_mut() {
+            r.seconds += 1;
+            let in_flight = live.generator.sends.saturating_sub(live.total.requests);
+            if in_flight > 0 && r.seconds < secs(self.spec.plan.timeout) + 1 {
+                return Flow::Continue;
+            }
+            let (seconds, (rate, phase)) = (r.seconds, r.next);
+            self.recovering = None;
+            if let Some(step) = self.shared.lock().expect("capacity lock").steps.last_mut() {
+                step.recovery_s = seconds;
+            }
+            self.set_rate(rate);
+            self.begin(rate, phase);
+            return Flow::Continue;
+        }
         if self.current.warmup_left > 0 {
             self.current.warmup_left -= 1;
             if self.current.warmup_left == 0 {
@@ -154,10 +189,16 @@ impl Observer for Steerer {
         let window = self.current.window.take().expect("a window");
         let outcome = self.finish_step(window);
         match self.controller.record(outcome) {
+            Next::Step { rate, phase } if outcome == StepOutcome::Fail => {
+                self.set_rate(0.0);
+                self.recovering = Some(Recovery {
+                    next: (rate, phase),
+                    seconds: 0,
+                });
+                Flow::Continue
+            }
             Next::Step { rate, phase } => {
-                if let Some(c) = &self.control {
-                    c.set_rate(rate);
-                }
+                self.set_rate(rate);
                 self.begin(rate, phase);
                 Flow::Continue
             }
@@ -275,6 +316,7 @@ pub fn search(
         spec: spec.clone(),
         controller: controller.clone(),
         control: None,
+        recovering: None,
         current: Current {
             rate: first,
             phase,

@@ -11,9 +11,16 @@ use stampede_experiment::Control;
 use stampede_plan::{Arrival, Load, RateProfile, RunPlan, Threshold};
 use stampede_testserver::{TargetConfig, TargetHandle};
 
-fn target() -> TargetHandle {
+/// The searches compete for the two cores: one at a time.
+fn serial() -> std::sync::MutexGuard<'static, ()> {
+    static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    LOCK.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+fn target(serial_section: Duration) -> TargetHandle {
     let mut config = TargetConfig::new("127.0.0.1:0".parse().unwrap());
     config.threads = 1;
+    config.serial_section = serial_section;
     TargetHandle::start(config).unwrap()
 }
 
@@ -47,13 +54,15 @@ fn spec(url: &str, slos: &[&str], start: f64, threads: usize) -> SearchSpec {
     }
 }
 
-/// The target answers `/?cpu=1ms` after 1 ms of CPU on its single thread: it cannot
-/// serve more than 1,000 requests a second, and its latency climbs towards that.
+/// Every request holds the target's one serial section for 1 ms (waiting, not burning
+/// CPU): it cannot serve more than 1,000 requests a second, and past that its queue (and
+/// latency) grows without bound.
 #[test]
 fn the_latency_knee_is_found_below_a_known_service_capacity() {
-    let server = target();
-    let url = format!("http://{}/?cpu=1ms", server.addrs()[0]);
-    let spec = spec(&url, &["p99 < 25ms"], 250.0, 1);
+    let _one = serial();
+    let server = target(Duration::from_millis(1));
+    let url = format!("http://{}/", server.addrs()[0]);
+    let spec = spec(&url, &["p99 < 25ms"], 300.0, 1);
     validate(&spec).unwrap();
     let doc = search(spec, Vec::new(), Control::new(), Box::new(|_| {})).unwrap();
     let text = stampede_capacity::render_text(&doc);
@@ -110,7 +119,8 @@ fn the_latency_knee_is_found_below_a_known_service_capacity() {
 /// capacity.
 #[test]
 fn a_generator_that_cannot_send_the_offered_rate_names_no_capacity() {
-    let server = target();
+    let _one = serial();
+    let server = target(Duration::ZERO);
     let url = format!("http://{}/", server.addrs()[0]);
     let doc = search(
         spec(&url, &["error_rate < 1%"], 100_000.0, 1),

@@ -57,9 +57,57 @@ pub enum Command {
     Check(CheckArgs),
     /// Write a commented example scenario file to start from.
     Init(InitArgs),
-    /// Will it scale? One closed-model run per concurrency step, each judged after a
-    /// warm-up, and the Universal Scalability Law fitted to the steps.
+    /// Will it scale? One closed-model run per concurrency step (or a capacity search per
+    /// instance count), each judged after a warm-up, and the Universal Scalability Law
+    /// fitted to the steps.
     Scale(Box<ScaleArgs>),
+    /// Search the highest offered rate that meets the SLOs (ramp, bisect, confirm).
+    Capacity(Box<CapacityArgs>),
+}
+
+fn percent(s: &str) -> Result<f64, String> {
+    let t = s.trim();
+    let (n, scale) = match t.strip_suffix('%') {
+        Some(n) => (n, 100.0),
+        None => (t, 1.0),
+    };
+    match n.trim().parse::<f64>() {
+        Ok(v) if v.is_finite() && v > 0.0 && v / scale < 1.0 => Ok(v / scale),
+        _ => Err(format!("'{s}' must be a share between 0 and 100%, e.g. 5%")),
+    }
+}
+
+/// `stampede capacity`.
+#[derive(Debug, Args)]
+pub struct CapacityArgs {
+    /// An SLO every step must meet, e.g. "p99 < 200ms" or "error_rate < 1%" (repeatable,
+    /// at least one).
+    #[arg(long = "slo", value_name = "EXPR", value_parser = criterion, required = true)]
+    pub slos: Vec<stampede_plan::Threshold>,
+    /// The first rate offered (requests per second).
+    #[arg(long, value_parser = rate, default_value = "100")]
+    pub start: f64,
+    /// Never offer more than this rate.
+    #[arg(long, value_parser = rate, value_name = "R")]
+    pub max_rate: Option<f64>,
+    /// Never offer less than this rate when the first step fails and the search descends.
+    #[arg(long, value_parser = rate, value_name = "R", default_value = "1")]
+    pub min_rate: f64,
+    /// One step's length, its warm-up included.
+    #[arg(long, value_parser = duration, default_value = "10s")]
+    pub step: Duration,
+    /// The start of each step that is discarded [default: a fifth of --step, at least 1s].
+    #[arg(long, value_parser = duration)]
+    pub warmup: Option<Duration>,
+    /// Stop bisecting when the interval is this narrow, relative to its lower end.
+    #[arg(long, value_parser = percent, default_value = "5%")]
+    pub precision: f64,
+    /// At most this many steps.
+    #[arg(long, default_value_t = 30)]
+    pub max_steps: usize,
+    /// The run's flags (URL, request, connections, TLS, output); the rate is the search's.
+    #[command(flatten)]
+    pub run: RunArgs,
 }
 
 /// How arrivals are spaced in the open model.
@@ -81,7 +129,7 @@ pub enum OnOff {
 }
 
 /// `stampede run`.
-#[derive(Debug, Args)]
+#[derive(Debug, Clone, Args)]
 pub struct RunArgs {
     /// Target URL (http://, https://, ws://, wss://), or a scenario file (.toml, see
     /// docs/scenarios.md).
@@ -207,19 +255,6 @@ pub struct RunArgs {
     /// Live view, HTML report and live metrics.
     #[command(flatten)]
     pub output: OutputArgs,
-}
-
-fn percent(s: &str) -> Result<f64, String> {
-    let v = match s.strip_suffix('%') {
-        Some(p) => p.trim().parse::<f64>().map(|p| p / 100.0),
-        None => s.trim().parse::<f64>(),
-    }
-    .map_err(|_| format!("'{s}' is not a share (use e.g. 5% or 0.05)"))?;
-    if v > 0.0 && v < 1.0 {
-        Ok(v)
-    } else {
-        Err(format!("'{s}' must be between 0% and 100%"))
-    }
 }
 
 /// The steps of a sweep, in order (`--concurrency 1,2,4`).

@@ -7,6 +7,7 @@
 #![deny(missing_docs)]
 
 mod args;
+mod capacity_cmd;
 mod check_cmd;
 mod demo;
 mod init_cmd;
@@ -83,5 +84,6 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Check(a) => check_cmd::run(a),
         Command::Init(a) => init_cmd::run(a),
         Command::Scale(a) => scale_cmd::run(*a),
+        Command::Capacity(a) => capacity_cmd::run(*a),
     }
 }
