@@ -105,10 +105,14 @@ fn base_plan(a: &ScaleArgs) -> anyhow::Result<RunPlan> {
 }
 
 /// A progress line for a measured step.
-fn step_line(s: &StepDoc) -> String {
+fn step_line(kind: SweepKind, s: &StepDoc) -> String {
+    let (n, what) = match kind {
+        SweepKind::Concurrency => (format!("N={}", s.n), "req/s"),
+        SweepKind::Instances => (format!("{} instance(s)", s.n), "req/s at the SLO"),
+    };
     let mut line = format!(
-        "stampede: N={}: {:.1} req/s, p50 {:.2} ms, p99 {:.2} ms, {} errors",
-        s.n, s.throughput, s.p50_ms, s.p99_ms, s.errors
+        "stampede: {n}: {:.1} {what}, p50 {:.2} ms, p99 {:.2} ms, {} errors",
+        s.throughput, s.p50_ms, s.p99_ms, s.errors
     );
     if let Some(why) = &s.excluded {
         line.push_str(&format!(" (left out: {why})"));
@@ -203,7 +207,7 @@ pub(crate) fn run(a: ScaleArgs) -> anyhow::Result<u8> {
     }
     let measured_steps = sweep(&list.0, runner.as_mut(), &mut |s| {
         if !quiet {
-            eprintln!("{}", step_line(s));
+            eprintln!("{}", step_line(kind, s));
         }
     })
     .map_err(|e| match e {

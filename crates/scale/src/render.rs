@@ -102,7 +102,11 @@ pub fn render_scale(doc: &ScaleDoc) -> String {
     }
     for s in doc.steps.iter().filter(|s| !s.included()) {
         let why = s.excluded.as_deref().unwrap_or_default();
-        let _ = writeln!(out, "left out of the fit: N={}: {why}", s.n);
+        let n = match doc.kind {
+            SweepKind::Concurrency => format!("N={}", s.n),
+            SweepKind::Instances => format!("{} instance(s)", s.n),
+        };
+        let _ = writeln!(out, "left out of the fit: {n}: {why}");
     }
     let _ = writeln!(out, "verdict: {}", doc.verdict);
     out

@@ -5,7 +5,9 @@
 use std::num::NonZeroUsize;
 
 use stampede_result::{GeneratorWarning, RunResult, WarningCause, WarningKind};
-use stampede_scale::{parse_steps, sweep, ScaleDoc, ScaleError, StepDoc, StepRunner, SweepKind};
+use stampede_scale::{
+    parse_steps, render_scale, sweep, ScaleDoc, ScaleError, StepDoc, StepRunner, SweepKind,
+};
 use stampede_usl::Shape;
 
 /// A result document whose window saw `throughput` successful responses per second.
@@ -233,4 +235,121 @@ fn too_few_usable_steps_say_why_there_is_no_fit() {
         doc.verdict
     );
     assert!(doc.steps.iter().all(|s| s.predicted.is_none()));
+}
+
+/// A capacity search as `stampede capacity` documents it: the steps tried (pass below
+/// `capacity`, fail above) and how it ended.
+fn search_doc(
+    capacity: f64,
+    verdict: stampede_capacity::Verdict,
+) -> stampede_capacity::CapacityDoc {
+    use stampede_capacity::{OutcomeDoc, Phase, SettingsDoc, StepVerdict};
+    let step = |index, rate: f64, phase| stampede_capacity::StepDoc {
+        index,
+        phase,
+        offered_rate: rate,
+        achieved_rate: rate.min(capacity),
+        window_start_s: 0,
+        window_s: 5,
+        recovery_s: 0,
+        cv: None,
+        stable: true,
+        verdict: if rate <= capacity {
+            StepVerdict::Pass
+        } else {
+            StepVerdict::Fail
+        },
+        reason: None,
+        slos: Vec::new(),
+        result: window(rate.min(capacity)),
+    };
+    let (lo, hi) = (capacity * 0.98, capacity * 1.02);
+    stampede_capacity::CapacityDoc {
+        schema_version: stampede_capacity::CAPACITY_SCHEMA_VERSION,
+        kind: "capacity".into(),
+        stampede_version: "test".into(),
+        started_at: "2026-11-29T00:00:00Z".into(),
+        subject: "simulated".into(),
+        unit: "requests/s".into(),
+        slos: vec!["p99 < 100ms".into()],
+        settings: SettingsDoc {
+            start_rate: lo,
+            max_rate: None,
+            min_rate: 1.0,
+            precision: 0.05,
+            step_s: 6.0,
+            warmup_s: 1.0,
+            max_window_s: 10.0,
+            max_steps: 12,
+        },
+        result: OutcomeDoc {
+            verdict,
+            last_pass_rate: Some(lo),
+            first_fail_rate: Some(hi),
+            width: Some((hi - lo) / lo),
+            knee_rate: None,
+            reason: Some("the generator fell behind".into()),
+            elapsed_s: 18.0,
+        },
+        steps: vec![
+            step(1, lo, Phase::Ramp),
+            step(2, hi, Phase::Bisect),
+            step(3, lo, Phase::Confirm),
+        ],
+    }
+}
+
+/// `--instances`: each step's throughput is the capacity its search found (the last
+/// passing rate, with that step's window as its result); a search that ended without a
+/// capacity is left out with its reason; and the sweep fits capacity against instances.
+#[test]
+fn instance_steps_take_the_capacity_found_by_the_search() {
+    use stampede_capacity::Verdict as V;
+    let step = StepDoc::of_capacity(2, search_doc(200.0, V::Capacity));
+    assert!(step.included(), "{:?}", step.excluded);
+    assert_eq!(step.throughput, 196.0);
+    assert_eq!(step.result.as_ref().unwrap().summary.core.requests, 1960);
+    assert!(step.capacity.is_some());
+
+    let limited = StepDoc::of_capacity(2, search_doc(200.0, V::GeneratorLimited));
+    let why = limited.excluded.as_deref().unwrap();
+    assert!(
+        why.contains("generator could not drive") && why.contains("fell behind"),
+        "{why}"
+    );
+    for v in [
+        V::NoFailureUpToMax,
+        V::FailsAtMinimum,
+        V::StepLimit,
+        V::Aborted,
+    ] {
+        assert!(
+            !StepDoc::of_capacity(1, search_doc(100.0, v)).included(),
+            "{v:?}"
+        );
+    }
+    assert!(StepDoc::of_capacity(1, search_doc(100.0, V::Aborted)).stopped());
+
+    // Instances sharing a coherency cost: capacity peaks, then falls.
+    struct Fleet;
+    impl StepRunner for Fleet {
+        fn run_step(&mut self, n: NonZeroUsize) -> Result<StepDoc, ScaleError> {
+            let k = n.get() as f64;
+            let capacity = 1000.0 * k / (1.0 + 0.05 * (k - 1.0) + 0.02 * k * (k - 1.0));
+            Ok(StepDoc::of_capacity(
+                n.get() as u64,
+                search_doc(capacity, V::Capacity),
+            ))
+        }
+    }
+    let steps = parse_steps("1,2,3,4,6,8,10").unwrap();
+    let measured = sweep(&steps, &mut Fleet, &mut |_| {}).unwrap();
+    let doc = ScaleDoc::new(SweepKind::Instances, "fleet".into(), 1.0, 5.0, measured);
+    let fit = doc.fit.as_ref().unwrap();
+    assert_eq!(doc.shape, Some(Shape::Retrograde), "{}", doc.verdict);
+    assert!(
+        (fit.sigma - 0.05).abs() < 0.01 && (fit.kappa - 0.02).abs() < 0.002,
+        "{fit:?}"
+    );
+    assert!(render_scale(&doc).starts_with("instances  throughput/s"));
 }
