@@ -113,7 +113,8 @@ impl Steerer {
                 offered: self.current.rate,
                 seconds: window.seconds(),
                 stats: window.stats(),
-                sends: window.generator().sends,
+                // Scheduled sends only: a journey's later requests are not arrivals.
+                sends: window.generator().schedule_lag.count(),
                 dropped: window.generator().dropped,
                 per_request: per_request(&plan),
                 warnings: &result.generator.warnings,
@@ -229,13 +230,16 @@ fn max_connections(plan: &RunPlan) -> Option<usize> {
 /// The plan as one step ran it: a constant `rate` for `seconds`.
 fn step_plan(plan: &RunPlan, rate: f64, seconds: u64) -> RunPlan {
     let mut plan = plan.clone();
-    if let Workload::Requests(w) = &mut plan.workload {
-        if let Load::Open { profile, .. } = &mut w.load {
-            *profile = RateProfile {
-                start_rate: rate,
-                stages: Vec::new(),
-            };
+    match &mut plan.workload {
+        Workload::Requests(w) => {
+            if let Load::Open { profile, .. } = &mut w.load {
+                *profile = RateProfile {
+                    start_rate: rate,
+                    stages: Vec::new(),
+                };
+            }
         }
+        Workload::Journeys(j) => *j = Arc::new(j.at_open_rate(rate)),
     }
     plan.stop.duration = Some(Duration::from_secs(seconds));
     plan.stop.requests = None;
@@ -288,10 +292,13 @@ pub fn validate(spec: &SearchSpec) -> Result<(), SpecError> {
     if secs(spec.warmup) == 0 {
         return err("--warmup must be at least 1s: the rate change settles during it");
     }
-    match &spec.plan.requests() {
-        Some(w) if matches!(w.load, Load::Open { .. }) => Ok(()),
-        Some(_) => err("a capacity search steers the open model's rate"),
-        None => err("a capacity search of a scenario file is not supported yet"),
+    match (&spec.plan.requests(), spec.plan.journeys()) {
+        (Some(w), _) if matches!(w.load, Load::Open { .. }) => Ok(()),
+        (Some(_), _) => err("a capacity search steers the open model's rate"),
+        (None, Some(j)) if j.open_shares().iter().any(Option::is_some) => Ok(()),
+        _ => err(
+            "a capacity search steers journeys per second: the scenario file needs an open-model load (rate = ...)",
+        ),
     }
 }
 

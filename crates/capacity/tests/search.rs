@@ -154,3 +154,52 @@ fn bad_specs_are_refused_before_anything_is_sent() {
     s.window = Duration::from_secs(3);
     assert!(validate(&s).unwrap_err().0.contains("at least 5 seconds"));
 }
+
+/// A scenario file's open lanes follow the steered rate (journeys per second, split by
+/// the lanes' shares: see `Journeys::open_shares`), step after step.
+#[test]
+fn a_scenario_search_steers_journeys_per_second_over_its_open_lanes() {
+    let _one = serial();
+    let server = target(Duration::ZERO);
+    let text = format!(
+        r#"
+[target]
+base_url = "http://{}"
+[[scenarios]]
+name = "many"
+load = {{ model = "open", start = 30 }}
+  [[scenarios.steps]]
+  url = "/many"
+[[scenarios]]
+name = "few"
+load = {{ model = "open", start = 10 }}
+  [[scenarios.steps]]
+  url = "/few"
+"#,
+        server.addrs()[0]
+    );
+    let journeys = stampede_scenario::parse_str(std::path::Path::new("two.toml"), &text).unwrap();
+    let plan = RunPlan::scenario_builder(std::sync::Arc::new(journeys))
+        .threads(1)
+        .build()
+        .unwrap();
+    let mut s = spec("http://127.0.0.1:9/", &["error_rate < 1%"], 40.0, 1);
+    s.plan = plan;
+    s.settings.max_rate = Some(80.0);
+    validate(&s).unwrap();
+    let doc = search(s, Vec::new(), Control::new(), Box::new(|_| {})).unwrap();
+    let text = stampede_capacity::render_text(&doc);
+    eprintln!("{text}");
+    assert_eq!(doc.unit, "journeys/s");
+    assert_eq!(doc.result.verdict, Verdict::NoFailureUpToMax, "{text}");
+    let rates: Vec<f64> = doc.steps.iter().map(|s| s.offered_rate).collect();
+    assert_eq!(rates, [40.0, 80.0]);
+    for step in &doc.steps {
+        let got = step.result.summary.core.requests as f64 / step.window_s as f64;
+        assert!(
+            (got - step.offered_rate).abs() <= 0.05 * step.offered_rate,
+            "{text}"
+        );
+    }
+    server.shutdown();
+}

@@ -63,6 +63,9 @@ pub enum Command {
     Scale(Box<ScaleArgs>),
     /// Search the highest offered rate that meets the SLOs (ramp, bisect, confirm).
     Capacity(Box<CapacityArgs>),
+    /// Fit the Universal Scalability Law to measured (N, throughput) points: σ, κ, λ, the
+    /// peak N* and a verdict (linear, contention-limited, retrograde).
+    Usl(UslArgs),
 }
 
 fn percent(s: &str) -> Result<f64, String> {
@@ -497,6 +500,22 @@ pub struct ReportArgs {
     /// A result written by `stampede run --out FILE`.
     pub result: PathBuf,
     /// Write the HTML report to this file.
+    #[arg(long, value_name = "FILE")]
+    pub html: Option<PathBuf>,
+}
+
+/// `stampede usl`.
+#[derive(Debug, Args)]
+pub struct UslArgs {
+    /// The measurements: a CSV file of rows `N,X` (header optional, `#` comments), or the
+    /// JSON that `stampede scale --out` writes (`steps[].n`, `steps[].throughput`; read when
+    /// the name ends in .json or the text starts with `{`).
+    #[arg(value_name = "DATA.csv|scale.json")]
+    pub data: PathBuf,
+    /// Write the fit as JSON (schema: crates/usl/schema/usl.schema.json).
+    #[arg(short = 'o', long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+    /// Write an HTML page: the points, the fitted curve, the linear ideal and N*.
     #[arg(long, value_name = "FILE")]
     pub html: Option<PathBuf>,
 }

@@ -34,16 +34,13 @@ fn refuse_run_flags(a: &CapacityArgs) -> anyhow::Result<()> {
         ("--abort-on-fail", r.abort_on_fail),
         ("--prometheus-listen", r.output.prometheus_listen.is_some()),
         ("--watch-pid", !r.output.watch_pid.is_empty()),
+        // A step's document holds the window's totals, not rows per group.
+        ("--group-by", r.group_by.is_some()),
     ];
     if let Some((flag, _)) = set_by_search.iter().find(|(_, given)| *given) {
         return Err(usage(format!(
             "{flag} does not apply to a capacity search: it sets the rate step by step and judges each step on --slo"
         )));
-    }
-    if crate::scenario_cmd::is_scenario(&r.url) || r.base_url.is_some() {
-        return Err(usage(
-            "a capacity search of a scenario file is not supported yet: give a URL",
-        ));
     }
     Ok(())
 }
@@ -58,9 +55,17 @@ fn spec_from_args(a: &CapacityArgs) -> anyhow::Result<SearchSpec> {
         return Err(usage("--warmup must be shorter than --step"));
     }
     let window = step - warmup;
-    let mut run = a.run.clone();
-    run.rate = Some(a.start);
-    let plan = crate::run_cmd::plan_from_args(&run)?;
+    let plan = if crate::scenario_cmd::is_scenario(&a.run.url) {
+        // Journeys per second over the file's open lanes, split as the file splits them.
+        crate::scenario_cmd::plan_from_file(&a.run)?
+    } else {
+        if a.run.base_url.is_some() {
+            return Err(usage("--base-url applies to scenario files only"));
+        }
+        let mut run = a.run.clone();
+        run.rate = Some(a.start);
+        crate::run_cmd::plan_from_args(&run)?
+    };
     let spec = SearchSpec {
         plan,
         slos: a.slos.clone(),
@@ -104,7 +109,7 @@ pub(crate) fn run(a: CapacityArgs) -> anyhow::Result<u8> {
     let quiet = a.run.quiet;
     if !quiet {
         eprintln!(
-            "stampede: capacity of {} at {}: from {} req/s, steps of {} s ({} s warm-up)",
+            "stampede: capacity of {} at {}: from {} per second, steps of {} s ({} s warm-up)",
             spec.plan.subject(),
             a.slos
                 .iter()

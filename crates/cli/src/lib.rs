@@ -18,13 +18,14 @@ mod run_flags;
 mod scale_cmd;
 mod scenario_cmd;
 mod target_cmd;
+mod usl_cmd;
 
 use std::ffi::OsString;
 use std::process::ExitCode;
 
 use clap::Parser;
 
-pub use args::{Cli, Command, RunArgs, TargetArgs};
+pub use args::{Cli, Command, RunArgs, TargetArgs, UslArgs};
 
 /// Exit code: success.
 pub const EXIT_OK: u8 = 0;
@@ -85,5 +86,6 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Init(a) => init_cmd::run(a),
         Command::Scale(a) => scale_cmd::run(*a),
         Command::Capacity(a) => capacity_cmd::run(*a),
+        Command::Usl(a) => usl_cmd::run(a),
     }
 }

@@ -2,6 +2,7 @@
 //! 503 to the excess, so with `--slo "error_rate < 1%"` the search must bracket the edge
 //! (a little above 3,000 req/s) within 5%. Also the command's usage errors.
 
+mod report_support;
 #[allow(dead_code)] // the shared helpers of the external suites; this test uses a few
 mod support;
 
@@ -144,4 +145,71 @@ fn capacity_usage_errors_exit_2() {
         assert_eq!(run.status.code(), Some(2), "{args:?}: {stderr}");
         assert!(stderr.contains(want), "{args:?}: {stderr}");
     }
+}
+
+/// The capacity page in headless Chromium: both charts drawn, nothing loaded, the verdict
+/// and every step shown. Against the built-in target: two steps, nothing fails.
+#[test]
+fn capacity_html_renders_in_chromium() {
+    let _serial = serial();
+    let server = report_support::target(1);
+    let dir = tempfile::tempdir().unwrap();
+    let (json, html) = (dir.path().join("cap.json"), dir.path().join("cap.html"));
+    let url = format!("http://{}/", server.addrs()[0]);
+    let run = stampede(&[
+        "capacity",
+        &url,
+        "--slo",
+        "p99 < 500ms",
+        "--start",
+        "50",
+        "--max-rate",
+        "100",
+        "--step",
+        "6s",
+        "-q",
+        "--out",
+        json.to_str().unwrap(),
+        "--html",
+        html.to_str().unwrap(),
+    ]);
+    let stdout = String::from_utf8_lossy(&run.stdout);
+    assert_eq!(
+        run.status.code(),
+        Some(0),
+        "{stdout}{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    assert!(stdout.contains("no failure up to the maximum"), "{stdout}");
+    let doc = report_support::read_json(&json);
+    assert_eq!(doc["result"]["verdict"], "no_failure_up_to_max");
+    assert_eq!(doc["steps"].as_array().unwrap().len(), 2);
+    // The server counted at least every request the two windows did.
+    let counted: u64 = doc["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["result"]["summary"]["requests"].as_u64().unwrap())
+        .sum();
+    assert!(server.requests_served() >= counted);
+    let page = std::fs::read_to_string(&html).unwrap();
+    report_support::assert_no_external_reference(&page, &url);
+    let Some(dom) = report_support::browser_dom(&html, "capacity_html_renders_in_chromium") else {
+        return;
+    };
+    assert!(!dom.contains("Chart not drawn"), "{dom}");
+    for chart in ["achieved", "p99"] {
+        let at = dom
+            .find(&format!("data-chart=\"{chart}\""))
+            .unwrap_or_else(|| panic!("chart {chart} missing"));
+        let svg = report_support::svgs(&dom[at..])[0];
+        assert!(
+            svg.matches("<circle").count() >= 2,
+            "{chart}: no step points"
+        );
+    }
+    for text in ["NoFailureUpToMax", "Steps", "ramp", "SLO p99 &lt; 500ms"] {
+        assert!(dom.contains(text), "{text:?} missing");
+    }
+    server.shutdown();
 }

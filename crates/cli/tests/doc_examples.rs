@@ -491,7 +491,7 @@ fn every_documented_command_runs_against_the_built_in_target() {
     }
     // The documented commands cover every subcommand: a block the parser lost would show.
     for sub in [
-        "run", "target", "demo", "report", "compare", "check", "init",
+        "run", "target", "demo", "report", "compare", "check", "init", "usl",
     ] {
         assert!(
             ran.subcommands.get(sub).is_some_and(|n| *n > 0),

@@ -8,8 +8,8 @@ mod report_support;
 use std::time::Duration;
 
 use report_support::{
-    artifact_dir, assert_no_external_reference, chromium, dump_dom, external_tool, grouped,
-    run_bounded, stampede, svgs, target, CHROMIUM,
+    artifact_dir, assert_no_external_reference, chromium, external_tool, grouped, run_bounded,
+    stampede, svgs, target, CHROMIUM,
 };
 
 #[test]
@@ -39,7 +39,23 @@ fn html_report_renders_in_chromium_without_network() {
     // percentile distribution, two by group, phases), each with drawn data.
     let profile = tempfile::tempdir().unwrap();
     let page = format!("file://{}", html.display());
-    let dom = dump_dom(&chromium_bin, profile.path(), &page);
+    let o = run_bounded(
+        chromium(&chromium_bin, profile.path())
+            .arg("--dump-dom")
+            .arg(&page),
+        Duration::from_secs(90),
+    );
+    assert!(
+        o.status.success(),
+        "chromium: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let dom = String::from_utf8(o.stdout).unwrap();
+    let log = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        !log.contains("Content Security Policy") && !log.contains("Failed to load"),
+        "the page tried to load something: {log}"
+    );
     assert!(dom.contains("stampede report"), "{dom}");
     let charts = svgs(&dom);
     assert_eq!(charts.len(), 7, "charts in the DOM");

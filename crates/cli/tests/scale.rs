@@ -10,8 +10,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use report_support::{
-    assert_no_external_reference, dump_dom, external_tool, read_json, run_bounded, stampede, svgs,
-    CHROMIUM,
+    assert_no_external_reference, browser_dom, read_json, run_bounded, stampede, svgs,
 };
 use stampede_testserver::{TargetConfig, TargetHandle};
 
@@ -97,12 +96,9 @@ fn scale_sweeps_fits_and_writes_json_and_html() {
     // the linear ideal and N*.
     let text = std::fs::read_to_string(&html).unwrap();
     assert_no_external_reference(&text, &format!("GET {url}"));
-    let Some(chromium_bin) = external_tool(CHROMIUM, "chromium", "scale_page") else {
+    let Some(dom) = browser_dom(&html, "scale_page") else {
         return;
     };
-    let profile = tempfile::tempdir().unwrap();
-    let page = format!("file://{}", html.display());
-    let dom = dump_dom(&chromium_bin, profile.path(), &page);
     assert!(!dom.contains("Chart not drawn"), "{dom}");
     let at = dom.find("data-chart=\"scale\"").expect("the scale chart");
     let svg = svgs(&dom[at..])[0];

@@ -19,6 +19,9 @@
 //! three more (σ, κ = 0.1, 0.01; 0.5, 0; 0, 0) and keeps the converged solution with the
 //! smallest sum of squares, so that a poor start cannot leave the fit in a worse valley.
 //!
+//! Also here: reading the points ([`parse_csv`], [`parse_scale_json`]) and the versioned
+//! document `stampede usl --out` writes ([`UslDocument`], schema [`USL_SCHEMA`]).
+//!
 //! ```
 //! let points = [(1.0, 1.0), (2.0, 1.8868), (4.0, 3.0769), (6.0, 3.5294), (8.0, 3.5398), (10.0, 3.3557)];
 //! let fit = stampede_usl::fit(&points).unwrap();
@@ -30,11 +33,16 @@
 //! ```
 #![deny(missing_docs)]
 
+pub mod datasets;
+mod doc;
 mod fit;
+mod input;
 mod linalg;
 mod model;
 mod solver;
 mod verdict;
 
+pub use doc::{FittedPoint, UslDocument, USL_SCHEMA, USL_SCHEMA_VERSION};
 pub use fit::{fit, FitError, UslFit, FEW_POINTS};
-pub use verdict::{sig, Shape, LINEAR_EFFICIENCY};
+pub use input::{parse_csv, parse_scale_json, InputError};
+pub use verdict::{sig, sig_digits, Shape, LINEAR_EFFICIENCY};

@@ -81,11 +81,12 @@ pub(crate) fn verdict(f: &Facts) -> (Shape, String) {
             } else {
                 format!("coherency-limited: κ={} (σ=0)", sig(f.kappa))
             };
-            let tail = match peak {
-                Some(peak) => beyond(peak),
-                None => format!("no peak (κ=0): throughput approaches {limit}"),
+            let text = match peak {
+                Some(peak) => format!("{head}; {}", beyond(peak)),
+                // κ = 0 with σ = 0 is linear, handled above
+                None => format!("{head} (κ=0: no peak)"),
             };
-            (Shape::ContentionLimited, format!("{head}; {tail}"))
+            (Shape::ContentionLimited, text)
         }
     }
 }
@@ -93,14 +94,21 @@ pub(crate) fn verdict(f: &Facts) -> (Shape, String) {
 /// `x` with four significant digits, without an exponent between 1e-4 and 1e15, trailing
 /// zeros trimmed.
 pub fn sig(x: f64) -> String {
+    sig_digits(x, 4)
+}
+
+/// `x` with `digits` significant digits (at least 1), as [`sig`] writes it.
+pub fn sig_digits(x: f64, digits: u32) -> String {
     if x == 0.0 || !x.is_finite() {
         return format!("{x}");
     }
     let magnitude = x.abs().log10().floor() as i32;
+    let digits = digits.max(1) as i32;
     if !(-4..15).contains(&magnitude) {
-        return format!("{x:.3e}");
+        let decimals = (digits - 1) as usize;
+        return format!("{x:.decimals$e}");
     }
-    let decimals = (3 - magnitude).max(0) as usize;
+    let decimals = (digits - 1 - magnitude).max(0) as usize;
     let s = format!("{x:.decimals$}");
     if s.contains('.') {
         s.trim_end_matches('0').trim_end_matches('.').to_string()
@@ -123,6 +131,9 @@ mod tests {
         assert_eq!(sig(1.044e-4), "0.0001044");
         assert_eq!(sig(1.044e-5), "1.044e-5");
         assert_eq!(sig(0.0), "0");
+        assert_eq!(sig_digits(1652.4, 5), "1652.4");
+        assert_eq!(sig_digits(-25.0952, 5), "-25.095");
+        assert_eq!(sig_digits(1.98752e-5, 5), "1.9875e-5");
     }
 
     fn facts(sigma: f64, kappa: f64, efficiency_at_max: f64, peak: Option<(f64, f64)>) -> Facts {
@@ -144,7 +155,10 @@ mod tests {
 
         let (shape, text) = verdict(&facts(0.03, 0.0, 0.2, None));
         assert_eq!(shape, Shape::ContentionLimited);
-        assert_eq!(text, "contention-limited: σ=0.03, at most λ/σ=3000; no peak (κ=0): throughput approaches λ/σ=3000");
+        assert_eq!(
+            text,
+            "contention-limited: σ=0.03, at most λ/σ=3000 (κ=0: no peak)"
+        );
 
         let (shape, text) = verdict(&facts(0.0277, 1.04e-4, 0.1, Some((96.5, 1884.0))));
         assert_eq!(shape, Shape::Retrograde);

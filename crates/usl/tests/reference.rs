@@ -7,33 +7,8 @@
 //! the expected numbers are those the package's own regression tests print
 //! (`tests/*.Rout.save`), cited at each test.
 
+use stampede_usl::datasets::{RAYTRACER, SPECSDM91};
 use stampede_usl::{fit, FitError, Shape};
-
-/// SPEC SDM91 on a 16-CPU Sun SPARCcenter 2000: virtual users, scripts per hour.
-const SPECSDM91: [(f64, f64); 7] = [
-    (1.0, 64.9),
-    (18.0, 995.9),
-    (36.0, 1652.4),
-    (72.0, 1853.2),
-    (108.0, 1828.9),
-    (144.0, 1775.0),
-    (216.0, 1702.2),
-];
-
-/// A ray tracer on an SGI Origin 2000: processors, ray-geometry intersections per second.
-const RAYTRACER: [(f64, f64); 11] = [
-    (1.0, 20.0),
-    (4.0, 78.0),
-    (8.0, 130.0),
-    (12.0, 170.0),
-    (16.0, 190.0),
-    (20.0, 200.0),
-    (24.0, 210.0),
-    (28.0, 230.0),
-    (32.0, 260.0),
-    (48.0, 280.0),
-    (64.0, 310.0),
-];
 
 /// `got` equals `want` to a relative `tolerance`.
 #[track_caller]
@@ -198,7 +173,10 @@ fn raytracer_has_no_coherency_so_no_peak() {
     let limit = f.limit_throughput.unwrap();
     close("limit", limit, f.lambda / f.sigma, 1e-12);
     assert_eq!(f.shape, Shape::ContentionLimited);
-    says(&f.verdict, "no peak (κ=0): throughput approaches λ/σ=");
+    says(
+        &f.verdict,
+        "contention-limited: σ=0.05777, at most λ/σ=378.2 (κ=0: no peak)",
+    );
     says(&f.peak_text(), "no peak: throughput approaches λ/σ=");
     // the standard error of κ still comes from the Jacobian at the bound, as in R
     assert!(f.kappa_std_error.unwrap() > 0.0);
