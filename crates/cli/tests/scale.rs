@@ -14,16 +14,21 @@ use report_support::{
 };
 use stampede_testserver::{TargetConfig, TargetHandle};
 
-/// The scale schema with its `$defs.result` replaced by the real result schema.
+/// The scale schema with its `$defs.result` and `$defs.fit` replaced by the real result
+/// schema and the fit of the USL document's schema.
 fn scale_validator() -> jsonschema::Validator {
     let mut schema: serde_json::Value =
         serde_json::from_str(stampede_scale::SCALE_SCHEMA).expect("scale schema is JSON");
-    let result: serde_json::Value =
+    let mut result: serde_json::Value =
         serde_json::from_str(stampede_result::RESULT_SCHEMA).expect("result schema is JSON");
-    let mut result = result;
+    let mut usl: serde_json::Value =
+        serde_json::from_str(stampede_usl::USL_SCHEMA).expect("usl schema is JSON");
     // A nested schema keeps its own `$defs` reachable under its new place.
     rebase_refs(&mut result, "#/$defs/result");
+    rebase_refs(&mut usl, "#/$defs/usl");
     schema["$defs"]["result"] = result;
+    schema["$defs"]["usl"] = usl;
+    schema["$defs"]["fit"] = serde_json::json!({"$ref": "#/$defs/usl/$defs/fit"});
     jsonschema::validator_for(&schema).expect("schema compiles")
 }
 
@@ -80,6 +85,19 @@ fn scale_sweeps_fits_and_writes_json_and_html() {
         .map(|e| format!("{e} at {}", e.instance_path))
         .collect();
     assert!(errors.is_empty(), "{errors:#?}");
+    // The substituted schemas do check the nested documents.
+    for (path, bad) in [
+        (
+            "/steps/0/result/summary/requests",
+            serde_json::json!("many"),
+        ),
+        ("/fit/kappa", serde_json::json!("small")),
+        ("/steps/0/n", serde_json::json!(0)),
+    ] {
+        let mut broken = doc.clone();
+        *broken.pointer_mut(path).unwrap() = bad;
+        assert!(!scale_validator().is_valid(&broken), "{path} not checked");
+    }
     let steps = doc["steps"].as_array().unwrap();
     assert_eq!(steps.len(), 6);
     for s in steps {
@@ -91,6 +109,18 @@ fn scale_sweeps_fits_and_writes_json_and_html() {
     let kappa = fit["kappa"].as_f64().unwrap();
     assert!((kappa - 0.005).abs() < 0.3 * 0.005, "{fit}");
     assert!(fit["peak_n"].as_f64().is_some(), "{fit}");
+    // `stampede usl` reads the sweep and fits the same points to the same coefficients.
+    let refit = dir.path().join("usl.json");
+    let o = run_bounded(
+        stampede().arg("usl").arg(&json).arg("--out").arg(&refit),
+        Duration::from_secs(10),
+    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let refit = read_json(&refit);
+    for k in ["sigma", "kappa", "lambda"] {
+        let (a, b) = (fit[k].as_f64().unwrap(), refit["fit"][k].as_f64().unwrap());
+        assert!((a - b).abs() <= 1e-9 * a.abs().max(1.0), "{k}: {a} vs {b}");
+    }
 
     // The page, in a real browser: the chart with the measured points, the fitted curve,
     // the linear ideal and N*.
