@@ -93,7 +93,7 @@ impl ScaleDoc {
         let excluded = steps.len() - points.len();
         let verdict = if excluded > 0 {
             format!(
-                "{verdict} ({excluded} of {} steps left out: the generator could not drive them or they failed; see the table)",
+                "{verdict} ({excluded} of {} steps left out of the fit; each says why)",
                 steps.len()
             )
         } else {

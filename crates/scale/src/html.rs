@@ -119,9 +119,13 @@ fn chart(doc: &ScaleDoc, x_desc: &str) -> XyChart {
             }
         }
     }
+    let y_desc = match doc.kind {
+        SweepKind::Concurrency => "successful responses/s",
+        SweepKind::Instances => "capacity at the SLO (req/s)",
+    };
     XyChart {
         x_desc: x_desc.into(),
-        y_desc: "successful responses/s".into(),
+        y_desc: y_desc.into(),
         log_x: false,
         series,
         y_lines: Vec::new(),
