@@ -5,12 +5,15 @@
 //! X(N) = λN / (1 + σ(N−1) + κN(N−1)).
 //!
 //! [`sweep`] drives any [`StepRunner`]: [`ClosedSteps`] runs real closed-model steps
-//! through the experiment layer; tests use simulated systems. [`ScaleDoc::new`] fits the
+//! through the experiment layer; [`InstanceSteps`] runs a capacity search
+//! (`stampede_capacity`) against the first k instances, whose capacity at the SLO is the
+//! step's throughput; tests use simulated systems. [`ScaleDoc::new`] fits the
 //! steps and says the verdict; [`render_scale`] and [`render_scale_html`] show it.
 //!
 //! A step is left out of the fit, and says why, when the generator could not drive it (a
 //! generator warning in the step's result: workers saturated, or CPU taken by other
-//! processes), when it was stopped, or when nothing succeeded.
+//! processes), when it was stopped, or when nothing succeeded (an instance step: when its
+//! search named no capacity).
 //!
 //! ```
 //! use std::num::NonZeroUsize;
