@@ -1,6 +1,7 @@
 //! `--instances` against real targets: two built-in targets, each with its own serial
 //! section of 10 ms (at most 100 req/s each), searched for their capacity at
-//! `p99 < 100ms` with one and then both of them: two instances take twice what one does
+//! `p99 < 300ms` (loose, so that a loaded machine's send lag cannot fail it: only the
+//! queue of an overloaded lock can) with one and then both of them: two instances take twice what one does
 //! (within 25%, the search's precision plus a loaded machine's noise), and each step carries
 //! its whole capacity search. About a minute: every capacity step is 1 s warm-up + 5 s.
 
@@ -43,7 +44,7 @@ fn two_instances_with_their_own_lock_take_twice_the_capacity_of_one() {
     let mut steps = InstanceSteps::new(
         base,
         addrs,
-        vec![Threshold::parse("p99 < 100ms").unwrap()],
+        vec![Threshold::parse("p99 < 300ms").unwrap()],
         settings,
         Duration::from_secs(1),
         Duration::from_secs(5),
