@@ -19,7 +19,9 @@
 
 mod assemble;
 pub mod compare;
+pub mod figures;
 mod generator;
+pub mod per_day;
 mod summary;
 pub mod thresholds;
 

@@ -63,6 +63,8 @@ pub enum Command {
     Scale(Box<ScaleArgs>),
     /// Search the highest offered rate that meets the SLOs (ramp, bisect, confirm).
     Capacity(Box<CapacityArgs>),
+    /// Forecast what a fleet of devices does to a back end: polling vs held WebSockets.
+    Plan(Box<crate::forecast_args::PlanArgs>),
     /// Fit the Universal Scalability Law to measured (N, throughput) points: σ, κ, λ, the
     /// peak N* and a verdict (linear, contention-limited, retrograde).
     Usl(UslArgs),

@@ -10,6 +10,8 @@ mod args;
 mod capacity_cmd;
 mod check_cmd;
 mod demo;
+mod forecast_args;
+mod forecast_cmd;
 mod init_cmd;
 mod outputs;
 mod report_cmd;
@@ -85,6 +87,7 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Check(a) => check_cmd::run(a),
         Command::Init(a) => init_cmd::run(a),
         Command::Scale(a) => scale_cmd::run(*a),
+        Command::Plan(a) => forecast_cmd::run(*a),
         Command::Capacity(a) => capacity_cmd::run(*a),
         Command::Usl(a) => usl_cmd::run(a),
     }
