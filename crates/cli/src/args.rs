@@ -58,6 +58,10 @@ pub enum Command {
     Check(CheckArgs),
     /// Write a commented example scenario file to start from.
     Init(InitArgs),
+    /// Will it scale? One closed-model run per concurrency step (or a capacity search per
+    /// instance count), each judged after a warm-up, and the Universal Scalability Law
+    /// fitted to the steps.
+    Scale(Box<ScaleArgs>),
     /// Search the highest offered rate that meets the SLOs (ramp, bisect, confirm).
     Capacity(Box<CapacityArgs>),
     /// Forecast what a fleet of devices does to a back end: polling vs held WebSockets.
@@ -257,6 +261,103 @@ pub struct RunArgs {
     /// Live view, HTML report and live metrics.
     #[command(flatten)]
     pub output: OutputArgs,
+}
+
+/// The steps of a sweep, in order (`--concurrency 1,2,4`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StepList(pub Vec<std::num::NonZeroUsize>);
+
+fn steps(s: &str) -> Result<StepList, String> {
+    stampede_scale::parse_steps(s)
+        .map(StepList)
+        .map_err(|e| e.to_string())
+}
+
+/// `stampede scale`.
+#[derive(Debug, Args)]
+pub struct ScaleArgs {
+    /// Target URL (http://, https://), or a scenario file (.toml): N connections or N
+    /// virtual users per step.
+    #[arg(value_name = "URL|FILE")]
+    pub url: String,
+    /// The steps: concurrent connections (or virtual users) of each, increasing, e.g.
+    /// 1,2,4,8,16,32,64.
+    #[arg(long, value_name = "N,N,...", value_parser = steps, required_unless_present = "instances", conflicts_with = "instances")]
+    pub concurrency: Option<StepList>,
+    /// Instance sweep: step k sends to the first k --connect-to addresses, and its
+    /// throughput is the capacity at the --slo found by a capacity search, e.g. 1,2,3,4.
+    #[arg(long, value_name = "K,K,...", value_parser = steps, requires = "slos")]
+    pub instances: Option<StepList>,
+    /// Instance sweep: an SLO every capacity step must meet (repeatable), e.g.
+    /// "p99 < 200ms", "error_rate < 1%".
+    #[arg(long = "slo", value_name = "EXPR", value_parser = criterion)]
+    pub slos: Vec<stampede_plan::Threshold>,
+    /// Instance sweep: the rate the first capacity search starts at (later ones start at
+    /// the last capacity scaled to their instance count).
+    #[arg(long, value_parser = rate, default_value = "100", value_name = "REQ/S")]
+    pub start: f64,
+    /// Instance sweep: never offer more than this rate.
+    #[arg(long, value_parser = rate, value_name = "REQ/S")]
+    pub max_rate: Option<f64>,
+    /// Instance sweep: never offer less than this rate (the search's descent stops there).
+    #[arg(long, value_parser = rate, default_value = "1", value_name = "REQ/S")]
+    pub min_rate: f64,
+    /// Instance sweep: a capacity is found when (first failing - last passing rate) / last
+    /// passing rate is at most this, e.g. 5%.
+    #[arg(long, value_parser = percent, default_value = "5%")]
+    pub precision: f64,
+    /// Instance sweep: at most this many steps per capacity search.
+    #[arg(long, default_value_t = 12)]
+    pub max_steps: usize,
+    /// Measured time of each step, after its warm-up (whole seconds, rounded up); for an
+    /// instance sweep, each capacity step's window (at least 5s).
+    #[arg(short = 'd', long, value_parser = duration, default_value = "10s")]
+    pub duration: Duration,
+    /// Warm-up of each step, dropped before its measured window (whole seconds, rounded
+    /// up): connections open, caches fill, the first round of requests settles.
+    #[arg(long, value_parser = duration, default_value = "2s")]
+    pub warmup: Duration,
+    /// Per-request timeout, connect included.
+    #[arg(short = 't', long, value_parser = duration, default_value = "10s")]
+    pub timeout: Duration,
+    /// HTTP method.
+    #[arg(short = 'm', long, default_value = "GET")]
+    pub method: String,
+    /// Extra request header 'Name: value' (repeatable).
+    #[arg(short = 'H', long = "header", value_parser = header)]
+    pub headers: Vec<(String, String)>,
+    /// Request body.
+    #[arg(long)]
+    pub body: Option<String>,
+    /// Speak HTTP/2 (one stream per connection, so N is still the requests in flight).
+    #[arg(long)]
+    pub http2: bool,
+    /// TLS: accept any server certificate (testing only).
+    #[arg(short = 'k', long)]
+    pub insecure: bool,
+    /// TLS: trust the certificates in this PEM file instead of the built-in web roots.
+    #[arg(long, value_name = "FILE")]
+    pub cacert: Option<PathBuf>,
+    /// Connect to these addresses (round-robin per connection) instead of resolving the
+    /// URL's host (repeatable).
+    #[arg(long = "connect-to")]
+    pub connect_to: Vec<SocketAddr>,
+    /// Scenario files: send the first target's requests to this base URL instead of the
+    /// file's `base_url`.
+    #[arg(long, value_name = "URL")]
+    pub base_url: Option<String>,
+    /// Worker threads (default: the number of cores).
+    #[arg(long)]
+    pub threads: Option<usize>,
+    /// Write the sweep (steps with their result documents, the fit, the verdict) as JSON.
+    #[arg(short = 'o', long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+    /// Write the sweep as an HTML page (points, fitted curve, linear ideal, N*).
+    #[arg(long, value_name = "FILE")]
+    pub html: Option<PathBuf>,
+    /// Print no progress line per step.
+    #[arg(short = 'q', long)]
+    pub quiet: bool,
 }
 
 /// `stampede check`.

@@ -17,6 +17,7 @@ mod outputs;
 mod report_cmd;
 mod run_cmd;
 mod run_flags;
+mod scale_cmd;
 mod scenario_cmd;
 mod target_cmd;
 mod usl_cmd;
@@ -85,6 +86,7 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Compare(a) => report_cmd::compare(a),
         Command::Check(a) => check_cmd::run(a),
         Command::Init(a) => init_cmd::run(a),
+        Command::Scale(a) => scale_cmd::run(*a),
         Command::Plan(a) => forecast_cmd::run(*a),
         Command::Capacity(a) => capacity_cmd::run(*a),
         Command::Usl(a) => usl_cmd::run(a),
