@@ -32,7 +32,7 @@ fn the_search_brackets_nginx_limit_req_within_five_percent() {
         format!(
             "limit_req_zone $server_name zone=cap:1m rate=3000r/s;\n\
              server {{\n  listen 127.0.0.1:{};\n  server_name cap;\n  root {};\n\
-               location / {{ limit_req zone=cap burst=5 nodelay; }}\n}}\n",
+               location / {{ limit_req zone=cap burst=20 nodelay; }}\n}}\n",
             ports[0],
             www.display()
         )
