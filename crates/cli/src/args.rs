@@ -83,15 +83,12 @@ fn percent(s: &str) -> Result<f64, String> {
     }
 }
 
-/// `stampede capacity`.
-#[derive(Debug, Args)]
-pub struct CapacityArgs {
-    /// An SLO every step must meet, e.g. "p99 < 200ms" or "error_rate < 1%" (repeatable,
-    /// at least one).
-    #[arg(long = "slo", value_name = "EXPR", value_parser = criterion, required = true)]
-    pub slos: Vec<stampede_plan::Threshold>,
-    /// The first rate offered (requests per second).
-    #[arg(long, value_parser = rate, default_value = "100")]
+/// The capacity search's settings, shared by `stampede capacity` and `stampede scale
+/// --instances` (one search per instance count).
+#[derive(Debug, Clone, Args)]
+pub struct SearchArgs {
+    /// The rate the (first) search starts at.
+    #[arg(long, value_parser = rate, default_value = "100", value_name = "R")]
     pub start: f64,
     /// Never offer more than this rate.
     #[arg(long, value_parser = rate, value_name = "R")]
@@ -99,18 +96,45 @@ pub struct CapacityArgs {
     /// Never offer less than this rate when the first step fails and the search descends.
     #[arg(long, value_parser = rate, value_name = "R", default_value = "1")]
     pub min_rate: f64,
+    /// Stop bisecting when (first failing − last passing rate) / last passing rate is at
+    /// most this, e.g. 5%.
+    #[arg(long, value_parser = percent, default_value = "5%")]
+    pub precision: f64,
+    /// At most this many steps per search [default: 30 for capacity, 12 per instance step
+    /// of scale].
+    #[arg(long)]
+    pub max_steps: Option<usize>,
+}
+
+impl SearchArgs {
+    /// The controller's settings, with `max_steps` when the flag is not given.
+    pub fn settings(&self, max_steps: usize) -> stampede_capacity::Settings {
+        stampede_capacity::Settings {
+            start: self.start,
+            max_rate: self.max_rate,
+            min_rate: self.min_rate,
+            precision: self.precision,
+            max_steps: self.max_steps.unwrap_or(max_steps),
+        }
+    }
+}
+
+/// `stampede capacity`.
+#[derive(Debug, Args)]
+pub struct CapacityArgs {
+    /// An SLO every step must meet, e.g. "p99 < 200ms" or "error_rate < 1%" (repeatable,
+    /// at least one).
+    #[arg(long = "slo", value_name = "EXPR", value_parser = criterion, required = true)]
+    pub slos: Vec<stampede_plan::Threshold>,
+    /// The search's rates, precision and step budget.
+    #[command(flatten)]
+    pub search: SearchArgs,
     /// One step's length, its warm-up included.
     #[arg(long, value_parser = duration, default_value = "10s")]
     pub step: Duration,
     /// The start of each step that is discarded [default: a fifth of --step, at least 1s].
     #[arg(long, value_parser = duration)]
     pub warmup: Option<Duration>,
-    /// Stop bisecting when the interval is this narrow, relative to its lower end.
-    #[arg(long, value_parser = percent, default_value = "5%")]
-    pub precision: f64,
-    /// At most this many steps.
-    #[arg(long, default_value_t = 30)]
-    pub max_steps: usize,
     /// The run's flags (URL, request, connections, TLS, output); the rate is the search's.
     #[command(flatten)]
     pub run: RunArgs,
@@ -292,23 +316,10 @@ pub struct ScaleArgs {
     /// "p99 < 200ms", "error_rate < 1%".
     #[arg(long = "slo", value_name = "EXPR", value_parser = criterion)]
     pub slos: Vec<stampede_plan::Threshold>,
-    /// Instance sweep: the rate the first capacity search starts at (later ones start at
-    /// the last capacity scaled to their instance count).
-    #[arg(long, value_parser = rate, default_value = "100", value_name = "REQ/S")]
-    pub start: f64,
-    /// Instance sweep: never offer more than this rate.
-    #[arg(long, value_parser = rate, value_name = "REQ/S")]
-    pub max_rate: Option<f64>,
-    /// Instance sweep: never offer less than this rate (the search's descent stops there).
-    #[arg(long, value_parser = rate, default_value = "1", value_name = "REQ/S")]
-    pub min_rate: f64,
-    /// Instance sweep: a capacity is found when (first failing - last passing rate) / last
-    /// passing rate is at most this, e.g. 5%.
-    #[arg(long, value_parser = percent, default_value = "5%")]
-    pub precision: f64,
-    /// Instance sweep: at most this many steps per capacity search.
-    #[arg(long, default_value_t = 12)]
-    pub max_steps: usize,
+    /// Instance sweep: the capacity searches' rates, precision and step budget (later
+    /// searches start at the last capacity scaled to their instance count).
+    #[command(flatten)]
+    pub search: SearchArgs,
     /// Measured time of each step, after its warm-up (whole seconds, rounded up); for an
     /// instance sweep, each capacity step's window (at least 5s).
     #[arg(short = 'd', long, value_parser = duration, default_value = "10s")]

@@ -7,9 +7,7 @@
 use std::time::Duration;
 
 use anyhow::Context;
-use stampede_capacity::{
-    render_html, render_text, search, validate, SearchSpec, Settings, StepDoc, Verdict,
-};
+use stampede_capacity::{render_html, render_text, search, validate, SearchSpec, StepDoc, Verdict};
 use stampede_experiment::{Control, EngineError, RunError};
 
 use crate::args::CapacityArgs;
@@ -65,19 +63,13 @@ fn spec_from_args(a: &CapacityArgs) -> anyhow::Result<SearchSpec> {
             return Err(usage("--base-url applies to scenario files only"));
         }
         let mut run = a.run.clone();
-        run.rate = Some(a.start);
+        run.rate = Some(a.search.start);
         crate::run_cmd::plan_from_args(&run)?
     };
     let spec = SearchSpec {
         plan,
         slos: a.slos.clone(),
-        settings: Settings {
-            start: a.start,
-            max_rate: a.max_rate,
-            min_rate: a.min_rate,
-            precision: a.precision,
-            max_steps: a.max_steps,
-        },
+        settings: a.search.settings(30),
         warmup,
         window,
         // An unstable window may grow to twice its length.
@@ -118,7 +110,7 @@ pub(crate) fn run(a: CapacityArgs) -> anyhow::Result<u8> {
                 .map(|t| t.text.as_str())
                 .collect::<Vec<_>>()
                 .join(", "),
-            a.start,
+            a.search.start,
             (spec.warmup + spec.window).as_secs(),
             spec.warmup.as_secs()
         );

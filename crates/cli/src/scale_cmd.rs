@@ -6,7 +6,6 @@ use std::path::Path;
 use std::sync::Arc;
 
 use anyhow::Context;
-use stampede_capacity::Settings;
 use stampede_experiment::{EngineError, RunError};
 use stampede_plan::{
     Arrival, HttpVersion, Load, RateProfile, RequestSpec, RunPlan, Target, TlsOptions,
@@ -32,7 +31,7 @@ fn usage(msg: impl Into<String>) -> anyhow::Error {
 fn base_plan(a: &ScaleArgs) -> anyhow::Result<RunPlan> {
     let one = if a.instances.is_some() {
         Load::Open {
-            profile: RateProfile::constant(a.start),
+            profile: RateProfile::constant(a.search.start),
             arrival: Arrival::Uniform,
             max_connections: NonZeroUsize::new(DEFAULT_MAX_CONNECTIONS).expect("non-zero"),
         }
@@ -146,13 +145,7 @@ pub(crate) fn run(a: ScaleArgs) -> anyhow::Result<u8> {
                         a.connect_to.len()
                     )));
             }
-            let settings = Settings {
-                start: a.start,
-                max_rate: a.max_rate,
-                min_rate: a.min_rate,
-                precision: a.precision,
-                max_steps: a.max_steps,
-            };
+            let settings = a.search.settings(12);
             let on_step = Box::new(move |k: usize, s: &stampede_capacity::StepDoc| {
                 if !quiet {
                     eprintln!(
