@@ -6,9 +6,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use std::sync::Mutex;
-
-use stampede_experiment::{Control, Flow, LiveSecond, Observer, RunResult, Window};
+use stampede_experiment::{Control, Flow, LiveSecond, Observer, RunResult, WarmupRecorder};
 use stampede_plan::scenario::JourneyLoad;
 use stampede_plan::{Load, RateProfile, RunPlan, Workload};
 
@@ -102,8 +100,10 @@ impl ClosedSteps {
     /// The result document of the window of the step of size `n`.
     fn window(&mut self, n: NonZeroUsize) -> Result<RunResult, ScaleError> {
         let plan = self.plan(n);
-        let recorder = Measured::new(self.warmup, self.duration);
-        let window = recorder.window.clone();
+        // The closed model's drain is every connection's last response: left out.
+        let recorder =
+            WarmupRecorder::new(self.warmup, Some(self.warmup + self.duration)).without_drain();
+        let window = recorder.window();
         let observers: Vec<Box<dyn Observer>> =
             vec![Box::new(recorder), Box::new(StopFlag(self.stop.clone()))];
         let finished = stampede_experiment::run(&plan, observers, &Control::new())?;
@@ -138,45 +138,5 @@ impl Observer for StopFlag {
         } else {
             Flow::Continue
         }
-    }
-}
-
-/// Records the seconds `[warmup, warmup + duration)` of a step into a [`Window`], and not
-/// the drain after the end of sending: in the closed model the drain is the responses to
-/// the last requests of every connection, and counting them over the window's seconds would
-/// report more throughput than was sustained (a 10 ms serial section measured 107 req/s).
-struct Measured {
-    from: u64,
-    until: u64,
-    window: Arc<Mutex<Option<Window>>>,
-}
-
-impl Measured {
-    fn new(warmup: Duration, duration: Duration) -> Measured {
-        let from = warmup.as_secs();
-        Measured {
-            from,
-            until: from + duration.as_secs(),
-            window: Arc::new(Mutex::new(None)),
-        }
-    }
-}
-
-impl Observer for Measured {
-    fn on_start(&mut self, _control: &Arc<Control>) {
-        if self.from == 0 {
-            *self.window.lock().expect("window lock") = Some(Window::start());
-        }
-    }
-
-    fn on_second(&mut self, live: &LiveSecond<'_>) -> Flow {
-        let mut window = self.window.lock().expect("window lock");
-        if (self.from..self.until).contains(&live.second) {
-            window.get_or_insert_with(Window::start).add(live);
-        } else if live.second + 1 == self.from {
-            // The warm-up's last second: the window starts with the next one.
-            *window = Some(Window::start());
-        }
-        Flow::Continue
     }
 }
