@@ -20,4 +20,4 @@ pub use compare::{compare_results, render_comparison};
 pub use html::{kit, render_html, CSP, MAX_CHART_GROUPS};
 pub use prometheus::{render_prometheus, MetricsSnapshot};
 pub use stampede_result::RunResult;
-pub use table::render_table;
+pub use table::{layout, ms as fmt_ms, render_table};
