@@ -17,6 +17,9 @@ const WORKER_COMM: &str = "stampede-worke";
 pub struct Contention {
     /// Per worker thread id: (on-CPU ns, run-queue wait ns) since the thread started.
     threads: BTreeMap<u32, (u64, u64)>,
+    /// The readings when sampling started ([`Contention::from_now`]); a thread missing
+    /// here started later (from zero).
+    baseline: BTreeMap<u32, (u64, u64)>,
     steal_start: Option<(u64, u64)>,
 }
 
@@ -47,8 +50,33 @@ impl Contention {
     pub fn start() -> Self {
         Contention {
             threads: BTreeMap::new(),
+            baseline: BTreeMap::new(),
             steal_start: steal_ticks(),
         }
+    }
+
+    /// Starts sampling in the middle of a run: what the worker threads did before now
+    /// does not count.
+    pub fn from_now() -> Self {
+        let mut c = Contention::start();
+        c.sample();
+        c.baseline = std::mem::take(&mut c.threads);
+        c
+    }
+
+    /// Each worker thread's (on-CPU ns, run-queue wait ns) since sampling started.
+    fn since_start(&self) -> impl Iterator<Item = (u64, u64)> + '_ {
+        self.threads.iter().map(|(id, (run, wait))| {
+            let (r0, w0) = self.baseline.get(id).copied().unwrap_or((0, 0));
+            (run.saturating_sub(r0), wait.saturating_sub(w0))
+        })
+    }
+
+    /// Each worker thread's CPU time since sampling started, by thread id.
+    pub fn worker_cpu(&self) -> Vec<std::time::Duration> {
+        self.since_start()
+            .map(|(run, _)| std::time::Duration::from_nanos(run))
+            .collect()
     }
 
     /// Reads every worker thread's counters (they are cumulative since the thread
@@ -78,8 +106,7 @@ impl Contention {
             _ => 0.0,
         };
         let (run, wait) = self
-            .threads
-            .values()
+            .since_start()
             .fold((0u64, 0u64), |(r, w), (r1, w1)| (r + r1, w + w1));
         if run + wait == 0 {
             return None;

@@ -49,6 +49,7 @@ mod observer;
 mod progress;
 mod server_probe;
 mod thresholds;
+mod window;
 
 use std::sync::Arc;
 use std::thread::JoinHandle;
@@ -64,6 +65,7 @@ pub use stampede_analysis::{ContentionFacts, ThresholdOutcome};
 pub use stampede_engine::{Control, EngineError, LiveSecond, RunOutcome};
 /// The result document a run produces.
 pub use stampede_result::RunResult;
+pub use window::{WarmupRecorder, Window};
 
 use stampede_plan::RunPlan;
 

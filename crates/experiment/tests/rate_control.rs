@@ -52,3 +52,45 @@ fn target_rate_change_mid_run_is_followed_by_the_server_within_a_second() {
     );
     target.shutdown();
 }
+
+/// A window after a warm-up holds exactly the seconds after it: the server's own count
+/// over the same span agrees, and the window's document reports the rate it ran at.
+#[test]
+fn a_warmup_recorder_keeps_only_the_seconds_after_the_warmup() {
+    use stampede_experiment::WarmupRecorder;
+    let target = testserver();
+    let plan = open_plan(&url_of(&target, "/"), 400.0, 4);
+    let recorder = WarmupRecorder::new(Duration::from_secs(2), plan.stop.duration);
+    let window = recorder.window();
+    let finished = start(plan.clone(), vec![Box::new(recorder)])
+        .wait()
+        .unwrap();
+    let window = window.lock().unwrap();
+    let window = window.as_ref().expect("a window after the warm-up");
+    assert_eq!(window.first_second(), Some(2));
+    assert_eq!(window.seconds(), 2, "seconds 2 and 3 of a 4 s run");
+    let whole = finished.result.summary.core.requests;
+    let part = window.stats().requests;
+    // Two of four seconds at 400 req/s: about 800 of about 1,600.
+    assert!((760..=840).contains(&part), "window {part} of {whole}");
+    // Seconds 2 and 3, and the drain after sending ended.
+    let per_second: u64 = finished.outcome.series[2..]
+        .iter()
+        .map(|p| p.requests)
+        .sum();
+    assert_eq!(part, per_second, "the window is the run's seconds 2 and 3");
+    let doc = window.result(&plan);
+    assert_eq!(doc.summary.core.requests, part);
+    assert!(
+        (doc.summary.core.achieved_rate - 400.0).abs() < 20.0,
+        "{}",
+        doc.summary.core.achieved_rate
+    );
+    assert_eq!(doc.summary.elapsed_s, 2.0);
+    assert!(doc.series.len() >= 2);
+    assert!(
+        !doc.generator.worker_cpu_s.is_empty(),
+        "worker CPU measured over the window"
+    );
+    target.shutdown();
+}
