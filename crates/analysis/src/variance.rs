@@ -302,7 +302,12 @@ mod tests {
     fn shares_match_a_hand_computed_anova() {
         // Grand mean 5; a: level means 3 and 7 -> SS_a = 4*4 = 16;
         // b: level means 4 and 6 -> SS_b = 4*1 = 4; total = 9+1+1+... computed below.
-        let ys = [(["x", "p"], 2.0), (["x", "q"], 4.0), (["y", "p"], 6.0), (["y", "q"], 8.0)];
+        let ys = [
+            (["x", "p"], 2.0),
+            (["x", "q"], 4.0),
+            (["y", "p"], 6.0),
+            (["y", "q"], 8.0),
+        ];
         let cells: Vec<_> = ys.iter().map(|(l, y)| cell(l, Some(*y))).collect();
         let total: f64 = ys.iter().map(|(_, y)| (y - 5.0f64).powi(2)).sum(); // 9+1+1+9 = 20
         let e = explained(attribute(
@@ -331,7 +336,10 @@ mod tests {
             Scale::Linear,
             Better::Lower,
         ));
-        assert!(e.share < 1e-12 && (e.unexplained - 1.0).abs() < 1e-12, "{e:?}");
+        assert!(
+            e.share < 1e-12 && (e.unexplained - 1.0).abs() < 1e-12,
+            "{e:?}"
+        );
     }
 
     #[test]
@@ -350,7 +358,7 @@ mod tests {
         assert!(lin.unexplained > 0.1, "linear: an interaction {lin:?}");
         assert!(log.unexplained < 1e-9, "log: none {log:?}");
         assert_eq!(log.axis, "resource"); // ln(100) > ln(40)
-        // Geometric means: https = sqrt(40*4000) = 400, http = sqrt(100) = 10.
+                                          // Geometric means: https = sqrt(40*4000) = 400, http = sqrt(100) = 10.
         let https = &log.shares[0].level_means[1];
         assert!((https.mean - 400.0).abs() < 1e-9, "{https:?}");
         let r = log.ratio().unwrap();
@@ -363,7 +371,12 @@ mod tests {
     #[test]
     fn higher_is_better_names_the_lowest_level_worst() {
         let cells = [cell(&["a"], Some(900.0)), cell(&["b"], Some(300.0))];
-        let e = explained(attribute(&axes(&["x"]), &cells, Scale::Linear, Better::Higher));
+        let e = explained(attribute(
+            &axes(&["x"]),
+            &cells,
+            Scale::Linear,
+            Better::Higher,
+        ));
         assert_eq!((e.worst.as_str(), e.best.as_str()), ("b", "a"));
         assert_eq!(e.ratio(), Some(3.0));
     }
@@ -410,7 +423,12 @@ mod tests {
     #[test]
     fn a_zero_error_rate_has_no_ratio() {
         let cells = [cell(&["x"], Some(0.0)), cell(&["y"], Some(0.05))];
-        let e = explained(attribute(&axes(&["a"]), &cells, Scale::Linear, Better::Lower));
+        let e = explained(attribute(
+            &axes(&["a"]),
+            &cells,
+            Scale::Linear,
+            Better::Lower,
+        ));
         assert_eq!(e.worst, "y");
         assert_eq!(e.ratio(), None);
     }

@@ -10,6 +10,7 @@ mod args;
 mod check_cmd;
 mod demo;
 mod init_cmd;
+mod matrix_cmd;
 mod outputs;
 mod report_cmd;
 mod run_cmd;
@@ -79,6 +80,7 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Demo(a) => demo::run(a),
         Command::Report(a) => report_cmd::report(a),
         Command::Compare(a) => report_cmd::compare(a),
+        Command::Matrix(a) => matrix_cmd::run(*a),
         Command::Check(a) => check_cmd::run(a),
         Command::Init(a) => init_cmd::run(a),
     }

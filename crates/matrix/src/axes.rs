@@ -146,7 +146,10 @@ mod tests {
     fn axes_parse_with_their_values_in_order() {
         let a = Axis::parse("origin=http://127.0.0.1:8080, https://127.0.0.1:8443").unwrap();
         assert_eq!(a.name, "origin");
-        assert_eq!(a.values, ["http://127.0.0.1:8080", "https://127.0.0.1:8443"]);
+        assert_eq!(
+            a.values,
+            ["http://127.0.0.1:8080", "https://127.0.0.1:8443"]
+        );
         assert_eq!(Axis::parse("_r2=/").unwrap().values, ["/"]);
     }
 
@@ -167,7 +170,10 @@ mod tests {
 
     #[test]
     fn placeholders_are_names_in_braces_only() {
-        assert_eq!(placeholders("{origin}{resource}?q={origin}"), ["origin", "resource", "origin"]);
+        assert_eq!(
+            placeholders("{origin}{resource}?q={origin}"),
+            ["origin", "resource", "origin"]
+        );
         assert!(placeholders(r#"{"a": 1} {} { x } {1a}"#).is_empty());
         assert_eq!(placeholders("{{a}}"), ["a"]);
     }
@@ -186,7 +192,10 @@ mod tests {
 
     #[test]
     fn templates_must_use_every_axis_and_only_axes() {
-        let axes = [Axis::parse("origin=a,b").unwrap(), Axis::parse("r=/,/s").unwrap()];
+        let axes = [
+            Axis::parse("origin=a,b").unwrap(),
+            Axis::parse("r=/,/s").unwrap(),
+        ];
         check_templates(&axes, &[("the URL", "{origin}{r}")]).unwrap();
         check_templates(&axes, &[("the URL", "{origin}/"), ("-H", "X-R: {r}")]).unwrap();
         let e = check_templates(&axes, &[("the URL", "{origin}/")]).unwrap_err();
@@ -194,8 +203,8 @@ mod tests {
             e.to_string(),
             "--axis r: no {r} placeholder in the URL, -H or --connect-to uses it"
         );
-        let e = check_templates(&axes, &[("-H", "X: {host}"), ("the URL", "{origin}{r}")])
-            .unwrap_err();
+        let e =
+            check_templates(&axes, &[("-H", "X: {host}"), ("the URL", "{origin}{r}")]).unwrap_err();
         assert!(e.to_string().contains("{host} in -H"), "{e}");
     }
 }

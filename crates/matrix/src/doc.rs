@@ -57,8 +57,8 @@ pub struct CellDoc {
     pub axes: BTreeMap<String, String>,
     /// Position in the run order (0 ran first).
     pub run_index: usize,
-    /// The warm-up before it (not part of `result`); `null` without warm-up.
-    pub warmup: Option<WarmupDoc>,
+    /// The warm-up before it (not part of `result`).
+    pub warmup: WarmupDoc,
     /// The cell's result, as `stampede run --out` writes it.
     pub result: RunResult,
 }
@@ -66,29 +66,14 @@ pub struct CellDoc {
 /// What the discarded warm-up did (so that server-side counts can be reconciled).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct WarmupDoc {
-    /// Its length in seconds.
-    pub elapsed_s: f64,
+    /// Its length: the first whole seconds of the cell's run (0: none).
+    pub seconds: u64,
     /// Requests finished during it.
     pub requests: u64,
-    /// Requests that failed.
+    /// Of them, errors.
     pub errors: u64,
-    /// Requests that timed out.
+    /// Of them, timeouts.
     pub timeouts: u64,
-    /// Requests still unanswered when it ended.
-    pub unfinished: u64,
-}
-
-impl WarmupDoc {
-    /// The counts of a warm-up run's result.
-    pub fn of(r: &RunResult) -> WarmupDoc {
-        WarmupDoc {
-            elapsed_s: r.summary.elapsed_s,
-            requests: r.summary.core.requests,
-            errors: r.summary.core.errors,
-            timeouts: r.summary.core.timeouts,
-            unfinished: r.summary.unfinished,
-        }
-    }
 }
 
 /// Which axis explains one metric.

@@ -36,8 +36,8 @@ pub use doc::{
 };
 pub use html::render_matrix_html;
 pub use order::{expand, imbalance, run_order, Cell};
-pub use runner::{default_warmup, run_matrix, warmup_plan, Event, MatrixRun};
-pub use table::{attribution_line, render_matrix_table};
+pub use runner::{cell_plan, run_matrix, whole_seconds, Event, DEFAULT_WARMUP};
+pub use table::{attribution_line, render_matrix_table, table_rows};
 
 /// The most cells a matrix may have (each is a run of its own).
 pub const MAX_CELLS: usize = 256;
@@ -162,12 +162,22 @@ mod tests {
 
     #[test]
     fn every_cell_gets_its_own_values() {
-        let axes = vec![Axis::parse("a=1,2").unwrap(), Axis::parse("b=x,y,z").unwrap()];
+        let axes = vec![
+            Axis::parse("a=1,2").unwrap(),
+            Axis::parse("b=x,y,z").unwrap(),
+        ];
         let m = Matrix::new("http://h/{a}/{b}", axes, &[("-H", "X: {b}")]).unwrap();
         let urls: Vec<String> = (0..6).map(|i| m.fill(i, m.url_template())).collect();
         assert_eq!(
             urls,
-            ["http://h/1/x", "http://h/1/y", "http://h/1/z", "http://h/2/x", "http://h/2/y", "http://h/2/z"]
+            [
+                "http://h/1/x",
+                "http://h/1/y",
+                "http://h/1/z",
+                "http://h/2/x",
+                "http://h/2/y",
+                "http://h/2/z"
+            ]
         );
         assert_eq!(m.fill(4, "X: {b}"), "X: y");
     }

@@ -86,7 +86,11 @@ pub fn imbalance(cells: &[Cell], order: &[usize]) -> f64 {
     let axes = cells.first().map_or(0, |c| c.levels.len());
     let mut score = 0.0;
     for axis in 0..axes {
-        let levels = cells.iter().map(|c| c.levels[axis]).max().map_or(0, |m| m + 1);
+        let levels = cells
+            .iter()
+            .map(|c| c.levels[axis])
+            .max()
+            .map_or(0, |m| m + 1);
         for level in 0..levels {
             let positions: Vec<usize> = order
                 .iter()
@@ -157,12 +161,21 @@ mod tests {
     fn run_order_spreads_every_level_over_the_run() {
         // Display order puts axis 0's first level entirely in the first half: the
         // worst possible alignment with a drift. The chosen order is much better.
-        for sizes in [vec![2, 2], vec![2, 3], vec![3, 3], vec![2, 2, 2], vec![4, 5]] {
+        for sizes in [
+            vec![2, 2],
+            vec![2, 3],
+            vec![3, 3],
+            vec![2, 2, 2],
+            vec![4, 5],
+        ] {
             let cells = expand(&sizes);
             let display: Vec<usize> = (0..cells.len()).collect();
             let order = run_order(&cells);
             let (before, after) = (imbalance(&cells, &display), imbalance(&cells, &order));
-            assert!(after < before / 4.0, "{sizes:?}: {before} -> {after} {order:?}");
+            assert!(
+                after < before / 4.0,
+                "{sizes:?}: {before} -> {after} {order:?}"
+            );
         }
         // 3 x 3 admits a perfect balance (a Latin-square order): found exhaustively?
         // 9 cells are shuffled, not enumerated; still within a small margin.

@@ -1,60 +1,49 @@
-//! Running the cells one after another through the experiment layer, each after a
+//! Running the cells one after another through the experiment layer, each with a
 //! warm-up whose data is discarded.
 //!
-//! The warm-up is a run of its own on the cell's settings (same URL, load, protocol)
-//! just before the measured run: it opens connections, fills the server's caches and
-//! lets the TCP and TLS session state settle, then ends; the measured run starts from
-//! a clean histogram. This is simpler to trust than cutting the first seconds out of
-//! one run's series (no per-second merge boundary to get right), and what the warm-up
-//! did is kept in the document (`cells[].warmup`) so that a server's own counts can be
-//! reconciled with stampede's. Connections are not carried over: the measured run opens
-//! its own, as every cell's does.
+//! A cell is one run of `warm-up + duration` on the cell's settings. Its first seconds
+//! (the warm-up, whole seconds) are dropped by a [`WarmupRecorder`]: connections are
+//! opened, TLS sessions made and the server's caches filled then, and the measured
+//! window goes on over the *same* connections, so a keep-alive cell's latency does not
+//! carry the handshakes of its first requests (a separate warm-up run would open its
+//! connections again). The window becomes the cell's result document, judged on its own
+//! data only (it has no per-group rows). What the warm-up did is kept in
+//! `cells[].warmup` so that a server's own counts can be reconciled with stampede's:
+//! the server saw `warmup.requests + result.summary.requests` requests.
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use stampede_engine::Control;
-use stampede_experiment::{Finished, Observer, RunError, Verdict};
+use stampede_experiment::{Control, Observer, RunError, RunResult, WarmupRecorder};
 use stampede_plan::RunPlan;
 
 use crate::doc::{attribute_all, AxisDoc, CellDoc, MatrixResult, WarmupDoc, MATRIX_SCHEMA_VERSION};
 use crate::order::run_order;
 use crate::Matrix;
 
-/// The default warm-up: 1 s, or 10% of the cell's duration when that is shorter.
-pub fn default_warmup(duration: Option<Duration>) -> Duration {
-    let one = Duration::from_secs(1);
-    duration.map_or(one, |d| one.min(d / 10))
+/// The default warm-up: 1 s.
+pub const DEFAULT_WARMUP: Duration = Duration::from_secs(1);
+
+/// A warm-up as the run drops it: whole seconds, rounded up (`--warmup 200ms` drops the
+/// first second).
+pub fn whole_seconds(warmup: Duration) -> Duration {
+    Duration::from_secs(warmup.as_secs_f64().ceil() as u64)
 }
 
-/// The warm-up run of `plan`: the same settings for `warmup`, without a request limit,
-/// thresholds or abort.
-pub fn warmup_plan(plan: &RunPlan, warmup: Duration) -> RunPlan {
-    let mut w = plan.clone();
-    w.stop.duration = Some(warmup);
-    w.stop.requests = None;
-    w.thresholds.clear();
-    w.abort_on_fail = false;
-    w
+/// The run of a cell: `plan` lengthened by the warm-up (which must be whole seconds).
+pub fn cell_plan(plan: &RunPlan, warmup: Duration) -> RunPlan {
+    let mut p = plan.clone();
+    p.stop.duration = plan.stop.duration.map(|d| d + warmup);
+    p
 }
 
 /// What the runner tells its caller as it goes (progress lines).
 #[derive(Debug)]
+#[non_exhaustive]
 pub enum Event<'a> {
-    /// A cell's warm-up starts.
-    Warmup {
-        /// 1-based position in the run order.
-        position: usize,
-        /// Cells in all.
-        of: usize,
-        /// `name=value` per axis.
-        cell: &'a str,
-        /// Its length.
-        length: Duration,
-    },
-    /// A cell's measured run starts.
+    /// A cell's run starts (with its warm-up).
     Start {
         /// 1-based position in the run order.
         position: usize,
@@ -62,6 +51,8 @@ pub enum Event<'a> {
         of: usize,
         /// `name=value` per axis.
         cell: &'a str,
+        /// Its warm-up.
+        warmup: Duration,
     },
     /// A cell's measured run ended.
     Done {
@@ -71,24 +62,16 @@ pub enum Event<'a> {
         of: usize,
         /// `name=value` per axis.
         cell: &'a str,
-        /// How it ended.
-        finished: &'a Finished,
+        /// Its measured result.
+        result: &'a RunResult,
     },
 }
 
-/// A matrix that ran (in full or until stopped).
-#[derive(Debug)]
-pub struct MatrixRun {
-    /// The document.
-    pub result: MatrixResult,
-    /// Each measured cell's verdict, in the document's cell order.
-    pub verdicts: Vec<Verdict>,
-}
-
-/// Runs every cell of `matrix` with its plan (`plans[i]` for display cell `i`), in the
-/// balanced run order, each after a `warmup` (none when zero). `stop` (set by a signal
-/// handler) ends the cell going on, which is kept as measured so far, and skips the rest.
-/// `observers` gives the observers of each measured run (progress lines).
+/// Runs every cell of `matrix` with its plan (`plans[i]` for display cell `i`, which
+/// must stop on a duration), in the balanced run order, each after a `warmup` of whole
+/// seconds (none when zero). `stop` (set by a signal handler) ends the cell going on,
+/// which is kept as measured so far, and skips the rest. `observers` gives the
+/// observers of each cell's run (progress lines).
 pub fn run_matrix(
     matrix: &Matrix,
     plans: &[RunPlan],
@@ -96,64 +79,69 @@ pub fn run_matrix(
     stop: &Arc<AtomicBool>,
     mut observers: impl FnMut(&RunPlan) -> Vec<Box<dyn Observer>>,
     mut on_event: impl FnMut(Event<'_>),
-) -> Result<MatrixRun, RunError> {
+) -> Result<MatrixResult, RunError> {
     assert_eq!(plans.len(), matrix.cells().len(), "one plan per cell");
+    let warmup = whole_seconds(warmup);
     let order = run_order(matrix.cells());
     let of = order.len();
-    let mut done: Vec<Option<(CellDoc, Verdict)>> = vec![None; 0];
-    done.resize_with(of, || None);
+    let mut done: Vec<Option<CellDoc>> = vec![None; of];
     for (pos, &cell) in order.iter().enumerate() {
         if stop.load(Ordering::SeqCst) {
             break;
         }
         let label = matrix.label(cell);
         let position = pos + 1;
-        let warm = if warmup.is_zero() {
-            None
-        } else {
-            on_event(Event::Warmup {
-                position,
-                of,
-                cell: &label,
-                length: warmup,
-            });
-            let control = Control::with_stop_flag(stop.clone());
-            let w = stampede_experiment::run(&warmup_plan(&plans[cell], warmup), Vec::new(), &control)?;
-            Some(WarmupDoc::of(&w.result))
-        };
-        if stop.load(Ordering::SeqCst) {
-            break;
-        }
         on_event(Event::Start {
             position,
             of,
             cell: &label,
+            warmup,
         });
+        let plan = cell_plan(&plans[cell], warmup);
+        let recorder = WarmupRecorder::new(warmup, plan.stop.duration);
+        let window = recorder.window();
+        let mut watchers: Vec<Box<dyn Observer>> = vec![Box::new(recorder)];
+        watchers.extend(observers(&plan));
         let control = Control::with_stop_flag(stop.clone());
-        let finished = stampede_experiment::run(&plans[cell], observers(&plans[cell]), &control)?;
+        let finished = stampede_experiment::run(&plan, watchers, &control)?;
+        let window = window.lock().unwrap_or_else(|p| p.into_inner()).take();
+        // Stopped during its warm-up: nothing of the cell was measured.
+        let Some(window) = window.filter(|w| w.seconds() > 0) else {
+            break;
+        };
+        let mut result = window.result(&plans[cell]);
+        result.aborted = finished.result.aborted;
+        result.error_samples = finished.result.error_samples.clone();
+        let whole = &finished.result.summary.core;
+        let measured = &result.summary.core;
+        let warm = WarmupDoc {
+            seconds: warmup.as_secs(),
+            requests: whole.requests.saturating_sub(measured.requests),
+            errors: whole.errors.saturating_sub(measured.errors),
+            timeouts: whole.timeouts.saturating_sub(measured.timeouts),
+        };
         on_event(Event::Done {
             position,
             of,
             cell: &label,
-            finished: &finished,
+            result: &result,
         });
-        let doc = CellDoc {
+        done[cell] = Some(CellDoc {
             axes: matrix.values(cell).into_iter().collect(),
             run_index: pos,
             warmup: warm,
-            result: finished.result,
-        };
-        done[cell] = Some((doc, finished.verdict));
+            result,
+        });
     }
-    let interrupted = done.iter().any(Option::is_none)
-        || done.iter().flatten().any(|(c, _)| c.result.aborted);
+    let interrupted =
+        done.iter().any(Option::is_none) || done.iter().flatten().any(|c| c.result.aborted);
     let not_run: Vec<BTreeMap<String, String>> = done
         .iter()
         .enumerate()
         .filter(|(_, d)| d.is_none())
         .map(|(i, _)| matrix.values(i).into_iter().collect())
         .collect();
-    let (cells, verdicts): (Vec<CellDoc>, Vec<Verdict>) = done.into_iter().flatten().unzip();
+    let cells: Vec<CellDoc> = done.into_iter().flatten().collect();
     let axes: Vec<AxisDoc> = matrix
         .axes()
         .iter()
@@ -163,19 +151,16 @@ pub fn run_matrix(
         })
         .collect();
     let attribution = attribute_all(&axes, &cells);
-    Ok(MatrixRun {
-        result: MatrixResult {
-            schema_version: MATRIX_SCHEMA_VERSION,
-            stampede_version: env!("CARGO_PKG_VERSION").to_string(),
-            url_template: matrix.url_template().to_string(),
-            axes,
-            warmup_s: warmup.as_secs_f64(),
-            interrupted,
-            cells,
-            not_run,
-            attribution,
-        },
-        verdicts,
+    Ok(MatrixResult {
+        schema_version: MATRIX_SCHEMA_VERSION,
+        stampede_version: env!("CARGO_PKG_VERSION").to_string(),
+        url_template: matrix.url_template().to_string(),
+        axes,
+        warmup_s: warmup.as_secs_f64(),
+        interrupted,
+        cells,
+        not_run,
+        attribution,
     })
 }
 
@@ -184,12 +169,21 @@ mod tests {
     use super::*;
 
     #[test]
-    fn warmup_defaults_to_a_second_or_a_tenth() {
-        assert_eq!(default_warmup(None), Duration::from_secs(1));
-        assert_eq!(default_warmup(Some(Duration::from_secs(30))), Duration::from_secs(1));
+    fn warmups_are_whole_seconds_added_to_the_cell() {
+        assert_eq!(whole_seconds(Duration::ZERO), Duration::ZERO);
         assert_eq!(
-            default_warmup(Some(Duration::from_secs(2))),
-            Duration::from_millis(200)
+            whole_seconds(Duration::from_millis(200)),
+            Duration::from_secs(1)
         );
+        assert_eq!(
+            whole_seconds(Duration::from_secs(2)),
+            Duration::from_secs(2)
+        );
+        let plan = RunPlan::builder("http://127.0.0.1:1/")
+            .duration(Duration::from_secs(5))
+            .build()
+            .unwrap();
+        let cell = cell_plan(&plan, Duration::from_secs(1));
+        assert_eq!(cell.stop.duration, Some(Duration::from_secs(6)));
     }
 }

@@ -10,20 +10,14 @@ use crate::doc::{CellDoc, MatrixResult, Metric, MetricAttribution, METRICS};
 
 /// Under this share, no axis is named: the variance is in the interactions.
 const NAMED_SHARE: f64 = 0.05;
+/// Under this ratio between the worst and best level, a difference is not material.
+const MATERIAL_RATIO: f64 = 1.05;
 /// Over this unexplained share, the line says so.
 const SAY_UNEXPLAINED: f64 = 0.2;
 
 /// The table columns after the axes.
 const COLUMNS: [&str; 9] = [
-    "hits",
-    "errors",
-    "timeouts",
-    "avg ms",
-    "p50 ms",
-    "p99 ms",
-    "err+to %",
-    "rate/s",
-    "run",
+    "hits", "errors", "timeouts", "avg ms", "p50 ms", "p99 ms", "err+to %", "rate/s", "run",
 ];
 
 /// The rows of the table (header first): axes' values, hits, errors, timeouts, avg,
@@ -145,6 +139,12 @@ pub fn attribution_line(a: &MetricAttribution) -> String {
             e.axis,
             e.unexplained * 100.0
         ),
+        Attribution::Explained(e) if e.ratio().is_some_and(|r| r < MATERIAL_RATIO) => format!(
+            "{name}: less than {:.0}% apart across cells: no axis makes a material difference (the most: {}, {})",
+            (MATERIAL_RATIO - 1.0) * 100.0,
+            e.axis,
+            comparison(metric, e)
+        ),
         Attribution::Explained(e) => {
             let mut line = format!(
                 "{name}: {} explains {} of the variance ({})",
@@ -161,7 +161,6 @@ pub fn attribution_line(a: &MetricAttribution) -> String {
             }
             line
         }
-        _ => format!("{name}: not attributed"),
     }
 }
 
@@ -198,5 +197,101 @@ fn value_text(metric: &Metric, v: f64) -> String {
         "ms" => format!("{} ms", fmt_ms(v)),
         "%" => format!("{v:.2}%"),
         _ => format!("{v:.1}{}", metric.unit),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use stampede_analysis::variance::attribute;
+
+    fn line(metric: &str, values: &[(&str, &str, Option<f64>)]) -> String {
+        let m = METRICS.iter().find(|m| m.key == metric).unwrap();
+        let axes = ["protocol".to_string(), "resource".to_string()];
+        let cells: Vec<(Vec<String>, Option<f64>)> = values
+            .iter()
+            .map(|(a, b, v)| (vec![a.to_string(), b.to_string()], *v))
+            .collect();
+        attribution_line(&MetricAttribution {
+            metric: metric.into(),
+            scale: m.scale,
+            attribution: attribute(&axes, &cells, m.scale, m.better),
+        })
+    }
+
+    #[test]
+    fn the_smoking_gun_is_named_with_its_ratio() {
+        let l = line(
+            "p99",
+            &[
+                ("http", "/", Some(1.0)),
+                ("http", "/s", Some(1.2)),
+                ("https", "/", Some(41.0)),
+                ("https", "/s", Some(49.2)),
+            ],
+        );
+        assert_eq!(
+            l,
+            "p99: protocol explains 100% of the variance (https 41× http: 44.9 ms vs 1.10 ms)"
+        );
+    }
+
+    #[test]
+    fn rates_without_a_ratio_and_higher_is_better() {
+        let l = line(
+            "error_rate",
+            &[
+                ("http", "/", Some(0.0)),
+                ("http", "/s", Some(2.0)),
+                ("https", "/", Some(0.0)),
+                ("https", "/s", Some(2.2)),
+            ],
+        );
+        assert!(
+            l.starts_with("(timeout + error) rate: resource explains 100%"),
+            "{l}"
+        );
+        assert!(l.ends_with("(/s 2.10% vs / 0.00%)"), "{l}");
+        let l = line(
+            "achieved_rate",
+            &[
+                ("http", "/", Some(900.0)),
+                ("http", "/s", Some(880.0)),
+                ("https", "/", Some(300.0)),
+                ("https", "/s", Some(310.0)),
+            ],
+        );
+        assert!(l.contains("protocol explains"), "{l}");
+        assert!(l.contains("https 2.9× lower than http"), "{l}");
+    }
+
+    #[test]
+    fn no_data_no_variance_and_small_differences_name_no_culprit() {
+        let l = line("p99", &[("http", "/", Some(3.0)), ("https", "/", None)]);
+        assert_eq!(
+            l,
+            "p99: not attributed: 1 cell with data, at least 2 are needed"
+        );
+        let l = line(
+            "error_rate",
+            &[("http", "/", Some(0.0)), ("https", "/", Some(0.0))],
+        );
+        assert!(l.contains("the same in all 2 cells (0.00%)"), "{l}");
+        let l = line(
+            "achieved_rate",
+            &[("http", "/", Some(100.0)), ("https", "/", Some(100.5))],
+        );
+        assert!(l.contains("less than 5% apart"), "{l}");
+        // An interaction only: no axis is named.
+        let l = line(
+            "avg",
+            &[
+                ("http", "/", Some(1.0)),
+                ("http", "/s", Some(3.0)),
+                ("https", "/", Some(3.0)),
+                ("https", "/s", Some(1.0)),
+            ],
+        );
+        assert!(l.contains("no single axis explains it"), "{l}");
     }
 }

@@ -12,6 +12,7 @@ pub(crate) const HEADERS: [&str; 13] = [
     "max ms", "err+to %", "rate/s", "proto",
 ];
 
+/// A latency in ms as the tables print it: 3 significant digits, at most 2 decimals.
 pub fn ms(x: f64) -> String {
     if x >= 100.0 {
         format!("{x:.0}")
