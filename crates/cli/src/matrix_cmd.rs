@@ -212,7 +212,7 @@ mod tests {
         assert_eq!(last.headers, [("X-Path".to_string(), "/slow".to_string())]);
         assert_eq!(last.connect_to, ["127.0.0.1:8082"]);
         let plan = plan_from_args(&last).unwrap();
-        assert_eq!(plan.connect_to[0].port(), 8082);
+        assert_eq!(plan.requests().unwrap().connect_to[0].port(), 8082);
     }
 
     #[test]

@@ -249,7 +249,14 @@ fn matrix_page_renders_in_chromium() {
     let url = format!("http://{}/?delay={{delay}}&size={{size}}", t.addrs()[0]);
     let o = run_bounded(
         stampede()
-            .args(["matrix", &url, "--axis", "delay=1ms,10ms", "--axis", "size=10,1k"])
+            .args([
+                "matrix",
+                &url,
+                "--axis",
+                "delay=1ms,10ms",
+                "--axis",
+                "size=10,1k",
+            ])
             .args(["--rate", "50", "-d", "1s", "-q", "--html"])
             .arg(&html),
         Duration::from_secs(60),
@@ -265,7 +272,11 @@ fn matrix_page_renders_in_chromium() {
             .arg(&page),
         Duration::from_secs(90),
     );
-    assert!(o.status.success(), "chromium: {}", String::from_utf8_lossy(&o.stderr));
+    assert!(
+        o.status.success(),
+        "chromium: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
     let dom = String::from_utf8(o.stdout).unwrap();
     let log = String::from_utf8_lossy(&o.stderr);
     assert!(
@@ -277,7 +288,10 @@ fn matrix_page_renders_in_chromium() {
     assert!(
         dom.contains("p50: delay explains"),
         "the attribution line: {}",
-        dom.lines().filter(|l| l.contains("explains")).collect::<Vec<_>>().join("\n")
+        dom.lines()
+            .filter(|l| l.contains("explains"))
+            .collect::<Vec<_>>()
+            .join("\n")
     );
     assert!(!dom.contains("Chart not drawn"), "{dom}");
     assert_eq!(svgs(&dom).len(), 5, "one chart per metric");

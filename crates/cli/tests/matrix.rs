@@ -123,7 +123,10 @@ fn matrix_over_nginx_names_the_protocol_and_matches_the_access_log() {
     let counts = logged(&nginx);
     let cells = doc["cells"].as_array().unwrap();
     assert_eq!(cells.len(), 4, "{}", run.context());
-    let mut order: Vec<u64> = cells.iter().map(|c| c["run_index"].as_u64().unwrap()).collect();
+    let mut order: Vec<u64> = cells
+        .iter()
+        .map(|c| c["run_index"].as_u64().unwrap())
+        .collect();
     order.sort_unstable();
     assert_eq!(order, [0, 1, 2, 3]);
     let mut problems = Vec::new();
@@ -132,7 +135,11 @@ fn matrix_over_nginx_names_the_protocol_and_matches_the_access_log() {
         let path = cell["axes"]["resource"].as_str().unwrap();
         // Display order: the first axis varies slowest.
         assert_eq!(origin.starts_with("https"), i >= 2, "row {i}: {origin}");
-        let port = if origin.starts_with("https") { tls } else { plain };
+        let port = if origin.starts_with("https") {
+            tls
+        } else {
+            plain
+        };
         let s = &cell["result"]["summary"];
         let measured = s["requests"].as_u64().unwrap();
         let warmup = cell["warmup"]["requests"].as_u64().unwrap();
@@ -149,7 +156,9 @@ fn matrix_over_nginx_names_the_protocol_and_matches_the_access_log() {
             ));
         }
         if measured < 70 {
-            problems.push(format!("{origin}{path}: only {measured} requests in 2 s at 40/s"));
+            problems.push(format!(
+                "{origin}{path}: only {measured} requests in 2 s at 40/s"
+            ));
         }
         if s["errors"].as_u64() != Some(0) || s["timeouts"].as_u64() != Some(0) {
             problems.push(format!("{origin}{path}: errors or timeouts {s}"));
@@ -184,7 +193,10 @@ fn validator(schema: &str) -> jsonschema::Validator {
 }
 
 fn assert_valid(v: &jsonschema::Validator, doc: &Value, what: &str) {
-    let errors: Vec<String> = v.iter_errors(doc).map(|e| format!("{e} at {}", e.instance_path)).collect();
+    let errors: Vec<String> = v
+        .iter_errors(doc)
+        .map(|e| format!("{e} at {}", e.instance_path))
+        .collect();
     assert!(errors.is_empty(), "{what}: {errors:#?}");
 }
 
@@ -199,12 +211,25 @@ fn matrix_document_validates_and_names_the_delay() {
     let run = Stampede::spawn_command(
         "matrix",
         &url,
-        &["--axis", "delay=1ms,25ms", "--axis", "size=10,2k", "--rate", "50", "-d", "2s"],
+        &[
+            "--axis",
+            "delay=1ms,25ms",
+            "--axis",
+            "size=10,2k",
+            "--rate",
+            "50",
+            "-d",
+            "2s",
+        ],
     )
     .wait(Duration::from_secs(12) + GRACE);
     run.assert_success();
     let doc = &run.json;
-    assert_valid(&validator(stampede_matrix::MATRIX_SCHEMA), doc, "matrix document");
+    assert_valid(
+        &validator(stampede_matrix::MATRIX_SCHEMA),
+        doc,
+        "matrix document",
+    );
     let result = validator(stampede_result::RESULT_SCHEMA);
     for cell in doc["cells"].as_array().unwrap() {
         assert_valid(&result, &cell["result"], "a cell's result");
@@ -216,7 +241,12 @@ fn matrix_document_validates_and_names_the_delay() {
     }
     assert_eq!(doc["interrupted"], false);
     for metric in ["p99", "p50", "avg"] {
-        assert_eq!(attribution(doc, metric)["axis"], "delay", "{metric}: {}", run.stdout);
+        assert_eq!(
+            attribution(doc, metric)["axis"],
+            "delay",
+            "{metric}: {}",
+            run.stdout
+        );
     }
     // A typed read of the document gives the same attribution lines as printed.
     let typed = stampede_matrix::MatrixResult::from_json(&doc.to_string()).unwrap();
@@ -248,9 +278,17 @@ fn ctrl_c_writes_a_partial_matrix() {
     let cells = doc["cells"].as_array().unwrap();
     assert_eq!(cells.len(), 2, "{}", out.stdout);
     assert_eq!(doc["not_run"].as_array().unwrap().len(), 1);
-    let stopped: Vec<bool> = cells.iter().map(|c| c["result"]["aborted"] == true).collect();
+    let stopped: Vec<bool> = cells
+        .iter()
+        .map(|c| c["result"]["aborted"] == true)
+        .collect();
     assert_eq!(stopped.iter().filter(|s| **s).count(), 1, "{stopped:?}");
-    assert!(out.stdout.contains("INTERRUPTED: a partial matrix (2 of 3 cells measured"), "{}", out.stdout);
+    assert!(
+        out.stdout
+            .contains("INTERRUPTED: a partial matrix (2 of 3 cells measured"),
+        "{}",
+        out.stdout
+    );
 }
 
 /// Bad axes and templates are usage errors (exit 2) naming the flag, before anything
@@ -258,11 +296,32 @@ fn ctrl_c_writes_a_partial_matrix() {
 #[test]
 fn bad_matrices_exit_2_naming_the_flag() {
     for (args, needle) in [
-        (vec!["http://127.0.0.1:9/{a}", "--axis", "a=x,x"], "--axis 'a=x,x'"),
-        (vec!["http://127.0.0.1:9/{a}", "--axis", "a=x", "--axis", "b=y"], "--axis b"),
-        (vec!["http://127.0.0.1:9/{a}{c}", "--axis", "a=x"], "{c} in the URL"),
-        (vec!["http://127.0.0.1:9/{a}", "--axis", "a=x", "-n", "10"], "-n/--requests"),
-        (vec!["http://127.0.0.1:9/", "--axis", "a=x", "--connect-to", "{a}"], "--connect-to 'x'"),
+        (
+            vec!["http://127.0.0.1:9/{a}", "--axis", "a=x,x"],
+            "--axis 'a=x,x'",
+        ),
+        (
+            vec!["http://127.0.0.1:9/{a}", "--axis", "a=x", "--axis", "b=y"],
+            "--axis b",
+        ),
+        (
+            vec!["http://127.0.0.1:9/{a}{c}", "--axis", "a=x"],
+            "{c} in the URL",
+        ),
+        (
+            vec!["http://127.0.0.1:9/{a}", "--axis", "a=x", "-n", "10"],
+            "-n/--requests",
+        ),
+        (
+            vec![
+                "http://127.0.0.1:9/",
+                "--axis",
+                "a=x",
+                "--connect-to",
+                "{a}",
+            ],
+            "--connect-to 'x'",
+        ),
     ] {
         let o = std::process::Command::new(env!("CARGO_BIN_EXE_stampede"))
             .arg("matrix")

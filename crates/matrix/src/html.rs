@@ -5,7 +5,7 @@ use stampede_analysis::variance::Attribution;
 use stampede_report::kit::{bar_chart, Page};
 
 use crate::doc::{MatrixResult, Metric, METRICS};
-use crate::table::{attribution_line, table_rows};
+use crate::table::{attribution_line, limited_note, table_rows};
 
 /// Renders the self-contained page of a matrix document.
 pub fn render_matrix_html(m: &MatrixResult) -> String {
@@ -55,6 +55,9 @@ pub fn render_matrix_html(m: &MatrixResult) -> String {
     page.h2("Which axis explains each metric");
     for a in &m.attribution {
         page.para("", &attribution_line(a));
+    }
+    if let Some(note) = limited_note(m) {
+        page.para("warn", &note);
     }
     page.para(
         "note",

@@ -114,7 +114,26 @@ pub fn render_matrix_table(m: &MatrixResult) -> String {
     for a in &m.attribution {
         let _ = writeln!(out, "{}", attribution_line(a));
     }
+    if let Some(note) = limited_note(m) {
+        let _ = writeln!(out, "{note}");
+    }
     out
+}
+
+/// When stampede itself limited some cells, the attribution may blame an axis for the
+/// generator's own delay: says so, with how many cells.
+pub(crate) fn limited_note(m: &MatrixResult) -> Option<String> {
+    let limited = m
+        .cells
+        .iter()
+        .filter(|c| !c.result.generator.warnings.is_empty())
+        .count();
+    (limited > 0).then(|| {
+        format!(
+            "NOTE: stampede itself limited {limited} of {} cells (WARNING above): their figures include the generator's own delay, so an axis named above may stand for it",
+            m.cells.len()
+        )
+    })
 }
 
 /// One line per metric, e.g. `p99: protocol explains 97% of the variance (https 41×

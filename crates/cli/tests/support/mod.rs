@@ -567,7 +567,11 @@ pub(crate) enum CertKey {
 /// `CA:FALSE`: webpki refuses a CA certificate as a server's own certificate, and a
 /// self-signed end-entity certificate is its own trust anchor with `--cacert`.
 #[allow(dead_code)] // used by protocols_external.rs and matrix.rs, not by every test crate
-pub(crate) fn make_certificate(openssl: &Path, dir: &Path, key_type: CertKey) -> (PathBuf, PathBuf) {
+pub(crate) fn make_certificate(
+    openssl: &Path,
+    dir: &Path,
+    key_type: CertKey,
+) -> (PathBuf, PathBuf) {
     let cert = dir.join("cert.pem");
     let key = dir.join("key.pem");
     let mut cmd = Command::new(openssl);
@@ -596,7 +600,11 @@ pub(crate) fn make_certificate(openssl: &Path, dir: &Path, key_type: CertKey) ->
 
 /// Runs a command with its output in files (no pipe to fill up), killed after `limit`.
 #[allow(dead_code)] // used by protocols_external.rs and matrix.rs, not by every test crate
-pub(crate) fn run_bounded(cmd: &mut Command, dir: &Path, limit: Duration) -> (ExitStatus, String, String) {
+pub(crate) fn run_bounded(
+    cmd: &mut Command,
+    dir: &Path,
+    limit: Duration,
+) -> (ExitStatus, String, String) {
     static NEXT: AtomicUsize = AtomicUsize::new(0);
     let tag = NEXT.fetch_add(1, Ordering::Relaxed);
     let out_path = dir.join(format!("cmd-{tag}.stdout"));
