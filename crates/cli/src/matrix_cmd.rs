@@ -38,6 +38,10 @@ fn refuse_run_only_flags(a: &RunArgs) -> anyhow::Result<()> {
         ),
         (a.base_url.is_some(), "--base-url applies to scenario files"),
         (
+            a.group_by.is_some(),
+            "--group-by is not supported by matrix: a cell's result is the window after its warm-up, which has no per-group rows",
+        ),
+        (
             a.output.prometheus_listen.is_some() || a.output.prometheus_hold.is_some(),
             "--prometheus-listen/--prometheus-hold are not supported by matrix (one run per cell)",
         ),

@@ -111,7 +111,14 @@ pub fn run_matrix(
         };
         let mut result = window.result(&plans[cell]);
         result.aborted = finished.result.aborted;
-        result.error_samples = finished.result.error_samples.clone();
+        // The first message of each class the window saw (taken over the whole run).
+        result.error_samples = finished
+            .result
+            .error_samples
+            .iter()
+            .filter(|(class, _)| result.errors_by_class.contains_key(*class))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
         let whole = &finished.result.summary.core;
         let measured = &result.summary.core;
         let warm = WarmupDoc {
