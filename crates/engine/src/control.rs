@@ -117,4 +117,20 @@ mod tests {
         c.stop();
         assert!(c.is_stopped());
     }
+
+    #[test]
+    fn a_shared_stop_flag_stops_every_control_made_with_it() {
+        let flag = Arc::new(AtomicBool::new(false));
+        let (a, b) = (
+            Control::with_stop_flag(flag.clone()),
+            Control::with_stop_flag(flag.clone()),
+        );
+        assert!(!a.is_stopped() && !b.is_stopped());
+        flag.store(true, Ordering::SeqCst); // what a signal handler does
+        assert!(a.is_stopped() && b.is_stopped());
+        assert!(
+            Control::with_stop_flag(flag).is_stopped(),
+            "already set: stopped at once"
+        );
+    }
 }
