@@ -60,6 +60,56 @@ pub enum Command {
     Check(CheckArgs),
     /// Write a commented example scenario file to start from.
     Init(InitArgs),
+    /// Search the highest offered rate that meets the SLOs (ramp, bisect, confirm).
+    Capacity(Box<CapacityArgs>),
+    /// Fit the Universal Scalability Law to measured (N, throughput) points: σ, κ, λ, the
+    /// peak N* and a verdict (linear, contention-limited, retrograde).
+    Usl(UslArgs),
+}
+
+fn percent(s: &str) -> Result<f64, String> {
+    let t = s.trim();
+    let (n, scale) = match t.strip_suffix('%') {
+        Some(n) => (n, 100.0),
+        None => (t, 1.0),
+    };
+    match n.trim().parse::<f64>() {
+        Ok(v) if v.is_finite() && v > 0.0 && v / scale < 1.0 => Ok(v / scale),
+        _ => Err(format!("'{s}' must be a share between 0 and 100%, e.g. 5%")),
+    }
+}
+
+/// `stampede capacity`.
+#[derive(Debug, Args)]
+pub struct CapacityArgs {
+    /// An SLO every step must meet, e.g. "p99 < 200ms" or "error_rate < 1%" (repeatable,
+    /// at least one).
+    #[arg(long = "slo", value_name = "EXPR", value_parser = criterion, required = true)]
+    pub slos: Vec<stampede_plan::Threshold>,
+    /// The first rate offered (requests per second).
+    #[arg(long, value_parser = rate, default_value = "100")]
+    pub start: f64,
+    /// Never offer more than this rate.
+    #[arg(long, value_parser = rate, value_name = "R")]
+    pub max_rate: Option<f64>,
+    /// Never offer less than this rate when the first step fails and the search descends.
+    #[arg(long, value_parser = rate, value_name = "R", default_value = "1")]
+    pub min_rate: f64,
+    /// One step's length, its warm-up included.
+    #[arg(long, value_parser = duration, default_value = "10s")]
+    pub step: Duration,
+    /// The start of each step that is discarded [default: a fifth of --step, at least 1s].
+    #[arg(long, value_parser = duration)]
+    pub warmup: Option<Duration>,
+    /// Stop bisecting when the interval is this narrow, relative to its lower end.
+    #[arg(long, value_parser = percent, default_value = "5%")]
+    pub precision: f64,
+    /// At most this many steps.
+    #[arg(long, default_value_t = 30)]
+    pub max_steps: usize,
+    /// The run's flags (URL, request, connections, TLS, output); the rate is the search's.
+    #[command(flatten)]
+    pub run: RunArgs,
 }
 
 /// How arrivals are spaced in the open model.
@@ -273,6 +323,16 @@ pub struct TargetArgs {
     /// Period of the stalls (the first starts one period after start).
     #[arg(long, value_parser = duration)]
     pub stall_every: Option<Duration>,
+    /// Contention knob: every request holds one lock shared by all instances for this long
+    /// (waiting, not burning CPU), like one database connection behind a fleet; throughput
+    /// flattens at one request per DURATION. At most 1h.
+    #[arg(long, value_name = "DURATION", value_parser = duration)]
+    pub serial_section: Option<Duration>,
+    /// Coherency knob: a request that finds n requests in flight on the target (itself
+    /// included) waits DURATION x n(n-1) more, like nodes that must agree with each other;
+    /// throughput peaks, then falls as clients are added. At most 1h.
+    #[arg(long, value_name = "DURATION", value_parser = duration)]
+    pub coherency_delay: Option<Duration>,
     /// A fault profile for one instance, N:KEY=VALUE[,KEY=VALUE...], replacing the
     /// server-wide flags for instance N (1-based), e.g. 2:error-rate=0.05 (repeatable).
     #[arg(long = "instance-fault")]
@@ -360,6 +420,22 @@ pub struct ReportArgs {
     /// A result written by `stampede run --out FILE`.
     pub result: PathBuf,
     /// Write the HTML report to this file.
+    #[arg(long, value_name = "FILE")]
+    pub html: Option<PathBuf>,
+}
+
+/// `stampede usl`.
+#[derive(Debug, Args)]
+pub struct UslArgs {
+    /// The measurements: a CSV file of rows `N,X` (header optional, `#` comments), or the
+    /// JSON that `stampede scale --out` writes (`steps[].n`, `steps[].throughput`; read when
+    /// the name ends in .json or the text starts with `{`).
+    #[arg(value_name = "DATA.csv|scale.json")]
+    pub data: PathBuf,
+    /// Write the fit as JSON (schema: crates/usl/schema/usl.schema.json).
+    #[arg(short = 'o', long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+    /// Write an HTML page: the points, the fitted curve, the linear ideal and N*.
     #[arg(long, value_name = "FILE")]
     pub html: Option<PathBuf>,
 }

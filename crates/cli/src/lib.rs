@@ -7,6 +7,7 @@
 #![deny(missing_docs)]
 
 mod args;
+mod capacity_cmd;
 mod check_cmd;
 mod demo;
 mod init_cmd;
@@ -17,13 +18,14 @@ mod run_cmd;
 mod run_flags;
 mod scenario_cmd;
 mod target_cmd;
+mod usl_cmd;
 
 use std::ffi::OsString;
 use std::process::ExitCode;
 
 use clap::Parser;
 
-pub use args::{Cli, Command, RunArgs, TargetArgs};
+pub use args::{Cli, Command, RunArgs, TargetArgs, UslArgs};
 
 /// Exit code: success.
 pub const EXIT_OK: u8 = 0;
@@ -83,5 +85,7 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Matrix(a) => matrix_cmd::run(*a),
         Command::Check(a) => check_cmd::run(a),
         Command::Init(a) => init_cmd::run(a),
+        Command::Capacity(a) => capacity_cmd::run(*a),
+        Command::Usl(a) => usl_cmd::run(a),
     }
 }

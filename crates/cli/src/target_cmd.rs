@@ -21,6 +21,16 @@ pub(crate) fn config_from_args(a: &TargetArgs) -> anyhow::Result<TargetConfig> {
     config.http2 = !a.no_http2;
     config.poll_event_every = a.poll_event_every;
     config.backlog = a.backlog;
+    for (flag, value) in [
+        ("--serial-section", a.serial_section),
+        ("--coherency-delay", a.coherency_delay),
+    ] {
+        if value.is_some_and(|d| d > Duration::from_secs(3600)) {
+            return Err(usage(format!("{flag}: at most 1h is allowed")));
+        }
+    }
+    config.serial_section = a.serial_section.unwrap_or_default();
+    config.coherency_delay = a.coherency_delay.unwrap_or_default();
     config.tls = match (&a.cert, &a.key) {
         (Some(cert), Some(key)) => Some(TlsSetup::Files {
             cert: cert.clone(),
@@ -101,6 +111,15 @@ pub(crate) fn run(a: TargetArgs) -> anyhow::Result<u8> {
         (false, _) => "HTTP/1.1 and h2c (prior knowledge)",
     };
     println!("protocols: {protocols}");
+    if let Some(s) = a.serial_section.filter(|s| !s.is_zero()) {
+        println!(
+            "serial section: every request holds one shared lock for {s:?} (at most {:.0} req/s)",
+            1.0 / s.as_secs_f64()
+        );
+    }
+    if let Some(d) = a.coherency_delay.filter(|d| !d.is_zero()) {
+        println!("coherency delay: a request with n in flight waits {d:?} x n(n-1) more");
+    }
     println!("knobs: ?delay=20ms&jitter=5ms&status=503:0.05&size=1k&cpu=1ms  (Ctrl-C stops)");
     println!("/ws: WebSocket echo ?delay=20ms&drop=0.01&close-after=30s&reject=1");
     println!("/poll: long-poll ?hold=30s&event-after=2s");

@@ -735,3 +735,41 @@ fn target_backlog_flag() {
     child.wait().unwrap();
     assert!(first.contains("listening on http://127.0.0.1:"), "{first}");
 }
+
+/// `stampede target --serial-section / --coherency-delay` (issue 11): more than an hour is
+/// refused naming the flag; valid values start the server and say what they do.
+#[test]
+fn target_scalability_knob_flags() {
+    for flag in ["--serial-section", "--coherency-delay"] {
+        let (code, stderr) = exit_and_stderr(&["target", "--listen", "127.0.0.1:0", flag, "2h"]);
+        assert_eq!(code, Some(2), "{stderr}");
+        assert!(stderr.contains(flag), "{stderr}");
+    }
+    let mut child = stampede()
+        .args([
+            "target",
+            "--listen",
+            "127.0.0.1:0",
+            "--serial-section",
+            "5ms",
+        ])
+        .args(["--coherency-delay", "100us"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut out = std::io::BufReader::new(child.stdout.take().unwrap());
+    let mut lines = String::new();
+    for _ in 0..4 {
+        std::io::BufRead::read_line(&mut out, &mut lines).unwrap();
+    }
+    // Our own child, stopped by its handle.
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(
+        lines.contains("one shared lock for 5ms (at most 200 req/s)"),
+        "{lines}"
+    );
+    assert!(lines.contains("waits 100µs x n(n-1)"), "{lines}");
+}

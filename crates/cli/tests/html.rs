@@ -5,69 +5,12 @@
 
 mod report_support;
 
-use std::path::Path;
-use std::process::Command;
 use std::time::Duration;
 
-use report_support::{artifact_dir, external_tool, grouped, run_bounded, stampede, target};
-
-const CHROMIUM: &str = "/usr/bin/chromium";
-const SVG_NS: &str = "xmlns=\"http://www.w3.org/2000/svg\"";
-
-/// Chromium without sandbox, GPU, sign-in, updates or any name resolution, so that
-/// neither the page nor the browser itself reaches beyond this machine.
-fn chromium(binary: &Path, profile: &Path) -> Command {
-    let mut c = Command::new(binary);
-    c.args([
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--disable-extensions",
-        "--host-resolver-rules=MAP * ~NOTFOUND",
-        "--enable-logging=stderr",
-        "--v=0",
-        "--hide-scrollbars",
-    ])
-    .arg(format!("--user-data-dir={}", profile.display()));
-    c
-}
-
-/// Every `http://` or `https://` is the SVG namespace or the run's own URL shown as
-/// text; and nothing on the page could load anything.
-fn assert_no_external_reference(html: &str, own_url: &str) {
-    let rest = html
-        .replace(SVG_NS, "")
-        .replace(&own_url.replace('&', "&amp;"), "");
-    for scheme in ["http://", "https://"] {
-        if let Some(i) = rest.find(scheme) {
-            panic!(
-                "external URL in the report: {}",
-                &rest[i..(i + 80).min(rest.len())]
-            );
-        }
-    }
-    for tag in ["<script", "<link", "<img", "<iframe", "<object", "<embed"] {
-        assert!(!html.contains(tag), "{tag} in the report");
-    }
-    for attr in ["src=", "href=", "url(", "@import"] {
-        assert!(!html.contains(attr), "{attr} in the report");
-    }
-}
-
-/// The `<svg>…</svg>` elements of a document.
-fn svgs(doc: &str) -> Vec<&str> {
-    doc.match_indices("<svg")
-        .map(|(start, _)| {
-            let end = doc[start..].find("</svg>").expect("closed svg") + start;
-            &doc[start..end]
-        })
-        .collect()
-}
+use report_support::{
+    artifact_dir, assert_no_external_reference, chromium, external_tool, grouped, run_bounded,
+    stampede, svgs, target, CHROMIUM,
+};
 
 #[test]
 fn html_report_renders_in_chromium_without_network() {

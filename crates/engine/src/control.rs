@@ -61,8 +61,10 @@ impl Control {
     }
 
     /// Open model: from now on, send `per_second` requests per second in total over all
-    /// workers, at a constant rate, replacing the plan's rate and stages. Has no effect
-    /// on closed-model, fleet and scenario runs. A negative or non-finite rate counts as 0
+    /// workers, at a constant rate, replacing the plan's rate and stages. In a scenario
+    /// run, start `per_second` journeys per second over all open lanes, split by their
+    /// shares of the file's open rates (`Journeys::open_shares`). Has no effect on
+    /// closed-model and fleet runs, nor on closed scenario lanes. A negative or non-finite rate counts as 0
     /// (nothing is sent until the next change).
     pub fn set_rate(&self, per_second: f64) {
         let r = if per_second.is_finite() && per_second > 0.0 {

@@ -267,6 +267,9 @@ pub(crate) enum LaneShare {
         scenario: usize,
         schedule: Schedule,
         max_vus: usize,
+        /// The lane's share of a steered rate ([`crate::Control::set_rate`]).
+        share: f64,
+        arrival: stampede_plan::Arrival,
     },
 }
 
@@ -277,6 +280,7 @@ pub(crate) fn lanes(
     threads: usize,
     seed: u64,
 ) -> Vec<LaneShare> {
+    let shares = journeys.open_shares();
     journeys
         .lane_loads()
         .into_iter()
@@ -304,6 +308,8 @@ pub(crate) fn lanes(
                     seed.wrapping_add(i as u64),
                 ),
                 max_vus: max_vus.div_ceil(threads).max(1),
+                share: shares[i].unwrap_or(0.0),
+                arrival,
             },
         })
         .collect()
@@ -346,19 +352,13 @@ pub(crate) fn spawn_lanes(
                     spawn_task(local, all_done, task);
                 }
             }
-            LaneShare::Open {
-                scenario,
-                schedule,
-                max_vus,
-            } => {
+            open @ LaneShare::Open { .. } => {
                 let task = open_lane(
                     shared.clone(),
                     local.clone(),
                     all_done.clone(),
                     rt.clone(),
-                    scenario,
-                    schedule,
-                    max_vus,
+                    open,
                     worker,
                 );
                 spawn_task(local, all_done, task);
@@ -535,29 +535,78 @@ fn exhausted(local: &LocalRef) {
     );
 }
 
-/// Open lane: each arrival starts a new virtual user that runs the journey once.
-#[allow(clippy::too_many_arguments)]
+/// Open lane: each arrival starts a new virtual user that runs the journey once. A rate
+/// change ([`crate::Control::set_rate`], journeys per second over all open lanes) replaces
+/// the schedule from the moment the lane sees it by a constant-rate one at the lane's
+/// share, as the plain open model's dispatcher does.
 async fn open_lane(
     shared: Arc<Shared>,
     local: LocalRef,
     all_done: Rc<Notify>,
     rt: Arc<JourneyRuntime>,
-    scenario: usize,
-    schedule: Schedule,
-    max_vus: usize,
+    lane: LaneShare,
     worker: usize,
 ) {
+    let LaneShare::Open {
+        scenario,
+        mut schedule,
+        max_vus,
+        share,
+        arrival,
+    } = lane
+    else {
+        return;
+    };
     let mut timer = PreciseTimer::new(shared.timer_slack);
     let in_flight = Rc::new(Cell::new(0usize));
     let mut arrivals = 0u64;
     let threads = shared.threads as u64;
-    for offset in schedule {
-        let intended = shared.start + offset;
-        if shared.send_until.is_some_and(|t| intended >= t) || out_of_tickets(&shared) {
+    // Offsets of the current schedule count from here.
+    let mut base = shared.start;
+    let mut epoch = 0;
+    loop {
+        if shared.control.rate_epoch() != epoch {
+            let change = shared.control.rate_change();
+            epoch = change.epoch;
+            base = Instant::now();
+            let profile = stampede_plan::RateProfile {
+                start_rate: change.per_second * share,
+                stages: Vec::new(),
+            };
+            let seed = shared
+                .seed
+                .wrapping_add(epoch)
+                .wrapping_add(scenario as u64);
+            schedule = Schedule::new(&profile, arrival, worker, shared.threads, seed);
+        }
+        if shared.abort.load(std::sync::atomic::Ordering::Relaxed) {
             break;
         }
+        let Some(offset) = schedule.next() else {
+            // Nothing scheduled (a rate of 0): wait for a change or the end.
+            if shared.stopping(Instant::now()) {
+                break;
+            }
+            let _ =
+                tokio::time::timeout(crate::plain::IDLE_DISPATCH, shared.control.changed()).await;
+            continue;
+        };
+        let intended = base + offset;
+        if out_of_tickets(&shared) {
+            break;
+        }
+        if let Some(until) = shared.send_until.filter(|t| intended >= *t) {
+            // The end comes before this arrival; a rate change may still come before it.
+            tokio::select! {
+                _ = tokio::time::sleep_until(until.into()) => break,
+                _ = shared.control.changed() => continue,
+            }
+        }
         if intended > Instant::now() {
-            timer.sleep_until(intended).await;
+            tokio::select! {
+                _ = timer.sleep_until(intended) => {}
+                _ = shared.control.changed() => continue,
+            }
         }
         if shared.abort.load(std::sync::atomic::Ordering::Relaxed) {
             break;

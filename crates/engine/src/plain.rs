@@ -64,7 +64,7 @@ pub(crate) struct Dispatch {
 }
 
 /// How long a dispatcher with nothing scheduled waits before it looks at the clock again.
-const IDLE_DISPATCH: Duration = Duration::from_millis(100);
+pub(crate) const IDLE_DISPATCH: Duration = Duration::from_millis(100);
 /// Waits for a send longer than this also watch for rate changes.
 const WATCH_CONTROL_AFTER: Duration = Duration::from_millis(5);
 

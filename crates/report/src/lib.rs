@@ -5,7 +5,9 @@
 //! ([`render_table`]), the HTML report ([`render_html`]) and the comparison of two runs
 //! ([`render_comparison`]) are rendered from that same document, so a saved result
 //! renders exactly as the live run did. While a run goes on, [`live`]
-//! draws the terminal dashboard and [`prometheus`] formats live metrics.
+//! draws the terminal dashboard and [`prometheus`] formats live metrics. A fit of the
+//! Universal Scalability Law renders from its own document ([`render_usl_text`],
+//! [`render_usl_html`]).
 #![deny(missing_docs)]
 
 mod compare;
@@ -15,9 +17,11 @@ pub mod prometheus;
 mod table;
 #[cfg(test)]
 mod testing;
+mod usl;
 
 pub use compare::{compare_results, render_comparison};
 pub use html::{kit, render_html, CSP, MAX_CHART_GROUPS};
 pub use prometheus::{render_prometheus, MetricsSnapshot};
 pub use stampede_result::RunResult;
 pub use table::{layout, ms as fmt_ms, render_table};
+pub use usl::{render_usl_html, render_usl_text};

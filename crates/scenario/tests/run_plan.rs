@@ -178,3 +178,31 @@ fn request_plans_describe_themselves() {
     });
     assert!(h2.build().unwrap_err().to_string().contains("HTTP/1.1"));
 }
+
+#[test]
+fn a_steered_rate_is_split_over_the_open_lanes_by_their_rates() {
+    // Two open lanes (30 and 10 journeys/s) beside the closed ones of MIXED.
+    let text = MIXED.replace(
+        "load = { model = \"open\", rate = 20, max_vus = 30 }",
+        "load = { model = \"open\", rate = 30, max_vus = 30 }",
+    ) + r#"
+[[scenarios]]
+name = "second_open"
+load = { model = "open", rate = 10 }
+  [[scenarios.steps]]
+  url = "/x"
+"#;
+    let j = journeys(&text);
+    assert_eq!(j.open_shares(), vec![None, None, Some(0.75), Some(0.25)]);
+    let stepped = j.at_open_rate(200.0);
+    let lanes = stepped.lane_loads();
+    let rate = |l: &JourneyLoad| match l {
+        JourneyLoad::Open { profile, .. } => profile.clone(),
+        other => panic!("not open: {other:?}"),
+    };
+    assert_eq!(rate(&lanes[2]), RateProfile::constant(150.0));
+    assert_eq!(rate(&lanes[3]), RateProfile::constant(50.0));
+    // Closed lanes keep their virtual users.
+    assert_eq!(closed_vus(&lanes[0]), 4.0);
+    assert_eq!(closed_vus(&lanes[1]), 2.0);
+}

@@ -9,6 +9,7 @@ use hyper::header::HeaderValue;
 use hyper::StatusCode;
 use tokio::sync::watch;
 
+use crate::scaling::Scaling;
 use crate::stall::StallSchedule;
 use crate::FaultProfile;
 
@@ -59,6 +60,8 @@ pub(crate) struct Instance {
     pub(crate) profile: FaultProfile,
     pub(crate) stall: Option<StallSchedule>,
     pub(crate) stats: Arc<Stats>,
+    /// The serial section and coherency knobs, shared by every instance.
+    pub(crate) scaling: Arc<Scaling>,
 }
 
 impl Instance {

@@ -9,6 +9,9 @@
 //!
 //! Query knobs (all optional, unknown keys ignored, bad values answered with `400`):
 //! `delay=20ms`, `jitter=10ms`, `status=503:0.05,500:0.01`, `size=1k`, `cpu=1ms`.
+//! Target-wide scalability knobs ([`TargetConfig::serial_section`],
+//! [`TargetConfig::coherency_delay`]) make contention and coherency costs that a
+//! scalability sweep can measure.
 //! The path `/echo` answers with the request body. See the crate README for details.
 //!
 //! Protocols: one port speaks HTTP/1.1 and HTTP/2 with prior knowledge (h2c); with
@@ -57,6 +60,7 @@ mod knobs;
 mod poll;
 mod profile;
 mod reply;
+mod scaling;
 mod server;
 mod stall;
 mod tls;

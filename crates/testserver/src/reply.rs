@@ -48,7 +48,8 @@ pub(crate) fn plain_status(status: StatusCode) -> Response<ResponseBody> {
     resp
 }
 
-/// Waits until `profile delay + delay + jitter` has passed since `received`, burns `cpu`, then
+/// Waits until `profile delay + delay + jitter + coherency wait` has passed since `received`,
+/// holds the serial section (both knobs: see [`scaling`](crate::scaling)), burns `cpu`, then
 /// draws the status: `Some` when the profile's error rate or the `status` knob overrides the
 /// normal status of the response, `None` otherwise.
 pub(crate) async fn apply_knobs(
@@ -62,15 +63,19 @@ pub(crate) async fn apply_knobs(
         let nanos = u64::try_from(knobs.jitter.as_nanos()).unwrap_or(u64::MAX);
         Duration::from_nanos(fastrand::u64(0..=nanos))
     };
+    let in_flight = instance.scaling.enter();
     let delay = instance
         .profile
         .delay
         .saturating_add(knobs.delay)
-        .saturating_add(jitter);
+        .saturating_add(jitter)
+        .saturating_add(instance.scaling.coherency_wait(in_flight.seen));
     Instance::wait_since(received, delay).await;
+    instance.scaling.serial_section().await;
     if !knobs.cpu.is_zero() {
         burn_cpu(knobs.cpu);
     }
+    drop(in_flight);
 
     if let Some(status) = instance.draw_profile_error() {
         return Some(status);

@@ -23,8 +23,9 @@ use tokio_rustls::TlsAcceptor;
 
 use crate::body::ResponseBody;
 use crate::instance::{Instance, Stats};
-use crate::knobs::Knobs;
+use crate::knobs::{Knobs, MAX_DELAY};
 use crate::reply::{apply_knobs, bad_knob, plain_status, read_body, text_response, RequestBody};
+use crate::scaling::Scaling;
 use crate::stall::StallSchedule;
 use crate::tls::{TlsSetup, ALPN_H2, ALPN_HTTP11};
 use crate::{journey, poll, ws, FaultProfile, TargetError};
@@ -73,6 +74,15 @@ pub struct TargetConfig {
     /// Length of each listener's queue of connections not yet accepted
     /// ([`DEFAULT_BACKLOG`] by default; the kernel caps it at `net.core.somaxconn`).
     pub backlog: u32,
+    /// Contention knob: every request holds one lock shared by all instances for this long
+    /// (waiting, not burning CPU), so throughput can never pass one request per serial
+    /// section. Zero (the default) turns it off. See the crate README, "Scalability knobs".
+    pub serial_section: Duration,
+    /// Coherency knob: a request that finds `n` requests in flight on the target (itself
+    /// included) waits `coherency_delay × n(n−1)` more, so that a closed loop of `N` clients
+    /// gets the Universal Scalability Law's `κN(N−1)` term with `κ = coherency_delay / D`
+    /// (`D` the parallel delay). Zero (the default) turns it off.
+    pub coherency_delay: Duration,
 }
 
 /// The default listen backlog: enough for thousands of clients connecting at once (the
@@ -96,6 +106,8 @@ impl TargetConfig {
             http2: true,
             poll_event_every: None,
             backlog: DEFAULT_BACKLOG,
+            serial_section: Duration::ZERO,
+            coherency_delay: Duration::ZERO,
         }
     }
 
@@ -143,6 +155,18 @@ impl TargetConfig {
             return Err(TargetError::InvalidConfig(
                 "poll_event_every must be longer than zero".into(),
             ));
+        }
+        for (key, value) in [
+            ("serial-section", self.serial_section),
+            ("coherency-delay", self.coherency_delay),
+        ] {
+            if value > MAX_DELAY {
+                return Err(TargetError::invalid(
+                    key,
+                    &humantime::format_duration(value).to_string(),
+                    "at most 1h is allowed",
+                ));
+            }
         }
         self.default_profile.validate()?;
         for profile in self.instance_profiles.values() {
@@ -280,6 +304,7 @@ impl TargetHandle {
             journey_requests: AtomicU64::new(0),
         });
 
+        let scaling = Arc::new(Scaling::new(config.serial_section, config.coherency_delay));
         let mut names = Vec::with_capacity(config.instances.into());
         let mut instances = Vec::with_capacity(config.instances.into());
         for index in 1..=config.instances {
@@ -295,6 +320,7 @@ impl TargetHandle {
                 stall: StallSchedule::new(profile.stall, profile.stall_every),
                 profile,
                 stats: Arc::clone(&stats),
+                scaling: Arc::clone(&scaling),
             }));
             names.push(name);
         }

@@ -587,3 +587,88 @@ fn small_backlog_makes_connects_wait_for_retransmits() {
         .count();
     assert!(slow > 100, "only {slow} of 500 connects were slow");
 }
+
+/// `clients` keep-alive clients, spread over the target's instances, each sending `each`
+/// requests for `path` back to back; returns every request's round trip and the wall time.
+fn closed_loop(
+    target: &TargetHandle,
+    clients: usize,
+    each: usize,
+    path: &str,
+) -> (Vec<Duration>, Duration) {
+    let start = Instant::now();
+    let threads: Vec<_> = (0..clients)
+        .map(|i| {
+            let addr = target.addrs()[i % target.addrs().len()];
+            let path = path.to_owned();
+            std::thread::spawn(move || {
+                let mut c = Client::connect(addr);
+                (0..each)
+                    .map(|_| {
+                        let t = Instant::now();
+                        assert_eq!(c.get(&path).status, 200);
+                        t.elapsed()
+                    })
+                    .collect::<Vec<_>>()
+            })
+        })
+        .collect();
+    let times = threads
+        .into_iter()
+        .flat_map(|t| t.join().unwrap())
+        .collect();
+    (times, start.elapsed())
+}
+
+/// The contention knob: one serial section shared by every instance, so 4 clients on 2
+/// instances get through 20 requests of 10 ms sections in no less than 200 ms, where the
+/// same 10 ms as a parallel delay takes about 50 ms.
+#[test]
+fn serial_section_is_one_lock_across_instances() {
+    let mut config = TargetConfig::new(local());
+    config.instances = 2;
+    config.serial_section = Duration::from_millis(10);
+    let target = start(config);
+    let (_, serial) = closed_loop(&target, 4, 5, "/");
+    assert!(serial >= Duration::from_millis(200), "{serial:?}");
+    assert!(serial < Duration::from_millis(400), "{serial:?}");
+
+    let mut config = TargetConfig::new(local());
+    config.instances = 2;
+    let target = start(config);
+    let (_, parallel) = closed_loop(&target, 4, 5, "/?delay=10ms");
+    assert!(parallel < Duration::from_millis(150), "{parallel:?}");
+}
+
+/// The coherency knob: with 4 clients in flight on 2 instances, a request waits
+/// `d·4·3` on top of its delay: 5 ms + 0.5 ms × 12 = 11 ms, where one client alone takes
+/// 5 ms. The median of the rounds after the first (where clients arrive one by one).
+#[test]
+fn coherency_delay_grows_with_pairs_in_flight() {
+    let mut config = TargetConfig::new(local());
+    config.instances = 2;
+    config.coherency_delay = Duration::from_micros(500);
+    let target = start(config);
+    let (alone, _) = closed_loop(&target, 1, 8, "/?delay=5ms");
+    let alone = first_quartile(alone);
+    assert!(
+        alone >= Duration::from_millis(5) && alone < Duration::from_millis(7),
+        "{alone:?}"
+    );
+
+    let (mut four, _) = closed_loop(&target, 4, 12, "/?delay=5ms");
+    four.sort();
+    let median = four[four.len() / 2];
+    assert!(
+        median >= Duration::from_millis(11) && median < Duration::from_millis(14),
+        "median {median:?} of {four:?}"
+    );
+}
+
+#[test]
+fn scalability_knobs_longer_than_an_hour_are_refused() {
+    let mut config = TargetConfig::new(local());
+    config.coherency_delay = Duration::from_secs(3601);
+    let e = TargetHandle::start(config).unwrap_err().to_string();
+    assert!(e.contains("coherency-delay"), "{e}");
+}

@@ -170,3 +170,88 @@ pub(crate) fn artifact_dir() -> PathBuf {
     std::fs::create_dir_all(&dir).expect("artifact directory");
     dir
 }
+
+/// Debian's Chromium, which renders the HTML pages in the report tests.
+pub(crate) const CHROMIUM: &str = "/usr/bin/chromium";
+/// The SVG namespace, the one URL an inline chart carries.
+const SVG_NS: &str = "xmlns=\"http://www.w3.org/2000/svg\"";
+
+/// Chromium without sandbox, GPU, sign-in, updates or any name resolution, so that
+/// neither the page nor the browser itself reaches beyond this machine.
+pub(crate) fn chromium(binary: &Path, profile: &Path) -> Command {
+    let mut c = Command::new(binary);
+    c.args([
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--disable-extensions",
+        "--host-resolver-rules=MAP * ~NOTFOUND",
+        "--enable-logging=stderr",
+        "--v=0",
+        "--hide-scrollbars",
+    ])
+    .arg(format!("--user-data-dir={}", profile.display()));
+    c
+}
+
+/// Every `http://` or `https://` is the SVG namespace or the run's own URL shown as
+/// text; and nothing on the page could load anything.
+pub(crate) fn assert_no_external_reference(html: &str, own_url: &str) {
+    let rest = html
+        .replace(SVG_NS, "")
+        .replace(&own_url.replace('&', "&amp;"), "");
+    for scheme in ["http://", "https://"] {
+        if let Some(i) = rest.find(scheme) {
+            panic!(
+                "external URL in the report: {}",
+                &rest[i..(i + 80).min(rest.len())]
+            );
+        }
+    }
+    for tag in ["<script", "<link", "<img", "<iframe", "<object", "<embed"] {
+        assert!(!html.contains(tag), "{tag} in the report");
+    }
+    for attr in ["src=", "href=", "url(", "@import"] {
+        assert!(!html.contains(attr), "{attr} in the report");
+    }
+}
+
+/// The `<svg>…</svg>` elements of a document.
+pub(crate) fn svgs(doc: &str) -> Vec<&str> {
+    doc.match_indices("<svg")
+        .map(|(start, _)| {
+            let end = doc[start..].find("</svg>").expect("closed svg") + start;
+            &doc[start..end]
+        })
+        .collect()
+}
+
+/// The DOM that headless Chromium builds from the page at `html`, after checking that the
+/// page tried to load nothing (its CSP refused nothing, no failed load); `None` when
+/// Chromium is missing and skipping is allowed.
+pub(crate) fn browser_dom(html: &Path, test: &str) -> Option<String> {
+    let chromium_bin = external_tool(CHROMIUM, "chromium", test)?;
+    let profile = tempfile::tempdir().unwrap();
+    let o = run_bounded(
+        chromium(&chromium_bin, profile.path())
+            .arg("--dump-dom")
+            .arg(format!("file://{}", html.display())),
+        Duration::from_secs(90),
+    );
+    assert!(
+        o.status.success(),
+        "chromium: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let log = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        !log.contains("Content Security Policy") && !log.contains("Failed to load"),
+        "the page tried to load something: {log}"
+    );
+    Some(String::from_utf8(o.stdout).unwrap())
+}

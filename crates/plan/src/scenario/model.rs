@@ -71,6 +71,51 @@ impl Journeys {
             .any(|s| s.load.as_ref().unwrap_or(&self.load).is_scheduled())
     }
 
+    /// Each lane's share of the journeys started per second by all open lanes (by their
+    /// peak rates); `None` for closed lanes. A steered rate ([`Journeys::at_open_rate`],
+    /// and the engine's rate control) is split by these shares.
+    pub fn open_shares(&self) -> Vec<Option<f64>> {
+        let loads = self.lane_loads();
+        let peak = |l: &JourneyLoad| match l {
+            JourneyLoad::Open { profile, .. } => Some(profile.peak_rate()),
+            JourneyLoad::Closed { .. } => None,
+        };
+        let total: f64 = loads.iter().filter_map(peak).sum();
+        let n = loads.iter().filter(|l| l.is_scheduled()).count().max(1) as f64;
+        loads
+            .iter()
+            .map(|l| peak(l).map(|p| if total > 0.0 { p / total } else { 1.0 / n }))
+            .collect()
+    }
+
+    /// The file with every open lane at a constant rate: `total` journeys per second
+    /// split by [`Journeys::open_shares`]; closed lanes unchanged. What one step of a
+    /// steered run (a capacity search) ran.
+    pub fn at_open_rate(&self, total: f64) -> Journeys {
+        let mut out = self.clone();
+        let shares = self.open_shares();
+        let loads = self.lane_loads();
+        for ((scenario, load), share) in out.scenarios.iter_mut().zip(loads).zip(shares) {
+            if let (
+                JourneyLoad::Open {
+                    arrival, max_vus, ..
+                },
+                Some(share),
+            ) = (load, share)
+            {
+                scenario.load = Some(JourneyLoad::Open {
+                    profile: RateProfile {
+                        start_rate: total * share,
+                        stages: Vec::new(),
+                    },
+                    arrival,
+                    max_vus,
+                });
+            }
+        }
+        out
+    }
+
     /// The load a report shows for the whole file: the file-wide load, unless every
     /// scenario has its own (then the first scenario's); an open lane's when any lane is
     /// open and the choice is closed.
