@@ -70,6 +70,23 @@ fn logged(nginx: &Nginx) -> BTreeMap<(u16, String), u64> {
     counts
 }
 
+/// The cells (as `axis=value` lists) matching `which` whose result carries a generator
+/// warning: stampede itself limited them.
+fn limited_cells(doc: &Value, which: impl Fn(&Value) -> bool) -> Vec<String> {
+    doc["cells"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| which(c))
+        .filter(|c| {
+            c["result"]["generator"]["warnings"]
+                .as_array()
+                .is_some_and(|w| !w.is_empty())
+        })
+        .map(|c| c["axes"].to_string())
+        .collect()
+}
+
 fn attribution<'a>(doc: &'a Value, metric: &str) -> &'a Value {
     doc["attribution"]
         .as_array()
@@ -83,8 +100,9 @@ fn attribution<'a>(doc: &'a Value, metric: &str) -> &'a Value {
 /// A matrix over a plain and a TLS nginx listener and two resources (a small static
 /// file and a 1 MiB one): four rows whose hits (warm-up included) are nginx's own
 /// access-log counts per listener and path, and the protocol named as the axis that
-/// explains p99 and the average (every request pays a TLS handshake with
-/// `--no-keep-alive --tls-resume off`; the large file costs less than that).
+/// explains p50, the average and (when the generator kept up) p99: every request pays a
+/// TLS handshake with `--no-keep-alive --tls-resume off`, and the large file costs less
+/// than that.
 #[test]
 fn matrix_over_nginx_names_the_protocol_and_matches_the_access_log() {
     let test = "matrix_over_nginx_names_the_protocol_and_matches_the_access_log";
@@ -165,7 +183,20 @@ fn matrix_over_nginx_names_the_protocol_and_matches_the_access_log() {
         }
     }
     assert!(problems.is_empty(), "{problems:#?}\n{}", run.context());
-    for metric in ["p99", "avg"] {
+    // p50 and the average always; p99 (one or two requests of 80) only when stampede kept
+    // up with the plain cells: a stall of the generator there (its WARNING says so) lands
+    // in their tail. TLS cells always show late sends here: with --no-keep-alive the
+    // handshake before a request counts as its send lag.
+    let plain_stalled = limited_cells(doc, |c| {
+        c["axes"]["protocol"].as_str().unwrap().starts_with("http:")
+    });
+    let mut metrics = vec!["p50", "avg"];
+    if plain_stalled.is_empty() {
+        metrics.push("p99");
+    } else {
+        eprintln!("p99 not checked: stampede itself limited {plain_stalled:?}");
+    }
+    for metric in metrics {
         let a = attribution(doc, metric);
         assert_eq!(a["kind"], "explained", "{metric}: {a}");
         assert_eq!(a["axis"], "protocol", "{metric}: {a}\n{}", run.stdout);
@@ -174,9 +205,9 @@ fn matrix_over_nginx_names_the_protocol_and_matches_the_access_log() {
     let line = run
         .stdout
         .lines()
-        .find(|l| l.starts_with("p99: "))
-        .unwrap_or_else(|| panic!("no p99 line:\n{}", run.stdout));
-    assert!(line.starts_with("p99: protocol explains "), "{line}");
+        .find(|l| l.starts_with("p50: "))
+        .unwrap_or_else(|| panic!("no p50 line:\n{}", run.stdout));
+    assert!(line.starts_with("p50: protocol explains "), "{line}");
     eprintln!("{}", run.stdout);
 }
 
@@ -240,7 +271,15 @@ fn matrix_document_validates_and_names_the_delay() {
         assert!((95..=105).contains(&measured), "2 s at 50/s: {measured}");
     }
     assert_eq!(doc["interrupted"], false);
-    for metric in ["p99", "p50", "avg"] {
+    // p99 (one or two requests of 100) only when the generator kept up everywhere.
+    let stalled = limited_cells(doc, |_| true);
+    let mut metrics = vec!["p50", "avg"];
+    if stalled.is_empty() {
+        metrics.push("p99");
+    } else {
+        eprintln!("p99 not checked: stampede itself limited {stalled:?}");
+    }
+    for metric in metrics {
         assert_eq!(
             attribution(doc, metric)["axis"],
             "delay",
