@@ -157,6 +157,8 @@ pub fn assemble(plan: &RunPlan, outcome: &RunOutcome) -> RunResult {
         },
         histograms: histograms_of(total, open.then_some(&g.schedule_lag)),
         servers: Vec::new(),
+        server_metrics: Vec::new(),
+        server_metric_sources: Vec::new(),
         thresholds: crate::thresholds::evaluate(
             crate::thresholds::scoped(&plan.thresholds),
             total,

@@ -11,11 +11,13 @@
 //!   error in an otherwise clean run does not fail a build.
 //!
 //! Requests, the latency maximum (a single sample) and service time are reported but
-//! never gated.
+//! never gated; so is every other figure both results have ([`crate::figures`]: bytes,
+//! connections, phases, server and generator CPU, a fleet's day).
 
 use std::fmt;
 use std::str::FromStr;
 
+use crate::figures::{figures_of, Figure};
 use crate::Percentiles;
 
 /// An error-rate increase smaller than this (0.1 percentage point) is never a regression.
@@ -38,6 +40,8 @@ pub struct RunFigures {
     pub corrected: bool,
     /// True when the run was interrupted and holds partial results.
     pub aborted: bool,
+    /// Every other figure the run has.
+    pub others: Vec<(Figure, f64)>,
 }
 
 impl RunFigures {
@@ -52,6 +56,7 @@ impl RunFigures {
             service_time: c.service_time_ms,
             corrected: r.latency_model == "corrected",
             aborted: r.aborted,
+            others: figures_of(r),
         }
     }
 }
@@ -162,6 +167,8 @@ pub enum Metric {
     Latency(Quantile),
     /// A service-time percentile in milliseconds.
     ServiceTime(Quantile),
+    /// Another figure (never gated).
+    Other(Figure),
 }
 
 impl Metric {
@@ -170,7 +177,7 @@ impl Metric {
         match self {
             Metric::ErrorRate | Metric::AchievedRate => true,
             Metric::Latency(q) => q != Quantile::Max,
-            Metric::Requests | Metric::ServiceTime(_) => false,
+            Metric::Requests | Metric::ServiceTime(_) | Metric::Other(_) => false,
         }
     }
 
@@ -327,6 +334,11 @@ pub fn compare(baseline: &RunFigures, candidate: &RunFigures, threshold: Thresho
             });
         }
     }
+    for (figure, before) in &a.others {
+        if let Some((_, after)) = b.others.iter().find(|(f, _)| f == figure) {
+            changes.push(change(Metric::Other(*figure), *before, *after, threshold));
+        }
+    }
     let mut caveats = Vec::new();
     if a.corrected != b.corrected {
         caveats.push(Caveat::LatencyModelsDiffer);
@@ -373,6 +385,7 @@ mod tests {
             service_time: pct(latency / 2.0),
             corrected: true,
             aborted: false,
+            others: vec![(Figure::BytesSent, 5e5), (Figure::Elapsed, 10.0)],
         }
     }
 
@@ -387,8 +400,9 @@ mod tests {
         assert!(!c.has_regression());
         assert!(c.caveats.is_empty());
         assert!(c.changes.iter().all(|x| x.relative == Some(0.0)));
-        // Requests, error rate, rate, five latency and five service-time quantiles.
-        assert_eq!(c.changes.len(), 13);
+        // Requests, error rate, rate, five latency and five service-time quantiles,
+        // and the other figures both runs have.
+        assert_eq!(c.changes.len(), 15);
     }
 
     #[test]
@@ -461,6 +475,23 @@ mod tests {
             c.caveats,
             vec![Caveat::LatencyModelsDiffer, Caveat::CandidateAborted]
         );
+    }
+
+    #[test]
+    fn other_figures_are_compared_when_both_runs_have_them() {
+        let a = run(3.0, 0.0, 1e3);
+        let mut b = a.clone();
+        b.others = vec![(Figure::BytesSent, 1e6), (Figure::ServerCpu, 2.0)];
+        let c = compare(&a, &b, Threshold::default());
+        let bytes = get(&c, Metric::Other(Figure::BytesSent));
+        assert_eq!(bytes.relative, Some(1.0));
+        // Informative only: doubling the bytes is no regression.
+        assert!(!bytes.regression && !c.has_regression());
+        // Only one run has server CPU, only the other an elapsed time: no row.
+        assert!(!c
+            .changes
+            .iter()
+            .any(|x| matches!(x.metric, Metric::Other(Figure::ServerCpu | Figure::Elapsed))));
     }
 
     #[test]

@@ -19,8 +19,11 @@
 #![deny(missing_docs)]
 
 mod assemble;
+pub mod bottleneck;
 pub mod compare;
+pub mod figures;
 mod generator;
+pub mod per_day;
 mod summary;
 pub mod thresholds;
 pub mod variance;

@@ -70,8 +70,8 @@ pub struct OutcomeDoc {
     pub first_fail_rate: Option<f64>,
     /// (first fail − last pass) / last pass, when both exist.
     pub width: Option<f64>,
-    /// The highest offered rate up to which p99 latency stayed within twice its value at
-    /// the lowest rate tried (`null` when it never doubled, or fewer than two rates).
+    /// The latency knee: the highest offered rate up to which the median latency stayed
+    /// within twice its value at the lowest rate tried (`null` when it never doubled).
     pub knee_rate: Option<f64>,
     /// Why the search ended as it did, in words (the generator's limit, the failure).
     pub reason: Option<String>,
@@ -130,13 +130,15 @@ impl CapacityDoc {
     }
 }
 
-/// The knee: the highest offered rate up to which every step's p99 stayed within twice
-/// the p99 at the lowest rate tried; `None` when it never doubled or too little was tried.
+/// The latency knee: the highest offered rate up to which the median latency stayed within
+/// twice its value at the lowest rate tried; `None` when it never doubled. The median, not
+/// p99: queueing moves the median too, while a p99 of a few milliseconds doubles on
+/// scheduling jitter alone.
 pub fn knee(steps: &[StepDoc]) -> Option<f64> {
     let mut points: Vec<(f64, f64)> = steps
         .iter()
         .filter(|s| s.result.summary.core.requests > 0)
-        .map(|s| (s.offered_rate, s.result.summary.core.latency_ms.p99))
+        .map(|s| (s.offered_rate, s.result.summary.core.latency_ms.p50))
         .collect();
     points.sort_by(|a, b| a.0.total_cmp(&b.0));
     let base = points.first()?.1;

@@ -125,7 +125,7 @@ pub fn conclusion(d: &CapacityDoc) -> String {
     if let Some(k) = r.knee_rate {
         let _ = write!(
             out,
-            "\n  latency knee: p99 stayed within 2x its lowest-rate value up to {} {unit}",
+            "\n  latency knee: the median latency stayed within 2x its lowest-rate value up to {} {unit}",
             rate(k)
         );
     }

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use stampede_analysis::compare::Threshold;
+use stampede_experiment::Selector;
 use stampede_plan::{parse_duration, parse_header, parse_stage, GroupBy, Stage};
 
 fn duration(s: &str) -> Result<Duration, String> {
@@ -60,8 +61,14 @@ pub enum Command {
     Check(CheckArgs),
     /// Write a commented example scenario file to start from.
     Init(InitArgs),
+    /// Will it scale? One closed-model run per concurrency step (or a capacity search per
+    /// instance count), each judged after a warm-up, and the Universal Scalability Law
+    /// fitted to the steps.
+    Scale(Box<ScaleArgs>),
     /// Search the highest offered rate that meets the SLOs (ramp, bisect, confirm).
     Capacity(Box<CapacityArgs>),
+    /// Forecast what a fleet of devices does to a back end: polling vs held WebSockets.
+    Plan(Box<crate::forecast_args::PlanArgs>),
     /// Fit the Universal Scalability Law to measured (N, throughput) points: σ, κ, λ, the
     /// peak N* and a verdict (linear, contention-limited, retrograde).
     Usl(UslArgs),
@@ -277,6 +284,103 @@ pub struct MatrixArgs {
     pub run: RunArgs,
 }
 
+/// The steps of a sweep, in order (`--concurrency 1,2,4`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StepList(pub Vec<std::num::NonZeroUsize>);
+
+fn steps(s: &str) -> Result<StepList, String> {
+    stampede_scale::parse_steps(s)
+        .map(StepList)
+        .map_err(|e| e.to_string())
+}
+
+/// `stampede scale`.
+#[derive(Debug, Args)]
+pub struct ScaleArgs {
+    /// Target URL (http://, https://), or a scenario file (.toml): N connections or N
+    /// virtual users per step.
+    #[arg(value_name = "URL|FILE")]
+    pub url: String,
+    /// The steps: concurrent connections (or virtual users) of each, increasing, e.g.
+    /// 1,2,4,8,16,32,64.
+    #[arg(long, value_name = "N,N,...", value_parser = steps, required_unless_present = "instances", conflicts_with = "instances")]
+    pub concurrency: Option<StepList>,
+    /// Instance sweep: step k sends to the first k --connect-to addresses, and its
+    /// throughput is the capacity at the --slo found by a capacity search, e.g. 1,2,3,4.
+    #[arg(long, value_name = "K,K,...", value_parser = steps, requires = "slos")]
+    pub instances: Option<StepList>,
+    /// Instance sweep: an SLO every capacity step must meet (repeatable), e.g.
+    /// "p99 < 200ms", "error_rate < 1%".
+    #[arg(long = "slo", value_name = "EXPR", value_parser = criterion)]
+    pub slos: Vec<stampede_plan::Threshold>,
+    /// Instance sweep: the rate the first capacity search starts at (later ones start at
+    /// the last capacity scaled to their instance count).
+    #[arg(long, value_parser = rate, default_value = "100", value_name = "REQ/S")]
+    pub start: f64,
+    /// Instance sweep: never offer more than this rate.
+    #[arg(long, value_parser = rate, value_name = "REQ/S")]
+    pub max_rate: Option<f64>,
+    /// Instance sweep: never offer less than this rate (the search's descent stops there).
+    #[arg(long, value_parser = rate, default_value = "1", value_name = "REQ/S")]
+    pub min_rate: f64,
+    /// Instance sweep: a capacity is found when (first failing - last passing rate) / last
+    /// passing rate is at most this, e.g. 5%.
+    #[arg(long, value_parser = percent, default_value = "5%")]
+    pub precision: f64,
+    /// Instance sweep: at most this many steps per capacity search.
+    #[arg(long, default_value_t = 12)]
+    pub max_steps: usize,
+    /// Measured time of each step, after its warm-up (whole seconds, rounded up); for an
+    /// instance sweep, each capacity step's window (at least 5s).
+    #[arg(short = 'd', long, value_parser = duration, default_value = "10s")]
+    pub duration: Duration,
+    /// Warm-up of each step, dropped before its measured window (whole seconds, rounded
+    /// up): connections open, caches fill, the first round of requests settles.
+    #[arg(long, value_parser = duration, default_value = "2s")]
+    pub warmup: Duration,
+    /// Per-request timeout, connect included.
+    #[arg(short = 't', long, value_parser = duration, default_value = "10s")]
+    pub timeout: Duration,
+    /// HTTP method.
+    #[arg(short = 'm', long, default_value = "GET")]
+    pub method: String,
+    /// Extra request header 'Name: value' (repeatable).
+    #[arg(short = 'H', long = "header", value_parser = header)]
+    pub headers: Vec<(String, String)>,
+    /// Request body.
+    #[arg(long)]
+    pub body: Option<String>,
+    /// Speak HTTP/2 (one stream per connection, so N is still the requests in flight).
+    #[arg(long)]
+    pub http2: bool,
+    /// TLS: accept any server certificate (testing only).
+    #[arg(short = 'k', long)]
+    pub insecure: bool,
+    /// TLS: trust the certificates in this PEM file instead of the built-in web roots.
+    #[arg(long, value_name = "FILE")]
+    pub cacert: Option<PathBuf>,
+    /// Connect to these addresses (round-robin per connection) instead of resolving the
+    /// URL's host (repeatable).
+    #[arg(long = "connect-to")]
+    pub connect_to: Vec<SocketAddr>,
+    /// Scenario files: send the first target's requests to this base URL instead of the
+    /// file's `base_url`.
+    #[arg(long, value_name = "URL")]
+    pub base_url: Option<String>,
+    /// Worker threads (default: the number of cores).
+    #[arg(long)]
+    pub threads: Option<usize>,
+    /// Write the sweep (steps with their result documents, the fit, the verdict) as JSON.
+    #[arg(short = 'o', long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+    /// Write the sweep as an HTML page (points, fitted curve, linear ideal, N*).
+    #[arg(long, value_name = "FILE")]
+    pub html: Option<PathBuf>,
+    /// Print no progress line per step.
+    #[arg(short = 'q', long)]
+    pub quiet: bool,
+}
+
 /// `stampede check`.
 #[derive(Debug, Args)]
 pub struct CheckArgs {
@@ -412,6 +516,29 @@ pub struct OutputArgs {
     /// during the run are reported beside the results, e.g. CPU per request.
     #[arg(long = "watch-pid", value_name = "PID")]
     pub watch_pid: Vec<u32>,
+    /// Scrape this Prometheus exposition endpoint (e.g. a node exporter's
+    /// http://127.0.0.1:9100/metrics) every second of the run (repeatable); its series go
+    /// into the result, the table and the HTML report. Failed scrapes are counted, never
+    /// fatal.
+    #[arg(long = "server-metrics", value_name = "URL")]
+    pub server_metrics: Vec<String>,
+    /// A series to take from the --server-metrics endpoints (repeatable):
+    /// NAME, NAME{label="v",...} or rate(NAME{...}); counters become per-second rates.
+    /// Without it: the node exporter defaults (CPU busy, memory available, network bytes,
+    /// TCP in use, retransmits).
+    #[arg(long = "server-metric", value_name = "SERIES", value_parser = selector, requires = "server_metrics")]
+    pub server_metric: Vec<Selector>,
+    /// After the run, ask this Prometheus server's query_range for each --query over the
+    /// run's window at 1 s steps (e.g. http://127.0.0.1:9090).
+    #[arg(long, value_name = "URL", requires = "query")]
+    pub prometheus: Option<String>,
+    /// A PromQL expression for --prometheus (repeatable).
+    #[arg(long, value_name = "EXPR", requires = "prometheus")]
+    pub query: Vec<String>,
+}
+
+fn selector(text: &str) -> Result<Selector, String> {
+    Selector::parse(text)
 }
 
 /// `stampede report`.

@@ -34,6 +34,8 @@ fn refuse_run_flags(a: &CapacityArgs) -> anyhow::Result<()> {
         ("--abort-on-fail", r.abort_on_fail),
         ("--prometheus-listen", r.output.prometheus_listen.is_some()),
         ("--watch-pid", !r.output.watch_pid.is_empty()),
+        ("--server-metrics", !r.output.server_metrics.is_empty()),
+        ("--prometheus", r.output.prometheus.is_some()),
         // A step's document holds the window's totals, not rows per group.
         ("--group-by", r.group_by.is_some()),
     ];

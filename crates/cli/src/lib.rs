@@ -10,12 +10,15 @@ mod args;
 mod capacity_cmd;
 mod check_cmd;
 mod demo;
+mod forecast_args;
+mod forecast_cmd;
 mod init_cmd;
 mod matrix_cmd;
 mod outputs;
 mod report_cmd;
 mod run_cmd;
 mod run_flags;
+mod scale_cmd;
 mod scenario_cmd;
 mod target_cmd;
 mod usl_cmd;
@@ -85,6 +88,8 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Matrix(a) => matrix_cmd::run(*a),
         Command::Check(a) => check_cmd::run(a),
         Command::Init(a) => init_cmd::run(a),
+        Command::Scale(a) => scale_cmd::run(*a),
+        Command::Plan(a) => forecast_cmd::run(*a),
         Command::Capacity(a) => capacity_cmd::run(*a),
         Command::Usl(a) => usl_cmd::run(a),
     }

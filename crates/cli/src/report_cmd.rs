@@ -15,7 +15,7 @@ const READABLE_SCHEMA_VERSIONS: std::ops::RangeInclusive<u64> = (*stampede_resul
 
 /// Reads a saved result; a missing or invalid file, or one of a schema version this
 /// stampede does not read, is a usage error naming the file.
-fn load(path: &Path) -> anyhow::Result<RunResult> {
+pub(crate) fn load(path: &Path) -> anyhow::Result<RunResult> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| UsageError(format!("cannot read {}: {e}", path.display())))?;
     let invalid = |why: String| {

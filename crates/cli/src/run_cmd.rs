@@ -7,7 +7,8 @@ use std::time::Duration;
 
 use anyhow::Context;
 use stampede_experiment::{
-    Control, Dashboard, EngineError, Exporter, Observer, Progress, RunError, ServerProbe, Verdict,
+    Control, Dashboard, EngineError, Exporter, Observer, Progress, RunError, ServerMetrics,
+    ServerMetricsConfig, ServerProbe, Verdict,
 };
 use stampede_plan::{Arrival, HttpVersion, Load, RateProfile, RequestSpec, RunPlan, TlsOptions};
 use stampede_report::render_table;
@@ -207,6 +208,16 @@ pub(crate) fn execute(
         let probe = ServerProbe::start(&output.watch_pid)
             .map_err(|e| usage(format!("--watch-pid: {e}")))?;
         observers.push(Box::new(probe));
+    }
+    if !output.server_metrics.is_empty() || output.prometheus.is_some() {
+        let metrics = ServerMetrics::new(ServerMetricsConfig {
+            endpoints: output.server_metrics.clone(),
+            picks: output.server_metric.clone(),
+            prometheus: output.prometheus.clone(),
+            queries: output.query.clone(),
+        })
+        .map_err(|e| usage(format!("--server-metrics/--prometheus: {e}")))?;
+        observers.push(Box::new(metrics));
     }
     // The dashboard last: it takes over the terminal.
     observers.extend(watcher(plan, quiet, output.no_dashboard));

@@ -2,9 +2,9 @@
 //! 503 to the excess, so with `--slo "error_rate < 1%"` the search must bracket the edge
 //! (a little above 3,000 req/s) within 5%. Also the command's usage errors.
 
+mod report_support;
 #[allow(dead_code)] // the shared helpers of the external suites; this test uses a few
 mod support;
-mod report_support;
 
 use std::process::Command;
 
@@ -32,7 +32,7 @@ fn the_search_brackets_nginx_limit_req_within_five_percent() {
         format!(
             "limit_req_zone $server_name zone=cap:1m rate=3000r/s;\n\
              server {{\n  listen 127.0.0.1:{};\n  server_name cap;\n  root {};\n\
-               location / {{ limit_req zone=cap burst=5 nodelay; }}\n}}\n",
+               location / {{ limit_req zone=cap burst=20 nodelay; }}\n}}\n",
             ports[0],
             www.display()
         )
@@ -174,7 +174,12 @@ fn capacity_html_renders_in_chromium() {
         html.to_str().unwrap(),
     ]);
     let stdout = String::from_utf8_lossy(&run.stdout);
-    assert_eq!(run.status.code(), Some(0), "{stdout}{}", String::from_utf8_lossy(&run.stderr));
+    assert_eq!(
+        run.status.code(),
+        Some(0),
+        "{stdout}{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
     assert!(stdout.contains("no failure up to the maximum"), "{stdout}");
     let doc = report_support::read_json(&json);
     assert_eq!(doc["result"]["verdict"], "no_failure_up_to_max");
@@ -198,7 +203,10 @@ fn capacity_html_renders_in_chromium() {
             .find(&format!("data-chart=\"{chart}\""))
             .unwrap_or_else(|| panic!("chart {chart} missing"));
         let svg = report_support::svgs(&dom[at..])[0];
-        assert!(svg.matches("<circle").count() >= 2, "{chart}: no step points");
+        assert!(
+            svg.matches("<circle").count() >= 2,
+            "{chart}: no step points"
+        );
     }
     for text in ["NoFailureUpToMax", "Steps", "ramp", "SLO p99 &lt; 500ms"] {
         assert!(dom.contains(text), "{text:?} missing");

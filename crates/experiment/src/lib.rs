@@ -47,6 +47,7 @@ mod dashboard;
 mod exporter;
 mod observer;
 mod progress;
+mod scrape;
 mod server_probe;
 mod thresholds;
 mod window;
@@ -60,6 +61,9 @@ pub use dashboard::{Dashboard, DashboardError};
 pub use exporter::{Exporter, ExporterError, ExporterFeed};
 pub use observer::{Finish, Flow, Observer};
 pub use progress::Progress;
+pub use scrape::{
+    Selector, ServerMetrics, ServerMetricsConfig, ServerMetricsError, QUERY_TIMEOUT, SCRAPE_TIMEOUT,
+};
 pub use server_probe::{ProbeError, ServerProbe};
 pub use stampede_analysis::{ContentionFacts, ThresholdOutcome};
 pub use stampede_engine::{Control, EngineError, LiveSecond, RunOutcome};

@@ -3,8 +3,9 @@
 use std::fmt::Write as _;
 
 use stampede_analysis::compare::{compare, Change, Comparison, Metric, RunFigures, Threshold};
+use stampede_analysis::figures::Unit;
 
-use crate::table::{layout, ms};
+use crate::table::{bytes, layout, ms};
 use crate::RunResult;
 
 /// Compares `candidate` against `baseline` (see [`stampede_analysis::compare`]).
@@ -27,6 +28,7 @@ fn label(m: Metric) -> String {
         Metric::AchievedRate => "achieved rate/s".into(),
         Metric::Latency(q) => format!("latency {} ms", q.label()),
         Metric::ServiceTime(q) => format!("service {} ms", q.label()),
+        Metric::Other(f) => f.label(),
     }
 }
 
@@ -36,6 +38,14 @@ fn value(m: Metric, v: f64) -> String {
         Metric::ErrorRate => format!("{:.2}", v * 100.0),
         Metric::AchievedRate => format!("{v:.1}"),
         Metric::Latency(_) | Metric::ServiceTime(_) => ms(v),
+        Metric::Other(f) => match f.unit() {
+            Unit::Ms => ms(v),
+            Unit::Bytes if v < 10_240.0 => format!("{v:.0} B"),
+            Unit::Bytes => bytes(v.round() as u64),
+            Unit::Seconds => format!("{v:.2}"),
+            Unit::Rate | Unit::Us => format!("{v:.1}"),
+            _ => format!("{v:.0}"),
+        },
     }
 }
 
@@ -160,5 +170,57 @@ mod tests {
             "{text}"
         );
         assert!(text.contains("+0.00 pp"));
+    }
+
+    #[test]
+    fn shows_every_figure_both_results_have() {
+        let a = stampede_analysis::assemble(&plan(false), &outcome(false, false));
+        let mut b = a.clone();
+        b.summary.core.bytes_received *= 2;
+        b.summary.core.connections_opened += 3;
+        let server = stampede_result::ServerDoc {
+            pid: 7,
+            command: "nginx".into(),
+            cpu_s: 0.5,
+            cpu_share: 0.1,
+            cpu_per_request_us: None,
+            peak_rss_bytes: 1 << 20,
+        };
+        let text = render_comparison(
+            ("a.json", &a),
+            ("b.json", &b),
+            &compare_results(&a, &b, Threshold::default()),
+        );
+        let row = |name: &str| {
+            text.lines()
+                .find(|l| l.starts_with(name))
+                .unwrap_or_else(|| panic!("no {name} row:\n{text}"))
+                .to_string()
+        };
+        assert!(row("bytes received  ").contains("+100.0%"), "{text}");
+        assert!(row("bytes sent per request").contains("+0.0%"), "{text}");
+        assert!(row("connections opened").ends_with("(info)"), "{text}");
+        row("connect p50 ms");
+        row("generator CPU-s");
+        // Server CPU only when both results watched a server.
+        assert!(!text.contains("server CPU"), "{text}");
+        let (mut a2, mut b2) = (a.clone(), b.clone());
+        a2.servers.push(server.clone());
+        b2.servers.push(stampede_result::ServerDoc {
+            cpu_s: 0.4,
+            ..server
+        });
+        let text = render_comparison(
+            ("a.json", &a2),
+            ("b.json", &b2),
+            &compare_results(&a2, &b2, Threshold::default()),
+        );
+        let cpu = text
+            .lines()
+            .find(|l| l.starts_with("server CPU µs per request"))
+            .unwrap_or_else(|| panic!("{text}"));
+        assert!(cpu.contains("-20.0%"), "{cpu}");
+        // Informative rows do not fail the comparison.
+        assert!(text.lines().last().unwrap().starts_with("OK"), "{text}");
     }
 }

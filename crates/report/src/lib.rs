@@ -11,15 +11,22 @@
 #![deny(missing_docs)]
 
 mod compare;
+mod forecast;
+mod forecast_html;
 mod html;
 pub mod live;
+mod per_day;
 pub mod prometheus;
+mod server;
 mod table;
 #[cfg(test)]
 mod testing;
+mod units;
 mod usl;
 
 pub use compare::{compare_results, render_comparison};
+pub use forecast::{render_check, render_forecast};
+pub use forecast_html::render_forecast_html;
 pub use html::{kit, render_html, CSP, MAX_CHART_GROUPS};
 pub use prometheus::{render_prometheus, MetricsSnapshot};
 pub use stampede_result::RunResult;

@@ -7,6 +7,8 @@ use stampede_analysis::Percentiles;
 
 use stampede_result::{Core, RunResult};
 
+pub(crate) use crate::units::{bytes, counted};
+
 pub(crate) const HEADERS: [&str; 13] = [
     "", "requests", "errors", "timeouts", "avg ms", "p50 ms", "p90 ms", "p99 ms", "p99.9 ms",
     "max ms", "err+to %", "rate/s", "proto",
@@ -110,25 +112,6 @@ fn phase_row(label: &str, p: &Percentiles) -> Vec<String> {
     let mut cells = vec![label.to_string()];
     cells.extend(latency_cells(p));
     cells
-}
-
-/// `1 connection`, `2 connections`: a count and its noun, singular for exactly one.
-pub(crate) fn counted(n: impl Into<u64>, noun: &str) -> String {
-    match n.into() {
-        1 => format!("1 {noun}"),
-        n => format!("{n} {noun}s"),
-    }
-}
-
-pub(crate) fn bytes(b: u64) -> String {
-    let b = b as f64;
-    if b >= 1024.0 * 1024.0 * 1024.0 {
-        format!("{:.2} GiB", b / (1024.0 * 1024.0 * 1024.0))
-    } else if b >= 1024.0 * 1024.0 {
-        format!("{:.1} MiB", b / (1024.0 * 1024.0))
-    } else {
-        format!("{:.1} KiB", b / 1024.0)
-    }
 }
 
 /// A row label, with `✗` when one of its thresholds failed.
@@ -361,16 +344,9 @@ pub fn render_table(r: &RunResult) -> String {
             bytes(srv.peak_rss_bytes)
         );
     }
-    if c.model == "fleet" {
-        let per_day = 86_400.0 / r.summary.elapsed_s.max(1e-9);
-        let _ = writeln!(
-            out,
-            "per day at this rate: {:.0} requests, {} received, {} sent, {} connections opened",
-            r.summary.core.requests as f64 * per_day,
-            bytes((r.summary.core.bytes_received as f64 * per_day) as u64),
-            bytes((r.summary.core.bytes_sent as f64 * per_day) as u64),
-            (r.summary.core.connections_opened as f64 * per_day).round()
-        );
+    out.push_str(&crate::server::text(r, layout));
+    if let Some(d) = stampede_analysis::per_day::fleet_per_day(r) {
+        out.push_str(&crate::per_day::per_day_line(&d));
     }
     if !r.thresholds.is_empty() {
         let failed = r.thresholds.iter().filter(|t| !t.passed).count();

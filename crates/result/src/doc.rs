@@ -50,6 +50,55 @@ pub struct RunResult {
     /// `thresholds`).
     #[serde(default)]
     pub thresholds: Vec<ThresholdOutcome>,
+    /// Server-side series on the run's time axis (`--server-metrics`, `--prometheus`
+    /// with `--query`), one value per second of the run.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub server_metrics: Vec<ServerMetricDoc>,
+    /// Each endpoint or query the server series came from, with its attempts and
+    /// failures (present even when a source gave no series at all).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub server_metric_sources: Vec<MetricSourceDoc>,
+}
+
+/// One server-side series: one value per second of the run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ServerMetricDoc {
+    /// The series' name: a metric name (`node_sockstat_TCP_inuse`), a default's name
+    /// (`cpu_busy`) or the query's `__name__` (else the query itself).
+    pub name: String,
+    /// The series' labels (without `__name__`).
+    #[serde(default)]
+    pub labels: BTreeMap<String, String>,
+    /// Where it came from: the scraped URL, or `PROMETHEUS_URL query EXPR`.
+    pub source: String,
+    /// How each value is derived from what the source exposes: `value` (a gauge as
+    /// read), `rate(NAME)` (a counter's increase per second), or a default's formula.
+    pub derived: String,
+    /// Unit, when known (`ratio`, `bytes`, `bytes/s`, `sockets`, `segments/s`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unit: Option<String>,
+    /// Value of second `t` at index `t` (the end of the interval [t, t+1)); null where a
+    /// scrape failed or the source had no value.
+    pub values: Vec<Option<f64>>,
+}
+
+/// One source of server series and how reading it went.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MetricSourceDoc {
+    /// The scraped URL, or `PROMETHEUS_URL query EXPR`.
+    pub source: String,
+    /// `scrape` (read every second during the run) or `prometheus` (`query_range` after
+    /// it).
+    pub kind: String,
+    /// Requests made to it.
+    pub attempts: u64,
+    /// Requests that failed (refused, timeout, HTTP error, unparsable answer).
+    pub failures: u64,
+    /// The first failure, in words.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub first_error: Option<String>,
+    /// Series it gave.
+    pub series: u64,
 }
 
 /// What a watched server process spent during the run.

@@ -41,10 +41,12 @@
 mod doc;
 mod figures;
 mod merge;
+mod merge_server;
 
 pub use doc::{
-    Core, GeneratorDoc, GroupDoc, Histograms, Phases, PointHistograms, PointPercentiles, RunConfig,
-    RunResult, SeriesPoint, ServerDoc, StageDoc, SummaryDoc,
+    Core, GeneratorDoc, GroupDoc, Histograms, MetricSourceDoc, Phases, PointHistograms,
+    PointPercentiles, RunConfig, RunResult, SeriesPoint, ServerDoc, ServerMetricDoc, StageDoc,
+    SummaryDoc,
 };
 pub use figures::{
     GeneratorWarning, LagEffect, Percentiles, ThresholdOutcome, WarningCause, WarningKind,

@@ -22,6 +22,9 @@
 //!   the shards' (each is a fact about one generator or one process), the generator's
 //!   threads and CPU seconds are sums, its peak RSS the largest; the first error sample
 //!   of a class is the alphabetically first of the shards' samples.
+//! * Server series (`server_metrics`) are aligned by second like the client series;
+//!   a second read by several shards keeps the largest reading, and sources add their
+//!   attempts and failures (see `merge_server.rs`).
 //! * Lists whose order means something (groups, thresholds) keep the shards' order when
 //!   every shard has the same list, and are sorted otherwise.
 //!
@@ -173,6 +176,7 @@ pub fn merge(results: &[RunResult]) -> Result<RunResult, MergeError> {
     let target_rate = scheduled
         .filter(|_| elapsed > 0.0)
         .map(|n| round2(n as f64 / elapsed));
+    let server_metrics = crate::merge_server::series(results, &offsets);
     Ok(RunResult {
         schema_version: SCHEMA_VERSION,
         stampede_version: joined(results.iter().map(|r| r.stampede_version.as_str())),
@@ -233,6 +237,8 @@ pub fn merge(results: &[RunResult]) -> Result<RunResult, MergeError> {
         histograms: total.hist.encode(schedule_lag.as_ref()),
         servers: sorted_union(results.iter().flat_map(|r| &r.servers)),
         thresholds: merge_thresholds(results),
+        server_metric_sources: crate::merge_server::sources(results, &server_metrics),
+        server_metrics,
     })
 }
 

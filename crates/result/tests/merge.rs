@@ -6,9 +6,9 @@ use std::time::Duration;
 use proptest::prelude::*;
 use stampede_metrics::{LatencyHistogram, Stats};
 use stampede_result::{
-    merge, Core, GeneratorDoc, GroupDoc, Histograms, MergeError, Percentiles, Phases,
-    PointHistograms, PointPercentiles, RunConfig, RunResult, SeriesPoint, SummaryDoc,
-    ThresholdOutcome, SCHEMA_VERSION,
+    merge, Core, GeneratorDoc, GroupDoc, Histograms, MergeError, MetricSourceDoc, Percentiles,
+    Phases, PointHistograms, PointPercentiles, RunConfig, RunResult, SeriesPoint, ServerMetricDoc,
+    SummaryDoc, ThresholdOutcome, SCHEMA_VERSION,
 };
 
 const KEYS: [&str; 3] = ["instance-1", "instance-2", "instance-3"];
@@ -192,6 +192,30 @@ fn document(shard: &Shard, rate: f64) -> RunResult {
         },
         histograms: histograms(&total, Some(&lag)),
         servers: Vec::new(),
+        // A server series read by every shard: requests of the second / 10, unread
+        // (failed scrape) in seconds whose count is odd.
+        server_metrics: vec![ServerMetricDoc {
+            name: "cpu_busy".into(),
+            labels: BTreeMap::new(),
+            source: "http://127.0.0.1:9100/metrics".into(),
+            derived: "value".into(),
+            unit: Some("ratio".into()),
+            values: shard
+                .seconds
+                .iter()
+                .map(|s| s.values().map(Vec::len).sum::<usize>())
+                .map(|n| (n % 2 == 0).then_some(n as f64 / 10.0))
+                .collect(),
+        }],
+        server_metric_sources: vec![MetricSourceDoc {
+            source: "http://127.0.0.1:9100/metrics".into(),
+            kind: "scrape".into(),
+            attempts: shard.seconds.len() as u64 + 1,
+            failures: shard.start % 2,
+            first_error: (shard.start % 2 == 1)
+                .then(|| format!("connect: refused {}", shard.start)),
+            series: 1,
+        }],
         thresholds: vec![ThresholdOutcome {
             scope: None,
             threshold: "p99 < 1000ms".into(),
@@ -291,6 +315,29 @@ fn shards_that_started_later_add_to_later_seconds() {
     // 400 arrivals scheduled over 4 s.
     assert_eq!(m.summary.core.target_rate, Some(100.0));
     assert_eq!(m.config.rate, Some(200.0), "the shards' rates add up");
+}
+
+#[test]
+fn server_series_align_by_second_and_keep_the_largest_reading() {
+    let shard = |start: u64, n: usize| Shard {
+        start,
+        seconds: vec![BTreeMap::from([(0, vec![(1_000, 200); n])]); 2],
+    };
+    // Shard a reads 0.2 in seconds 0 and 1; shard b starts a second later and reads 0.4
+    // in its seconds 0 and 1 (merged seconds 1 and 2).
+    let m = merge(&[document(&shard(0, 2), 10.0), document(&shard(1, 4), 10.0)]).unwrap();
+    assert_eq!(m.server_metrics.len(), 1);
+    assert_eq!(
+        m.server_metrics[0].values,
+        vec![Some(0.2), Some(0.4), Some(0.4)]
+    );
+    // Sources add their attempts and failures, and keep the first error.
+    let s = &m.server_metric_sources[0];
+    assert_eq!((s.attempts, s.failures, s.series), (6, 1, 1));
+    assert_eq!(s.first_error.as_deref(), Some("connect: refused 1"));
+    // A failed scrape (null) never hides another shard's reading.
+    let m = merge(&[document(&shard(0, 3), 10.0), document(&shard(0, 2), 10.0)]).unwrap();
+    assert_eq!(m.server_metrics[0].values, vec![Some(0.2), Some(0.2)]);
 }
 
 #[test]

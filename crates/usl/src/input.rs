@@ -101,12 +101,17 @@ struct ScaleInput {
 struct Step {
     n: f64,
     throughput: f64,
+    /// Why `stampede scale` left the step out of its fit (the generator could not drive
+    /// it, it was stopped, nothing succeeded): such a step is not a point of the curve.
+    excluded: Option<String>,
 }
 
 #[derive(Deserialize)]
 struct RawStep {
     n: f64,
     throughput: f64,
+    #[serde(default)]
+    excluded: Option<String>,
 }
 
 impl TryFrom<RawStep> for Step {
@@ -125,11 +130,14 @@ impl TryFrom<RawStep> for Step {
         Ok(Step {
             n: s.n,
             throughput: s.throughput,
+            excluded: s.excluded,
         })
     }
 }
 
-/// Reads `steps[].n` and `steps[].throughput` from a `stampede scale` document.
+/// Reads `steps[].n` and `steps[].throughput` from a `stampede scale` document, without
+/// the steps the sweep left out of its fit (`steps[].excluded` set), as `stampede scale`'s
+/// own fit does.
 pub fn parse_scale_json(text: &str) -> Result<Vec<(f64, f64)>, InputError> {
     let input: ScaleInput = serde_json::from_str(text).map_err(|e| {
         let message = e.to_string();
@@ -146,6 +154,7 @@ pub fn parse_scale_json(text: &str) -> Result<Vec<(f64, f64)>, InputError> {
     Ok(input
         .steps
         .into_iter()
+        .filter(|s| s.excluded.is_none())
         .map(|s| (s.n, s.throughput))
         .collect())
 }
@@ -200,6 +209,10 @@ mod tests {
             "3:27: step with n = 0: n must be greater than 0"
         );
         assert_eq!(e("{\"stepz\": []}"), "1:13: missing field `steps`");
+        // A step `stampede scale` could not drive is not a point of the curve.
+        let text = r#"{"steps": [{"n": 1, "throughput": 10, "excluded": null},
+            {"n": 2, "throughput": 3, "excluded": "the generator could not drive this step"}]}"#;
+        assert_eq!(parse_scale_json(text).unwrap(), vec![(1.0, 10.0)]);
         assert!(e("{\"steps\": [1,").starts_with("1:"));
     }
 }

@@ -16,6 +16,8 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 use tempfile::TempDir;
 
+pub(crate) mod exporters;
+
 /// Where Debian installs nginx (`apt-get install nginx`; `.ci/run` does it).
 const NGINX: &str = "/usr/sbin/nginx";
 /// Set to `1` to let the external suite pass without nginx.

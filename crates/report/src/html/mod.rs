@@ -4,6 +4,7 @@
 
 mod charts;
 pub mod kit;
+mod server;
 
 use std::fmt::Write as _;
 
@@ -211,6 +212,7 @@ fn time_charts(out: &mut String, r: &RunResult) {
         "Solid: latency (see the summary for the model); dashed: service time.",
         charts::latency_over_time(r),
     );
+    server::charts(out, r);
     figure(
         out,
         "errors-over-time",
@@ -514,6 +516,7 @@ pub fn render_html(r: &RunResult) -> String {
     summary(&mut out, r);
     criteria(&mut out, r);
     time_charts(&mut out, r);
+    server::html_section(&mut out, r);
     distribution(&mut out, r);
     groups(&mut out, r);
     phases(&mut out, r);
