@@ -1,6 +1,7 @@
 //! Pure functions over measurements: the result document of a run ([`assemble`]),
 //! summaries of a run or a group, the checks that tell whether the load generator itself
-//! limited the result, thresholds and run comparison ([`compare`]). No I/O, and no
+//! limited the result, thresholds, run comparison ([`compare`]) and which axis of a
+//! matrix explains a metric ([`variance`]). No I/O, and no
 //! dependency on the engine: the engine's measurements arrive as plain data
 //! ([`stampede_metrics::RunOutcome`]).
 //!
@@ -25,6 +26,7 @@ mod generator;
 pub mod per_day;
 mod summary;
 pub mod thresholds;
+pub mod variance;
 
 pub use assemble::assemble;
 pub use generator::{

@@ -52,6 +52,9 @@ pub enum Command {
     Demo(DemoArgs),
     /// Print the table of a saved result (--out FILE) and optionally render it as HTML.
     Report(ReportArgs),
+    /// Run one test across variables ({NAME} placeholders, --axis NAME=V1,V2): one row
+    /// per cell, and the axis that explains each metric.
+    Matrix(Box<MatrixArgs>),
     /// Compare two saved results; exit 1 when the second regressed beyond --threshold.
     Compare(CompareArgs),
     /// Validate scenario files without sending anything (exit 2 when one is invalid).
@@ -248,8 +251,8 @@ pub struct RunArgs {
     pub tls_resume: OnOff,
     /// Connect to these addresses (round-robin per connection) instead of resolving the
     /// URL's host; the Host header still names the URL's host (repeatable).
-    #[arg(long = "connect-to")]
-    pub connect_to: Vec<SocketAddr>,
+    #[arg(long = "connect-to", value_name = "IP:PORT")]
+    pub connect_to: Vec<String>,
 
     /// One table row per group: 'header:NAME' (e.g. header:X-Served-By) or 'peer'.
     #[arg(long, value_parser = group_by)]
@@ -285,6 +288,24 @@ pub struct RunArgs {
     /// Live view, HTML report and live metrics.
     #[command(flatten)]
     pub output: OutputArgs,
+}
+
+/// `stampede matrix`.
+#[derive(Debug, Args)]
+pub struct MatrixArgs {
+    /// An axis NAME=V1,V2,... (repeatable): every combination of the axes' values is one
+    /// cell, a run of its own; {NAME} in the URL, a -H value or --connect-to takes the
+    /// cell's value.
+    #[arg(long = "axis", value_name = "NAME=V1,V2", required = true)]
+    pub axes: Vec<String>,
+    /// Seconds at the start of each cell's run whose data is discarded (whole seconds,
+    /// rounded up; 0: none).
+    #[arg(long, value_parser = duration, default_value = "1s")]
+    pub warmup: Duration,
+    /// The load of every cell: the flags of `stampede run` (URL first, with its {NAME}
+    /// placeholders). --out and --html write the matrix's document and page.
+    #[command(flatten)]
+    pub run: RunArgs,
 }
 
 /// The steps of a sweep, in order (`--concurrency 1,2,4`).

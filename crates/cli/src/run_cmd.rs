@@ -114,7 +114,7 @@ pub(crate) fn plan_from_args(a: &RunArgs) -> anyhow::Result<RunPlan> {
         })
         .load(load)
         .group_by(a.group_by.clone())
-        .connect_to(a.connect_to.clone())
+        .connect_to(connect_to(&a.connect_to)?)
         .tls(TlsOptions {
             insecure: a.insecure,
             ca_file: a.cacert.clone(),
@@ -134,9 +134,24 @@ pub(crate) fn plan_from_args(a: &RunArgs) -> anyhow::Result<RunPlan> {
         .map_err(|e| usage(e.to_string()))
 }
 
+/// The `--connect-to` addresses.
+fn connect_to(addrs: &[String]) -> anyhow::Result<Vec<std::net::SocketAddr>> {
+    addrs
+        .iter()
+        .map(|s| {
+            s.parse()
+                .map_err(|e| usage(format!("--connect-to '{s}': {e} (expected IP:PORT)")))
+        })
+        .collect()
+}
+
 /// How a run is watched: the dashboard on a terminal, progress lines elsewhere (CI,
 /// pipes), nothing with `--quiet`.
-fn watcher(plan: &RunPlan, quiet: bool, no_dashboard: bool) -> Option<Box<dyn Observer>> {
+pub(crate) fn watcher(
+    plan: &RunPlan,
+    quiet: bool,
+    no_dashboard: bool,
+) -> Option<Box<dyn Observer>> {
     if quiet {
         return None;
     }
@@ -154,6 +169,17 @@ fn watcher(plan: &RunPlan, quiet: bool, no_dashboard: bool) -> Option<Box<dyn Ob
             eprintln!("stampede: no dashboard ({e}); printing progress lines");
             Some(lines())
         }
+    }
+}
+
+/// A run that could not start: a name that does not resolve or a TLS setup that fails
+/// is bad input (exit 2), anything else an aborted run.
+pub(crate) fn run_error(e: RunError) -> anyhow::Error {
+    match e {
+        RunError::Engine(e @ (EngineError::Resolve { .. } | EngineError::Tls(_))) => {
+            usage(e.to_string())
+        }
+        other => anyhow::Error::new(other),
     }
 }
 
@@ -197,12 +223,7 @@ pub(crate) fn execute(
     observers.extend(watcher(plan, quiet, output.no_dashboard));
     let finished = stampede_experiment::start_with(plan.clone(), observers, control.clone())
         .wait()
-        .map_err(|e| match e {
-            RunError::Engine(e @ (EngineError::Resolve { .. } | EngineError::Tls(_))) => {
-                usage(e.to_string())
-            }
-            other => anyhow::Error::new(other),
-        })?;
+        .map_err(run_error)?;
     let result = &finished.result;
     print!("{}", render_table(result));
     if let Some(path) = out {

@@ -178,3 +178,84 @@ fn report_rejects_missing_and_invalid_files_with_exit_2() {
     assert_eq!(o.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&o.stderr).contains("--html"));
 }
+
+/// The matrix page (`stampede matrix --html`) in Chromium: the table, the attribution
+/// lines and one bar chart per metric, each drawn, nothing loaded.
+#[test]
+fn matrix_page_renders_in_chromium() {
+    let Some(chromium_bin) = external_tool(CHROMIUM, "chromium", "matrix_page") else {
+        return;
+    };
+    let t = target(1);
+    let dir = tempfile::tempdir().unwrap();
+    let html = dir.path().join("matrix.html");
+    let url = format!("http://{}/?delay={{delay}}&size={{size}}", t.addrs()[0]);
+    let o = run_bounded(
+        stampede()
+            .args([
+                "matrix",
+                &url,
+                "--axis",
+                "delay=1ms,10ms",
+                "--axis",
+                "size=10,1k",
+            ])
+            .args(["--rate", "50", "-d", "1s", "-q", "--html"])
+            .arg(&html),
+        Duration::from_secs(60),
+    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let text = std::fs::read_to_string(&html).unwrap();
+    assert_no_external_reference(&text, &url);
+    let profile = tempfile::tempdir().unwrap();
+    let page = format!("file://{}", html.display());
+    let o = run_bounded(
+        chromium(&chromium_bin, profile.path())
+            .arg("--dump-dom")
+            .arg(&page),
+        Duration::from_secs(90),
+    );
+    assert!(
+        o.status.success(),
+        "chromium: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let dom = String::from_utf8(o.stdout).unwrap();
+    let log = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        !log.contains("Content Security Policy") && !log.contains("Failed to load"),
+        "the page tried to load something: {log}"
+    );
+    assert!(dom.contains("stampede matrix"), "{dom}");
+    // p50 is robust to this busy machine's noise over 1 s cells (p99 is 1 request of 50).
+    assert!(
+        dom.contains("p50: delay explains"),
+        "the attribution line: {}",
+        dom.lines()
+            .filter(|l| l.contains("explains"))
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
+    assert!(!dom.contains("Chart not drawn"), "{dom}");
+    assert_eq!(svgs(&dom).len(), 5, "one chart per metric");
+    for id in ["p99", "p50", "avg", "error_rate", "achieved_rate"] {
+        let at = dom
+            .find(&format!("data-chart=\"{id}\""))
+            .unwrap_or_else(|| panic!("chart {id} missing"));
+        let svg = svgs(&dom[at..])[0];
+        // Four cells: at least four bars (plus the legend's swatches).
+        assert!(svg.matches("<rect").count() >= 4, "chart {id} has no bars");
+        if id == "p50" {
+            // Clustered by the axis that explains the metric.
+            let labels: Vec<&str> = svg
+                .split("<text")
+                .skip(1)
+                .filter_map(|t| Some(t[t.find('>')? + 1..t.find('<')?].trim()))
+                .collect();
+            assert!(
+                labels.contains(&"1ms") && labels.contains(&"10ms"),
+                "chart {id} is not clustered by delay: {labels:?}"
+            );
+        }
+    }
+}

@@ -19,15 +19,14 @@ mod support;
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Stdio};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::process::{Child, Command, Stdio};
 use std::thread::sleep;
 use std::time::{Duration, Instant};
 
 use stampede_metrics::LatencyHistogram;
 use support::{
-    external_tool, find_program, free_port, serial, stampede, wait_for_listener, Nginx, RunOutput,
-    Stampede,
+    external_tool, find_program, free_port, make_certificate, openssl, run_bounded, serial,
+    stampede, wait_for_listener, CertKey, Nginx, RunOutput, Stampede,
 };
 
 /// Slack on top of a run's own length before the run counts as hung (runs that must
@@ -42,15 +41,6 @@ const ON_TIME: Duration = Duration::from_secs(3);
 
 fn nginx(test: &str) -> Option<PathBuf> {
     support::nginx_binary(test)
-}
-
-fn openssl(test: &str) -> Option<PathBuf> {
-    external_tool(
-        test,
-        "openssl",
-        find_program(&["/usr/bin/openssl", "openssl"]),
-        "`apt-get install openssl`",
-    )
 }
 
 fn h2load(test: &str) -> Option<PathBuf> {
@@ -88,30 +78,6 @@ fn python_with_websockets(test: &str) -> Option<PathBuf> {
         found,
         "`apt-get install python3-websockets`",
     )
-}
-
-/// A self-signed end-entity certificate for `localhost` and `127.0.0.1` (ECDSA P-256).
-/// `CA:FALSE`: webpki refuses a CA certificate as a server's own certificate, and a
-/// self-signed end-entity certificate is its own trust anchor with `--cacert`.
-fn make_certificate(openssl: &Path, dir: &Path) -> (PathBuf, PathBuf) {
-    let cert = dir.join("cert.pem");
-    let key = dir.join("key.pem");
-    let (status, _, stderr) = run_bounded(
-        Command::new(openssl)
-            .args(["req", "-x509", "-newkey", "ec"])
-            .args(["-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"])
-            .arg("-keyout")
-            .arg(&key)
-            .arg("-out")
-            .arg(&cert)
-            .args(["-days", "2", "-subj", "/CN=localhost"])
-            .args(["-addext", "basicConstraints=critical,CA:FALSE"])
-            .args(["-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"]),
-        dir,
-        Duration::from_secs(20),
-    );
-    assert!(status.success(), "openssl req failed ({status}):\n{stderr}");
-    (cert, key)
 }
 
 /// nginx's access-log format for this suite: port, protocol as nginx saw it
@@ -189,34 +155,6 @@ fn parse_log(lines: &[String]) -> Vec<LogLine> {
         .collect()
 }
 
-/// Runs a command with its output in files (no pipe to fill up), killed after `limit`.
-fn run_bounded(cmd: &mut Command, dir: &Path, limit: Duration) -> (ExitStatus, String, String) {
-    static NEXT: AtomicUsize = AtomicUsize::new(0);
-    let tag = NEXT.fetch_add(1, Ordering::Relaxed);
-    let out_path = dir.join(format!("cmd-{tag}.stdout"));
-    let err_path = dir.join(format!("cmd-{tag}.stderr"));
-    let mut child = cmd
-        .stdin(Stdio::null())
-        .stdout(File::create(&out_path).expect("stdout file"))
-        .stderr(File::create(&err_path).expect("stderr file"))
-        .spawn()
-        .unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));
-    let deadline = Instant::now() + limit;
-    let status = loop {
-        if let Some(status) = child.try_wait().expect("waiting for a child") {
-            break status;
-        }
-        if Instant::now() >= deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("{cmd:?} did not finish within {limit:?}");
-        }
-        sleep(Duration::from_millis(20));
-    };
-    let read = |p: &Path| std::fs::read_to_string(p).unwrap_or_default();
-    (status, read(&out_path), read(&err_path))
-}
-
 /// The number of values in one of the result's histograms (`tls_handshake`, ...).
 fn histogram_count(run: &RunOutput, name: &str) -> u64 {
     let text = run.str(&format!("/histograms/{name}"));
@@ -273,7 +211,7 @@ fn tls_and_http2_against_nginx() {
         return;
     };
     let certs = tempfile::tempdir().expect("temporary directory");
-    let (cert, key) = make_certificate(&openssl, certs.path());
+    let (cert, key) = make_certificate(&openssl, certs.path(), CertKey::EcP256);
     let cacert = cert.display().to_string();
     let nginx = protocol_nginx(&bin, &cert, &key);
     let port = nginx.port(TLS_H2);
@@ -536,7 +474,7 @@ fn http2_matches_h2load() {
         return;
     };
     let work = tempfile::tempdir().expect("temporary directory");
-    let (cert, key) = make_certificate(&openssl, work.path());
+    let (cert, key) = make_certificate(&openssl, work.path(), CertKey::EcP256);
     let cacert = cert.display().to_string();
     let nginx = protocol_nginx(&bin, &cert, &key);
     let tls_url = format!("https://127.0.0.1:{}/", nginx.port(TLS_H2));
@@ -858,7 +796,7 @@ fn protocol_failures_are_classified() {
         return;
     };
     let certs = tempfile::tempdir().expect("temporary directory");
-    let (cert, key) = make_certificate(&openssl, certs.path());
+    let (cert, key) = make_certificate(&openssl, certs.path(), CertKey::EcP256);
     let cacert = cert.display().to_string();
     let nginx = protocol_nginx(&bin, &cert, &key);
     let tls = nginx.port(TLS_H2);

@@ -28,8 +28,15 @@ pub(crate) struct RateChange {
 impl Control {
     /// A control for a run that has not been stopped and follows its plan's rate.
     pub fn new() -> Arc<Control> {
+        Control::with_stop_flag(Arc::new(AtomicBool::new(false)))
+    }
+
+    /// A control whose stop flag is `stop`, shared with others: one flag (set by a
+    /// signal handler) stops whichever of several runs in turn is going on. A flag that
+    /// is already set stops the run at once.
+    pub fn with_stop_flag(stop: Arc<AtomicBool>) -> Arc<Control> {
         Arc::new(Control {
-            stop: Arc::new(AtomicBool::new(false)),
+            stop,
             rate: AtomicU64::new(0f64.to_bits()),
             epoch: AtomicU64::new(0),
             changed: Notify::new(),
@@ -111,5 +118,21 @@ mod tests {
         assert!(!c.is_stopped());
         c.stop();
         assert!(c.is_stopped());
+    }
+
+    #[test]
+    fn a_shared_stop_flag_stops_every_control_made_with_it() {
+        let flag = Arc::new(AtomicBool::new(false));
+        let (a, b) = (
+            Control::with_stop_flag(flag.clone()),
+            Control::with_stop_flag(flag.clone()),
+        );
+        assert!(!a.is_stopped() && !b.is_stopped());
+        flag.store(true, Ordering::SeqCst); // what a signal handler does
+        assert!(a.is_stopped() && b.is_stopped());
+        assert!(
+            Control::with_stop_flag(flag).is_stopped(),
+            "already set: stopped at once"
+        );
     }
 }

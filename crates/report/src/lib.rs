@@ -30,5 +30,5 @@ pub use forecast_html::render_forecast_html;
 pub use html::{kit, render_html, CSP, MAX_CHART_GROUPS};
 pub use prometheus::{render_prometheus, MetricsSnapshot};
 pub use stampede_result::RunResult;
-pub use table::render_table;
+pub use table::{layout, ms as fmt_ms, render_table};
 pub use usl::{render_usl_html, render_usl_text};

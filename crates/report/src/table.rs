@@ -14,7 +14,8 @@ pub(crate) const HEADERS: [&str; 13] = [
     "max ms", "err+to %", "rate/s", "proto",
 ];
 
-pub(crate) fn ms(x: f64) -> String {
+/// A latency in ms as the tables print it: 3 significant digits, at most 2 decimals.
+pub fn ms(x: f64) -> String {
     if x >= 100.0 {
         format!("{x:.0}")
     } else if x >= 10.0 {
@@ -80,7 +81,7 @@ fn protocols(c: &Core) -> String {
 }
 
 /// Lays out rows with right-aligned numeric columns and a left-aligned first column.
-pub(crate) fn layout(rows: &[Vec<String>]) -> String {
+pub fn layout(rows: &[Vec<String>]) -> String {
     let cols = rows.iter().map(Vec::len).max().unwrap_or(0);
     let widths: Vec<usize> = (0..cols)
         .map(|i| {

@@ -8,6 +8,7 @@ use std::io::{BufRead, BufReader};
 use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Mutex, MutexGuard};
 use std::thread::sleep;
 use std::time::{Duration, Instant};
@@ -330,12 +331,17 @@ pub(crate) struct RunOutput {
 impl Stampede {
     /// Starts `stampede run URL ARGS... -q --out FILE`.
     pub(crate) fn spawn(url: &str, args: &[&str]) -> Stampede {
+        Stampede::spawn_command("run", url, args)
+    }
+
+    /// Starts `stampede COMMAND URL ARGS... -q --out FILE` (`run`, `matrix`, ...).
+    pub(crate) fn spawn_command(command: &str, url: &str, args: &[&str]) -> Stampede {
         let dir = tempfile::Builder::new()
             .prefix("stampede-run-")
             .tempdir()
             .expect("temporary directory");
         let out = dir.path().join("result.json").display().to_string();
-        let mut all: Vec<String> = vec!["run".into(), url.into()];
+        let mut all: Vec<String> = vec![command.into(), url.into()];
         all.extend(args.iter().map(|s| s.to_string()));
         all.extend(["-q".into(), "--out".into(), out]);
         let stdout = File::create(dir.path().join("stdout")).expect("stdout file");
@@ -352,6 +358,12 @@ impl Stampede {
             dir,
             args: all,
         }
+    }
+
+    /// Sends SIGINT (Ctrl-C) to the run.
+    #[allow(dead_code)] // used by matrix.rs, not by every test crate
+    pub(crate) fn interrupt(&self) {
+        signal(self.child.id(), "INT");
     }
 
     /// Waits for the run to end (at most `limit`, then it is killed and the test fails)
@@ -530,4 +542,93 @@ pub(crate) fn wait_for_listener(port: u16, limit: Duration) -> bool {
         sleep(Duration::from_millis(20));
     }
     false
+}
+
+/// `openssl` (Debian's `openssl` package), or `None` as [`external_tool`] allows.
+#[allow(dead_code)] // used by protocols_external.rs and matrix.rs, not by every test crate
+pub(crate) fn openssl(test: &str) -> Option<PathBuf> {
+    external_tool(
+        test,
+        "openssl",
+        find_program(&["/usr/bin/openssl", "openssl"]),
+        "`apt-get install openssl`",
+    )
+}
+
+/// The key of a test certificate.
+#[allow(dead_code)] // used by protocols_external.rs and matrix.rs, not by every test crate
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum CertKey {
+    /// ECDSA P-256: cheap handshakes.
+    EcP256,
+    /// RSA 4096: every full handshake costs the server a few milliseconds of signing.
+    Rsa4096,
+}
+
+/// A self-signed end-entity certificate for `localhost` and `127.0.0.1`.
+/// `CA:FALSE`: webpki refuses a CA certificate as a server's own certificate, and a
+/// self-signed end-entity certificate is its own trust anchor with `--cacert`.
+#[allow(dead_code)] // used by protocols_external.rs and matrix.rs, not by every test crate
+pub(crate) fn make_certificate(
+    openssl: &Path,
+    dir: &Path,
+    key_type: CertKey,
+) -> (PathBuf, PathBuf) {
+    let cert = dir.join("cert.pem");
+    let key = dir.join("key.pem");
+    let mut cmd = Command::new(openssl);
+    cmd.args(["req", "-x509"]);
+    match key_type {
+        CertKey::EcP256 => cmd
+            .args(["-newkey", "ec"])
+            .args(["-pkeyopt", "ec_paramgen_curve:prime256v1"]),
+        CertKey::Rsa4096 => cmd.args(["-newkey", "rsa:4096"]),
+    };
+    let (status, _, stderr) = run_bounded(
+        cmd.arg("-nodes")
+            .arg("-keyout")
+            .arg(&key)
+            .arg("-out")
+            .arg(&cert)
+            .args(["-days", "2", "-subj", "/CN=localhost"])
+            .args(["-addext", "basicConstraints=critical,CA:FALSE"])
+            .args(["-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"]),
+        dir,
+        Duration::from_secs(60),
+    );
+    assert!(status.success(), "openssl req failed ({status}):\n{stderr}");
+    (cert, key)
+}
+
+/// Runs a command with its output in files (no pipe to fill up), killed after `limit`.
+#[allow(dead_code)] // used by protocols_external.rs and matrix.rs, not by every test crate
+pub(crate) fn run_bounded(
+    cmd: &mut Command,
+    dir: &Path,
+    limit: Duration,
+) -> (ExitStatus, String, String) {
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    let tag = NEXT.fetch_add(1, Ordering::Relaxed);
+    let out_path = dir.join(format!("cmd-{tag}.stdout"));
+    let err_path = dir.join(format!("cmd-{tag}.stderr"));
+    let mut child = cmd
+        .stdin(Stdio::null())
+        .stdout(File::create(&out_path).expect("stdout file"))
+        .stderr(File::create(&err_path).expect("stderr file"))
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));
+    let deadline = Instant::now() + limit;
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("waiting for a child") {
+            break status;
+        }
+        if Instant::now() >= deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("{cmd:?} did not finish within {limit:?}");
+        }
+        sleep(Duration::from_millis(20));
+    };
+    let read = |p: &Path| std::fs::read_to_string(p).unwrap_or_default();
+    (status, read(&out_path), read(&err_path))
 }
