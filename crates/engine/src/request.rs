@@ -105,9 +105,12 @@ impl Outcome {
 /// Sends one request on `slot` (connecting first if needed) and records its outcome.
 /// `intended` is when the request should have left, for requests that have an intended
 /// send time (the open model, fleets with an interval, an open lane's arrival): its
-/// lateness is measured at the actual send, after any connect, and its latency counts
-/// from it (corrected for coordinated omission); `None` for unscheduled sends, whose
-/// latency is service time. `started` is the clock read just before the call: the send
+/// latency counts from it (corrected for coordinated omission), and its lateness is
+/// measured when the generator starts on it, at `started`, before any connect: setting up
+/// a connection (TCP, TLS, HTTP/2) is the service's time, in the latency and the connect
+/// and handshake phases, not the generator's lateness (with `--no-keep-alive` every
+/// request would otherwise look late by its handshake). `None` for unscheduled sends,
+/// whose latency is service time. `started` is the clock read just before the call: the send
 /// time on a live connection (one clock read less per request).
 pub(crate) async fn perform(
     shared: &Shared,
@@ -144,7 +147,7 @@ pub(crate) async fn perform(
                 let (request, kept) = what.sending(shared);
                 local.borrow_mut().leaving(
                     request.wire_len(slot.is_http2()),
-                    intended.map(|i| sent.saturating_duration_since(i)),
+                    intended.map(|i| started.saturating_duration_since(i)),
                     shared.late_threshold,
                 );
                 slot.exchange_keeping(request, kept, Some(sent))

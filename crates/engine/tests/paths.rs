@@ -87,11 +87,13 @@ fn scenario_steps_honour_no_keep_alive() {
     );
 }
 
-/// Issue 9 defect c: lateness means one thing. Without keep-alive every send first
-/// connects (TCP and TLS); a send is late by at least that time, in plain and scenario
-/// runs alike, since lateness is measured at the actual send after connecting.
+/// Issue 9 defect c: lateness means one thing, in plain and scenario runs alike: how late
+/// the generator started on a request. Without keep-alive every send first connects (TCP
+/// and TLS); that is the service's time (latency, connect and handshake phases), not the
+/// generator's lateness, which would otherwise blame the generator (or CPU contention)
+/// for every handshake.
 #[test]
-fn lateness_is_measured_after_connecting_in_plain_and_scenario_runs() {
+fn lateness_is_measured_before_connecting_in_plain_and_scenario_runs() {
     let _s = serial();
     let t = tls_target();
     let url = format!("https://{}/", t.addrs()[0]);
@@ -127,9 +129,11 @@ fn lateness_is_measured_after_connecting_in_plain_and_scenario_runs() {
         let handshake = o.total.tls_handshake.quantile_us(0.5);
         assert!(o.generator.schedule_lag.count() >= 45, "{what}");
         assert!(
-            lag >= handshake,
-            "{what}: send lag p50 {lag} µs must include the TLS handshake (p50 {handshake} µs)"
+            lag < handshake,
+            "{what}: send lag p50 {lag} µs must not include the TLS handshake (p50 {handshake} µs)"
         );
+        // The handshake is still in the latency, measured from the intended send time.
+        assert!(o.total.latency.quantile_us(0.5) >= handshake, "{what}");
     }
 }
 
