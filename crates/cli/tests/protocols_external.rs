@@ -202,7 +202,10 @@ fn run_logged(
 /// HTTP/2 with 10 streams, and a run by host name (SNI, `--connect-to`). Every run's
 /// request count equals the lines it added to nginx's access log, nginx saw the
 /// protocol stampede reports, the TLS handshake phase is measured once per connection,
-/// and per-request handshakes make the latency clearly higher.
+/// and per-request handshakes make each request clearly more expensive. These are
+/// closed-model runs, whose latency is service time (issue 12 item 6): a request's
+/// handshake is in the handshake phase, so a request's cost is its service time plus the
+/// handshake it waited for; and a full handshake costs more than a resumed one.
 #[test]
 fn tls_and_http2_against_nginx() {
     let _serial = serial();
@@ -356,20 +359,30 @@ fn tls_and_http2_against_nginx() {
         handshake_p50.push(tls_p50);
         reused.push(resumed);
     }
-    // Per-request handshakes: clearly slower than reused connections.
+    // Per-request handshakes: each request clearly costs more than on a reused connection.
     let (keep_alive, per_request, full) = (p50[0], p50[1], p50[2]);
+    let (resumed_hs, full_hs) = (handshake_p50[1], handshake_p50[2]);
     eprintln!(
-        "latency p50: keep-alive {keep_alive} ms, handshake per request {per_request} ms \
-         (resumed), {full} ms (full); TLS handshake p50 resumed {} ms, full {} ms",
-        handshake_p50[1], handshake_p50[2]
+        "latency p50 (service time): keep-alive {keep_alive} ms, handshake per request \
+         {per_request} ms (resumed), {full} ms (full); TLS handshake p50 resumed {resumed_hs} \
+         ms, full {full_hs} ms"
     );
-    for (name, v) in [("--no-keep-alive", per_request), ("--tls-resume off", full)] {
-        if v < keep_alive * 1.5 {
+    for (name, service, handshake) in [
+        ("--no-keep-alive", per_request, resumed_hs),
+        ("--tls-resume off", full, full_hs),
+    ] {
+        if service + handshake < keep_alive * 1.5 {
             failures.push(format!(
-                "{name}: latency p50 {v} ms is not clearly above keep-alive's {keep_alive} ms \
-                 (want >= 1.5x)"
+                "{name}: service p50 {service} ms + handshake p50 {handshake} ms is not clearly \
+                 above keep-alive's {keep_alive} ms (want >= 1.5x)"
             ));
         }
+    }
+    if full_hs <= resumed_hs {
+        failures.push(format!(
+            "a full TLS handshake (p50 {full_hs} ms) should cost more than a resumed one \
+             (p50 {resumed_hs} ms)"
+        ));
     }
     // Session resumption: nginx resumed most sessions with it, none without it.
     if reused[1] < 1000 / 2 {
