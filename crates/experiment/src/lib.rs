@@ -44,6 +44,7 @@
 
 mod contention;
 mod dashboard;
+pub mod distributed;
 mod exporter;
 mod observer;
 mod progress;

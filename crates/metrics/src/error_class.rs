@@ -162,6 +162,13 @@ impl ClassCounts {
         }
     }
 
+    /// Removes the counts of `earlier`, a snapshot these counts grew from.
+    pub fn subtract(&mut self, earlier: &ClassCounts) {
+        for (a, b) in self.0.iter_mut().zip(earlier.0.iter()) {
+            *a = a.saturating_sub(*b);
+        }
+    }
+
     /// Classes with a non-zero count, in report order.
     pub fn non_zero(&self) -> impl Iterator<Item = (ErrorClass, u64)> + '_ {
         ErrorClass::ALL

@@ -43,6 +43,13 @@ impl ProtocolCounts {
         }
     }
 
+    /// Removes the counts of `earlier`, a snapshot these counts grew from.
+    pub fn subtract(&mut self, earlier: &ProtocolCounts) {
+        for (a, b) in self.0.iter_mut().zip(earlier.0.iter()) {
+            *a = a.saturating_sub(*b);
+        }
+    }
+
     /// Protocols with a non-zero count.
     pub fn non_zero(&self) -> impl Iterator<Item = (Protocol, u64)> + '_ {
         Protocol::ALL

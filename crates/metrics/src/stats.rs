@@ -161,6 +161,29 @@ impl Stats {
         self.connections_opened += other.connections_opened;
         self.protocols.merge(&other.protocols);
     }
+
+    /// Removes `earlier`, a snapshot these stats grew from (cumulative now minus
+    /// cumulative then: what happened in between), so that `earlier.merge(&delta)`
+    /// gives these stats back.
+    pub fn subtract(&mut self, earlier: &Stats) {
+        self.requests = self.requests.saturating_sub(earlier.requests);
+        self.errors = self.errors.saturating_sub(earlier.errors);
+        self.timeouts = self.timeouts.saturating_sub(earlier.timeouts);
+        self.errors_by_class.subtract(&earlier.errors_by_class);
+        self.status_codes.subtract(&earlier.status_codes);
+        self.latency.subtract(&earlier.latency);
+        self.service_time.subtract(&earlier.service_time);
+        self.connect.subtract(&earlier.connect);
+        self.tls_handshake.subtract(&earlier.tls_handshake);
+        self.upgrade.subtract(&earlier.upgrade);
+        self.ttfb.subtract(&earlier.ttfb);
+        self.bytes_received = self.bytes_received.saturating_sub(earlier.bytes_received);
+        self.bytes_sent = self.bytes_sent.saturating_sub(earlier.bytes_sent);
+        self.connections_opened = self
+            .connections_opened
+            .saturating_sub(earlier.connections_opened);
+        self.protocols.subtract(&earlier.protocols);
+    }
 }
 
 /// What the load generator observed about itself: how well it kept to the schedule.
@@ -203,6 +226,23 @@ impl GeneratorStats {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn subtract_undoes_merge() {
+        let mut earlier = Stats::new();
+        earlier.record_response(200, Duration::from_millis(5), Duration::from_millis(4));
+        earlier.record_connect(Duration::from_millis(1));
+        let mut delta = Stats::new();
+        delta.record_response(503, Duration::from_millis(7), Duration::from_millis(6));
+        delta.record_error(ErrorClass::ClosedEarly);
+        delta.record_timeout();
+        delta.protocols.add(crate::Protocol::Http2);
+        delta.bytes_sent = 9;
+        let mut now = earlier.clone();
+        now.merge(&delta);
+        now.subtract(&earlier);
+        assert_eq!(now, delta);
+    }
 
     #[test]
     fn reset_empties_in_place() {

@@ -29,6 +29,13 @@ impl StatusCounts {
         }
     }
 
+    /// Removes the counts of `earlier`, a snapshot these counts grew from.
+    pub fn subtract(&mut self, earlier: &StatusCounts) {
+        for (a, b) in self.0.iter_mut().zip(earlier.0.iter()) {
+            *a = a.saturating_sub(*b);
+        }
+    }
+
     /// Codes with a non-zero count, ascending.
     pub fn non_zero(&self) -> impl Iterator<Item = (u16, u64)> + '_ {
         self.0

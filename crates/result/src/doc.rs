@@ -58,6 +58,10 @@ pub struct RunResult {
     /// failures (present even when a source gave no series at all).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub server_metric_sources: Vec<MetricSourceDoc>,
+    /// Written by a live coordinator (`stampede coordinator`): its workers, their clock
+    /// offsets and start errors, and whether the result is partial.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub coordinator: Option<crate::CoordinatorDoc>,
 }
 
 /// One server-side series: one value per second of the run.

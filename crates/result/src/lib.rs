@@ -38,11 +38,13 @@
 //! ```
 #![deny(missing_docs)]
 
+mod coordinator_doc;
 mod doc;
 mod figures;
 mod merge;
 mod merge_server;
 
+pub use coordinator_doc::{CoordinatorDoc, WorkerDoc};
 pub use doc::{
     Core, GeneratorDoc, GroupDoc, Histograms, MetricSourceDoc, Phases, PointHistograms,
     PointPercentiles, RunConfig, RunResult, SeriesPoint, ServerDoc, ServerMetricDoc, StageDoc,

@@ -238,6 +238,9 @@ pub fn merge(results: &[RunResult]) -> Result<RunResult, MergeError> {
         servers: sorted_union(results.iter().flat_map(|r| &r.servers)),
         thresholds: merge_thresholds(results),
         server_metric_sources: crate::merge_server::sources(results, &server_metrics),
+        // A coordinator describes the workers of one live run; a merge of documents has
+        // none (the coordinator that merges live writes its own).
+        coordinator: None,
         server_metrics,
     })
 }

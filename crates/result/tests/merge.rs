@@ -207,6 +207,7 @@ fn document(shard: &Shard, rate: f64) -> RunResult {
                 .map(|n| (n % 2 == 0).then_some(n as f64 / 10.0))
                 .collect(),
         }],
+        coordinator: None,
         server_metric_sources: vec![MetricSourceDoc {
             source: "http://127.0.0.1:9100/metrics".into(),
             kind: "scrape".into(),

@@ -1,6 +1,6 @@
-//! One bounded HTTP GET (plain `http://`, HTTP/1.0 so that the body ends at the close):
-//! all a scrape and a Prometheus query need, with one deadline over connect, send and
-//! read.
+//! One bounded HTTP exchange (plain `http://`, HTTP/1.0 so that the body ends at the
+//! close): a GET is all a scrape and a Prometheus query need, a POST all a worker needs
+//! to report to its coordinator; one deadline over connect, send and read.
 
 use std::io::{Read, Write};
 use std::net::{TcpStream, ToSocketAddrs};
@@ -39,6 +39,31 @@ pub(crate) fn check_url(url: &str) -> Result<url::Url, GetError> {
 
 /// GETs `url` within `timeout`; the body of a 200 answer as text.
 pub(crate) fn get(url: &url::Url, timeout: Duration) -> Result<String, GetError> {
+    exchange(
+        url,
+        "GET",
+        "Accept: text/plain;version=0.0.4, application/json\r\n",
+        b"",
+        timeout,
+    )
+}
+
+/// POSTs the JSON `body` to `url` within `timeout`; the body of a 200 answer as text.
+pub(crate) fn post_json(url: &url::Url, body: &[u8], timeout: Duration) -> Result<String, GetError> {
+    let head = format!(
+        "Content-Type: application/json\r\nContent-Length: {}\r\n",
+        body.len()
+    );
+    exchange(url, "POST", &head, body, timeout)
+}
+
+fn exchange(
+    url: &url::Url,
+    method: &str,
+    headers: &str,
+    payload: &[u8],
+    timeout: Duration,
+) -> Result<String, GetError> {
     let deadline = Instant::now() + timeout;
     let io = |what: &str, e: std::io::Error| {
         let e = match e.kind() {
@@ -66,14 +91,13 @@ pub(crate) fn get(url: &url::Url, timeout: Duration) -> Result<String, GetError>
         .set_write_timeout(Some(left()))
         .map_err(|e| io("send", e))?;
     let target = &url[url::Position::BeforePath..url::Position::AfterQuery];
-    let request = format!(
-        "GET {target} HTTP/1.0\r\nHost: {}\r\nUser-Agent: stampede\r\n\
-         Accept: text/plain;version=0.0.4, application/json\r\n\r\n",
+    let mut request = format!(
+        "{method} {target} HTTP/1.0\r\nHost: {}\r\nUser-Agent: stampede\r\n{headers}\r\n",
         &url[url::Position::BeforeHost..url::Position::AfterPort]
-    );
-    stream
-        .write_all(request.as_bytes())
-        .map_err(|e| io("send", e))?;
+    )
+    .into_bytes();
+    request.extend_from_slice(payload);
+    stream.write_all(&request).map_err(|e| io("send", e))?;
     let mut raw = Vec::new();
     let mut buf = [0u8; 64 * 1024];
     loop {

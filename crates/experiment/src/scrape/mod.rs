@@ -4,7 +4,7 @@
 //! after the run. What was read goes into the result's `server_metrics`, how reading
 //! went into `server_metric_sources`; a failed scrape or query is counted, never fatal.
 
-mod http;
+pub(crate) mod http;
 mod query;
 mod select;
 mod text;
