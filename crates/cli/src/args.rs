@@ -72,6 +72,10 @@ pub enum Command {
     /// Fit the Universal Scalability Law to measured (N, throughput) points: σ, κ, λ, the
     /// peak N* and a verdict (linear, contention-limited, retrograde).
     Usl(UslArgs),
+    /// Merge a distributed run live: wait for N workers (`stampede run ... --report-to
+    /// URL`), merge their seconds exactly, judge the criteria on the whole, write one
+    /// result.
+    Coordinator(Box<CoordinatorArgs>),
 }
 
 fn percent(s: &str) -> Result<f64, String> {
@@ -285,6 +289,49 @@ pub struct RunArgs {
     /// so far).
     #[arg(long)]
     pub abort_on_fail: bool,
+    /// Stream every second of this run to a live coordinator (`stampede coordinator`) at
+    /// this address, e.g. http://10.0.0.5:7070, and hand it the result at the end; this
+    /// run keeps its own outputs too, and goes on if the coordinator cannot be reached.
+    #[arg(long, value_name = "URL")]
+    pub report_to: Option<String>,
+    /// Live view, HTML report and live metrics.
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
+
+/// `stampede coordinator`.
+#[derive(Debug, Args)]
+pub struct CoordinatorArgs {
+    /// Where the workers report (`stampede run ... --report-to http://ADDR`); port 0
+    /// picks a free port (printed on stderr).
+    #[arg(long, value_name = "ADDR")]
+    pub listen: SocketAddr,
+    /// How many workers make the run; the coordinator waits for all of them.
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
+    pub workers: u32,
+    /// How long to wait for every worker's hello before giving up.
+    #[arg(long, value_parser = duration, default_value = "60s", value_name = "DURATION")]
+    pub wait: Duration,
+    /// A worker that sends nothing for this long is lost: its share is missing from the
+    /// result, which says so.
+    #[arg(long, value_parser = duration, default_value = "5s", value_name = "DURATION")]
+    pub lost_after: Duration,
+    /// Pass/fail criterion judged on the merged data (repeatable), e.g. "p99 < 200ms",
+    /// "requests >= 30000": the exit code is 1 when one fails.
+    #[arg(long = "threshold", value_name = "EXPR", value_parser = criterion)]
+    pub thresholds: Vec<stampede_plan::Threshold>,
+    /// Stop every worker as soon as a criterion fails on the merged data.
+    #[arg(long)]
+    pub abort_on_fail: bool,
+    /// One table row per worker: 'worker'.
+    #[arg(long, value_parser = ["worker"])]
+    pub group_by: Option<String>,
+    /// Write the merged result as JSON to this file.
+    #[arg(short = 'o', long)]
+    pub out: Option<PathBuf>,
+    /// Show no live view and no progress lines.
+    #[arg(short = 'q', long)]
+    pub quiet: bool,
     /// Live view, HTML report and live metrics.
     #[command(flatten)]
     pub output: OutputArgs,

@@ -9,6 +9,7 @@
 mod args;
 mod capacity_cmd;
 mod check_cmd;
+mod coordinator_cmd;
 mod demo;
 mod forecast_args;
 mod forecast_cmd;
@@ -92,5 +93,6 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Plan(a) => forecast_cmd::run(*a),
         Command::Capacity(a) => capacity_cmd::run(*a),
         Command::Usl(a) => usl_cmd::run(a),
+        Command::Coordinator(a) => coordinator_cmd::run(*a),
     }
 }

@@ -183,15 +183,41 @@ pub(crate) fn run_error(e: RunError) -> anyhow::Error {
     }
 }
 
-/// Runs a plan and reports; shared by `run` and `demo`.
+/// Runs a plan and reports; shared by `run` and `demo`. `extra` observers (a
+/// coordinator reporter) come before the live view.
 pub(crate) fn execute(
     plan: &RunPlan,
     out: Option<&Path>,
     quiet: bool,
     output: &OutputArgs,
+    extra: Vec<Box<dyn Observer>>,
 ) -> anyhow::Result<u8> {
     let control = Control::new();
     crate::outputs::stop_on_signals(control.stop_flag())?;
+    let (mut observers, exporter) = output_observers(plan, output)?;
+    observers.extend(extra);
+    // The dashboard last: it takes over the terminal.
+    observers.extend(watcher(plan, quiet, output.no_dashboard));
+    let finished = stampede_experiment::start_with(plan.clone(), observers, control.clone())
+        .wait()
+        .map_err(run_error)?;
+    report(
+        &finished.result,
+        &finished.verdict,
+        out,
+        quiet,
+        output,
+        exporter,
+        &control,
+    )
+}
+
+/// The observers the output flags ask for (exporter, server probe, server metrics),
+/// and the exporter to hold after the run.
+pub(crate) fn output_observers(
+    plan: &RunPlan,
+    output: &OutputArgs,
+) -> anyhow::Result<(Vec<Box<dyn Observer>>, Option<Exporter>)> {
     let mut observers: Vec<Box<dyn Observer>> = Vec::new();
     let exporter = match output.prometheus_listen {
         Some(addr) => {
@@ -219,12 +245,20 @@ pub(crate) fn execute(
         .map_err(|e| usage(format!("--server-metrics/--prometheus: {e}")))?;
         observers.push(Box::new(metrics));
     }
-    // The dashboard last: it takes over the terminal.
-    observers.extend(watcher(plan, quiet, output.no_dashboard));
-    let finished = stampede_experiment::start_with(plan.clone(), observers, control.clone())
-        .wait()
-        .map_err(run_error)?;
-    let result = &finished.result;
+    Ok((observers, exporter))
+}
+
+/// Prints the table, writes the outputs, holds the exporter; the exit code of the
+/// verdict.
+pub(crate) fn report(
+    result: &stampede_experiment::RunResult,
+    verdict: &Verdict,
+    out: Option<&Path>,
+    quiet: bool,
+    output: &OutputArgs,
+    exporter: Option<Exporter>,
+    control: &Control,
+) -> anyhow::Result<u8> {
     print!("{}", render_table(result));
     if let Some(path) = out {
         write_atomically(path, &result.to_json())
@@ -240,7 +274,7 @@ pub(crate) fn execute(
             quiet,
         );
     }
-    Ok(match &finished.verdict {
+    Ok(match verdict {
         Verdict::Passed => EXIT_OK,
         Verdict::ThresholdsFailed { stopped_by, .. } => {
             if let Some(t) = stopped_by {
@@ -273,7 +307,8 @@ pub(crate) fn run(a: RunArgs) -> anyhow::Result<u8> {
                 describe_stop(&plan)
             );
         }
-        return execute(&plan, a.out.as_deref(), a.quiet, &a.output);
+        let extra = crate::coordinator_cmd::reporter(&a, &plan)?;
+        return execute(&plan, a.out.as_deref(), a.quiet, &a.output, extra);
     }
     if a.base_url.is_some() {
         return Err(usage("--base-url applies to scenario files only"));
@@ -282,7 +317,8 @@ pub(crate) fn run(a: RunArgs) -> anyhow::Result<u8> {
     if !a.quiet {
         eprintln!("stampede: {} for {}", plan.subject(), describe_stop(&plan));
     }
-    execute(&plan, a.out.as_deref(), a.quiet, &a.output)
+    let extra = crate::coordinator_cmd::reporter(&a, &plan)?;
+    execute(&plan, a.out.as_deref(), a.quiet, &a.output, extra)
 }
 
 fn describe_stop(plan: &RunPlan) -> String {
