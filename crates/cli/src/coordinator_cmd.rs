@@ -1,56 +1,13 @@
-//! `stampede coordinator` (a distributed run merged live) and the worker's side of it,
-//! `stampede run --report-to URL`.
+//! `stampede coordinator`: a distributed run merged live (the workers' side is
+//! `report_to.rs`).
 
-use stampede_experiment::distributed::wire::Hello;
 use stampede_experiment::distributed::{
-    Coordinated, Coordinator, CoordinatorConfig, CoordinatorError, Reporter,
+    Coordinated, Coordinator, CoordinatorConfig, CoordinatorError,
 };
-use stampede_experiment::Observer;
-use stampede_plan::{RunPlan, ScopedThreshold, ThresholdScope};
+use stampede_plan::{ScopedThreshold, ThresholdScope};
 
-use crate::args::{CoordinatorArgs, RunArgs};
+use crate::args::CoordinatorArgs;
 use crate::{UsageError, EXIT_ABORTED};
-
-/// The reporter `--report-to` asks for (none without it).
-pub(crate) fn reporter(a: &RunArgs, plan: &RunPlan) -> anyhow::Result<Vec<Box<dyn Observer>>> {
-    let Some(url) = &a.report_to else {
-        return Ok(Vec::new());
-    };
-    let hello = Hello::for_plan(plan, workload_hash(a)?, None, None);
-    let r = Reporter::new(url, hello).map_err(|e| UsageError(e.to_string()))?;
-    Ok(vec![Box::new(r)])
-}
-
-/// Identifies the workload every worker must share: the scenario file's bytes, or the
-/// request flags (method, URL, headers, body); not the load, which differs by shard.
-fn workload_hash(a: &RunArgs) -> anyhow::Result<String> {
-    let mut text: Vec<u8> = Vec::new();
-    if crate::scenario_cmd::is_scenario(&a.url) {
-        text = std::fs::read(&a.url)
-            .map_err(|e| UsageError(format!("cannot read {}: {e}", a.url)))?;
-    } else {
-        text.extend(a.method.to_ascii_uppercase().bytes());
-        text.push(0);
-        text.extend(a.url.bytes());
-        for (k, v) in &a.headers {
-            text.push(0);
-            text.extend(k.bytes());
-            text.push(b':');
-            text.extend(v.bytes());
-        }
-        text.push(0);
-        text.extend(a.body.as_deref().unwrap_or_default().bytes());
-    }
-    if let Some(base) = &a.base_url {
-        text.push(0);
-        text.extend(base.bytes());
-    }
-    // FNV-1a, 64 bits: a fingerprint, not a security measure.
-    let hash = text.iter().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
-        (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3)
-    });
-    Ok(format!("{hash:016x}"))
-}
 
 pub(crate) fn run(a: CoordinatorArgs) -> anyhow::Result<u8> {
     crate::outputs::check_run_outputs(a.out.as_deref(), &a.output)?;
@@ -96,7 +53,11 @@ pub(crate) fn run(a: CoordinatorArgs) -> anyhow::Result<u8> {
         );
     }
     let (mut observers, exporter) = crate::run_cmd::output_observers(&plan, &a.output)?;
-    observers.extend(crate::run_cmd::watcher(&plan, a.quiet, a.output.no_dashboard));
+    observers.extend(crate::run_cmd::watcher(
+        &plan,
+        a.quiet,
+        a.output.no_dashboard,
+    ));
     let Coordinated {
         result, verdict, ..
     } = match coordinator.run(&plan, observers) {
@@ -124,7 +85,7 @@ pub(crate) fn run(a: CoordinatorArgs) -> anyhow::Result<u8> {
             );
         }
     }
-    crate::run_cmd::report(
+    let code = crate::run_cmd::report(
         &result,
         &verdict,
         a.out.as_deref(),
@@ -132,5 +93,13 @@ pub(crate) fn run(a: CoordinatorArgs) -> anyhow::Result<u8> {
         &a.output,
         exporter,
         &control,
-    )
+    )?;
+    // A partial result passed its criteria on part of the load only: the run did not
+    // complete as planned (a failed criterion keeps its exit code 1).
+    let partial = result.coordinator.as_ref().is_some_and(|c| c.partial);
+    Ok(if partial && code == crate::EXIT_OK {
+        EXIT_ABORTED
+    } else {
+        code
+    })
 }

@@ -17,6 +17,7 @@ mod init_cmd;
 mod matrix_cmd;
 mod outputs;
 mod report_cmd;
+mod report_to;
 mod run_cmd;
 mod run_flags;
 mod scale_cmd;

@@ -212,12 +212,15 @@ pub(crate) fn execute(
     )
 }
 
+/// Observers of a run, in the order they see each second.
+pub(crate) type Observers = Vec<Box<dyn Observer>>;
+
 /// The observers the output flags ask for (exporter, server probe, server metrics),
 /// and the exporter to hold after the run.
 pub(crate) fn output_observers(
     plan: &RunPlan,
     output: &OutputArgs,
-) -> anyhow::Result<(Vec<Box<dyn Observer>>, Option<Exporter>)> {
+) -> anyhow::Result<(Observers, Option<Exporter>)> {
     let mut observers: Vec<Box<dyn Observer>> = Vec::new();
     let exporter = match output.prometheus_listen {
         Some(addr) => {
@@ -307,7 +310,7 @@ pub(crate) fn run(a: RunArgs) -> anyhow::Result<u8> {
                 describe_stop(&plan)
             );
         }
-        let extra = crate::coordinator_cmd::reporter(&a, &plan)?;
+        let extra = crate::report_to::reporter(&a, &plan)?;
         return execute(&plan, a.out.as_deref(), a.quiet, &a.output, extra);
     }
     if a.base_url.is_some() {
@@ -317,7 +320,7 @@ pub(crate) fn run(a: RunArgs) -> anyhow::Result<u8> {
     if !a.quiet {
         eprintln!("stampede: {} for {}", plan.subject(), describe_stop(&plan));
     }
-    let extra = crate::coordinator_cmd::reporter(&a, &plan)?;
+    let extra = crate::report_to::reporter(&a, &plan)?;
     execute(&plan, a.out.as_deref(), a.quiet, &a.output, extra)
 }
 

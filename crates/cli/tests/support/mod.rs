@@ -17,6 +17,7 @@ use serde_json::Value;
 use tempfile::TempDir;
 
 pub(crate) mod exporters;
+pub(crate) mod hdrh;
 
 /// Where Debian installs nginx (`apt-get install nginx`; `.ci/run` does it).
 const NGINX: &str = "/usr/sbin/nginx";
@@ -336,13 +337,19 @@ impl Stampede {
 
     /// Starts `stampede COMMAND URL ARGS... -q --out FILE` (`run`, `matrix`, ...).
     pub(crate) fn spawn_command(command: &str, url: &str, args: &[&str]) -> Stampede {
+        let mut all = vec![command, url];
+        all.extend(args);
+        Stampede::spawn_args(&all)
+    }
+
+    /// Starts `stampede ARGS... -q --out FILE` (`coordinator --listen ...`).
+    pub(crate) fn spawn_args(args: &[&str]) -> Stampede {
         let dir = tempfile::Builder::new()
             .prefix("stampede-run-")
             .tempdir()
             .expect("temporary directory");
         let out = dir.path().join("result.json").display().to_string();
-        let mut all: Vec<String> = vec![command.into(), url.into()];
-        all.extend(args.iter().map(|s| s.to_string()));
+        let mut all: Vec<String> = args.iter().map(|s| s.to_string()).collect();
         all.extend(["-q".into(), "--out".into(), out]);
         let stdout = File::create(dir.path().join("stdout")).expect("stdout file");
         let stderr = File::create(dir.path().join("stderr")).expect("stderr file");
@@ -364,6 +371,12 @@ impl Stampede {
     #[allow(dead_code)] // used by matrix.rs, not by every test crate
     pub(crate) fn interrupt(&self) {
         signal(self.child.id(), "INT");
+    }
+
+    /// Sends SIGKILL: the process dies at once, without a word to anyone.
+    #[allow(dead_code)] // used by coordinator.rs, not by every test crate
+    pub(crate) fn kill_hard(&self) {
+        signal(self.child.id(), "KILL");
     }
 
     /// Waits for the run to end (at most `limit`, then it is killed and the test fails)

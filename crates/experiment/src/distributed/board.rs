@@ -318,8 +318,12 @@ mod tests {
         b.deltas(deltas(1, vec![second(0, 3)]), t0).unwrap();
         assert!(b.next_ready().is_none(), "worker 0 has not said hello");
         assert_eq!(b.hello(hello(Some(0)), t0, 0.0).worker, Some(0));
-        assert!(b.next_ready().is_none(), "worker 0 has not reported second 0");
-        b.deltas(deltas(0, vec![second(0, 2), second(1, 1)]), t0).unwrap();
+        assert!(
+            b.next_ready().is_none(),
+            "worker 0 has not reported second 0"
+        );
+        b.deltas(deltas(0, vec![second(0, 2), second(1, 1)]), t0)
+            .unwrap();
         let (s, bucket) = b.next_ready().unwrap();
         assert_eq!((s, bucket.total.requests, bucket.from.len()), (0, 5, 2));
         assert!(b.next_ready().is_none());
@@ -337,8 +341,11 @@ mod tests {
         b.hello(hello(None), t0, 0.0);
         b.deltas(deltas(0, vec![second(0, 1)]), t0).unwrap();
         assert!(b.find_lost(t0 + Duration::from_secs(2)).is_empty());
-        b.deltas(deltas(1, vec![second(0, 1), second(1, 1)]), t0 + Duration::from_secs(2))
-            .unwrap();
+        b.deltas(
+            deltas(1, vec![second(0, 1), second(1, 1)]),
+            t0 + Duration::from_secs(2),
+        )
+        .unwrap();
         let lost = b.find_lost(t0 + Duration::from_secs(4));
         assert_eq!(lost.len(), 1);
         assert_eq!(lost[0].0, 0);
@@ -356,12 +363,24 @@ mod tests {
         let mut b = Board::new(2, Duration::from_secs(3));
         let mut other = hello(Some(0));
         other.protocol = 99;
-        assert!(b.hello(other, t0, 0.0).refused.unwrap().contains("protocol"));
+        assert!(b
+            .hello(other, t0, 0.0)
+            .refused
+            .unwrap()
+            .contains("protocol"));
         b.hello(hello(Some(0)), t0, 0.0);
-        assert!(b.hello(hello(Some(0)), t0, 0.0).refused.unwrap().contains("already"));
+        assert!(b
+            .hello(hello(Some(0)), t0, 0.0)
+            .refused
+            .unwrap()
+            .contains("already"));
         let mut other = hello(Some(1));
         other.scenario_hash = "x".into();
-        assert!(b.hello(other, t0, 0.0).refused.unwrap().contains("workload"));
+        assert!(b
+            .hello(other, t0, 0.0)
+            .refused
+            .unwrap()
+            .contains("workload"));
         let mut three = hello(Some(1));
         three.shard = Some(ShardId { index: 1, count: 3 });
         assert!(b.hello(three, t0, 0.0).refused.is_some());

@@ -180,8 +180,7 @@ fn coordinator_doc(end: &Ending<'_>, finished: &[(u32, &RunResult)]) -> Coordina
                 .map(|(_, r)| r.summary.core.requests),
             clock_offset_ms: s.clock.map(|c| c.offset_ms),
             clock_rtt_ms: s.clock.map(|c| c.rtt_ms),
-            start_error_ms: start_on_coordinator(s)
-                .map(|t| t - intended(s).unwrap_or(earliest)),
+            start_error_ms: start_on_coordinator(s).map(|t| t - intended(s).unwrap_or(earliest)),
             lost: match &s.state {
                 SlotState::Lost(why) => Some(why.clone()),
                 SlotState::Running => Some("still running when the coordinator ended".into()),

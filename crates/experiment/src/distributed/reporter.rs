@@ -42,7 +42,7 @@ pub(crate) fn unix_ms(t: SystemTime) -> f64 {
 }
 
 enum Message {
-    Second(SecondDelta),
+    Second(Box<SecondDelta>),
     Final(Box<super::wire::Final>),
 }
 
@@ -57,7 +57,9 @@ pub struct Reporter {
 
 impl std::fmt::Debug for Reporter {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Reporter").field("base", &self.base).finish()
+        f.debug_struct("Reporter")
+            .field("base", &self.base)
+            .finish()
     }
 }
 
@@ -123,12 +125,12 @@ impl Observer for Reporter {
             }
         }
         self.last_groups = live.groups.clone();
-        self.send(Message::Second(SecondDelta {
+        self.send(Message::Second(Box::new(SecondDelta {
             second: live.second,
             total: StatsDelta::encode(live.interval),
             groups,
             generator: GeneratorDelta::encode(live.interval_generator),
-        }));
+        })));
         Flow::Continue
     }
 
@@ -174,7 +176,7 @@ impl Link {
             match rx.recv_timeout(wait) {
                 Ok(Message::Second(d)) => {
                     if !self.gave_up {
-                        pending.push_back(d);
+                        pending.push_back(*d);
                     }
                 }
                 Ok(Message::Final(f)) => return self.finish(pending, *f),

@@ -6,8 +6,7 @@ use std::num::NonZeroUsize;
 use std::time::{Duration, SystemTime};
 
 use stampede_plan::{
-    Arrival, Load, PlanError, RateProfile, RequestSpec, RunPlan, ScopedThreshold, Stage,
-    Workload,
+    Arrival, Load, PlanError, RateProfile, RequestSpec, RunPlan, ScopedThreshold, Stage, Workload,
 };
 
 use super::reporter::unix_ms;
@@ -137,7 +136,10 @@ pub(crate) fn view_plan(
         })
         .load(summed(&loads))
         .abort_on_fail(abort_on_fail);
-    let longest = hellos.iter().filter_map(|h| h.duration_s).fold(0.0, f64::max);
+    let longest = hellos
+        .iter()
+        .filter_map(|h| h.duration_s)
+        .fold(0.0, f64::max);
     if longest > 0.0 {
         plan = plan.duration(Duration::from_secs_f64(longest));
     }
@@ -168,6 +170,8 @@ mod tests {
         }
         let c = ViewLoad::Closed { connections: 7 };
         let d = ViewLoad::Closed { connections: 3 };
-        assert!(matches!(summed(&[&c, &d]), Load::Closed { connections } if connections.get() == 10));
+        assert!(
+            matches!(summed(&[&c, &d]), Load::Closed { connections } if connections.get() == 10)
+        );
     }
 }

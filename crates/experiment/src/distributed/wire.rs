@@ -276,7 +276,14 @@ impl StatsDelta {
                 s.status_codes.add(*code);
             }
         }
-        let names = ["latency", "service_time", "connect", "tls_handshake", "upgrade", "ttfb"];
+        let names = [
+            "latency",
+            "service_time",
+            "connect",
+            "tls_handshake",
+            "upgrade",
+            "ttfb",
+        ];
         let [a, b, c, d, e, f] = &self.histograms;
         let decoded = [a, b, c, d, e, f]
             .into_iter()

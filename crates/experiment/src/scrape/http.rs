@@ -49,7 +49,11 @@ pub(crate) fn get(url: &url::Url, timeout: Duration) -> Result<String, GetError>
 }
 
 /// POSTs the JSON `body` to `url` within `timeout`; the body of a 200 answer as text.
-pub(crate) fn post_json(url: &url::Url, body: &[u8], timeout: Duration) -> Result<String, GetError> {
+pub(crate) fn post_json(
+    url: &url::Url,
+    body: &[u8],
+    timeout: Duration,
+) -> Result<String, GetError> {
     let head = format!(
         "Content-Type: application/json\r\nContent-Length: {}\r\n",
         body.len()

@@ -1,0 +1,50 @@
+//! `stampede run --report-to URL`: the worker's side of a coordinated run.
+
+use stampede_experiment::distributed::wire::Hello;
+use stampede_experiment::distributed::Reporter;
+use stampede_experiment::Observer;
+use stampede_plan::RunPlan;
+
+use crate::args::RunArgs;
+use crate::UsageError;
+
+/// The reporter `--report-to` asks for (none without it).
+pub(crate) fn reporter(a: &RunArgs, plan: &RunPlan) -> anyhow::Result<Vec<Box<dyn Observer>>> {
+    let Some(url) = &a.report_to else {
+        return Ok(Vec::new());
+    };
+    let hello = Hello::for_plan(plan, workload_hash(a)?, None, None);
+    let r = Reporter::new(url, hello).map_err(|e| UsageError(e.to_string()))?;
+    Ok(vec![Box::new(r)])
+}
+
+/// Identifies the workload every worker must share: the scenario file's bytes, or the
+/// request flags (method, URL, headers, body); not the load, which differs by shard.
+fn workload_hash(a: &RunArgs) -> anyhow::Result<String> {
+    let mut text: Vec<u8> = Vec::new();
+    if crate::scenario_cmd::is_scenario(&a.url) {
+        text =
+            std::fs::read(&a.url).map_err(|e| UsageError(format!("cannot read {}: {e}", a.url)))?;
+    } else {
+        text.extend(a.method.to_ascii_uppercase().bytes());
+        text.push(0);
+        text.extend(a.url.bytes());
+        for (k, v) in &a.headers {
+            text.push(0);
+            text.extend(k.bytes());
+            text.push(b':');
+            text.extend(v.bytes());
+        }
+        text.push(0);
+        text.extend(a.body.as_deref().unwrap_or_default().bytes());
+    }
+    if let Some(base) = &a.base_url {
+        text.push(0);
+        text.extend(base.bytes());
+    }
+    // FNV-1a, 64 bits: a fingerprint, not a security measure.
+    let hash = text.iter().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+        (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3)
+    });
+    Ok(format!("{hash:016x}"))
+}

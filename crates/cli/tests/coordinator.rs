@@ -1,0 +1,280 @@
+//! The live coordinator, end to end: `stampede coordinator` and worker processes
+//! (`stampede run ... --report-to`) against a real nginx, checked against nginx's access
+//! log and against an independent HDR addition of the workers' own histograms
+//! (Python's `hdrhistogram`); criteria judged on the whole; a worker killed mid-run.
+//!
+//! ```sh
+//! cargo test --release -p stampede --test coordinator
+//! ```
+
+#[allow(dead_code)] // the shared helpers of the external suites; this test uses a few
+mod support;
+
+use std::time::{Duration, Instant};
+
+use support::hdrh::python_sum;
+use support::{
+    free_port, nginx_binary, serial, wait_for_listener, within, Nginx, RunOutput, Stampede,
+};
+
+/// Bound on any one process of these tests.
+const LIMIT: Duration = Duration::from_secs(60);
+
+/// A coordinator on a free port, waiting for `workers`.
+fn coordinator(workers: u32, extra: &[&str]) -> (Stampede, String) {
+    let port = free_port();
+    let addr = format!("127.0.0.1:{port}");
+    let n = workers.to_string();
+    let mut args = vec![
+        "coordinator",
+        "--listen",
+        &addr,
+        "--workers",
+        &n,
+        "--wait",
+        "30s",
+    ];
+    args.extend(extra);
+    let c = Stampede::spawn_args(&args);
+    assert!(
+        wait_for_listener(port, Duration::from_secs(10)),
+        "the coordinator does not listen on {addr}"
+    );
+    (c, format!("http://{addr}"))
+}
+
+fn code(r: &RunOutput) -> i32 {
+    r.status.code().unwrap_or(-1)
+}
+
+/// 4 workers x 1,000 req/s x 4 s: nginx logs 16,000 (±0.5%), the coordinator's merged
+/// count is exactly what nginx logged and the sum of the workers' own counts, its
+/// latency percentiles are those of the HDR addition of the workers' histograms decoded
+/// independently, its per-second series sums to the total, and each worker's clock
+/// offset is within the bound its round trip gives (true offset 0: one machine).
+#[test]
+fn four_workers_merge_live_to_what_nginx_logged() {
+    let _serial = serial();
+    let test = "four_workers_merge_live_to_what_nginx_logged";
+    let Some(bin) = nginx_binary(test) else {
+        return;
+    };
+    let Some(python) = support::hdrh::python(test) else {
+        return;
+    };
+    let nginx = Nginx::start(&bin);
+    let (coord, to) = coordinator(4, &["--group-by", "worker"]);
+    let url = nginx.url("/");
+    let args = [
+        "--rate",
+        "1000",
+        "-d",
+        "4s",
+        "--threads",
+        "1",
+        "--report-to",
+        &to,
+    ];
+    let workers: Vec<Stampede> = (0..4).map(|_| Stampede::spawn(&url, &args)).collect();
+    let runs: Vec<RunOutput> = workers.into_iter().map(|w| w.wait(LIMIT)).collect();
+    let merged = coord.wait(LIMIT);
+    let logged = nginx.access_log_lines();
+    for r in &runs {
+        r.assert_success();
+    }
+    merged.assert_success();
+    let ctx = merged.context();
+    let requests = merged.u64("/summary/requests");
+    let own: Vec<u64> = runs.iter().map(|r| r.u64("/summary/requests")).collect();
+    eprintln!(
+        "coordinator: {requests} requests (workers {own:?}), nginx logged {logged}, \
+         p50 {} p99 {} max {} ms",
+        merged.f64("/summary/latency_ms/p50"),
+        merged.f64("/summary/latency_ms/p99"),
+        merged.f64("/summary/latency_ms/max"),
+    );
+    assert!(
+        within(logged as f64, 16_000.0, 0.005),
+        "nginx logged {logged}\n{ctx}"
+    );
+    assert_eq!(
+        requests, logged,
+        "merged requests vs nginx's access log\n{ctx}"
+    );
+    assert_eq!(
+        requests,
+        own.iter().sum::<u64>(),
+        "merged vs the workers' own\n{ctx}"
+    );
+    let series: u64 = merged.json["series"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["requests"].as_u64().unwrap())
+        .sum();
+    assert_eq!(series, requests, "the merged per-second series\n{ctx}");
+
+    let dir = tempfile::tempdir().unwrap();
+    let files: Vec<_> = runs
+        .iter()
+        .enumerate()
+        .map(|(i, r)| {
+            let path = dir.path().join(format!("worker-{i}.json"));
+            std::fs::write(&path, r.json.to_string()).unwrap();
+            path
+        })
+        .collect();
+    let py = python_sum(&python, &files);
+    let us = |k: &str| py[k].as_u64().unwrap() as f64 / 1000.0;
+    assert_eq!(py["count"].as_u64(), Some(logged), "{py}");
+    let l = |k: &str| merged.f64(&format!("/summary/latency_ms/{k}"));
+    assert_eq!(
+        [l("p50"), l("p90"), l("p99"), l("p999"), l("max")],
+        [us("p50"), us("p90"), us("p99"), us("p999"), us("max")],
+        "merged percentiles vs the independent HDR addition {py}"
+    );
+
+    // One row per worker, each its own count.
+    let mut rows: Vec<u64> = merged.json["groups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|g| g["requests"].as_u64().unwrap())
+        .collect();
+    let mut want = own.clone();
+    rows.sort_unstable();
+    want.sort_unstable();
+    assert_eq!(rows, want, "--group-by worker rows\n{ctx}");
+    assert_eq!(merged.str("/group_by"), "worker");
+
+    let c = &merged.json["coordinator"];
+    assert_eq!(c["partial"], false, "{c}");
+    let ws = c["workers"].as_array().unwrap();
+    assert_eq!(ws.len(), 4, "{c}");
+    for w in ws {
+        assert_eq!(w["status"], "finished", "{c}");
+        let offset = w["clock_offset_ms"].as_f64().unwrap();
+        let rtt = w["clock_rtt_ms"].as_f64().unwrap();
+        assert!(
+            offset.abs() <= rtt / 2.0 + 0.5,
+            "one machine, one clock: |offset| {offset} ms must be within rtt/2 = {} ms",
+            rtt / 2.0
+        );
+        assert!(w["start_error_ms"].as_f64().unwrap() >= 0.0, "{c}");
+    }
+}
+
+/// The criteria are the whole run's: with 4 workers of 500 requests each,
+/// `requests <= 1500` passes on every worker's own slice but fails the merged run (exit
+/// 1), and `requests >= 1800` fails every slice but passes the merged run (exit 0).
+#[test]
+fn thresholds_are_judged_on_the_whole() {
+    let _serial = serial();
+    let Some(bin) = nginx_binary("thresholds_are_judged_on_the_whole") else {
+        return;
+    };
+    let nginx = Nginx::start(&bin);
+    let url = nginx.url("/");
+    for (criterion, slice_exit, whole_exit) in
+        [("requests <= 1500", 0, 1), ("requests >= 1800", 1, 0)]
+    {
+        let (coord, to) = coordinator(4, &["--threshold", criterion]);
+        let args = [
+            "-n",
+            "500",
+            "-c",
+            "2",
+            "--threads",
+            "1",
+            "--threshold",
+            criterion,
+            "--report-to",
+            &to,
+        ];
+        let workers: Vec<Stampede> = (0..4).map(|_| Stampede::spawn(&url, &args)).collect();
+        let runs: Vec<RunOutput> = workers.into_iter().map(|w| w.wait(LIMIT)).collect();
+        let merged = coord.wait(LIMIT);
+        for r in &runs {
+            assert_eq!(r.u64("/summary/requests"), 500, "{}", r.context());
+            assert_eq!(
+                code(r),
+                slice_exit,
+                "a worker's own verdict on '{criterion}'\n{}",
+                r.context()
+            );
+        }
+        let ctx = merged.context();
+        assert_eq!(
+            code(&merged),
+            whole_exit,
+            "the merged verdict on '{criterion}'\n{ctx}"
+        );
+        let t = &merged.json["thresholds"][0];
+        assert_eq!(t["threshold"], criterion, "{ctx}");
+        assert_eq!(t["observed"].as_f64(), Some(2000.0), "{ctx}");
+        assert_eq!(t["passed"], whole_exit == 0, "{ctx}");
+    }
+}
+
+/// A worker killed with SIGKILL mid-run is reported lost (a warning, its entry in the
+/// result), the run ends on time, the result is marked partial and holds exactly the
+/// survivors' requests; the exit code says the run did not complete (3).
+#[test]
+fn a_killed_worker_is_lost_and_the_run_ends_on_time() {
+    let _serial = serial();
+    let Some(bin) = nginx_binary("a_killed_worker_is_lost_and_the_run_ends_on_time") else {
+        return;
+    };
+    let nginx = Nginx::start(&bin);
+    let url = nginx.url("/");
+    let (coord, to) = coordinator(3, &["--lost-after", "2s"]);
+    let started = Instant::now();
+    let args = [
+        "--rate",
+        "300",
+        "-d",
+        "4s",
+        "--threads",
+        "1",
+        "--report-to",
+        &to,
+    ];
+    let mut workers: Vec<Stampede> = (0..3).map(|_| Stampede::spawn(&url, &args)).collect();
+    std::thread::sleep(Duration::from_millis(1500));
+    let victim = workers.remove(0);
+    victim.kill_hard();
+    let runs: Vec<RunOutput> = workers.into_iter().map(|w| w.wait(LIMIT)).collect();
+    let merged = coord.wait(LIMIT);
+    let took = started.elapsed();
+    drop(victim);
+    let ctx = merged.context();
+    eprintln!("coordinator ended after {took:?}");
+    assert!(
+        took < Duration::from_secs(4 + 2 + 6),
+        "the coordinator ended {took:?} after the start of a 4 s run (lost after 2 s)\n{ctx}"
+    );
+    assert_eq!(
+        code(&merged),
+        3,
+        "a partial run is not a complete one\n{ctx}"
+    );
+    let c = &merged.json["coordinator"];
+    assert_eq!(c["partial"], true, "{c}");
+    let lost: Vec<_> = c["workers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|w| w["status"] == "lost")
+        .collect();
+    assert_eq!(lost.len(), 1, "{c}");
+    assert!(
+        lost[0]["lost"].as_str().unwrap().contains("no message"),
+        "{c}"
+    );
+    let survivors: u64 = runs.iter().map(|r| r.u64("/summary/requests")).sum();
+    assert_eq!(merged.u64("/summary/requests"), survivors, "{ctx}");
+    assert!(
+        merged.stderr.contains("lost") && merged.stderr.contains("partial"),
+        "the coordinator says so\n{ctx}"
+    );
+}
