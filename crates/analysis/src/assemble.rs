@@ -10,7 +10,7 @@ use stampede_plan::{
 };
 use stampede_result::{
     Core, GeneratorDoc, GroupDoc, Histograms, Percentiles, Phases, PointHistograms, RunConfig,
-    RunResult, SeriesPoint, StageDoc, SummaryDoc, SCHEMA_VERSION,
+    RunResult, SeriesPoint, ShardDoc, StageDoc, StartDoc, SummaryDoc, SCHEMA_VERSION,
 };
 
 use crate::{check_generator, GeneratorFacts, Summary};
@@ -24,11 +24,16 @@ pub fn assemble(plan: &RunPlan, outcome: &RunOutcome) -> RunResult {
     let elapsed = outcome.elapsed;
     // A scenario's schedule counts journeys, not requests: no request target rate.
     let schedule = plan.schedule_profile().map(|p| Cumulative::new(&p));
+    // A shard's schedule is its striped share of the whole one: the shards' counts sum
+    // to the whole's exactly.
+    let shard = plan.shard;
     let scheduled = schedule
         .as_ref()
-        .map(|c| (c.at(elapsed) + 1e-6).floor() as u64);
+        .map(|c| shard.share_of_u64((c.at(elapsed) + 1e-6).floor() as u64));
     let target_rate = match &schedule {
-        Some(c) if !elapsed.is_zero() => Some(c.at(elapsed) / elapsed.as_secs_f64()),
+        Some(c) if !elapsed.is_zero() => {
+            Some(c.at(elapsed) / elapsed.as_secs_f64() / shard.count() as f64)
+        }
         _ => None,
     };
     let total = &outcome.total;
@@ -160,6 +165,14 @@ pub fn assemble(plan: &RunPlan, outcome: &RunOutcome) -> RunResult {
         server_metrics: Vec::new(),
         server_metric_sources: Vec::new(),
         coordinator: None,
+        shard: (!plan.shard.is_whole()).then(|| ShardDoc {
+            count: plan.shard.count(),
+            indexes: vec![plan.shard.index()],
+        }),
+        start: outcome.start.map(|s| StartDoc {
+            planned_at: humantime::format_rfc3339_micros(s.planned).to_string(),
+            error_ms: round3(s.error_s * 1000.0),
+        }),
         thresholds: crate::thresholds::evaluate(
             crate::thresholds::scoped(&plan.thresholds),
             total,
@@ -355,6 +368,11 @@ fn config_of(plan: &RunPlan) -> RunConfig {
         Workload::Requests(w) => (w.request.method.as_str(), w.http),
         Workload::Journeys(j) => ("GET", j.targets[0].http),
     };
+    // A shard records its own share of the load, so that the shards' configurations
+    // sum to the whole run's (see `stampede_result::merge`).
+    let shard = plan.shard;
+    let part = 1.0 / shard.count() as f64;
+    let deal = |n: Option<usize>| n.map(|n| shard.share_of(n));
     RunConfig {
         scenario_file: plan.journeys().map(|j| j.path.display().to_string()),
         every_s,
@@ -362,13 +380,19 @@ fn config_of(plan: &RunPlan) -> RunConfig {
         url: redact_url(plan.url()),
         method: method.to_string(),
         model: model.to_string(),
-        rate,
-        stages,
+        rate: rate.map(|r| r * part),
+        stages: stages
+            .into_iter()
+            .map(|s: StageDoc| StageDoc {
+                rate: s.rate * part,
+                ..s
+            })
+            .collect(),
         arrival: arrival.map(str::to_string),
-        connections,
-        max_connections,
+        connections: deal(connections),
+        max_connections: deal(max_connections),
         duration_s: plan.stop.duration.map(|d| d.as_secs_f64()),
-        requests: plan.stop.requests.map(|n| n.get()),
+        requests: plan.stop.requests.map(|n| shard.share_of_u64(n.get())),
         timeout_ms: plan.timeout.as_secs_f64() * 1000.0,
         threads: plan.threads.get(),
         keep_alive: plan.keep_alive,

@@ -2,12 +2,14 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use stampede_analysis::compare::Threshold;
 use stampede_experiment::Selector;
-use stampede_plan::{parse_duration, parse_header, parse_stage, GroupBy, Stage};
+use stampede_plan::{
+    parse_duration, parse_header, parse_stage, parse_start_at, GroupBy, Shard, Stage,
+};
 
 fn duration(s: &str) -> Result<Duration, String> {
     parse_duration(s).map_err(|e| e.to_string())
@@ -289,6 +291,17 @@ pub struct RunArgs {
     /// so far).
     #[arg(long)]
     pub abort_on_fail: bool,
+    /// Apply only shard I of N of the run (I from 0): open-model arrivals are striped
+    /// over the shards, connections, fleet clients, a request limit and unique CSV rows
+    /// dealt, so the N shards together are the whole run. auto/N takes I from
+    /// JOB_COMPLETION_INDEX (set in the pods of a Kubernetes Indexed Job).
+    #[arg(long, value_name = "I/N|auto/N", value_parser = shard_arg)]
+    pub shard: Option<ShardArg>,
+    /// Start the run's time zero at this wall-clock instant: RFC 3339
+    /// (2026-11-29T21:00:00Z) or +DURATION (+30s), so that shards on several machines
+    /// start together. Refused if more than 1 s in the past.
+    #[arg(long, value_name = "TIME", value_parser = start_at)]
+    pub start_at: Option<SystemTime>,
     /// Stream every second of this run to a live coordinator (`stampede coordinator`) at
     /// this address, e.g. http://10.0.0.5:7070, and hand it the result at the end; this
     /// run keeps its own outputs too, and goes on if the coordinator cannot be reached.
@@ -335,6 +348,63 @@ pub struct CoordinatorArgs {
     /// Live view, HTML report and live metrics.
     #[command(flatten)]
     pub output: OutputArgs,
+}
+
+/// `--shard`: a fixed shard, or `auto/N` with the index from the environment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ShardArg {
+    /// `I/N`.
+    Fixed(Shard),
+    /// `auto/N`: I from `JOB_COMPLETION_INDEX`.
+    Auto(usize),
+}
+
+/// The environment variable `--shard auto/N` reads (set by Kubernetes in the pods of an
+/// Indexed Job).
+pub(crate) const SHARD_INDEX_VAR: &str = "JOB_COMPLETION_INDEX";
+
+impl ShardArg {
+    /// The shard, with `index_var` the value of [`SHARD_INDEX_VAR`] for `auto/N`.
+    pub fn resolve(self, index_var: Option<&str>) -> Result<Shard, String> {
+        match self {
+            ShardArg::Fixed(s) => Ok(s),
+            ShardArg::Auto(n) => {
+                let text = index_var.ok_or_else(|| {
+                    format!(
+                        "--shard auto/{n} takes the shard index from {SHARD_INDEX_VAR}, \
+                         which is not set (it is set in the pods of a Kubernetes Indexed \
+                         Job; elsewhere give --shard I/{n})"
+                    )
+                })?;
+                let i: usize = text.trim().parse().map_err(|_| {
+                    format!("--shard auto/{n}: {SHARD_INDEX_VAR}='{text}' is not a number")
+                })?;
+                Shard::new(i, n)
+                    .map_err(|e| format!("--shard auto/{n}: {SHARD_INDEX_VAR}={i}: {e}"))
+            }
+        }
+    }
+}
+
+fn shard_arg(s: &str) -> Result<ShardArg, String> {
+    if let Some(n) = s.trim().strip_prefix("auto/") {
+        return match n.trim().parse::<usize>() {
+            // Checks the count now; the index comes at run time.
+            Ok(n) => Shard::new(0, n)
+                .map(|_| ShardArg::Auto(n))
+                .map_err(|e| e.to_string()),
+            Err(_) => Err(format!(
+                "'{s}': expected auto/N with N a shard count, e.g. auto/4"
+            )),
+        };
+    }
+    Shard::parse(s)
+        .map(ShardArg::Fixed)
+        .map_err(|e| e.to_string())
+}
+
+fn start_at(s: &str) -> Result<SystemTime, String> {
+    parse_start_at(s, SystemTime::now()).map_err(|e| e.to_string())
 }
 
 /// `stampede matrix`.

@@ -49,6 +49,10 @@ fn refuse_run_only_flags(a: &RunArgs) -> anyhow::Result<()> {
             !a.output.watch_pid.is_empty(),
             "--watch-pid is not supported by matrix",
         ),
+        (
+            a.shard.is_some() || a.start_at.is_some(),
+            "--shard/--start-at are not supported by matrix (one run per cell); shard a stampede run",
+        ),
     ];
     match refused.iter().find(|(given, _)| *given) {
         Some((_, why)) => Err(usage(*why)),

@@ -13,7 +13,7 @@ pub(crate) fn reporter(a: &RunArgs, plan: &RunPlan) -> anyhow::Result<Vec<Box<dy
     let Some(url) = &a.report_to else {
         return Ok(Vec::new());
     };
-    let hello = Hello::for_plan(plan, workload_hash(a)?, None, None);
+    let hello = Hello::for_plan(plan, workload_hash(a)?);
     let r = Reporter::new(url, hello).map_err(|e| UsageError(e.to_string()))?;
     Ok(vec![Box::new(r)])
 }

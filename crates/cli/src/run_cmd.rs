@@ -128,7 +128,7 @@ pub(crate) fn plan_from_args(a: &RunArgs) -> anyhow::Result<RunPlan> {
         } else {
             HttpVersion::Http1
         });
-    crate::run_flags::with_run_flags(plan, a)
+    crate::run_flags::with_run_flags(plan, a)?
         .timeout(a.timeout)
         .build()
         .map_err(|e| usage(e.to_string()))

@@ -45,7 +45,7 @@ pub(crate) fn plan_from_file(a: &RunArgs) -> anyhow::Result<RunPlan> {
         journeys.targets[0].base = base;
     }
     let plan = RunPlan::scenario_builder(Arc::new(journeys));
-    crate::run_flags::with_run_flags(plan, a)
+    crate::run_flags::with_run_flags(plan, a)?
         .build()
         .map_err(|e| usage(e.to_string()))
 }

@@ -273,14 +273,18 @@ pub(crate) enum LaneShare {
     },
 }
 
-/// The lanes of every scenario for worker `worker` of `threads`.
+/// The lanes of every scenario for worker `worker` of `threads` in shard `shard`: open
+/// lanes' arrivals are striped over every worker of every shard, closed lanes' user
+/// ranks dealt to the shard, then to its workers.
 pub(crate) fn lanes(
     journeys: &Journeys,
+    shard: stampede_plan::Shard,
     worker: usize,
     threads: usize,
     seed: u64,
 ) -> Vec<LaneShare> {
     let shares = journeys.open_shares();
+    let (stream, streams) = shard.stream(worker, threads);
     journeys
         .lane_loads()
         .into_iter()
@@ -291,7 +295,7 @@ pub(crate) fn lanes(
                 LaneShare::Closed {
                     scenario: i,
                     profile,
-                    ranks: (worker..peak).step_by(threads).collect(),
+                    ranks: shard.deal(peak).skip(worker).step_by(threads).collect(),
                 }
             }
             JourneyLoad::Open {
@@ -303,11 +307,11 @@ pub(crate) fn lanes(
                 schedule: Schedule::new(
                     &profile,
                     arrival,
-                    worker,
-                    threads,
+                    stream,
+                    streams,
                     seed.wrapping_add(i as u64),
                 ),
-                max_vus: max_vus.div_ceil(threads).max(1),
+                max_vus: max_vus.div_ceil(streams).max(1),
                 share: shares[i].unwrap_or(0.0),
                 arrival,
             },
@@ -577,7 +581,8 @@ async fn open_lane(
                 .seed
                 .wrapping_add(epoch)
                 .wrapping_add(scenario as u64);
-            schedule = Schedule::new(&profile, arrival, worker, shared.threads, seed);
+            let (stream, streams) = shared.stream(worker);
+            schedule = Schedule::new(&profile, arrival, stream, streams, seed);
         }
         if shared.abort.load(std::sync::atomic::Ordering::Relaxed) {
             break;

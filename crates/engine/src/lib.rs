@@ -15,6 +15,7 @@ mod deadline;
 mod journey;
 mod plain;
 mod request;
+mod start;
 pub use stampede_plan::schedule;
 mod state;
 mod timer;
@@ -112,20 +113,29 @@ pub fn run(
         Some(j) => Some(Arc::new(journey_runtime(j, plan.timeout, plan.keep_alive)?)),
         None => None,
     };
+    let shard = plan.shard;
     let threads = match load {
         None | Some(Load::Open { .. }) => plan.threads.get(),
-        Some(Load::Closed { connections }) => plan.threads.get().min(connections.get()),
-        Some(Load::Fleet { clients, .. }) => plan.threads.get().min(clients.get()),
-    };
+        Some(Load::Closed { connections }) => {
+            plan.threads.get().min(shard.share_of(connections.get()))
+        }
+        Some(Load::Fleet { clients, .. }) => plan.threads.get().min(shard.share_of(clients.get())),
+    }
+    .max(1);
     let cpu_before = process_cpu();
-    let started_at = SystemTime::now();
     // Give the threads a moment to start before the schedule's time zero.
-    let start = Instant::now() + Duration::from_millis(5);
+    let (start, started_at) = match plan.start_at {
+        None => (Instant::now() + Duration::from_millis(5), SystemTime::now()),
+        Some(at) => start::wait_for(at, control.stop_flag()),
+    };
     let seed = fastrand::u64(..);
     let shared = Arc::new(Shared {
         start,
         send_until: plan.stop.duration.map(|d| start + d),
-        tickets: plan.stop.requests.map(|n| AtomicU64::new(n.get())),
+        tickets: plan
+            .stop
+            .requests
+            .map(|n| AtomicU64::new(shard.share_of_u64(n.get()))),
         abort: control.stop_flag().clone(),
         control: control.clone(),
         connector: Connector::new(addrs, tls, plan.timeout),
@@ -158,6 +168,7 @@ pub fn run(
         group_keys: Arc::default(),
         seed,
         threads,
+        shard,
         timer_slack: plan.timer_slack,
     });
     let (tx, rx) = mpsc::channel();
@@ -167,24 +178,33 @@ pub fn run(
         let share = match &plan.workload {
             Workload::Journeys(j) => Share::Journeys {
                 runtime: journey.clone().expect("a scenario run has its runtime"),
-                lanes: journey::lanes(j, w, threads, seed),
+                lanes: journey::lanes(j, shard, w, threads, seed),
             },
             Workload::Requests(r) => match &r.load {
-                Load::Closed { connections } => Share::Closed {
-                    connections: connections.get() / threads
-                        + usize::from(w < connections.get() % threads),
-                },
+                Load::Closed { connections } => {
+                    let mine = shard.share_of(connections.get());
+                    Share::Closed {
+                        connections: mine / threads + usize::from(w < mine % threads),
+                    }
+                }
+                // Clients keep their index in the whole fleet (and so their phase).
                 Load::Fleet { clients, .. } => Share::Fleet {
-                    clients: (w..clients.get()).step_by(threads).collect(),
+                    clients: shard.deal(clients.get()).skip(w).step_by(threads).collect(),
                 },
                 Load::Open {
                     profile,
                     arrival,
                     max_connections,
                 } => Share::Open {
-                    schedule: schedule::Schedule::new(profile, *arrival, w, threads, seed),
+                    schedule: {
+                        let (stream, streams) = shard.stream(w, threads);
+                        schedule::Schedule::new(profile, *arrival, stream, streams, seed)
+                    },
                     arrival: *arrival,
-                    max_connections: max_connections.get().div_ceil(threads),
+                    max_connections: shard
+                        .share_of(max_connections.get())
+                        .max(1)
+                        .div_ceil(threads),
                 },
             },
         };
@@ -200,6 +220,7 @@ pub fn run(
     }
     drop(tx);
 
+    let start_timing = plan.start_at.map(|at| start::measure(at, start));
     let mut collector = Collector::new(recycle);
     for msg in rx {
         collector.receive(msg, &mut on_second);
@@ -255,6 +276,7 @@ pub fn run(
         error_samples: collector.samples,
         scheduled_groups,
         group_timeouts,
+        start: start_timing,
     })
 }
 

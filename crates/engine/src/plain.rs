@@ -94,7 +94,8 @@ pub(crate) async fn dispatch(
                 stages: Vec::new(),
             };
             let seed = shared.seed.wrapping_add(epoch);
-            schedule = Schedule::new(&profile, d.arrival, d.worker, shared.threads, seed);
+            let (stream, streams) = shared.stream(d.worker);
+            schedule = Schedule::new(&profile, d.arrival, stream, streams, seed);
             next = schedule.next();
         }
         if shared.abort.load(Ordering::Relaxed) {
@@ -539,6 +540,7 @@ mod tests {
             group_keys: Arc::default(),
             seed: 0,
             threads: 1,
+            shard: stampede_plan::Shard::WHOLE,
             timer_slack: Duration::ZERO,
         })
     }

@@ -59,6 +59,8 @@ pub(crate) struct Shared {
     pub seed: u64,
     /// Worker threads.
     pub threads: usize,
+    /// The part of the run this process applies.
+    pub shard: stampede_plan::Shard,
     /// The shortest time between two wakes of a dispatcher or fleet clock.
     pub timer_slack: Duration,
 }
@@ -72,6 +74,12 @@ pub(crate) struct FleetSpec {
 }
 
 impl Shared {
+    /// Worker `worker`'s schedule stream among all the run's: `(stream, streams)` for
+    /// [`crate::schedule::Schedule::new`] ([`stampede_plan::Shard::stream`]).
+    pub(crate) fn stream(&self, worker: usize) -> (usize, usize) {
+        self.shard.stream(worker, self.threads)
+    }
+
     /// True once sending must stop (duration over or aborted).
     pub(crate) fn stopping(&self, now: Instant) -> bool {
         self.abort.load(Ordering::Relaxed) || self.send_until.is_some_and(|t| now >= t)

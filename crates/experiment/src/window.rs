@@ -118,6 +118,7 @@ impl Window {
             error_samples: Default::default(),
             scheduled_groups: Vec::new(),
             group_timeouts: Vec::new(),
+            start: None,
         }
     }
 

@@ -30,7 +30,7 @@ mod status;
 pub use error_class::{ClassCounts, ErrorClass};
 pub use histogram::{HistogramError, LatencyHistogram, MAX_TRACKABLE_US};
 pub use interval::IntervalPoint;
-pub use outcome::{LiveSecond, RunOutcome};
+pub use outcome::{LiveSecond, RunOutcome, StartTiming};
 pub use protocol::{Protocol, ProtocolCounts};
 pub use stats::{GeneratorStats, Stats};
 pub use status::StatusCounts;

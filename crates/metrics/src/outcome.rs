@@ -46,6 +46,19 @@ pub struct RunOutcome {
     /// Groups whose requests wait for their own limit instead of the run's timeout
     /// (scenario `ws_expect` steps with a `timeout`), with that limit.
     pub group_timeouts: Vec<(String, Duration)>,
+    /// When the run was told to start at a wall-clock instant (`--start-at`): that
+    /// instant and how far this machine's clock was from it at the run's time zero.
+    pub start: Option<StartTiming>,
+}
+
+/// A start at a planned wall-clock instant.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct StartTiming {
+    /// The instant asked for.
+    pub planned: SystemTime,
+    /// The wall clock read when the run's time zero came, minus `planned`, in seconds
+    /// (positive: late; includes the wake-up delay of the thread that read it).
+    pub error_s: f64,
 }
 
 /// What a live view sees each time a second completes.

@@ -2,7 +2,7 @@
 //!
 //! ```
 //! use std::num::NonZeroUsize;
-//! use std::time::Duration;
+//! use std::time::{Duration, SystemTime};
 //! use stampede_plan::{Load, RunPlan};
 //!
 //! let plan = RunPlan::builder("http://127.0.0.1:8080/")
@@ -17,12 +17,12 @@
 use std::net::SocketAddr;
 use std::num::{NonZeroU64, NonZeroUsize};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use crate::scenario::Journeys;
 use crate::{
     GroupBy, HttpVersion, Load, PlanError, RequestSpec, RequestWorkload, RunPlan, ScopedThreshold,
-    StopCondition, Target, TlsOptions, Workload, DEFAULT_CONNECTIONS, DEFAULT_TIMEOUT,
+    Shard, StopCondition, Target, TlsOptions, Workload, DEFAULT_CONNECTIONS, DEFAULT_TIMEOUT,
     DEFAULT_TIMER_SLACK,
 };
 
@@ -47,6 +47,8 @@ struct RunSettings {
     thresholds: Vec<ScopedThreshold>,
     abort_on_fail: bool,
     timer_slack: Duration,
+    shard: Shard,
+    start_at: Option<SystemTime>,
 }
 
 /// The request-run settings of a [`RunPlanBuilder`], checked by `build`.
@@ -107,6 +109,8 @@ impl<W> RunPlanBuilder<W> {
                 thresholds: Vec::new(),
                 abort_on_fail: false,
                 timer_slack: DEFAULT_TIMER_SLACK,
+                shard: Shard::WHOLE,
+                start_at: None,
             },
         }
     }
@@ -159,6 +163,18 @@ impl<W> RunPlanBuilder<W> {
         self.run.timer_slack = d;
         self
     }
+
+    /// Apply only this shard's part of the run (default [`Shard::WHOLE`]).
+    pub fn shard(mut self, shard: Shard) -> Self {
+        self.run.shard = shard;
+        self
+    }
+
+    /// Start the run's time zero at this wall-clock instant (default: at once).
+    pub fn start_at(mut self, at: Option<SystemTime>) -> Self {
+        self.run.start_at = at;
+        self
+    }
 }
 
 impl RunSettings {
@@ -187,6 +203,8 @@ impl RunSettings {
             thresholds: self.thresholds,
             abort_on_fail: self.abort_on_fail,
             timer_slack: self.timer_slack,
+            shard: self.shard,
+            start_at: self.start_at,
         }
         .validate()
     }
@@ -266,6 +284,10 @@ impl RunPlanBuilder<RequestsDraft> {
 impl RunPlanBuilder<Arc<Journeys>> {
     /// The validated plan.
     pub fn build(self) -> Result<RunPlan, PlanError> {
-        self.run.finish(Workload::Journeys(self.workload))
+        let journeys = match self.run.shard.is_whole() {
+            true => self.workload,
+            false => Arc::new(self.workload.dealt(self.run.shard)),
+        };
+        self.run.finish(Workload::Journeys(journeys))
     }
 }

@@ -29,6 +29,8 @@ mod redact;
 mod run_plan;
 pub mod scenario;
 pub mod schedule;
+mod shard;
+mod start_at;
 mod target;
 pub mod threshold;
 
@@ -48,5 +50,7 @@ pub use run_plan::{
     TlsOptions, Workload, DEFAULT_CONNECTIONS, DEFAULT_DURATION, DEFAULT_TIMEOUT,
     DEFAULT_TIMER_SLACK,
 };
+pub use shard::{Shard, MAX_SHARDS};
+pub use start_at::{parse_start_at, START_AT_TOLERANCE};
 pub use target::{Scheme, Target};
 pub use threshold::{Comparison, ScopedThreshold, Threshold, ThresholdMetric, ThresholdScope};

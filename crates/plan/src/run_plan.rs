@@ -3,10 +3,10 @@
 use std::net::SocketAddr;
 use std::num::{NonZeroU64, NonZeroUsize};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use crate::scenario::Journeys;
-use crate::{redact_url, Load, RateProfile, ScopedThreshold, Target};
+use crate::{redact_url, Load, RateProfile, ScopedThreshold, Shard, Target};
 
 /// Why a plan is invalid.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -182,6 +182,11 @@ pub struct RunPlan {
     /// clocks): sends due within it leave together. Smaller is more precise, larger
     /// costs less CPU at high rates.
     pub timer_slack: Duration,
+    /// The part of the run this process applies ([`Shard::WHOLE`] unless `--shard`).
+    pub shard: Shard,
+    /// The wall-clock instant of the run's time zero (`--start-at`), so that the shards
+    /// of one run start together; `None` starts at once.
+    pub start_at: Option<SystemTime>,
 }
 
 /// The default `timer_slack`.
@@ -236,7 +241,35 @@ impl RunPlan {
         if self.stop.duration.is_some_and(|d| d.is_zero()) {
             return Err(PlanError::Conflict("--duration must be positive".into()));
         }
+        self.check_shard()?;
         Ok(self)
+    }
+
+    /// A shard must get something of every count it is dealt.
+    fn check_shard(&self) -> Result<(), PlanError> {
+        let shard = self.shard;
+        let empty = |what: &str, total: u64| {
+            PlanError::Conflict(format!(
+                "--shard {shard}: {total} {what} dealt over {} shards leave shard {} none; \
+                 use at most {total} shards",
+                shard.count(),
+                shard.index()
+            ))
+        };
+        if let Some(n) = self.stop.requests {
+            if shard.share_of_u64(n.get()) == 0 {
+                return Err(empty("requests (--requests)", n.get()));
+            }
+        }
+        match self.requests().map(|w| &w.load) {
+            Some(Load::Closed { connections }) if shard.share_of(connections.get()) == 0 => {
+                Err(empty("connections", connections.get() as u64))
+            }
+            Some(Load::Fleet { clients, .. }) if shard.share_of(clients.get()) == 0 => {
+                Err(empty("clients", clients.get() as u64))
+            }
+            _ => Ok(()),
+        }
     }
 
     /// The single-request workload, or `None` for a scenario run.

@@ -99,5 +99,6 @@ pub(crate) fn outcome(grouped: bool, empty: bool) -> RunOutcome {
         error_samples: BTreeMap::new(),
         scheduled_groups: Vec::new(),
         group_timeouts: Vec::new(),
+        start: None,
     }
 }

@@ -58,10 +58,38 @@ pub struct RunResult {
     /// failures (present even when a source gave no series at all).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub server_metric_sources: Vec<MetricSourceDoc>,
+    /// The shards of a sharded run (`--shard I/N`) this document holds: one for a
+    /// shard's own result, all of them for a complete merge. Absent for a run that was
+    /// not sharded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shard: Option<ShardDoc>,
+    /// The planned start of a run told to start at a wall-clock instant (`--start-at`),
+    /// and how far from it the run really started.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start: Option<StartDoc>,
     /// Written by a live coordinator (`stampede coordinator`): its workers, their clock
     /// offsets and start errors, and whether the result is partial.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub coordinator: Option<crate::CoordinatorDoc>,
+}
+
+/// Which shards of a run a document holds.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ShardDoc {
+    /// How many shards the run was split into (the `N` of `--shard I/N`).
+    pub count: usize,
+    /// The shards included, ascending (the `I`s).
+    pub indexes: Vec<usize>,
+}
+
+/// A start at a planned wall-clock instant.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StartDoc {
+    /// The instant asked for (RFC 3339, UTC, with fractional seconds).
+    pub planned_at: String,
+    /// The generator's wall clock when the run's time zero came, minus `planned_at`, in
+    /// milliseconds (positive: late). In a merge, the shard furthest from the plan.
+    pub error_ms: f64,
 }
 
 /// One server-side series: one value per second of the run.

@@ -43,12 +43,13 @@ mod doc;
 mod figures;
 mod merge;
 mod merge_server;
+mod merge_shard;
 
 pub use coordinator_doc::{CoordinatorDoc, WorkerDoc};
 pub use doc::{
     Core, GeneratorDoc, GroupDoc, Histograms, MetricSourceDoc, Phases, PointHistograms,
-    PointPercentiles, RunConfig, RunResult, SeriesPoint, ServerDoc, ServerMetricDoc, StageDoc,
-    SummaryDoc,
+    PointPercentiles, RunConfig, RunResult, SeriesPoint, ServerDoc, ServerMetricDoc, ShardDoc,
+    StageDoc, StartDoc, SummaryDoc,
 };
 pub use figures::{
     GeneratorWarning, LagEffect, Percentiles, ThresholdOutcome, WarningCause, WarningKind,

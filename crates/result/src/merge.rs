@@ -25,6 +25,9 @@
 //! * Server series (`server_metrics`) are aligned by second like the client series;
 //!   a second read by several shards keeps the largest reading, and sources add their
 //!   attempts and failures (see `merge_server.rs`).
+//! * `shard` is the union of the shards' (the same count; a shard twice is an error) and
+//!   `start` the common planned start with the error furthest from zero (see
+//!   `merge_shard.rs`).
 //! * Lists whose order means something (groups, thresholds) keep the shards' order when
 //!   every shard has the same list, and are sorted otherwise.
 //!
@@ -85,6 +88,14 @@ pub enum MergeError {
         index: usize,
         /// The value found.
         value: String,
+    },
+    /// One shard of a run appears in two documents (or twice in one).
+    #[error("result {index}: shard {shard} is already in an earlier result; merging it twice would count its requests twice")]
+    DuplicateShard {
+        /// Position of the document in the input.
+        index: usize,
+        /// The shard, `I/N`.
+        shard: String,
     },
     /// Two documents describe different workloads.
     #[error("results differ in {field}: {first} vs {other}; only runs of one workload merge")]
@@ -242,6 +253,8 @@ pub fn merge(results: &[RunResult]) -> Result<RunResult, MergeError> {
         // none (the coordinator that merges live writes its own).
         coordinator: None,
         server_metrics,
+        shard: crate::merge_shard::shards(results)?,
+        start: crate::merge_shard::start(results),
     })
 }
 

@@ -8,7 +8,7 @@ use stampede_metrics::{LatencyHistogram, Stats};
 use stampede_result::{
     merge, Core, GeneratorDoc, GroupDoc, Histograms, MergeError, MetricSourceDoc, Percentiles,
     Phases, PointHistograms, PointPercentiles, RunConfig, RunResult, SeriesPoint, ServerMetricDoc,
-    SummaryDoc, ThresholdOutcome, SCHEMA_VERSION,
+    ShardDoc, StartDoc, SummaryDoc, ThresholdOutcome, SCHEMA_VERSION,
 };
 
 const KEYS: [&str; 3] = ["instance-1", "instance-2", "instance-3"];
@@ -225,6 +225,8 @@ fn document(shard: &Shard, rate: f64) -> RunResult {
             worst_window: None,
             passed: total.latency.quantile_ms(0.99) < 1000.0,
         }],
+        shard: None,
+        start: None,
     }
 }
 
@@ -385,6 +387,52 @@ fn thresholds_pass_only_when_every_shard_passed() {
     assert_eq!(m.thresholds.len(), 1);
     assert!(!m.thresholds[0].passed);
     assert_eq!(m.thresholds[0].observed, Some(1200.0));
+}
+
+#[test]
+fn shards_are_united_once_and_the_planned_start_kept() {
+    let mk = |i: usize, error_ms: f64| {
+        let one = Shard {
+            start: 0,
+            seconds: vec![BTreeMap::from([(0, vec![(1_000, 200)])])],
+        };
+        let mut d = document(&one, 10.0);
+        d.shard = Some(ShardDoc {
+            count: 3,
+            indexes: vec![i],
+        });
+        d.start = Some(StartDoc {
+            planned_at: "2026-11-29T14:00:00.000000Z".into(),
+            error_ms,
+        });
+        d
+    };
+    let m = merge(&[mk(2, 0.4), mk(0, -1.5)]).unwrap();
+    assert_eq!(
+        m.shard,
+        Some(ShardDoc {
+            count: 3,
+            indexes: vec![0, 2]
+        })
+    );
+    assert_eq!(m.start.as_ref().unwrap().error_ms, -1.5);
+    let all = merge(&[m.clone(), mk(1, 0.1)]).unwrap();
+    assert_eq!(all.shard.unwrap().indexes, vec![0, 1, 2]);
+    let twice = merge(&[m, mk(2, 0.0)]).unwrap_err().to_string();
+    assert!(twice.contains("shard 2/3 is already"), "{twice}");
+    let mut other = mk(1, 0.0);
+    other.shard = Some(ShardDoc {
+        count: 4,
+        indexes: vec![1],
+    });
+    assert!(merge(&[mk(0, 0.0), other])
+        .unwrap_err()
+        .to_string()
+        .contains("shard.count"));
+    // A different planned start: no common start to report.
+    let mut late = mk(1, 0.0);
+    late.start.as_mut().unwrap().planned_at = "2026-11-29T14:00:05Z".into();
+    assert_eq!(merge(&[mk(0, 0.0), late]).unwrap().start, None);
 }
 
 #[test]

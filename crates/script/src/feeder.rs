@@ -216,6 +216,31 @@ impl Feeder {
         self.rows == 0
     }
 
+    /// For a [`FeederMode::Unique`] feeder, a fresh feeder with the rows dealt to part
+    /// `index` of `count` (rows `index`, `index + count`, ...; the parts together hold
+    /// every row once); `None` for the other modes, whose rows every part may use. A
+    /// part may be empty: its first [`Feeder::next_row`] then returns `None`.
+    pub fn dealt(&self, index: usize, count: usize) -> Option<Feeder> {
+        if self.mode != FeederMode::Unique {
+            return None;
+        }
+        let width = self.columns.len();
+        let mut cells = Vec::with_capacity(self.cells.len() / count.max(1) + width);
+        let mut rows = 0;
+        for r in (index..self.rows).step_by(count.max(1)) {
+            cells.extend_from_slice(self.row(r));
+            rows += 1;
+        }
+        Some(Feeder {
+            name: self.name.clone(),
+            mode: self.mode,
+            columns: self.columns.clone(),
+            cells,
+            rows,
+            cursor: AtomicUsize::new(0),
+        })
+    }
+
     /// The next row per [`FeederMode`]; `None` only for [`FeederMode::Unique`] once every
     /// row has been handed out. `rng` is used by [`FeederMode::Random`] only.
     pub fn next_row(&self, rng: &mut fastrand::Rng) -> Option<&[String]> {

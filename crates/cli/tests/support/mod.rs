@@ -344,6 +344,12 @@ impl Stampede {
 
     /// Starts `stampede ARGS... -q --out FILE` (`coordinator --listen ...`).
     pub(crate) fn spawn_args(args: &[&str]) -> Stampede {
+        Stampede::spawn_env(args, &[])
+    }
+
+    /// [`Stampede::spawn_args`] with extra environment variables
+    /// (`JOB_COMPLETION_INDEX`).
+    pub(crate) fn spawn_env(args: &[&str], env: &[(&str, &str)]) -> Stampede {
         let dir = tempfile::Builder::new()
             .prefix("stampede-run-")
             .tempdir()
@@ -355,6 +361,7 @@ impl Stampede {
         let stderr = File::create(dir.path().join("stderr")).expect("stderr file");
         let child = Command::new(env!("CARGO_BIN_EXE_stampede"))
             .args(&all)
+            .envs(env.iter().copied())
             .stdin(Stdio::null())
             .stdout(stdout)
             .stderr(stderr)

@@ -152,11 +152,8 @@ fn coordinator_doc(end: &Ending<'_>, finished: &[(u32, &RunResult)]) -> Coordina
         SlotState::Finished(f) => Some(f.started_unix_ms + s.clock.map_or(0.0, |c| c.offset_ms)),
         _ => None,
     };
-    let intended = |s: &Slot| {
-        s.hello
-            .start_at_unix_ms
-            .map(|t| t + s.clock.map_or(0.0, |c| c.offset_ms))
-    };
+    // `--start-at` names one absolute instant for every worker.
+    let intended = |s: &Slot| s.hello.start_at_unix_ms;
     let earliest = end
         .slots
         .values()

@@ -316,5 +316,6 @@ fn outcome_of(result: &RunResult, started: std::time::SystemTime) -> RunOutcome 
         error_samples: BTreeMap::new(),
         scheduled_groups: Vec::new(),
         group_timeouts: Vec::new(),
+        start: None,
     }
 }

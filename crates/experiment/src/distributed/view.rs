@@ -3,7 +3,7 @@
 //! exporter, thresholds) see: the workers' loads summed, the coordinator's criteria.
 
 use std::num::NonZeroUsize;
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use stampede_plan::{
     Arrival, Load, PlanError, RateProfile, RequestSpec, RunPlan, ScopedThreshold, Stage, Workload,
@@ -14,12 +14,13 @@ use super::wire::{Hello, ShardId, ViewLoad, PROTOCOL_VERSION};
 
 impl Hello {
     /// The hello of a worker that runs `plan` (its share, when sharded).
-    pub fn for_plan(
-        plan: &RunPlan,
-        scenario_hash: String,
-        shard: Option<ShardId>,
-        start_at: Option<SystemTime>,
-    ) -> Self {
+    /// Its shard (`--shard`) becomes its index; its `--start-at` the instant its start
+    /// error is measured from.
+    pub fn for_plan(plan: &RunPlan, scenario_hash: String) -> Self {
+        let shard = (!plan.shard.is_whole()).then(|| ShardId {
+            index: plan.shard.index() as u32,
+            count: plan.shard.count() as u32,
+        });
         let (method, load) = match &plan.workload {
             Workload::Requests(w) => (
                 w.request.method.clone(),
@@ -52,7 +53,7 @@ impl Hello {
             load,
             duration_s: plan.stop.duration.map(|d| d.as_secs_f64()),
             clock_unix_ms: 0.0,
-            start_at_unix_ms: start_at.map(unix_ms),
+            start_at_unix_ms: plan.start_at.map(unix_ms),
         }
     }
 }

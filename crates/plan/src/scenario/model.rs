@@ -14,7 +14,7 @@ use crate::extract::Extractor;
 use crate::feeder::Feeder;
 use crate::template::{Template, VarId, VarTable};
 use crate::threshold::ScopedThreshold;
-use crate::{Arrival, HttpVersion, RateProfile, Stage, Target, TlsOptions};
+use crate::{Arrival, HttpVersion, RateProfile, Shard, Stage, Target, TlsOptions};
 
 /// A whole scenario file, validated.
 #[derive(Debug, Clone)]
@@ -111,6 +111,20 @@ impl Journeys {
                     arrival,
                     max_vus,
                 });
+            }
+        }
+        out
+    }
+
+    /// The file as shard `shard` runs it: every `unique` CSV feeder keeps only the rows
+    /// dealt to this shard (row `k` goes to shard `k mod n`), so no row is used by two
+    /// shards; sequential and random feeders are unchanged. Loads are not touched here:
+    /// the engine stripes arrivals and deals closed-lane users by [`Shard`].
+    pub fn dealt(&self, shard: Shard) -> Journeys {
+        let mut out = self.clone();
+        for f in &mut out.feeders {
+            if let Some(dealt) = f.feeder.dealt(shard.index(), shard.count()) {
+                f.feeder = Arc::new(dealt);
             }
         }
         out
