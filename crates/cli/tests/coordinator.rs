@@ -318,3 +318,110 @@ fn a_killed_worker_is_lost_and_the_run_ends_on_time() {
         "the coordinator says so\n{ctx}"
     );
 }
+
+/// A worker whose coordinator never answers backs off (a handful of attempts, not a
+/// tight loop), ends on time and keeps its own result.
+#[test]
+fn an_unreachable_coordinator_is_retried_with_back_off() {
+    let _serial = serial();
+    let Some(bin) = nginx_binary("an_unreachable_coordinator_is_retried_with_back_off") else {
+        return;
+    };
+    let nginx = Nginx::start(&bin);
+    // Accepts and hangs up at once: every POST fails.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let to = format!("http://{}", listener.local_addr().unwrap());
+    listener.set_nonblocking(true).unwrap();
+    let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let counter = {
+        let done = done.clone();
+        std::thread::spawn(move || {
+            let mut accepted = 0u32;
+            while !done.load(std::sync::atomic::Ordering::Relaxed) {
+                match listener.accept() {
+                    Ok(_) => accepted += 1,
+                    Err(_) => std::thread::sleep(Duration::from_millis(5)),
+                }
+            }
+            accepted
+        })
+    };
+    let started = Instant::now();
+    let run = Stampede::spawn(
+        &nginx.url("/"),
+        &[
+            "--rate",
+            "100",
+            "-d",
+            "4s",
+            "--threads",
+            "1",
+            "--report-to",
+            &to,
+        ],
+    )
+    .wait(LIMIT);
+    let took = started.elapsed();
+    done.store(true, std::sync::atomic::Ordering::Relaxed);
+    let attempts = counter.join().unwrap();
+    eprintln!("{attempts} attempts in {took:?}");
+    run.assert_success();
+    assert_eq!(run.u64("/summary/requests"), 400, "{}", run.context());
+    assert!(
+        took < Duration::from_secs(4 + 4),
+        "a 4 s run took {took:?} with its coordinator away"
+    );
+    // 0.5 + 1 + 2 s of back-off fit in 4 s: about 4 attempts, and 1 at the end.
+    assert!((2..=8).contains(&attempts), "{attempts} attempts");
+    assert!(
+        run.stderr.contains("retrying with back-off") && run.stderr.contains("local output"),
+        "the worker says so\n{}",
+        run.stderr
+    );
+}
+
+/// `--abort-on-fail` on the merged data stops every worker: 2 workers at 100 req/s
+/// each for 20 s, `requests < 300` fails on the whole after about 1.5 s (never on one
+/// worker's slice before 3 s): both stop within seconds, the coordinator exits 1.
+#[test]
+fn abort_on_fail_stops_every_worker() {
+    let _serial = serial();
+    let Some(bin) = nginx_binary("abort_on_fail_stops_every_worker") else {
+        return;
+    };
+    let nginx = Nginx::start(&bin);
+    let (coord, to) = coordinator(2, &["--threshold", "requests < 300", "--abort-on-fail"]);
+    let started = Instant::now();
+    let args = [
+        "--rate",
+        "100",
+        "-d",
+        "20s",
+        "--threads",
+        "1",
+        "--report-to",
+        &to,
+    ];
+    let workers: Vec<Stampede> = (0..2)
+        .map(|_| Stampede::spawn(&nginx.url("/"), &args))
+        .collect();
+    let runs: Vec<RunOutput> = workers.into_iter().map(|w| w.wait(LIMIT)).collect();
+    let merged = coord.wait(LIMIT);
+    let took = started.elapsed();
+    let ctx = merged.context();
+    assert!(
+        took < Duration::from_secs(10),
+        "the workers ran {took:?} of 20 s\n{ctx}"
+    );
+    assert_eq!(code(&merged), 1, "{ctx}");
+    for r in &runs {
+        assert!(r.json["aborted"] == true, "{}", r.context());
+        assert!(
+            r.stderr.contains("the coordinator stops the run"),
+            "{}",
+            r.stderr
+        );
+    }
+    assert!(merged.stderr.contains("stopped early"), "{ctx}");
+    assert_eq!(merged.json["thresholds"][0]["passed"], false, "{ctx}");
+}

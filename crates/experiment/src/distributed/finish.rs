@@ -147,9 +147,15 @@ pub(crate) fn assemble(end: Ending<'_>) -> Result<Option<RunResult>, MergeError>
 }
 
 fn coordinator_doc(end: &Ending<'_>, finished: &[(u32, &RunResult)]) -> CoordinatorDoc {
-    // Each worker's start on the coordinator's clock.
+    // Each worker's start on the coordinator's clock. A run told to start at an
+    // instant counts from that instant and records how late its clock said it really
+    // started (`start.error_ms`).
     let start_on_coordinator = |s: &Slot| match &s.state {
-        SlotState::Finished(f) => Some(f.started_unix_ms + s.clock.map_or(0.0, |c| c.offset_ms)),
+        SlotState::Finished(f) => Some(
+            f.started_unix_ms
+                + f.result.start.as_ref().map_or(0.0, |st| st.error_ms)
+                + s.clock.map_or(0.0, |c| c.offset_ms),
+        ),
         _ => None,
     };
     // `--start-at` names one absolute instant for every worker.

@@ -29,8 +29,9 @@ const POST_TIMEOUT: Duration = Duration::from_secs(3);
 const FIRST_BACKOFF: Duration = Duration::from_millis(500);
 /// The longest wait between two attempts.
 const MAX_BACKOFF: Duration = Duration::from_secs(8);
-/// How long the end of the run waits to hand its result to the coordinator.
-const FINAL_DEADLINE: Duration = Duration::from_secs(10);
+/// How long the end of the run waits to hand its result to a coordinator it reached
+/// (one that never answered gets one attempt: the run ends on time).
+const FINAL_DEADLINE: Duration = Duration::from_secs(5);
 /// Seconds kept while the coordinator is unreachable (then reporting gives up, and the
 /// run keeps its local output).
 const MAX_PENDING: usize = 600;
@@ -208,7 +209,11 @@ impl Link {
         if self.gave_up {
             return;
         }
-        let deadline = Instant::now() + FINAL_DEADLINE;
+        let deadline = if self.worker.is_some() {
+            Instant::now() + FINAL_DEADLINE
+        } else {
+            Instant::now()
+        };
         loop {
             let sent = self.flush(&mut pending).and_then(|()| {
                 last.worker = self.worker.unwrap_or_default();
