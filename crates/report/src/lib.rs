@@ -23,6 +23,7 @@ mod table;
 mod testing;
 mod units;
 mod usl;
+mod workers;
 
 pub use compare::{compare_results, render_comparison};
 pub use forecast::{render_check, render_forecast};

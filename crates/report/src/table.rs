@@ -245,6 +245,7 @@ pub fn render_table(r: &RunResult) -> String {
     if r.aborted {
         out.push_str("INTERRUPTED: partial results up to the interruption\n");
     }
+    out.push_str(&crate::workers::workers_lines(r));
     out.push('\n');
 
     let mut rows = vec![HEADERS.iter().map(|s| s.to_string()).collect::<Vec<_>>()];

@@ -146,6 +146,11 @@ pub(crate) fn assemble(end: Ending<'_>) -> Result<Option<RunResult>, MergeError>
     Ok(Some(merged))
 }
 
+/// Milliseconds to the microsecond.
+fn micros(ms: f64) -> f64 {
+    (ms * 1e3).round() / 1e3
+}
+
 fn coordinator_doc(end: &Ending<'_>, finished: &[(u32, &RunResult)]) -> CoordinatorDoc {
     // Each worker's start on the coordinator's clock. A run told to start at an
     // instant counts from that instant and records how late its clock said it really
@@ -181,9 +186,10 @@ fn coordinator_doc(end: &Ending<'_>, finished: &[(u32, &RunResult)]) -> Coordina
                 .iter()
                 .find(|(j, _)| j == i)
                 .map(|(_, r)| r.summary.core.requests),
-            clock_offset_ms: s.clock.map(|c| c.offset_ms),
-            clock_rtt_ms: s.clock.map(|c| c.rtt_ms),
-            start_error_ms: start_on_coordinator(s).map(|t| t - intended(s).unwrap_or(earliest)),
+            clock_offset_ms: s.clock.map(|c| micros(c.offset_ms)),
+            clock_rtt_ms: s.clock.map(|c| micros(c.rtt_ms)),
+            start_error_ms: start_on_coordinator(s)
+                .map(|t| micros(t - intended(s).unwrap_or(earliest))),
             lost: match &s.state {
                 SlotState::Lost(why) => Some(why.clone()),
                 SlotState::Running => Some("still running when the coordinator ended".into()),
