@@ -8,8 +8,8 @@ mod report_support;
 use std::time::Duration;
 
 use report_support::{
-    artifact_dir, assert_no_external_reference, chromium, external_tool, grouped, run_bounded,
-    stampede, svgs, target, CHROMIUM,
+    artifact_dir, assert_no_external_reference, chromium, dump_dom, external_tool, grouped,
+    run_bounded, stampede, svgs, target, Guarded, CHROMIUM,
 };
 
 #[test]
@@ -258,4 +258,59 @@ fn matrix_page_renders_in_chromium() {
             );
         }
     }
+}
+
+/// A coordinator's page (one worker lost): per-worker rows, the workers line and the
+/// PARTIAL warning, every chart drawn, nothing loaded from outside.
+#[test]
+fn coordinator_page_renders_in_chromium() {
+    let Some(chromium_bin) = external_tool(CHROMIUM, "chromium", "coordinator_page") else {
+        return;
+    };
+    let t = target(1);
+    let dir = tempfile::tempdir().unwrap();
+    let html = dir.path().join("coordinated.html");
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    drop(listener);
+    let coordinator = Guarded::spawn(
+        stampede()
+            .args(["coordinator", "--listen", &addr, "--workers", "2"])
+            .args(["--lost-after", "1s", "--group-by", "worker", "-q", "--html"])
+            .arg(&html)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped()),
+    );
+    let url = format!("http://{}/", t.addrs()[0]);
+    let to = format!("http://{addr}");
+    let worker = || {
+        Guarded::spawn(
+            stampede()
+                .args(["run", &url, "--rate", "50", "-d", "3s", "-q"])
+                .args(["--report-to", &to])
+                .stdout(std::process::Stdio::null()),
+        )
+    };
+    std::thread::sleep(Duration::from_millis(300)); // the coordinator binds
+    let survivor = worker();
+    let mut victim = worker();
+    std::thread::sleep(Duration::from_millis(1500));
+    victim.child().kill().unwrap(); // SIGKILL
+    survivor.wait(Duration::from_secs(30));
+    let o = coordinator.wait(Duration::from_secs(30));
+    assert_eq!(
+        o.status.code(),
+        Some(3),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let dom = dump_dom(&chromium_bin, &html);
+    assert!(dom.contains("workers: 1 of 2 finished"), "{dom}");
+    assert!(dom.contains("PARTIAL: 1 of 2"), "{dom}");
+    assert!(
+        dom.contains("worker-0") || dom.contains("worker-1"),
+        "{dom}"
+    );
+    assert!(!dom.contains("Chart not drawn"), "{dom}");
+    assert!(svgs(&dom).len() >= 4, "charts drawn");
 }

@@ -5,12 +5,25 @@ use std::fmt::Write;
 
 use stampede_result::RunResult;
 
-/// Nothing for a run without a coordinator.
+/// The table's lines: the summary, then the partial warning; nothing for a run without
+/// a coordinator.
 pub(crate) fn workers_lines(r: &RunResult) -> String {
     let mut out = String::new();
-    let Some(c) = &r.coordinator else {
-        return out;
-    };
+    if let Some(line) = workers_summary(r) {
+        out.push_str(&line);
+        out.push('\n');
+    }
+    for line in partial_lines(r) {
+        out.push_str(&line);
+        out.push('\n');
+    }
+    out
+}
+
+/// How many workers finished, their clock offsets and start errors.
+pub(crate) fn workers_summary(r: &RunResult) -> Option<String> {
+    let c = r.coordinator.as_ref()?;
+    let mut out = String::new();
     let finished = c.workers.iter().filter(|w| w.status == "finished").count();
     let span = |f: fn(&stampede_result::WorkerDoc) -> Option<f64>| {
         let v: Vec<f64> = c.workers.iter().filter_map(f).collect();
@@ -35,24 +48,28 @@ pub(crate) fn workers_lines(r: &RunResult) -> String {
     if let Some((lo, hi)) = span(|w| w.start_error_ms) {
         let _ = write!(out, ", start errors {lo:.1} .. {hi:.1} ms");
     }
-    out.push('\n');
-    if c.partial {
-        let missing = c.workers_expected as usize - finished;
-        let _ = writeln!(
-            out,
-            "PARTIAL: {missing} of {} workers' shares are missing from these figures",
-            c.workers_expected
-        );
-        for w in c.workers.iter().filter(|w| w.status != "finished") {
-            let _ = writeln!(
-                out,
-                "  worker {} lost: {}",
-                w.index,
-                w.lost.as_deref().unwrap_or("no reason recorded")
-            );
-        }
+    Some(out)
+}
+
+/// The loud part: which workers' shares are missing, and why (empty unless partial).
+pub(crate) fn partial_lines(r: &RunResult) -> Vec<String> {
+    let Some(c) = r.coordinator.as_ref().filter(|c| c.partial) else {
+        return Vec::new();
+    };
+    let finished = c.workers.iter().filter(|w| w.status == "finished").count();
+    let mut lines = vec![format!(
+        "PARTIAL: {} of {} workers' shares are missing from these figures",
+        c.workers_expected as usize - finished,
+        c.workers_expected
+    )];
+    for w in c.workers.iter().filter(|w| w.status != "finished") {
+        lines.push(format!(
+            "  worker {} lost: {}",
+            w.index,
+            w.lost.as_deref().unwrap_or("no reason recorded")
+        ));
     }
-    out
+    lines
 }
 
 #[cfg(test)]

@@ -103,6 +103,21 @@ fn header(out: &mut String, r: &RunResult) {
             "<p class=\"warn\">INTERRUPTED: this run was stopped early; the numbers cover it up to the interruption.</p>\n",
         );
     }
+    if let Some(line) = crate::workers::workers_summary(r) {
+        let _ = writeln!(out, "<p class=\"sub\">{}</p>", esc(&line));
+    }
+    let partial = crate::workers::partial_lines(r);
+    if !partial.is_empty() {
+        let _ = writeln!(
+            out,
+            "<p class=\"warn\">{}</p>",
+            partial
+                .iter()
+                .map(|l| esc(l.trim()))
+                .collect::<Vec<_>>()
+                .join("<br>")
+        );
+    }
     if !r.generator.warnings.is_empty() {
         let reasons: Vec<String> = r.generator.warnings.iter().map(|w| w.explain()).collect();
         let _ = writeln!(
