@@ -390,7 +390,19 @@ fn abort_on_fail_stops_every_worker() {
         return;
     };
     let nginx = Nginx::start(&bin);
-    let (coord, to) = coordinator(2, &["--threshold", "requests < 300", "--abort-on-fail"]);
+    let metrics = format!("127.0.0.1:{}", free_port());
+    let (coord, to) = coordinator(
+        2,
+        &[
+            "--threshold",
+            "requests < 300",
+            "--abort-on-fail",
+            "--prometheus-listen",
+            &metrics,
+            "--prometheus-hold",
+            "3s",
+        ],
+    );
     let started = Instant::now();
     let args = [
         "--rate",
@@ -406,12 +418,23 @@ fn abort_on_fail_stops_every_worker() {
         .map(|_| Stampede::spawn(&nginx.url("/"), &args))
         .collect();
     let runs: Vec<RunOutput> = workers.into_iter().map(|w| w.wait(LIMIT)).collect();
-    let merged = coord.wait(LIMIT);
     let took = started.elapsed();
+    // The coordinator serves the merged run's final numbers (held 3 s).
+    let text = final_metrics(&metrics);
+    let merged = coord.wait(LIMIT);
     let ctx = merged.context();
     assert!(
         took < Duration::from_secs(10),
         "the workers ran {took:?} of 20 s\n{ctx}"
+    );
+    let served = text
+        .lines()
+        .find_map(|l| l.strip_prefix("stampede_requests_total "))
+        .unwrap_or_else(|| panic!("no stampede_requests_total in\n{text}"));
+    assert_eq!(
+        served.trim().parse::<u64>().unwrap(),
+        merged.u64("/summary/requests"),
+        "Prometheus serves the merged total\n{text}"
     );
     assert_eq!(code(&merged), 1, "{ctx}");
     for r in &runs {
@@ -424,4 +447,26 @@ fn abort_on_fail_stops_every_worker() {
     }
     assert!(merged.stderr.contains("stopped early"), "{ctx}");
     assert_eq!(merged.json["thresholds"][0]["passed"], false, "{ctx}");
+}
+
+/// GETs `http://ADDR/metrics` until it says the run finished (bounded).
+fn final_metrics(addr: &str) -> String {
+    use std::io::{Read, Write};
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let mut text = String::new();
+        if let Ok(mut s) = std::net::TcpStream::connect(addr) {
+            let _ = s.set_read_timeout(Some(Duration::from_secs(2)));
+            let _ = s.write_all(b"GET /metrics HTTP/1.0\r\nHost: x\r\n\r\n");
+            let _ = s.read_to_string(&mut text);
+        }
+        if text.contains("stampede_run_finished 1") {
+            return text;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no final metrics on {addr}: {text}"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
 }
