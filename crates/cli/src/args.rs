@@ -59,6 +59,10 @@ pub enum Command {
     Matrix(Box<MatrixArgs>),
     /// Compare two saved results; exit 1 when the second regressed beyond --threshold.
     Compare(CompareArgs),
+    /// Merge the results of the shards of one run (--shard I/N) or of runs of one
+    /// workload into one exact result: sums and HDR histogram additions; thresholds
+    /// judged again on the merged data. Exit 1 when a threshold fails.
+    Merge(MergeArgs),
     /// Validate scenario files without sending anything (exit 2 when one is invalid).
     Check(CheckArgs),
     /// Write a commented example scenario file to start from.
@@ -630,6 +634,23 @@ pub struct ReportArgs {
     /// Write the HTML report to this file.
     #[arg(long, value_name = "FILE")]
     pub html: Option<PathBuf>,
+}
+
+/// `stampede merge`.
+#[derive(Debug, Args)]
+pub struct MergeArgs {
+    /// Results written by `stampede run --out FILE` (one per shard).
+    #[arg(value_name = "RESULT.json", required = true)]
+    pub results: Vec<PathBuf>,
+    /// Write the merged result here.
+    #[arg(short = 'o', long, value_name = "FILE")]
+    pub out: PathBuf,
+    /// Also write the HTML report of the merged result.
+    #[arg(long, value_name = "FILE")]
+    pub html: Option<PathBuf>,
+    /// Do not print the merged table.
+    #[arg(short = 'q', long)]
+    pub quiet: bool,
 }
 
 /// `stampede usl`.
