@@ -63,6 +63,10 @@ pub enum Command {
     /// workload into one exact result: sums and HDR histogram additions; thresholds
     /// judged again on the merged data. Exit 1 when a threshold fails.
     Merge(MergeArgs),
+    /// Print Kubernetes manifests for a distributed run: an Indexed Job of N workers
+    /// (--shard auto/N, one shared --start-at), a coordinator Job and Service that merge
+    /// them, and a ConfigMap with the scenario file and its data.
+    Kubernetes(Box<KubernetesArgs>),
     /// Validate scenario files without sending anything (exit 2 when one is invalid).
     Check(CheckArgs),
     /// Write a commented example scenario file to start from.
@@ -651,6 +655,68 @@ pub struct MergeArgs {
     /// Do not print the merged table.
     #[arg(short = 'q', long)]
     pub quiet: bool,
+}
+
+/// How strongly the workers of `stampede kubernetes` avoid sharing a node.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Spread {
+    /// Prefer distinct nodes; share when there are fewer nodes than workers.
+    Preferred,
+    /// Require distinct nodes; extra workers stay pending.
+    Required,
+}
+
+/// `stampede kubernetes`.
+#[derive(Debug, Args)]
+pub struct KubernetesArgs {
+    /// Worker pods (shards).
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    pub workers: u32,
+    /// The container image with stampede as its entrypoint (see Containerfile).
+    #[arg(long)]
+    pub image: String,
+    /// Prefix of the objects' names.
+    #[arg(long, default_value = "stampede")]
+    pub name: String,
+    /// Namespace of the objects [default: kubectl's current one].
+    #[arg(long)]
+    pub namespace: Option<String>,
+    /// When every worker starts: RFC 3339, or +DURATION from now; fixed in the
+    /// manifests, so apply them before then.
+    #[arg(long, default_value = "+2m", value_name = "TIME")]
+    pub start_at: String,
+    /// The port the coordinator listens on for its workers.
+    #[arg(long, default_value_t = 7070)]
+    pub port: u16,
+    /// CPU each worker pod requests.
+    #[arg(long, default_value = "1")]
+    pub worker_cpu: String,
+    /// Memory each worker pod requests (also its limit).
+    #[arg(long, default_value = "512Mi")]
+    pub worker_memory: String,
+    /// CPU the coordinator requests.
+    #[arg(long, default_value = "500m")]
+    pub coordinator_cpu: String,
+    /// Memory the coordinator requests (also its limit).
+    #[arg(long, default_value = "256Mi")]
+    pub coordinator_memory: String,
+    /// Keep workers on distinct nodes: preferred (share nodes when there are too few)
+    /// or required (extra workers wait for a node).
+    #[arg(long, value_enum, default_value = "preferred")]
+    pub spread: Spread,
+    /// A PersistentVolumeClaim for the coordinator's --out and --html files (mounted at
+    /// /results).
+    #[arg(long, value_name = "CLAIM")]
+    pub results_pvc: Option<String>,
+    /// The run: what `stampede run` takes (URL or FILE.toml, then its flags). Outputs
+    /// and --threshold go to the coordinator, the rest to every worker.
+    #[arg(
+        value_name = "URL|FILE [RUN FLAGS]",
+        required = true,
+        trailing_var_arg = true,
+        allow_hyphen_values = true
+    )]
+    pub run: Vec<String>,
 }
 
 /// `stampede usl`.

@@ -13,6 +13,7 @@ mod demo;
 mod forecast_args;
 mod forecast_cmd;
 mod init_cmd;
+mod kube;
 mod matrix_cmd;
 mod merge_cmd;
 mod outputs;
@@ -87,6 +88,7 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Report(a) => report_cmd::report(a),
         Command::Compare(a) => report_cmd::compare(a),
         Command::Merge(a) => merge_cmd::run(a),
+        Command::Kubernetes(a) => kube::run(*a),
         Command::Matrix(a) => matrix_cmd::run(*a),
         Command::Check(a) => check_cmd::run(a),
         Command::Init(a) => init_cmd::run(a),

@@ -17,6 +17,7 @@ use serde_json::Value;
 use tempfile::TempDir;
 
 pub(crate) mod exporters;
+pub(crate) mod hdrh;
 
 /// Where Debian installs nginx (`apt-get install nginx`; `.ci/run` does it).
 const NGINX: &str = "/usr/sbin/nginx";
