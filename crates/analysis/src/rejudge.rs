@@ -160,3 +160,104 @@ fn cumulative_series(doc: &RunResult) -> Result<Vec<Stats>, RejudgeError> {
         })
         .collect())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeMap;
+    use std::time::SystemTime;
+
+    use stampede_metrics::{ErrorClass, GeneratorStats, IntervalPoint, RunOutcome};
+    use stampede_plan::RunPlan;
+
+    /// Four seconds of 10 requests each; second 2 has 5 errors among them.
+    fn doc() -> RunResult {
+        let plan = RunPlan::builder("http://127.0.0.1:1/")
+            .duration(Duration::from_secs(4))
+            .build()
+            .unwrap();
+        let mut total = Stats::new();
+        let mut series = Vec::new();
+        for t in 0..4u64 {
+            let mut s = Stats::new();
+            for i in 0..10 {
+                match (t, i) {
+                    (2, 0..5) => s.record_error(ErrorClass::Reset),
+                    _ => s.record_response(200, Duration::from_millis(5), Duration::from_millis(5)),
+                }
+            }
+            series.push(IntervalPoint::new(t, &s, &GeneratorStats::default()));
+            total.merge(&s);
+        }
+        let outcome = RunOutcome {
+            started_at: SystemTime::UNIX_EPOCH,
+            elapsed: Duration::from_secs(4),
+            groups: vec![("step".into(), total.clone())],
+            total,
+            generator: GeneratorStats::default(),
+            series,
+            aborted: false,
+            threads: 1,
+            worker_cpu: vec![],
+            worker_wall: vec![],
+            process_cpu: Duration::ZERO,
+            peak_rss_bytes: None,
+            error_samples: BTreeMap::new(),
+            scheduled_groups: vec![],
+            group_timeouts: vec![],
+            start: None,
+        };
+        crate::assemble(&plan, &outcome)
+    }
+
+    fn criterion(scope: Option<&str>, text: &str, passed: bool) -> ThresholdOutcome {
+        ThresholdOutcome {
+            scope: scope.map(str::to_string),
+            threshold: text.into(),
+            observed: None,
+            passed,
+            window_s: None,
+            worst_window: None,
+        }
+    }
+
+    #[test]
+    fn criteria_are_measured_on_the_merged_figures() {
+        let mut d = doc();
+        // As a merge leaves them: each shard's verdict, not the whole's.
+        d.thresholds = vec![
+            criterion(None, "requests >= 40", false),
+            criterion(None, "error_rate < 10% over 1s", true),
+            criterion(None, "error_rate < 60% over 2s", false),
+            criterion(Some("step"), "p99 < 100ms", false),
+            criterion(Some("step"), "error_rate < 1% over 1s", true),
+        ];
+        let got = rejudge(&d).unwrap();
+        let verdicts: Vec<(bool, Judged)> = got.iter().map(|(o, j)| (o.passed, *j)).collect();
+        assert_eq!(
+            verdicts,
+            [
+                (true, Judged::Merged),
+                (false, Judged::Merged),
+                (true, Judged::Merged),
+                (true, Judged::Merged),
+                (true, Judged::Kept),
+            ]
+        );
+        assert_eq!(got[0].0.observed, Some(40.0));
+        let w = got[1].0.worst_window.unwrap();
+        assert_eq!((w.start_s, w.end_s, w.observed), (2, 3, 0.5));
+        assert_eq!(
+            got[2].0.observed,
+            Some(0.25),
+            "the worst 2 s window: 5 of 20"
+        );
+    }
+
+    #[test]
+    fn a_criterion_that_no_longer_parses_is_an_error() {
+        let mut d = doc();
+        d.thresholds = vec![criterion(None, "p99 <", true)];
+        assert!(rejudge(&d).unwrap_err().to_string().contains("p99 <"));
+    }
+}
