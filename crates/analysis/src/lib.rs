@@ -24,6 +24,7 @@ pub mod compare;
 pub mod figures;
 mod generator;
 pub mod per_day;
+pub mod rejudge;
 mod summary;
 pub mod thresholds;
 pub mod variance;

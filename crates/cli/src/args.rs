@@ -59,6 +59,14 @@ pub enum Command {
     Matrix(Box<MatrixArgs>),
     /// Compare two saved results; exit 1 when the second regressed beyond --threshold.
     Compare(CompareArgs),
+    /// Merge the results of the shards of one run (--shard I/N) or of runs of one
+    /// workload into one exact result: sums and HDR histogram additions; thresholds
+    /// judged again on the merged data. Exit 1 when a threshold fails.
+    Merge(MergeArgs),
+    /// Print Kubernetes manifests for a distributed run: an Indexed Job of N workers
+    /// (--shard auto/N, one shared --start-at), a coordinator Job and Service that merge
+    /// them, and a ConfigMap with the scenario file and its data.
+    Kubernetes(Box<KubernetesArgs>),
     /// Validate scenario files without sending anything (exit 2 when one is invalid).
     Check(CheckArgs),
     /// Write a commented example scenario file to start from.
@@ -412,15 +420,16 @@ fn start_at(s: &str) -> Result<SystemTime, String> {
 pub struct MatrixArgs {
     /// An axis NAME=V1,V2,... (repeatable): every combination of the axes' values is one
     /// cell, a run of its own; {NAME} in the URL, a -H value or --connect-to takes the
-    /// cell's value.
-    #[arg(long = "axis", value_name = "NAME=V1,V2", required = true)]
+    /// cell's value. A scenario file brings its own axes ([matrix.AXIS] tables).
+    #[arg(long = "axis", value_name = "NAME=V1,V2")]
     pub axes: Vec<String>,
     /// Seconds at the start of each cell's run whose data is discarded (whole seconds,
     /// rounded up; 0: none).
     #[arg(long, value_parser = duration, default_value = "1s")]
     pub warmup: Duration,
     /// The load of every cell: the flags of `stampede run` (URL first, with its {NAME}
-    /// placeholders). --out and --html write the matrix's document and page.
+    /// placeholders, or a scenario file with a [matrix] table). --out and --html write
+    /// the matrix's document and page.
     #[command(flatten)]
     pub run: RunArgs,
 }
@@ -677,6 +686,85 @@ pub struct ReportArgs {
     /// Write the HTML report to this file.
     #[arg(long, value_name = "FILE")]
     pub html: Option<PathBuf>,
+}
+
+/// `stampede merge`.
+#[derive(Debug, Args)]
+pub struct MergeArgs {
+    /// Results written by `stampede run --out FILE` (one per shard).
+    #[arg(value_name = "RESULT.json", required = true)]
+    pub results: Vec<PathBuf>,
+    /// Write the merged result here.
+    #[arg(short = 'o', long, value_name = "FILE")]
+    pub out: PathBuf,
+    /// Also write the HTML report of the merged result.
+    #[arg(long, value_name = "FILE")]
+    pub html: Option<PathBuf>,
+    /// Do not print the merged table.
+    #[arg(short = 'q', long)]
+    pub quiet: bool,
+}
+
+/// How strongly the workers of `stampede kubernetes` avoid sharing a node.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Spread {
+    /// Prefer distinct nodes; share when there are fewer nodes than workers.
+    Preferred,
+    /// Require distinct nodes; extra workers stay pending.
+    Required,
+}
+
+/// `stampede kubernetes`.
+#[derive(Debug, Args)]
+pub struct KubernetesArgs {
+    /// Worker pods (shards).
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    pub workers: u32,
+    /// The container image with stampede as its entrypoint (see Containerfile).
+    #[arg(long)]
+    pub image: String,
+    /// Prefix of the objects' names.
+    #[arg(long, default_value = "stampede")]
+    pub name: String,
+    /// Namespace of the objects [default: kubectl's current one].
+    #[arg(long)]
+    pub namespace: Option<String>,
+    /// When every worker starts: RFC 3339, or +DURATION from now; fixed in the
+    /// manifests, so apply them before then.
+    #[arg(long, default_value = "+2m", value_name = "TIME")]
+    pub start_at: String,
+    /// The port the coordinator listens on for its workers.
+    #[arg(long, default_value_t = 7070)]
+    pub port: u16,
+    /// CPU each worker pod requests.
+    #[arg(long, default_value = "1")]
+    pub worker_cpu: String,
+    /// Memory each worker pod requests (also its limit).
+    #[arg(long, default_value = "512Mi")]
+    pub worker_memory: String,
+    /// CPU the coordinator requests.
+    #[arg(long, default_value = "500m")]
+    pub coordinator_cpu: String,
+    /// Memory the coordinator requests (also its limit).
+    #[arg(long, default_value = "256Mi")]
+    pub coordinator_memory: String,
+    /// Keep workers on distinct nodes: preferred (share nodes when there are too few)
+    /// or required (extra workers wait for a node).
+    #[arg(long, value_enum, default_value = "preferred")]
+    pub spread: Spread,
+    /// A PersistentVolumeClaim for the coordinator's --out and --html files (mounted at
+    /// /results).
+    #[arg(long, value_name = "CLAIM")]
+    pub results_pvc: Option<String>,
+    /// The run: what `stampede run` takes (URL or FILE.toml, then its flags). Outputs
+    /// and --threshold go to the coordinator, the rest to every worker.
+    #[arg(
+        value_name = "URL|FILE [RUN FLAGS]",
+        required = true,
+        trailing_var_arg = true,
+        allow_hyphen_values = true
+    )]
+    pub run: Vec<String>,
 }
 
 /// `stampede usl`.

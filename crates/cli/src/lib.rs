@@ -14,7 +14,9 @@ mod demo;
 mod forecast_args;
 mod forecast_cmd;
 mod init_cmd;
+mod kube;
 mod matrix_cmd;
+mod merge_cmd;
 mod outputs;
 mod report_cmd;
 mod report_to;
@@ -87,6 +89,8 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Demo(a) => demo::run(a),
         Command::Report(a) => report_cmd::report(a),
         Command::Compare(a) => report_cmd::compare(a),
+        Command::Merge(a) => merge_cmd::run(a),
+        Command::Kubernetes(a) => kube::run(*a),
         Command::Matrix(a) => matrix_cmd::run(*a),
         Command::Check(a) => check_cmd::run(a),
         Command::Init(a) => init_cmd::run(a),

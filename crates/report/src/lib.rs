@@ -18,6 +18,7 @@ pub mod live;
 mod per_day;
 pub mod prometheus;
 mod server;
+mod sharding;
 mod table;
 #[cfg(test)]
 mod testing;

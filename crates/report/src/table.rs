@@ -242,6 +242,7 @@ pub fn render_table(r: &RunResult) -> String {
         counted(c.threads as u64, "thread"),
         if c.keep_alive { "" } else { "  no keep-alive" }
     );
+    out.push_str(&crate::sharding::shard_lines(r));
     if r.aborted {
         out.push_str("INTERRUPTED: partial results up to the interruption\n");
     }

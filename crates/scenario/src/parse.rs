@@ -18,8 +18,8 @@ use stampede_plan::check::{Check, StatusMatch};
 use stampede_plan::extract::Extractor;
 use stampede_plan::feeder::{Feeder, FeederMode};
 use stampede_plan::scenario::{
-    FeederUse, JourneyLoad, JourneyTarget, Journeys, RequestStep, Scenario, Step, ThinkTime,
-    WsConnectStep, WsExpectStep, WsSendStep,
+    DataFile, FeederUse, JourneyLoad, JourneyTarget, Journeys, RequestStep, Scenario, Step,
+    ThinkTime, WsConnectStep, WsExpectStep, WsSendStep,
 };
 use stampede_plan::template::{Template, VarId, VarTable};
 use stampede_plan::threshold::Threshold;
@@ -71,6 +71,29 @@ const STEP_KINDS: &str =
     "`url`, `think`, `ws_connect`, `ws_send`, `ws_expect`, `ws_close`, `steps`";
 
 pub(super) fn parse(path: &Path, text: &str) -> Result<Journeys> {
+    let raw = parse_raw(path, text)?;
+    if let Some(m) = &raw.matrix {
+        return Err(ScenarioError::at(
+            path,
+            text,
+            m.span().start,
+            "this file has a [matrix] table: run it with `stampede matrix FILE` (one run per cell), or remove the table",
+        ));
+    }
+    validate(path, text, raw)
+}
+
+/// The file as TOML sees it, with a syntax error's position.
+pub(super) fn parse_raw(path: &Path, text: &str) -> Result<RawFile> {
+    toml::from_str(text).map_err(|e| {
+        let offset = e.span().map_or(0, |s| s.start);
+        ScenarioError::at(path, text, offset, e.message().trim_end())
+    })
+}
+
+/// Every semantic check of a file read by [`parse_raw`] (and perhaps edited since, with
+/// values whose spans are in the same `text`).
+pub(super) fn validate(path: &Path, text: &str, raw: RawFile) -> Result<Journeys> {
     let mut cx = Cx {
         path,
         dir: path
@@ -82,11 +105,8 @@ pub(super) fn parse(path: &Path, text: &str) -> Result<Journeys> {
         keys: HashMap::new(),
         thresholds: Vec::new(),
         timeout: DEFAULT_TIMEOUT,
+        files: Default::default(),
     };
-    let raw: RawFile = toml::from_str(text).map_err(|e| {
-        let offset = e.span().map_or(0, |s| s.start);
-        cx.err(offset, e.message().trim_end())
-    })?;
     cx.file(raw)
 }
 
@@ -114,6 +134,8 @@ struct Cx<'a> {
     keys: HashMap<String, usize>,
     thresholds: Vec<ScopedThreshold>,
     timeout: Duration,
+    /// Every file the scenario refers to, as written and as found, in file order.
+    files: std::cell::RefCell<Vec<DataFile>>,
 }
 
 /// State while walking one scenario's steps.
@@ -152,6 +174,13 @@ impl<'a> Cx<'a> {
         let p = self.resolve(file.get_ref());
         if !p.is_file() {
             return Err(self.err_at(file, format!("{what} file '{}' not found", p.display())));
+        }
+        let mut files = self.files.borrow_mut();
+        if !files.iter().any(|f| f.path == p) {
+            files.push(DataFile {
+                written: file.get_ref().clone(),
+                path: p.clone(),
+            });
         }
         Ok(p)
     }
@@ -425,6 +454,7 @@ impl<'a> Cx<'a> {
             timeout: self.timeout,
             cookies: raw.options.as_ref().and_then(|o| o.cookies).unwrap_or(true),
             thresholds: std::mem::take(&mut self.thresholds),
+            files: self.files.take(),
         })
     }
 

@@ -206,3 +206,52 @@ load = { model = "open", rate = 10 }
     assert_eq!(closed_vus(&lanes[0]), 4.0);
     assert_eq!(closed_vus(&lanes[1]), 2.0);
 }
+
+/// A sharded scenario plan keeps only its shard's rows of a `unique` feeder (row k goes
+/// to shard k mod n), shares a `sequential` one whole, and lists the files the scenario
+/// refers to (what `stampede kubernetes` ships).
+#[test]
+fn a_shard_gets_its_own_unique_rows() {
+    let dir = tempfile::tempdir().unwrap();
+    let rows: String = (0..10).map(|i| format!("u{i}\n")).collect();
+    std::fs::write(dir.path().join("ids.csv"), format!("id\n{rows}")).unwrap();
+    std::fs::write(dir.path().join("all.csv"), format!("id\n{rows}")).unwrap();
+    let text = r#"
+[target]
+base_url = "http://127.0.0.1:8080"
+[feeders.ids]
+file = "ids.csv"
+mode = "unique"
+[feeders.all]
+file = "all.csv"
+[[scenarios]]
+name = "s"
+  [[scenarios.steps]]
+  url = "/{{ ids.id }}/{{ all.id }}"
+"#;
+    let path = dir.path().join("s.toml");
+    let j = Arc::new(parse_str(&path, text).unwrap());
+    let written: Vec<&str> = j.files.iter().map(|f| f.written.as_str()).collect();
+    assert_eq!(written, ["ids.csv", "all.csv"]);
+    let mut rng = fastrand::Rng::with_seed(1);
+    let mut seen = Vec::new();
+    for i in 0..3 {
+        let plan = RunPlan::scenario_builder(j.clone())
+            .shard(stampede_plan::Shard::new(i, 3).unwrap())
+            .build()
+            .unwrap();
+        let feeders = &plan.journeys().unwrap().feeders;
+        assert_eq!(
+            feeders[1].feeder.len(),
+            10,
+            "sequential rows are shared whole"
+        );
+        while let Some(row) = feeders[0].feeder.next_row(&mut rng) {
+            seen.push(row[0].clone());
+        }
+    }
+    seen.sort();
+    let mut want: Vec<String> = (0..10).map(|i| format!("u{i}")).collect();
+    want.sort();
+    assert_eq!(seen, want, "every row once, over the three shards");
+}

@@ -8,6 +8,6 @@ mod model;
 
 pub use crate::threshold::{ScopedThreshold, ThresholdScope};
 pub use model::{
-    FeederUse, JourneyLoad, JourneyTarget, Journeys, RequestStep, Scenario, Step, ThinkTime,
-    WsConnectStep, WsExpectStep, WsSendStep,
+    DataFile, FeederUse, JourneyLoad, JourneyTarget, Journeys, RequestStep, Scenario, Step,
+    ThinkTime, WsConnectStep, WsExpectStep, WsSendStep,
 };

@@ -41,6 +41,18 @@ pub struct Journeys {
     pub cookies: bool,
     /// Run-wide and per-step pass/fail criteria.
     pub thresholds: Vec<ScopedThreshold>,
+    /// Every file the scenario file refers to (feeders, bodies, certificates), in file
+    /// order: what must travel with it to another machine.
+    pub files: Vec<DataFile>,
+}
+
+/// A file a scenario file refers to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DataFile {
+    /// The path as written in the scenario file (relative to it, or absolute).
+    pub written: String,
+    /// Where it was found.
+    pub path: PathBuf,
 }
 
 impl Journeys {
