@@ -460,7 +460,7 @@ fn final_metrics(addr: &str) -> String {
             let _ = s.write_all(b"GET /metrics HTTP/1.0\r\nHost: x\r\n\r\n");
             let _ = s.read_to_string(&mut text);
         }
-        if text.contains("stampede_run_finished 1") {
+        if text.lines().any(|l| l == "stampede_run_finished 1") {
             return text;
         }
         assert!(
