@@ -450,6 +450,9 @@ pub struct TargetArgs {
     pub coherency_delay: Option<Duration>,
     /// A fault profile for one instance, N:KEY=VALUE[,KEY=VALUE...], replacing the
     /// server-wide flags for instance N (1-based), e.g. 2:error-rate=0.05 (repeatable).
+    /// Keys: delay, error-rate, error-status, stall, stall-every, and an outage:
+    /// 2:down-at=10s,up-at=20s (from start; while down, connects are refused and open
+    /// connections closed).
     #[arg(long = "instance-fault")]
     pub instance_faults: Vec<String>,
     /// Server worker threads.
