@@ -285,6 +285,13 @@ pub struct RunArgs {
     /// so far).
     #[arg(long)]
     pub abort_on_fail: bool,
+    /// A fault scheduled into the run, 'at 20s for 10s: latency 200ms' (repeatable):
+    /// the run goes through an in-process fault proxy in front of the target that adds
+    /// the toxic (any of the proxy's, in words or its --toxic syntax) or goes `down`
+    /// at 'at' and removes it after 'for'. The report shows each fault's before, during
+    /// and after, and --out records when each fault was on.
+    #[arg(long = "fault", value_name = "SPEC", value_parser = fault)]
+    pub faults: Vec<stampede_experiment::FaultSpec>,
     /// Live view, HTML report and live metrics.
     #[command(flatten)]
     pub output: OutputArgs,
@@ -579,6 +586,10 @@ pub struct UslArgs {
     /// Write an HTML page: the points, the fitted curve, the linear ideal and N*.
     #[arg(long, value_name = "FILE")]
     pub html: Option<PathBuf>,
+}
+
+fn fault(s: &str) -> Result<stampede_experiment::FaultSpec, String> {
+    stampede_experiment::FaultSpec::parse(s)
 }
 
 fn criterion(s: &str) -> Result<stampede_plan::Threshold, String> {
