@@ -15,6 +15,8 @@
 //! ```
 #![deny(missing_docs)]
 
+pub mod api;
+mod chain;
 mod conn;
 mod error;
 mod proxy;
