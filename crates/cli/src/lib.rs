@@ -15,6 +15,7 @@ mod forecast_cmd;
 mod init_cmd;
 mod matrix_cmd;
 mod outputs;
+mod proxy_cmd;
 mod report_cmd;
 mod run_cmd;
 mod run_flags;
@@ -29,6 +30,7 @@ use std::process::ExitCode;
 use clap::Parser;
 
 pub use args::{Cli, Command, RunArgs, TargetArgs, UslArgs};
+pub use proxy_cmd::ProxyArgs;
 
 /// Exit code: success.
 pub const EXIT_OK: u8 = 0;
@@ -92,5 +94,6 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Plan(a) => forecast_cmd::run(*a),
         Command::Capacity(a) => capacity_cmd::run(*a),
         Command::Usl(a) => usl_cmd::run(a),
+        Command::Proxy(a) => proxy_cmd::run(*a),
     }
 }
