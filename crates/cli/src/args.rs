@@ -72,6 +72,9 @@ pub enum Command {
     /// Fit the Universal Scalability Law to measured (N, throughput) points: σ, κ, λ, the
     /// peak N* and a verdict (linear, contention-limited, retrograde).
     Usl(UslArgs),
+    /// A fault-injecting TCP proxy with Toxiproxy's HTTP API (--api) and/or one standalone
+    /// proxy (--listen --upstream --toxic latency=100ms --profile 3g).
+    Proxy(Box<crate::proxy_cmd::ProxyArgs>),
 }
 
 fn percent(s: &str) -> Result<f64, String> {

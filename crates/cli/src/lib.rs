@@ -16,6 +16,7 @@ mod forecast_cmd;
 mod init_cmd;
 mod matrix_cmd;
 mod outputs;
+mod proxy_cmd;
 mod report_cmd;
 mod run_cmd;
 mod run_flags;
@@ -30,6 +31,7 @@ use std::process::ExitCode;
 use clap::Parser;
 
 pub use args::{Cli, Command, RunArgs, TargetArgs, UslArgs};
+pub use proxy_cmd::ProxyArgs;
 
 /// Exit code: success.
 pub const EXIT_OK: u8 = 0;
@@ -93,5 +95,6 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Plan(a) => forecast_cmd::run(*a),
         Command::Capacity(a) => capacity_cmd::run(*a),
         Command::Usl(a) => usl_cmd::run(a),
+        Command::Proxy(a) => proxy_cmd::run(*a),
     }
 }

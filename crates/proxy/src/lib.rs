@@ -15,12 +15,16 @@
 //! ```
 #![deny(missing_docs)]
 
+pub mod api;
+mod chain;
 mod conn;
 mod error;
+mod profiles;
 mod proxy;
 mod spec;
 mod toxic;
 
 pub use error::ProxyError;
+pub use profiles::{Profile, LOSS_RETRANSMIT_MS, PROFILES};
 pub use proxy::Proxy;
 pub use toxic::{Stream, Toxic, ToxicKind, TYPES};

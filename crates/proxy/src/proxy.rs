@@ -16,11 +16,14 @@ use crate::{ProxyError, Toxic};
 pub(crate) struct Config {
     pub(crate) toxics: Arc<Vec<Toxic>>,
     pub(crate) enabled: bool,
+    /// Where new connections go.
+    pub(crate) upstream: Arc<str>,
+    /// Bumped to close every open connection (the upstream changed).
+    pub(crate) generation: u64,
 }
 
 struct Shared {
     name: String,
-    upstream: String,
     listen: SocketAddr,
     config: watch::Sender<Config>,
     /// A listener bound by `try_set_enabled(true)`, handed to the accept loop.
@@ -40,7 +43,7 @@ impl std::fmt::Debug for Proxy {
         f.debug_struct("Proxy")
             .field("name", &self.shared.name)
             .field("listen", &self.shared.listen)
-            .field("upstream", &self.shared.upstream)
+            .field("upstream", &self.upstream())
             .finish()
     }
 }
@@ -78,10 +81,11 @@ impl Proxy {
         let (config, _) = watch::channel(Config {
             toxics: Arc::new(Vec::new()),
             enabled: true,
+            upstream: upstream.into(),
+            generation: 0,
         });
         let shared = Arc::new(Shared {
             name: name.to_string(),
-            upstream,
             listen,
             config,
             rebound: Mutex::new(None),
@@ -101,8 +105,17 @@ impl Proxy {
     }
 
     /// The upstream address, as given.
-    pub fn upstream(&self) -> &str {
-        &self.shared.upstream
+    pub fn upstream(&self) -> String {
+        self.shared.config.borrow().upstream.to_string()
+    }
+
+    /// Sends new connections to another upstream and closes the open ones, as Toxiproxy
+    /// does when a proxy's upstream is changed.
+    pub fn set_upstream(&self, upstream: String) {
+        self.shared.config.send_modify(|c| {
+            c.upstream = upstream.into();
+            c.generation += 1;
+        });
     }
 
     /// Whether the proxy accepts connections.
@@ -214,9 +227,8 @@ async fn accept_loop(shared: Arc<Shared>, mut listener: Option<TcpListener>) {
             changed = rx.changed() => if changed.is_err() { return },
             accepted = accept(listener.as_ref()) => match accepted {
                 Ok((client, _)) => {
-                    let upstream = shared.upstream.clone();
                     let config = shared.config.subscribe();
-                    tokio::spawn(conn::serve(client, upstream, config));
+                    tokio::spawn(conn::serve(client, config));
                 }
                 // Out of file descriptors or similar: keep the pace, do not spin.
                 Err(_) => tokio::time::sleep(std::time::Duration::from_millis(10)).await,
