@@ -7,7 +7,8 @@
 //! histograms (version 2), which makes its percentiles exact rather than averages of
 //! per-second percentiles. A second is the interval `[t, t+1)` of the series; only whole
 //! seconds are used: a second the fault switched on or off in belongs to no phase, and
-//! seconds inside another fault belong to neither "before" nor "after" of this one.
+//! seconds inside another fault belong to neither "before" nor "after" of this one. A
+//! switch within [`EDGE_S`] (10 ms) of a second's boundary counts as at the boundary.
 //! ("Before" is every such second before the fault, "after" every such second after it
 //! up to the next fault or the end of sending.)
 
@@ -90,7 +91,8 @@ pub struct FaultImpact {
     pub during: Option<Phase>,
     /// The whole seconds after it, up to the next fault or the end; `None` when none.
     pub after: Option<Phase>,
-    /// How long until p99 and the error rate were back within 10% of before.
+    /// How long until p99 and the error rate were back within 10% of the worst second
+    /// before the fault.
     pub recovery: Recovery,
 }
 
@@ -102,7 +104,7 @@ pub fn fault_impacts(result: &RunResult) -> Vec<FaultImpact> {
     let windows: Vec<(f64, f64)> = result
         .faults
         .iter()
-        .map(|f| (f.start_s, f.end_s.unwrap_or(f64::INFINITY)))
+        .map(|f| (snap(f.start_s), f.end_s.map_or(f64::INFINITY, snap)))
         .collect();
     let touches = |t: u64, (start, end): (f64, f64)| (t as f64) < end && (t + 1) as f64 > start;
     result
@@ -128,24 +130,36 @@ pub fn fault_impacts(result: &RunResult) -> Vec<FaultImpact> {
             let before = pick(&|t| (t + 1) as f64 <= start && !elsewhere(t));
             let during = pick(&|t| t as f64 >= start && (t + 1) as f64 <= end);
             let after = pick(&|t| t as f64 >= end && (t as f64) < next_start && !elsewhere(t));
-            let before = phase(&before);
-            let recovery = match (&before, fault.end_s) {
-                (_, None) => Recovery::StillOn,
-                (None, _) => Recovery::NoData("no whole second before the fault"),
-                (Some(b), _) if b.requests == 0 => {
+            let recovery = match phase(&before) {
+                _ if fault.end_s.is_none() => Recovery::StillOn,
+                None => Recovery::NoData("no whole second before the fault"),
+                Some(b) if b.requests == 0 => {
                     Recovery::NoData("no request finished before the fault")
                 }
-                (Some(b), _) => recovery(b, &after),
+                Some(_) => recovery(&before, &after),
             };
             FaultImpact {
                 fault: fault.clone(),
-                before,
+                before: phase(&before),
                 during: phase(&during),
                 after: phase(&after),
                 recovery,
             }
         })
         .collect()
+}
+
+/// A switch this close to a second's boundary counts as at the boundary: the timer that
+/// switches faults is a millisecond or two late, and a fault asked for at 2 s should not
+/// lose its first whole second to that.
+pub const EDGE_S: f64 = 0.010;
+
+fn snap(t: f64) -> f64 {
+    if (t - t.round()).abs() <= EDGE_S {
+        t.round()
+    } else {
+        t
+    }
 }
 
 /// The phase made of `points` (`None` when there are none).
@@ -180,26 +194,32 @@ fn phase(points: &[&SeriesPoint]) -> Option<Phase> {
 }
 
 /// The first second of `after` whose p99 and error rate are within
-/// [`RECOVERY_TOLERANCE`] of `before`'s, counted in whole seconds after the fault.
-fn recovery(before: &Phase, after: &[&SeriesPoint]) -> Recovery {
+/// [`RECOVERY_TOLERANCE`] of the worst second of `before`, counted in whole seconds after
+/// the fault. The worst second before is the bound because one second's p99 varies from
+/// second to second even when nothing is wrong: "as good as the run was before" is that
+/// band, not one number.
+fn recovery(before: &[&SeriesPoint], after: &[&SeriesPoint]) -> Recovery {
     let Some(first) = after.first() else {
         return Recovery::NoData("no whole second after the fault");
     };
     if after.iter().all(|p| p.requests == 0) {
         return Recovery::NoData("no request finished after the fault");
     }
+    let answered: Vec<&&SeriesPoint> = before.iter().filter(|p| p.requests > 0).collect();
     let bound = 1.0 + RECOVERY_TOLERANCE;
-    let p99_ok = |p: &SeriesPoint| match before.p99_ms {
-        Some(b) => p.latency_ms.p99 <= b * bound,
-        None => true,
-    };
-    let before_errors = before.error_rate().unwrap_or(0.0);
-    let errors_ok = |p: &SeriesPoint| {
-        (p.errors + p.timeouts) as f64 / p.requests as f64 <= before_errors * bound
-    };
+    let p99_before = answered
+        .iter()
+        .map(|p| p.latency_ms.p99)
+        .fold(0.0, f64::max);
+    let error_rate = |p: &SeriesPoint| (p.errors + p.timeouts) as f64 / p.requests as f64;
+    let errors_before = answered.iter().map(|p| error_rate(p)).fold(0.0, f64::max);
     after
         .iter()
-        .find(|p| p.requests > 0 && p99_ok(p) && errors_ok(p))
+        .find(|p| {
+            p.requests > 0
+                && p.latency_ms.p99 <= p99_before * bound
+                && error_rate(p) <= errors_before * bound
+        })
         .map_or(Recovery::NotRecovered, |p| Recovery::After {
             seconds: p.t - first.t,
         })
@@ -284,6 +304,18 @@ mod tests {
     }
 
     #[test]
+    fn a_switch_a_few_milliseconds_late_keeps_its_seconds() {
+        let series = (0..7).map(|t| second(t, 10, 10, 0)).collect();
+        let i = &fault_impacts(&run(series, vec![fault(2.002, Some(4.008))]))[0];
+        assert_eq!(i.during.as_ref().unwrap().start_s, 2);
+        assert_eq!(i.after.as_ref().unwrap().start_s, 4);
+        let series = (0..7).map(|t| second(t, 10, 10, 0)).collect();
+        let i = &fault_impacts(&run(series, vec![fault(2.02, Some(4.02))]))[0];
+        assert_eq!(i.during.as_ref().unwrap().start_s, 3);
+        assert_eq!(i.after.as_ref().unwrap().start_s, 5);
+    }
+
+    #[test]
     fn recovery_counts_the_seconds_still_out_of_bounds() {
         // Errors go on for two seconds after the fault ended at 3.0.
         let series = (0..8)
@@ -298,6 +330,20 @@ mod tests {
         assert_eq!(i.after.as_ref().unwrap().errors, 60);
         assert_eq!(i.recovery, Recovery::After { seconds: 2 });
         assert_eq!(i.recovery.to_string(), "recovered after 2 s");
+    }
+
+    #[test]
+    fn recovery_is_judged_against_the_worst_second_before() {
+        // Before: p99 10 ms and 14 ms; after: 15 ms (within 10% of 14), so recovered.
+        let ms = [10, 14, 300, 15, 15];
+        let series = (0..5).map(|t| second(t, 100, ms[t as usize], 0)).collect();
+        let i = &fault_impacts(&run(series, vec![fault(2.0, Some(3.0))]))[0];
+        assert_eq!(i.recovery, Recovery::After { seconds: 0 });
+        // 16 ms is more than 10% above the worst second before.
+        let ms = [10, 14, 300, 16, 16];
+        let series = (0..5).map(|t| second(t, 100, ms[t as usize], 0)).collect();
+        let i = &fault_impacts(&run(series, vec![fault(2.0, Some(3.0))]))[0];
+        assert_eq!(i.recovery, Recovery::NotRecovered);
     }
 
     #[test]

@@ -76,7 +76,7 @@ pub(crate) fn text(r: &RunResult) -> String {
     if !out.is_empty() {
         out.push_str(
             "  (whole seconds only: a second the fault switched in belongs to no phase; \
-             recovery: p99 and error rate within 10% of before)\n",
+             recovery: p99 and error rate within 10% of the worst second before)\n",
         );
     }
     out

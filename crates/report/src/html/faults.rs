@@ -32,7 +32,7 @@ pub(crate) fn section(out: &mut String, r: &RunResult) {
          the run (a second a fault switched in belongs to no phase; other faults' seconds \
          are left out); percentiles come from the seconds' full histograms. Recovery: the \
          first whole second after the fault whose p99 and error rate are within 10% of \
-         before.</p>\n",
+         the worst second before it.</p>\n",
     );
     for i in &impacts {
         let _ = writeln!(out, "<h3>{}</h3>", esc(&crate::faults::heading(i)));
