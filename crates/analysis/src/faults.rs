@@ -281,12 +281,12 @@ mod tests {
 
     #[test]
     fn phases_split_on_whole_seconds_and_latency_rises_only_during() {
-        // 10 ms, then 210 ms in seconds 2 and 3; the fault is on from 2.003 to 4.002, so
+        // 10 ms, then 210 ms in seconds 2 and 3; the fault is on from 2.2 to 4.3, so
         // seconds 2 and 4 are partly inside it and belong to no phase.
         let series = (0..7)
             .map(|t| second(t, 100, if (2..4).contains(&t) { 210 } else { 10 }, 0))
             .collect();
-        let impacts = fault_impacts(&run(series, vec![fault(2.003, Some(4.002))]));
+        let impacts = fault_impacts(&run(series, vec![fault(2.2, Some(4.3))]));
         let i = &impacts[0];
         let before = i.before.as_ref().unwrap();
         // Second 2 starts before the fault switched on: in no phase.
@@ -294,7 +294,7 @@ mod tests {
         let during = i.during.as_ref().unwrap();
         assert_eq!((during.start_s, during.end_s), (3, 4));
         let after = i.after.as_ref().unwrap();
-        // Second 4 starts at 4.0 < 4.002: not a whole second after; 5 and 6 are.
+        // Second 4 starts at 4.0 < 4.3: not a whole second after; 5 and 6 are.
         assert_eq!((after.start_s, after.end_s, after.seconds), (5, 7, 2));
         assert_eq!(before.rate, 100.0);
         assert!((before.p99_ms.unwrap() - 10.0).abs() < 0.1);
