@@ -8,12 +8,13 @@ use crate::args::RunArgs;
 use crate::UsageError;
 
 /// Starts the fault proxies for `plan` (one per `--connect-to` address, else one for the
-/// URL's host and port) and returns the plan connected to them, with the proxies' observer.
-/// The URL is unchanged, so the Host header and TLS SNI still name the target.
+/// URL's host and port) and returns the run's flags connected to them (`--connect-to` the
+/// proxies), with the proxies' observer. The URL is unchanged, so the Host header and TLS
+/// SNI still name the target.
 pub(crate) fn through_proxies(
     a: &RunArgs,
     plan: &RunPlan,
-) -> anyhow::Result<(RunPlan, FaultInjector)> {
+) -> anyhow::Result<(RunArgs, FaultInjector)> {
     let requests = plan
         .requests()
         .ok_or_else(|| UsageError("--fault applies to a URL's run".into()))?;
@@ -39,5 +40,5 @@ pub(crate) fn through_proxies(
         .iter()
         .map(ToString::to_string)
         .collect();
-    Ok((crate::run_cmd::plan_from_args(&proxied)?, injector))
+    Ok((proxied, injector))
 }

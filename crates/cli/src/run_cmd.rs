@@ -290,7 +290,8 @@ pub(crate) fn run(a: RunArgs) -> anyhow::Result<u8> {
         }
         return execute(&plan, a.out.as_deref(), a.quiet, &a.output, Vec::new());
     }
-    let (plan, injector) = crate::fault_cmd::through_proxies(&a, &plan)?;
+    let (proxied, injector) = crate::fault_cmd::through_proxies(&a, &plan)?;
+    let plan = plan_from_args(&proxied)?;
     if !a.quiet {
         eprintln!("stampede: {} for {}", plan.subject(), describe_stop(&plan));
         eprintln!("stampede: faults through {}", injector.describe());

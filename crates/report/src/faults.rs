@@ -7,7 +7,9 @@ use std::fmt::Write as _;
 use stampede_analysis::faults::{fault_impacts, FaultImpact, Phase};
 use stampede_result::RunResult;
 
-use crate::table::{layout, ms};
+/// How a millisecond figure is written (`crate::table::ms`, passed in so that this module
+/// does not depend on the table that calls it).
+pub(crate) type FmtMs = fn(f64) -> String;
 
 /// The table's header row.
 const HEADERS: [&str; 8] = [
@@ -29,7 +31,7 @@ pub(crate) fn heading(i: &FaultImpact) -> String {
 
 /// The before / during / after rows (a header first); a phase without whole seconds says
 /// so instead of numbers.
-pub(crate) fn rows(i: &FaultImpact) -> Vec<Vec<String>> {
+pub(crate) fn rows(i: &FaultImpact, ms: FmtMs) -> Vec<Vec<String>> {
     let mut rows = vec![HEADERS.iter().map(|s| s.to_string()).collect::<Vec<_>>()];
     for (name, phase) in [
         ("before", &i.before),
@@ -37,7 +39,7 @@ pub(crate) fn rows(i: &FaultImpact) -> Vec<Vec<String>> {
         ("after", &i.after),
     ] {
         rows.push(match phase {
-            Some(p) => phase_row(name, p),
+            Some(p) => phase_row(name, p, ms),
             None => {
                 let mut r = vec![name.to_string(), "none".into()];
                 r.resize(HEADERS.len(), "-".into());
@@ -48,7 +50,7 @@ pub(crate) fn rows(i: &FaultImpact) -> Vec<Vec<String>> {
     rows
 }
 
-fn phase_row(name: &str, p: &Phase) -> Vec<String> {
+fn phase_row(name: &str, p: &Phase, ms: FmtMs) -> Vec<String> {
     let opt = |v: Option<f64>| v.map_or_else(|| "-".to_string(), ms);
     vec![
         name.to_string(),
@@ -63,12 +65,12 @@ fn phase_row(name: &str, p: &Phase) -> Vec<String> {
     ]
 }
 
-/// The terminal's fault section (empty without faults).
-pub(crate) fn text(r: &RunResult) -> String {
+/// The terminal's fault section (empty without faults), laid out by `layout`.
+pub(crate) fn text(r: &RunResult, layout: fn(&[Vec<String>]) -> String, ms: FmtMs) -> String {
     let mut out = String::new();
     for i in fault_impacts(r) {
         let _ = writeln!(out, "{}", heading(&i));
-        for line in layout(&rows(&i)).lines() {
+        for line in layout(&rows(&i, ms)).lines() {
             let _ = writeln!(out, "  {line}");
         }
         let _ = writeln!(out, "  {}", i.recovery);

@@ -36,7 +36,7 @@ pub(crate) fn section(out: &mut String, r: &RunResult) {
     );
     for i in &impacts {
         let _ = writeln!(out, "<h3>{}</h3>", esc(&crate::faults::heading(i)));
-        table(out, &crate::faults::rows(i));
+        table(out, &crate::faults::rows(i, crate::table::ms));
         let class = match i.recovery {
             Recovery::After { .. } => "ok",
             Recovery::NotRecovered | Recovery::StillOn => "warn",
