@@ -7,20 +7,8 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-use crate::conn;
+use crate::conn::{self, Config};
 use crate::{ProxyError, Toxic};
-
-/// What every connection of a proxy follows: its toxics (in the order they were added) and
-/// whether the proxy is enabled. Connections watch it, so a change reaches open ones.
-#[derive(Clone, Debug)]
-pub(crate) struct Config {
-    pub(crate) toxics: Arc<Vec<Toxic>>,
-    pub(crate) enabled: bool,
-    /// Where new connections go.
-    pub(crate) upstream: Arc<str>,
-    /// Bumped to close every open connection (the upstream changed).
-    pub(crate) generation: u64,
-}
 
 struct Shared {
     name: String,
