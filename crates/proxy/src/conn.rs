@@ -6,6 +6,7 @@
 //! cut throughput, as in Toxiproxy's pipeline.
 
 use std::collections::VecDeque;
+use std::sync::Arc;
 
 use bytes::BytesMut;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -15,8 +16,19 @@ use tokio::sync::watch;
 use tokio::time::Instant;
 
 use crate::chain::{Chain, End, Piece};
-use crate::proxy::Config;
-use crate::Stream;
+use crate::{Stream, Toxic};
+
+/// What every connection of a proxy follows: its toxics (in the order they were added) and
+/// whether the proxy is enabled. Connections watch it, so a change reaches open ones.
+#[derive(Clone, Debug)]
+pub(crate) struct Config {
+    pub(crate) toxics: Arc<Vec<Toxic>>,
+    pub(crate) enabled: bool,
+    /// Where new connections go.
+    pub(crate) upstream: Arc<str>,
+    /// Bumped to close every open connection (the upstream changed).
+    pub(crate) generation: u64,
+}
 
 /// Bytes read per call.
 const CHUNK: usize = 64 * 1024;

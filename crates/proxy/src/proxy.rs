@@ -7,20 +7,8 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-use crate::conn;
+use crate::conn::{self, Config};
 use crate::{ProxyError, Toxic};
-
-/// What every connection of a proxy follows: its toxics (in the order they were added) and
-/// whether the proxy is enabled. Connections watch it, so a change reaches open ones.
-#[derive(Clone, Debug)]
-pub(crate) struct Config {
-    pub(crate) toxics: Arc<Vec<Toxic>>,
-    pub(crate) enabled: bool,
-    /// Where new connections go.
-    pub(crate) upstream: Arc<str>,
-    /// Bumped to close every open connection (the upstream changed).
-    pub(crate) generation: u64,
-}
 
 struct Shared {
     name: String,
@@ -31,8 +19,7 @@ struct Shared {
 }
 
 /// A running proxy: listens on one address and forwards each connection to `upstream`
-/// through its toxics. Dropping it without [`Proxy::shutdown`] leaves the accept loop
-/// running until the runtime ends.
+/// through its toxics. Dropping it stops it as [`Proxy::shutdown`] does, without waiting.
 pub struct Proxy {
     shared: Arc<Shared>,
     accept: JoinHandle<()>,
@@ -201,11 +188,39 @@ impl Proxy {
         Ok(())
     }
 
+    /// [`Proxy::try_set_enabled`] for callers that can wait: re-enabling right after a
+    /// disable may find the old listening socket not yet closed by the accept loop; this
+    /// retries for up to 250 ms before reporting the address as taken.
+    pub async fn set_enabled_when_free(&self, on: bool) -> Result<(), ProxyError> {
+        let mut tries = 0;
+        loop {
+            match self.try_set_enabled(on) {
+                Err(ProxyError::Listen { source, .. })
+                    if source.kind() == std::io::ErrorKind::AddrInUse && tries < 50 =>
+                {
+                    tries += 1;
+                    tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+                }
+                other => return other,
+            }
+        }
+    }
+
     /// Stops listening and closes every connection.
     pub async fn shutdown(self) {
         self.shared.config.send_modify(|c| c.enabled = false);
         self.accept.abort();
-        let _ = self.accept.await;
+        // Wait for the listener to be closed (the task is dropped on abort).
+        while !self.accept.is_finished() {
+            tokio::task::yield_now().await;
+        }
+    }
+}
+
+impl Drop for Proxy {
+    fn drop(&mut self) {
+        self.shared.config.send_modify(|c| c.enabled = false);
+        self.accept.abort();
     }
 }
 

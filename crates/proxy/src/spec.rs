@@ -5,6 +5,19 @@ use std::time::Duration;
 use crate::toxic::{check_toxicity, default_name, TYPES};
 use crate::{ProxyError, Stream, Toxic, ToxicKind};
 
+impl Toxic {
+    /// Parses the `--toxic` syntax: comma-separated `key=value` pairs. A key that is a toxic
+    /// type (`latency=100ms`, `bandwidth=100KB`, `slow_close=1s`, `timeout=5s`,
+    /// `reset_peer=0s`, `slicer=64B`, `limit_data=10KB`) starts a new toxic with its main
+    /// attribute; the pairs after it set its other attributes (`jitter=`, `variation=`,
+    /// `delay=`) and options (`stream=upstream|downstream`, `toxicity=0.5`, `name=`).
+    /// Durations take humantime units (`ms`, `s`, `us`); sizes take `B`, `KB`, `MB` (powers of
+    /// 1000, as Toxiproxy's `rate` is in KB/s).
+    pub fn parse_spec(spec: &str) -> Result<Vec<Toxic>, ProxyError> {
+        parse(spec)
+    }
+}
+
 /// Parses a spec into its toxics (see [`Toxic::parse_spec`]).
 pub(crate) fn parse(spec: &str) -> Result<Vec<Toxic>, ProxyError> {
     let mut out: Vec<(Toxic, bool)> = Vec::new();

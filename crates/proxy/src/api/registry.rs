@@ -248,7 +248,7 @@ impl Registry {
             }
         }
         let p = all.get(name).expect("present");
-        p.try_set_enabled(enabled)?;
+        p.set_enabled_when_free(enabled).await?;
         Ok((200, Some(proxy_json(p))))
     }
 
@@ -268,7 +268,7 @@ impl Registry {
     pub async fn reset(&self) -> Answer {
         let all = self.proxies.lock().await;
         for p in all.values() {
-            p.try_set_enabled(true)?;
+            p.set_enabled_when_free(true).await?;
             p.clear_toxics();
         }
         Ok((204, None))

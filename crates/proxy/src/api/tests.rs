@@ -280,3 +280,34 @@ async fn bad_input_gets_a_clear_4xx_and_leaves_running_proxies_untouched() {
     assert!(round_trip(&listen).await);
     r.shutdown().await;
 }
+
+#[tokio::test]
+async fn disabling_closes_open_connections_and_a_quick_toggle_listens_again() {
+    let up = echo().await;
+    let r = Registry::default();
+    let (_, p) = call(
+        &r,
+        Method::POST,
+        "/proxies",
+        json!({"name": "t", "upstream": up}),
+    )
+    .await;
+    let listen = p["listen"].as_str().unwrap().to_string();
+    let mut open = tokio::net::TcpStream::connect(&listen).await.unwrap();
+    open.write_all(b"ping").await.unwrap();
+    let mut buf = [0u8; 4];
+    open.read_exact(&mut buf).await.unwrap();
+    call(&r, Method::POST, "/proxies/t", json!({"enabled": false})).await;
+    let n = tokio::time::timeout(std::time::Duration::from_secs(2), open.read(&mut buf))
+        .await
+        .expect("closed within 2 s");
+    assert!(
+        matches!(n, Ok(0) | Err(_)),
+        "the open connection is closed: {n:?}"
+    );
+    let (s, p) = call(&r, Method::POST, "/proxies/t", json!({"enabled": true})).await;
+    assert_eq!((s, p["enabled"].clone()), (200, json!(true)), "{p}");
+    assert!(round_trip(&listen).await);
+    r.shutdown().await;
+    assert!(!round_trip(&listen).await, "shut down: nothing listens");
+}
