@@ -11,6 +11,7 @@ mod capacity_cmd;
 mod check_cmd;
 mod coordinator_cmd;
 mod demo;
+mod fault_cmd;
 mod forecast_args;
 mod forecast_cmd;
 mod init_cmd;
@@ -18,6 +19,7 @@ mod kube;
 mod matrix_cmd;
 mod merge_cmd;
 mod outputs;
+mod proxy_cmd;
 mod report_cmd;
 mod report_to;
 mod run_cmd;
@@ -33,6 +35,7 @@ use std::process::ExitCode;
 use clap::Parser;
 
 pub use args::{Cli, Command, RunArgs, TargetArgs, UslArgs};
+pub use proxy_cmd::ProxyArgs;
 
 /// Exit code: success.
 pub const EXIT_OK: u8 = 0;
@@ -99,5 +102,6 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Capacity(a) => capacity_cmd::run(*a),
         Command::Usl(a) => usl_cmd::run(a),
         Command::Coordinator(a) => coordinator_cmd::run(*a),
+        Command::Proxy(a) => proxy_cmd::run(*a),
     }
 }

@@ -209,8 +209,9 @@ pub(crate) fn execute(
 ) -> anyhow::Result<u8> {
     let control = Control::new();
     crate::outputs::stop_on_signals(control.stop_flag())?;
-    let (mut observers, exporter) = output_observers(plan, output)?;
-    observers.extend(extra);
+    let (observers, exporter) = output_observers(plan, output)?;
+    // The caller's (a fault injector, a coordinator reporter) first, as given.
+    let mut observers: Observers = extra.into_iter().chain(observers).collect();
     // The dashboard last: it takes over the terminal.
     observers.extend(watcher(plan, quiet, output.no_dashboard));
     let finished = stampede_experiment::start_with(plan.clone(), observers, control.clone())
@@ -316,6 +317,11 @@ pub(crate) fn run(a: RunArgs) -> anyhow::Result<u8> {
                 describe_stop(&plan)
             );
         }
+        if !a.faults.is_empty() {
+            return Err(usage(
+                "--fault applies to a URL's run; scenario files are not supported yet",
+            ));
+        }
         let extra = crate::report_to::reporter(&a, &plan)?;
         return execute(&plan, a.out.as_deref(), a.quiet, &a.output, extra);
     }
@@ -323,10 +329,20 @@ pub(crate) fn run(a: RunArgs) -> anyhow::Result<u8> {
         return Err(usage("--base-url applies to scenario files only"));
     }
     let plan = plan_from_args(&a)?;
+    if a.faults.is_empty() {
+        if !a.quiet {
+            eprintln!("stampede: {} for {}", plan.subject(), describe_stop(&plan));
+        }
+        return execute(&plan, a.out.as_deref(), a.quiet, &a.output, Vec::new());
+    }
+    let (proxied, injector) = crate::fault_cmd::through_proxies(&a, &plan)?;
+    let plan = plan_from_args(&proxied)?;
     if !a.quiet {
         eprintln!("stampede: {} for {}", plan.subject(), describe_stop(&plan));
+        eprintln!("stampede: faults through {}", injector.describe());
     }
-    let extra = crate::report_to::reporter(&a, &plan)?;
+    let mut extra: Observers = vec![Box::new(injector)];
+    extra.extend(crate::report_to::reporter(&a, &plan)?);
     execute(&plan, a.out.as_deref(), a.quiet, &a.output, extra)
 }
 

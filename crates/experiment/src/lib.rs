@@ -46,6 +46,7 @@ mod contention;
 mod dashboard;
 pub mod distributed;
 mod exporter;
+pub mod faults;
 mod observer;
 mod progress;
 mod scrape;
@@ -60,6 +61,7 @@ pub use contention::Contention;
 
 pub use dashboard::{Dashboard, DashboardError};
 pub use exporter::{Exporter, ExporterError, ExporterFeed};
+pub use faults::{FaultError, FaultInjector, FaultSpec};
 pub use observer::{Finish, Flow, Observer};
 pub use progress::Progress;
 pub use scrape::{

@@ -47,7 +47,7 @@ mod merge_shard;
 
 pub use coordinator_doc::{CoordinatorDoc, WorkerDoc};
 pub use doc::{
-    Core, GeneratorDoc, GroupDoc, Histograms, MetricSourceDoc, Phases, PointHistograms,
+    Core, FaultDoc, GeneratorDoc, GroupDoc, Histograms, MetricSourceDoc, Phases, PointHistograms,
     PointPercentiles, RunConfig, RunResult, SeriesPoint, ServerDoc, ServerMetricDoc, ShardDoc,
     StageDoc, StartDoc, SummaryDoc,
 };

@@ -178,26 +178,6 @@ const SVG_NS: &str = "xmlns=\"http://www.w3.org/2000/svg\"";
 
 /// Chromium without sandbox, GPU, sign-in, updates or any name resolution, so that
 /// neither the page nor the browser itself reaches beyond this machine.
-/// The DOM headless Chromium builds from the page at `html`, after checking that it
-/// loaded nothing (no CSP violation, no failed load).
-#[allow(dead_code)] // used by html.rs, not by every test crate
-pub(crate) fn dump_dom(binary: &Path, html: &Path) -> String {
-    let profile = tempfile::tempdir().unwrap();
-    let o = run_bounded(
-        chromium(binary, profile.path())
-            .arg("--dump-dom")
-            .arg(format!("file://{}", html.display())),
-        Duration::from_secs(90),
-    );
-    let log = String::from_utf8_lossy(&o.stderr);
-    assert!(o.status.success(), "chromium: {log}");
-    assert!(
-        !log.contains("Content Security Policy") && !log.contains("Failed to load"),
-        "the page tried to load something: {log}"
-    );
-    String::from_utf8(o.stdout).unwrap()
-}
-
 pub(crate) fn chromium(binary: &Path, profile: &Path) -> Command {
     let mut c = Command::new(binary);
     c.args([
