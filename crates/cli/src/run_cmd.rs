@@ -333,7 +333,8 @@ pub(crate) fn run(a: RunArgs) -> anyhow::Result<u8> {
         if !a.quiet {
             eprintln!("stampede: {} for {}", plan.subject(), describe_stop(&plan));
         }
-        return execute(&plan, a.out.as_deref(), a.quiet, &a.output, Vec::new());
+        let extra = crate::report_to::reporter(&a, &plan)?;
+        return execute(&plan, a.out.as_deref(), a.quiet, &a.output, extra);
     }
     let (proxied, injector) = crate::fault_cmd::through_proxies(&a, &plan)?;
     let plan = plan_from_args(&proxied)?;
