@@ -276,7 +276,7 @@ pub(crate) fn run(a: RunArgs) -> anyhow::Result<u8> {
                     n => format!("{n} scenarios"),
                 },
                 plan.url(),
-                describe_stop(&plan)
+                describe_stop(&plan) + &describe_part(&plan)
             );
         }
         return execute(&plan, a.out.as_deref(), a.quiet, &a.output);
@@ -286,9 +286,33 @@ pub(crate) fn run(a: RunArgs) -> anyhow::Result<u8> {
     }
     let plan = plan_from_args(&a)?;
     if !a.quiet {
-        eprintln!("stampede: {} for {}", plan.subject(), describe_stop(&plan));
+        eprintln!(
+            "stampede: {} for {}{}",
+            plan.subject(),
+            describe_stop(&plan),
+            describe_part(&plan)
+        );
     }
     execute(&plan, a.out.as_deref(), a.quiet, &a.output)
+}
+
+/// `, shard I/N` and `, starting at TIME (in S s)` when the run has them.
+fn describe_part(plan: &RunPlan) -> String {
+    let mut s = String::new();
+    if !plan.shard.is_whole() {
+        s.push_str(&format!(", shard {}", plan.shard));
+    }
+    if let Some(at) = plan.start_at {
+        let wait = at
+            .duration_since(std::time::SystemTime::now())
+            .unwrap_or_default();
+        s.push_str(&format!(
+            ", starting at {} (in {:.1} s)",
+            humantime::format_rfc3339_millis(at),
+            wait.as_secs_f64()
+        ));
+    }
+    s
 }
 
 fn describe_stop(plan: &RunPlan) -> String {
