@@ -172,6 +172,7 @@ pub fn assemble(plan: &RunPlan, outcome: &RunOutcome) -> RunResult {
             planned_at: humantime::format_rfc3339_micros(s.planned).to_string(),
             error_ms: round3(s.error_s * 1000.0),
         }),
+        faults: Vec::new(),
         thresholds: crate::thresholds::evaluate(
             crate::thresholds::scoped(&plan.thresholds),
             total,

@@ -10,6 +10,7 @@ mod args;
 mod capacity_cmd;
 mod check_cmd;
 mod demo;
+mod fault_cmd;
 mod forecast_args;
 mod forecast_cmd;
 mod init_cmd;
@@ -17,6 +18,7 @@ mod kube;
 mod matrix_cmd;
 mod merge_cmd;
 mod outputs;
+mod proxy_cmd;
 mod report_cmd;
 mod run_cmd;
 mod run_flags;
@@ -31,6 +33,7 @@ use std::process::ExitCode;
 use clap::Parser;
 
 pub use args::{Cli, Command, RunArgs, TargetArgs, UslArgs};
+pub use proxy_cmd::ProxyArgs;
 
 /// Exit code: success.
 pub const EXIT_OK: u8 = 0;
@@ -96,5 +99,6 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Plan(a) => forecast_cmd::run(*a),
         Command::Capacity(a) => capacity_cmd::run(*a),
         Command::Usl(a) => usl_cmd::run(a),
+        Command::Proxy(a) => proxy_cmd::run(*a),
     }
 }

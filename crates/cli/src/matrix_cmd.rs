@@ -59,6 +59,10 @@ fn refuse_run_only_flags(a: &RunArgs) -> anyhow::Result<()> {
             a.shard.is_some() || a.start_at.is_some(),
             "--shard/--start-at are not supported by matrix (one run per cell); shard a stampede run",
         ),
+        (
+            !a.faults.is_empty(),
+            "--fault is not supported by matrix: schedule faults into one run (stampede run --fault)",
+        ),
     ];
     match refused.iter().find(|(given, _)| *given) {
         Some((_, why)) => Err(usage(*why)),

@@ -128,6 +128,7 @@ pub fn run(
         None => (Instant::now() + Duration::from_millis(5), SystemTime::now()),
         Some(at) => start::wait_for(at, control.stop_flag()),
     };
+    control.mark_started(start);
     let seed = fastrand::u64(..);
     let shared = Arc::new(Shared {
         start,

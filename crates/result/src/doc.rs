@@ -67,6 +67,10 @@ pub struct RunResult {
     /// and how far from it the run really started.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub start: Option<StartDoc>,
+    /// The faults switched on and off during the run (`--fault`), in start order, with
+    /// the times they actually took effect.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub faults: Vec<FaultDoc>,
 }
 
 /// Which shards of a run a document holds.
@@ -86,6 +90,23 @@ pub struct StartDoc {
     /// The generator's wall clock when the run's time zero came, minus `planned_at`, in
     /// milliseconds (positive: late). In a merge, the shard furthest from the plan.
     pub error_ms: f64,
+}
+
+/// One fault of the run's timeline: what was injected where, and when it was on.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FaultDoc {
+    /// What kind of fault: a toxic's type (`latency`, `bandwidth`, `timeout`,
+    /// `reset_peer`, ...) or `down` (the target refused connections).
+    pub kind: String,
+    /// The fault as given, e.g. `at 20s for 10s: latency 200ms`.
+    pub spec: String,
+    /// What it was applied to, e.g. `proxy 127.0.0.1:41234 -> 127.0.0.1:8080`.
+    pub target: String,
+    /// Seconds from the run's start to when the fault took effect.
+    pub start_s: f64,
+    /// Seconds from the run's start to when it was removed; null when it was still on
+    /// when the run ended.
+    pub end_s: Option<f64>,
 }
 
 /// One server-side series: one value per second of the run.

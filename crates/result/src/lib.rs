@@ -45,7 +45,7 @@ mod merge_server;
 mod merge_shard;
 
 pub use doc::{
-    Core, GeneratorDoc, GroupDoc, Histograms, MetricSourceDoc, Phases, PointHistograms,
+    Core, FaultDoc, GeneratorDoc, GroupDoc, Histograms, MetricSourceDoc, Phases, PointHistograms,
     PointPercentiles, RunConfig, RunResult, SeriesPoint, ServerDoc, ServerMetricDoc, ShardDoc,
     StageDoc, StartDoc, SummaryDoc,
 };
