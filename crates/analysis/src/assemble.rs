@@ -324,6 +324,18 @@ fn config_of(plan: &RunPlan) -> RunConfig {
                 max_connections,
             } => open(profile, *arrival, max_connections.get()),
             Load::Closed { connections } => closed(connections.get()),
+            Load::Replay {
+                rate,
+                max_connections,
+                ..
+            } => (
+                "replay",
+                *rate,
+                Vec::new(),
+                None,
+                None,
+                Some(max_connections.get()),
+            ),
             Load::Fleet { clients, .. } => (
                 "fleet",
                 plan.target_rate(),

@@ -14,6 +14,7 @@ mod control;
 mod deadline;
 mod journey;
 mod plain;
+mod replay;
 mod request;
 pub use stampede_plan::schedule;
 mod state;
@@ -113,7 +114,7 @@ pub fn run(
         None => None,
     };
     let threads = match load {
-        None | Some(Load::Open { .. }) => plan.threads.get(),
+        None | Some(Load::Open { .. } | Load::Replay { .. }) => plan.threads.get(),
         Some(Load::Closed { connections }) => plan.threads.get().min(connections.get()),
         Some(Load::Fleet { clients, .. }) => plan.threads.get().min(clients.get()),
     };
@@ -177,6 +178,19 @@ pub fn run(
                 Load::Fleet { clients, .. } => Share::Fleet {
                     clients: (w..clients.get()).step_by(threads).collect(),
                 },
+                Load::Replay {
+                    feed,
+                    max_connections,
+                    ..
+                } => Share::Replay(replay::ReplayDispatch {
+                    feed: feed.clone(),
+                    target: replay::ReplayTarget {
+                        authority: target.authority.clone(),
+                        tls: target.scheme.is_tls(),
+                        base_path: target.url.path().trim_end_matches('/').to_string(),
+                    },
+                    max_connections: max_connections.get().div_ceil(threads),
+                }),
                 Load::Open {
                     profile,
                     arrival,

@@ -162,6 +162,8 @@ pub(crate) struct Local {
     pub(crate) last_completion: Option<Instant>,
     // Open model.
     pub(crate) pending: VecDeque<Instant>,
+    /// Replays: arrivals waiting for a connection.
+    pub(crate) replay: VecDeque<crate::replay::Queued>,
     pub(crate) idle: usize,
     pub(crate) open_conns: usize,
     pub(crate) dispatch_done: bool,
@@ -182,6 +184,7 @@ impl Local {
             tasks: 0,
             last_completion: None,
             pending: VecDeque::new(),
+            replay: VecDeque::new(),
             idle: 0,
             open_conns: 0,
             dispatch_done: false,

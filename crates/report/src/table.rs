@@ -205,6 +205,10 @@ pub fn render_table(r: &RunResult) -> String {
             }
             s
         }
+        "replay" => match c.rate {
+            Some(r) => format!("replay paced to {r} req/s"),
+            None => "replay at the recorded times".to_string(),
+        },
         "fleet" => {
             let mut s = format!(
                 "fleet of {}",

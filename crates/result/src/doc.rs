@@ -128,7 +128,7 @@ pub struct RunConfig {
     pub url: String,
     /// HTTP method.
     pub method: String,
-    /// `open`, `closed` or `fleet`.
+    /// `open`, `closed`, `fleet` or `replay`.
     pub model: String,
     /// Open model: starting (or constant) arrival rate.
     pub rate: Option<f64>,
