@@ -15,6 +15,7 @@ mod forecast_cmd;
 mod init_cmd;
 mod matrix_cmd;
 mod outputs;
+mod replay_cmd;
 mod report_cmd;
 mod run_cmd;
 mod run_flags;
@@ -92,5 +93,6 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Plan(a) => forecast_cmd::run(*a),
         Command::Capacity(a) => capacity_cmd::run(*a),
         Command::Usl(a) => usl_cmd::run(a),
+        Command::Replay(a) => replay_cmd::run(*a),
     }
 }

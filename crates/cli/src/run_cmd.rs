@@ -190,6 +190,18 @@ pub(crate) fn execute(
     quiet: bool,
     output: &OutputArgs,
 ) -> anyhow::Result<u8> {
+    execute_then(plan, out, quiet, output, |_| {})
+}
+
+/// [`execute`], with `after_table` called on the result right after its table is
+/// printed (a replay's warnings and route comparison).
+pub(crate) fn execute_then(
+    plan: &RunPlan,
+    out: Option<&Path>,
+    quiet: bool,
+    output: &OutputArgs,
+    after_table: impl FnOnce(&stampede_report::RunResult),
+) -> anyhow::Result<u8> {
     let control = Control::new();
     crate::outputs::stop_on_signals(control.stop_flag())?;
     let mut observers: Vec<Box<dyn Observer>> = Vec::new();
@@ -226,6 +238,7 @@ pub(crate) fn execute(
         .map_err(run_error)?;
     let result = &finished.result;
     print!("{}", render_table(result));
+    after_table(result);
     if let Some(path) = out {
         write_atomically(path, &result.to_json())
             .with_context(|| format!("writing {}", path.display()))?;

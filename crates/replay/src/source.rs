@@ -22,6 +22,8 @@ use crate::{Filter, Format, ReplayError};
 
 /// Routes whose original times are kept; later ones share `(other)`.
 const MAX_ROUTES: usize = 256;
+/// Recorded response times above an hour count as an hour (microseconds).
+const MAX_RECORDED_US: u64 = 3_600_000_000;
 /// Requests of one log second held at once to be spread over it.
 const SPREAD_CAP: usize = 100_000;
 
@@ -219,8 +221,10 @@ impl Replay {
                 let h = s
                     .original
                     .entry(key)
-                    .or_insert_with(|| Histogram::new(3).expect("3 significant digits"));
-                h.saturating_record(d.as_micros() as u64);
+                    .or_insert_with(|| {
+                        Histogram::new_with_bounds(1, MAX_RECORDED_US, 3).expect("valid bounds")
+                    });
+                h.saturating_record((d.as_micros() as u64).clamp(1, MAX_RECORDED_US));
             }
         }
         let mut headers = r.headers;
@@ -435,6 +439,7 @@ mod tests {
         assert_eq!(n.malformed_first[0].0, 2);
         assert_eq!(r.original_times()[1].route, "GET /users/:id");
         assert_eq!(r.original_times()[1].count, 2);
+        assert!((r.original_times()[1].p50_ms - 10.0).abs() < 0.01);
     }
 
     #[test]

@@ -17,6 +17,7 @@ mod html;
 pub mod live;
 mod per_day;
 pub mod prometheus;
+mod replay;
 mod server;
 mod table;
 #[cfg(test)]
@@ -29,6 +30,7 @@ pub use forecast::{render_check, render_forecast};
 pub use forecast_html::render_forecast_html;
 pub use html::{kit, render_html, CSP, MAX_CHART_GROUPS};
 pub use prometheus::{render_prometheus, MetricsSnapshot};
+pub use replay::{render_route_comparison, RouteComparison};
 pub use stampede_result::RunResult;
 pub use table::{layout, ms as fmt_ms, render_table};
 pub use usl::{render_usl_html, render_usl_text};
