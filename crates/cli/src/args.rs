@@ -310,7 +310,8 @@ pub struct RunArgs {
     #[arg(long = "connect-to", value_name = "IP:PORT")]
     pub connect_to: Vec<String>,
 
-    /// One table row per group: 'header:NAME' (e.g. header:X-Served-By) or 'peer'.
+    /// One table row per group: 'header:NAME' (e.g. header:X-Served-By), 'peer', or for
+    /// stampede replay 'route' (paths folded into patterns, /users/123 -> /users/:id).
     #[arg(long, value_parser = group_by)]
     pub group_by: Option<GroupBy>,
     /// Worker threads (default: the number of cores).

@@ -29,7 +29,10 @@ fn refuse_run_only_flags(a: &RunArgs) -> anyhow::Result<()> {
         (a.arrival.is_some(), "--arrival"),
         (a.every.is_some() || a.hold.is_some(), "--every/--hold"),
         (a.method != "GET", "-m/--method"),
-        (a.body.is_some() || a.body_file.is_some(), "--body/--body-file"),
+        (
+            a.body.is_some() || a.body_file.is_some(),
+            "--body/--body-file",
+        ),
     ];
     match refused.iter().find(|(given, _)| *given) {
         Some((_, flag)) => Err(usage(format!(
@@ -77,10 +80,9 @@ fn replay_of(a: &ReplayArgs) -> anyhow::Result<Replay> {
 /// The plan: the replay's feed against --base-url, with the run's flags.
 fn plan_of(a: &ReplayArgs, replay: Arc<Replay>) -> anyhow::Result<RunPlan> {
     let r = &a.run;
-    let base = r
-        .base_url
-        .as_deref()
-        .ok_or_else(|| usage("stampede replay needs --base-url URL (where to send the requests)"))?;
+    let base = r.base_url.as_deref().ok_or_else(|| {
+        usage("stampede replay needs --base-url URL (where to send the requests)")
+    })?;
     let max_connections = NonZeroUsize::new(r.max_connections.unwrap_or(1000))
         .ok_or_else(|| usage("--max-connections must be at least 1"))?;
     let plan = RunPlan::builder(base)
@@ -145,22 +147,36 @@ pub(crate) fn run(a: ReplayArgs) -> anyhow::Result<u8> {
             (None, Some(s)) => format!("at {s}x the recorded speed"),
             (None, None) => "at the recorded speed".to_string(),
         };
-        eprintln!("stampede: replaying {} against {} {pace}", a.run.url, plan.url());
+        eprintln!(
+            "stampede: replaying {} against {} {pace}",
+            a.run.url,
+            plan.url()
+        );
     }
     let by_route = matches!(plan.group_by(), Some(GroupBy::Route));
-    execute_then(&plan, a.run.out.as_deref(), a.run.quiet, &a.run.output, |result| {
-        let notes = replay.notes();
-        if by_route {
-            print!("{}", render_route_comparison(&comparison(&replay, result)));
-        }
-        eprintln!(
-            "replay: {} {} replayed from {}",
-            notes.records,
-            if notes.records == 1 { "record" } else { "records" },
-            a.run.url
-        );
-        for w in notes.warnings() {
-            eprintln!("replay: warning: {w}");
-        }
-    })
+    execute_then(
+        &plan,
+        a.run.out.as_deref(),
+        a.run.quiet,
+        &a.run.output,
+        |result| {
+            let notes = replay.notes();
+            if by_route {
+                print!("{}", render_route_comparison(&comparison(&replay, result)));
+            }
+            eprintln!(
+                "replay: {} {} replayed from {}",
+                notes.records,
+                if notes.records == 1 {
+                    "record"
+                } else {
+                    "records"
+                },
+                a.run.url
+            );
+            for w in notes.warnings() {
+                eprintln!("replay: warning: {w}");
+            }
+        },
+    )
 }

@@ -109,12 +109,7 @@ pub(crate) async fn dispatch(
 }
 
 /// The arrival as a request to the replay's target.
-fn prepare(
-    t: &ReplayTarget,
-    a: &ReplayArrival,
-    http2: bool,
-    keep_alive: bool,
-) -> PreparedRequest {
+fn prepare(t: &ReplayTarget, a: &ReplayArrival, http2: bool, keep_alive: bool) -> PreparedRequest {
     let path = format!("{}{}", t.base_path, a.path);
     PreparedRequest::from_parts(
         t.tls,

@@ -207,12 +207,16 @@ mod tests {
         let apache = format!("{COMBINED} 1234");
         let r = parse_line(&apache, LogFlavor::Apache).unwrap();
         assert_eq!(r.original, Some(Duration::from_micros(1234)));
-        assert_eq!(parse_line(&apache, LogFlavor::Nginx).unwrap().original, None);
+        assert_eq!(
+            parse_line(&apache, LogFlavor::Nginx).unwrap().original,
+            None
+        );
     }
 
     #[test]
     fn escaped_quotes_and_bad_lines() {
-        let line = r#"::1 - - [01/Jan/2024:00:00:00 +0000] "POST /q HTTP/1.1" 201 0 "-" "say \"hi\"""#;
+        let line =
+            r#"::1 - - [01/Jan/2024:00:00:00 +0000] "POST /q HTTP/1.1" 201 0 "-" "say \"hi\"""#;
         let r = parse_line(line, LogFlavor::Apache).unwrap();
         assert_eq!(r.headers, vec![("User-Agent".into(), "say \"hi\"".into())]);
         let bad = [

@@ -33,7 +33,10 @@ impl Filter {
             .ok_or_else(|| bad("expected method=GET,POST, status=2xx,404 or path=REGEX"))?;
         match key.trim() {
             "method" => Ok(Filter::Method(
-                value.split(',').map(|m| m.trim().to_ascii_uppercase()).collect(),
+                value
+                    .split(',')
+                    .map(|m| m.trim().to_ascii_uppercase())
+                    .collect(),
             )),
             "status" => value
                 .split(',')
@@ -60,7 +63,7 @@ impl Filter {
     /// True when `r` passes. A status filter passes no record without a status.
     pub fn passes(&self, r: &Record) -> bool {
         match self {
-            Filter::Method(ms) => ms.iter().any(|m| *m == r.method),
+            Filter::Method(ms) => ms.contains(&r.method),
             Filter::Status(ps) => r.status.is_some_and(|s| {
                 ps.iter().any(|p| match *p {
                     StatusPattern::Code(c) => c == s,

@@ -65,9 +65,16 @@ struct Response {
 /// Headers the request path writes itself, and HTTP/2 pseudo-headers.
 fn is_own_header(name: &str) -> bool {
     name.starts_with(':')
-        || ["host", "content-length", "connection", "transfer-encoding", "keep-alive"]
-            .iter()
-            .any(|h| name.eq_ignore_ascii_case(h))
+        || [
+            "host",
+            "content-length",
+            "connection",
+            "transfer-encoding",
+            "keep-alive",
+            "proxy-connection",
+        ]
+        .iter()
+        .any(|h| name.eq_ignore_ascii_case(h))
 }
 
 /// One HAR entry that could not be used: its index and why.
@@ -185,14 +192,21 @@ mod tests {
         let (records, bad) = read_har(har.as_bytes()).unwrap();
         assert_eq!(records.len(), 1);
         let r = &records[0];
-        assert_eq!((r.method.as_str(), r.path.as_str()), ("POST", "/v1/items?x=1"));
+        assert_eq!(
+            (r.method.as_str(), r.path.as_str()),
+            ("POST", "/v1/items?x=1")
+        );
         assert_eq!(r.host.as_deref(), Some("api.example:8080"));
         assert_eq!(r.headers, vec![("X-Trace".to_string(), "42".to_string())]);
         assert_eq!(r.body, b"{\"a\":1}");
         assert_eq!(r.status, Some(201));
         assert_eq!(r.original, Some(Duration::from_micros(12_500)));
         // 2024-01-02T02:04:05.5Z
-        assert!((r.time.secs - 1_704_161_045.5).abs() < 1e-6, "{}", r.time.secs);
+        assert!(
+            (r.time.secs - 1_704_161_045.5).abs() < 1e-6,
+            "{}",
+            r.time.secs
+        );
         assert_eq!(bad.iter().map(|b| b.0).collect::<Vec<_>>(), [1, 2]);
         assert!(read_har(&b"{\"log\": 3}"[..]).is_err());
     }

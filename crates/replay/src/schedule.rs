@@ -236,7 +236,14 @@ mod tests {
     fn reorder_sorts_within_the_window_and_counts_the_rest() {
         let mut r = Reorder::new(2);
         let mut out = Vec::new();
-        for (t, x) in [(3.0, 'c'), (1.0, 'a'), (2.0, 'b'), (5.0, 'e'), (4.0, 'd'), (0.5, 'z')] {
+        for (t, x) in [
+            (3.0, 'c'),
+            (1.0, 'a'),
+            (2.0, 'b'),
+            (5.0, 'e'),
+            (4.0, 'd'),
+            (0.5, 'z'),
+        ] {
             out.extend(r.push(t, x));
         }
         while let Some(o) = r.pop() {
@@ -253,14 +260,27 @@ mod tests {
     fn requests_in_one_second_are_spread_evenly() {
         let mut s = Spread::new(100);
         let mut out = VecDeque::new();
-        for (t, x) in [(10.0, 'a'), (10.0, 'b'), (10.0, 'c'), (10.0, 'd'), (11.0, 'e')] {
+        for (t, x) in [
+            (10.0, 'a'),
+            (10.0, 'b'),
+            (10.0, 'c'),
+            (10.0, 'd'),
+            (11.0, 'e'),
+        ] {
             s.push(t, true, x, &mut out);
         }
         s.push(11.25, false, 'f', &mut out);
         let got: Vec<(f64, char)> = out.into_iter().collect();
         assert_eq!(
             got,
-            [(10.0, 'a'), (10.25, 'b'), (10.5, 'c'), (10.75, 'd'), (11.0, 'e'), (11.25, 'f')]
+            [
+                (10.0, 'a'),
+                (10.25, 'b'),
+                (10.5, 'c'),
+                (10.75, 'd'),
+                (11.0, 'e'),
+                (11.25, 'f')
+            ]
         );
         let mut s = Spread::new(2);
         let mut out = VecDeque::new();
@@ -290,7 +310,10 @@ mod tests {
     #[test]
     fn a_rate_keeps_the_order_and_spaces_evenly() {
         let mut p = Pacer::new(Pace::Rate(4.0), Duration::from_secs(10));
-        let at: Vec<f64> = [5.0, 900.0, 901.0].iter().map(|t| secs(p.place(*t))).collect();
+        let at: Vec<f64> = [5.0, 900.0, 901.0]
+            .iter()
+            .map(|t| secs(p.place(*t)))
+            .collect();
         assert_eq!(at, [0.0, 0.25, 0.5]);
         p.next_pass();
         assert_eq!(secs(p.place(5.0)), 0.75);

@@ -155,9 +155,8 @@ impl Replay {
         };
         Ok(match format {
             Format::Har => {
-                let (records, bad) = read_har(lines).map_err(|e| {
-                    ReplayError::Har(options.path.display().to_string(), e)
-                })?;
+                let (records, bad) = read_har(lines)
+                    .map_err(|e| ReplayError::Har(options.path.display().to_string(), e))?;
                 notes.har = true;
                 for (i, why) in bad {
                     notes.malformed(i as u64, why);
@@ -213,17 +212,13 @@ impl Replay {
         if s.pass == 0 {
             s.notes.records += 1;
             if let Some(d) = r.original {
-                let key = match s.original.len() < MAX_ROUTES || s.original.contains_key(&route)
-                {
+                let key = match s.original.len() < MAX_ROUTES || s.original.contains_key(&route) {
                     true => route.clone(),
                     false => "(other)".to_string(),
                 };
-                let h = s
-                    .original
-                    .entry(key)
-                    .or_insert_with(|| {
-                        Histogram::new_with_bounds(1, MAX_RECORDED_US, 3).expect("valid bounds")
-                    });
+                let h = s.original.entry(key).or_insert_with(|| {
+                    Histogram::new_with_bounds(1, MAX_RECORDED_US, 3).expect("valid bounds")
+                });
                 h.saturating_record((d.as_micros() as u64).clamp(1, MAX_RECORDED_US));
             }
         }
@@ -300,7 +295,10 @@ impl Replay {
         if let Some(host) = &r.host {
             let first = s.first_host.get_or_insert_with(|| host.clone());
             let hosts = &self.options.include_hosts;
-            let ok = host == first || hosts.iter().any(|h| h == "*" || h.eq_ignore_ascii_case(host));
+            let ok = host == first
+                || hosts
+                    .iter()
+                    .any(|h| h == "*" || h.eq_ignore_ascii_case(host));
             if !ok {
                 if count {
                     s.notes.other_hosts += 1;
@@ -431,8 +429,19 @@ mod tests {
         std::fs::write(&path, gz.finish().unwrap()).unwrap();
         let r = Replay::open(options(&path)).unwrap();
         let got = all(&r);
-        let paths: Vec<(&str, f64)> = got.iter().map(|a| (a.path.as_str(), a.at.as_secs_f64())).collect();
-        assert_eq!(paths, [("/users/1", 0.0), ("/b", 1.0), ("/c", 1.5), ("/users/2", 3.0)]);
+        let paths: Vec<(&str, f64)> = got
+            .iter()
+            .map(|a| (a.path.as_str(), a.at.as_secs_f64()))
+            .collect();
+        assert_eq!(
+            paths,
+            [
+                ("/users/1", 0.0),
+                ("/b", 1.0),
+                ("/c", 1.5),
+                ("/users/2", 3.0)
+            ]
+        );
         assert_eq!(got[0].route, "GET /users/:id");
         let n = r.notes();
         assert_eq!((n.records, n.malformed, n.bodiless), (4, 1, 1));
@@ -448,7 +457,8 @@ mod tests {
         let path = dir.path().join("cut.log.gz");
         let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
         for i in 0..2000 {
-            gz.write_all(line(i % 60, &format!("GET /p/{i}")).as_bytes()).unwrap();
+            gz.write_all(line(i % 60, &format!("GET /p/{i}")).as_bytes())
+                .unwrap();
         }
         let bytes = gz.finish().unwrap();
         std::fs::write(&path, &bytes[..bytes.len() / 2]).unwrap();
@@ -458,7 +468,11 @@ mod tests {
         assert!(!got.is_empty() && got.len() < 2000, "{}", got.len());
         let (at, _) = n.read_error.clone().expect("said");
         assert!(at > 0 && at < 2000);
-        assert!(n.warnings().iter().any(|w| w.contains("ended early")), "{:?}", n.warnings());
+        assert!(
+            n.warnings().iter().any(|w| w.contains("ended early")),
+            "{:?}",
+            n.warnings()
+        );
     }
 
     #[test]
@@ -471,7 +485,9 @@ mod tests {
             ..options(&path)
         })
         .unwrap();
-        let at: Vec<f64> = (0..5).map(|_| r.next_arrival().unwrap().at.as_secs_f64()).collect();
+        let at: Vec<f64> = (0..5)
+            .map(|_| r.next_arrival().unwrap().at.as_secs_f64())
+            .collect();
         assert_eq!(at, [0.0, 2.0, 4.0, 6.0, 8.0]);
         assert_eq!(r.notes().records, 2, "counted once");
     }

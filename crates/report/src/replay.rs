@@ -34,7 +34,12 @@ pub fn render_route_comparison(rows: &[RouteComparison]) -> String {
         let _ = writeln!(
             out,
             "{:<width$}  {:>8}  {:>10.1}  {:>10.1}  {:>8}  {:>10.2}  {:>10.2}",
-            r.route, r.recorded, r.original_ms.0, r.original_ms.1, r.replayed, r.replayed_ms.0,
+            r.route,
+            r.recorded,
+            r.original_ms.0,
+            r.original_ms.1,
+            r.replayed,
+            r.replayed_ms.0,
             r.replayed_ms.1
         );
     }
@@ -57,7 +62,10 @@ mod tests {
         let lines: Vec<&str> = t.lines().collect();
         assert_eq!(lines.len(), 2);
         assert!(lines[1].starts_with("GET /users/:id"), "{t}");
-        assert!(lines[1].contains("12.0") && lines[1].contains("3.50"), "{t}");
+        assert!(
+            lines[1].contains("12.0") && lines[1].contains("3.50"),
+            "{t}"
+        );
         assert_eq!(render_route_comparison(&[]), "");
     }
 }
