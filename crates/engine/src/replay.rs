@@ -16,7 +16,7 @@ use tokio::sync::Notify;
 
 use crate::deadline::Deadline;
 use crate::request::{perform, Request};
-use crate::state::{new_slot, spawn_task, LocalRef, Shared};
+use crate::state::{new_slot, spawn_task, LocalRef, Queued, Shared};
 use crate::timer::PreciseTimer;
 
 /// Where a replay's requests go: the base URL's authority, scheme and path.
@@ -33,13 +33,6 @@ pub(crate) struct ReplayDispatch {
     pub feed: ReplayFeed,
     pub target: ReplayTarget,
     pub max_connections: usize,
-}
-
-/// A request waiting for a connection: when it was due, what it is and its row.
-pub(crate) struct Queued {
-    intended: Instant,
-    request: PreparedRequest,
-    group: Option<usize>,
 }
 
 /// Waits longer than this also watch for the run being stopped.

@@ -154,6 +154,14 @@ impl GroupKeys {
     }
 }
 
+/// A replayed request waiting for a connection: when it was due, what it is and its
+/// row.
+pub(crate) struct Queued {
+    pub(crate) intended: Instant,
+    pub(crate) request: PreparedRequest,
+    pub(crate) group: Option<usize>,
+}
+
 /// The worker's mutable state, shared by its tasks on one thread.
 pub(crate) struct Local {
     pub(crate) snap: Snapshot,
@@ -163,7 +171,7 @@ pub(crate) struct Local {
     // Open model.
     pub(crate) pending: VecDeque<Instant>,
     /// Replays: arrivals waiting for a connection.
-    pub(crate) replay: VecDeque<crate::replay::Queued>,
+    pub(crate) replay: VecDeque<Queued>,
     pub(crate) idle: usize,
     pub(crate) open_conns: usize,
     pub(crate) dispatch_done: bool,

@@ -89,6 +89,8 @@ impl RunConfig {
     pub fn subject(&self) -> String {
         match &self.scenario_file {
             Some(file) => format!("scenario {file} against {}", self.url),
+            // A replay's requests have their own methods.
+            None if self.model == "replay" => format!("replay against {}", self.url),
             None => format!("{} {}", self.method, self.url),
         }
     }
