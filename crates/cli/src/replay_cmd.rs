@@ -161,8 +161,12 @@ pub(crate) fn run(a: ReplayArgs) -> anyhow::Result<u8> {
         &a.run.output,
         |result| {
             let notes = replay.notes();
-            if by_route {
-                print!("{}", render_route_comparison(&comparison(&replay, result)));
+            let routes = match by_route {
+                true => render_route_comparison(&comparison(&replay, result)),
+                false => String::new(),
+            };
+            if !routes.is_empty() {
+                print!("\nrecorded vs replayed latency (ms) per route\n{routes}");
             }
             eprintln!(
                 "replay: {} {} replayed from {}",

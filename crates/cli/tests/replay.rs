@@ -205,7 +205,8 @@ fn body_logging_servers(dir: &Path, ports: &[u16]) -> String {
 fn mitmdump(test: &str) -> Option<PathBuf> {
     let env = std::env::var("STAMPEDE_MITMDUMP").ok();
     let mut candidates: Vec<&str> = env.iter().map(String::as_str).collect();
-    candidates.push("mitmdump");
+    // `.ci/run` installs it in /opt/mitmproxy (`pip install mitmproxy` in a venv).
+    candidates.extend(["/opt/mitmproxy/bin/mitmdump", "mitmdump"]);
     external_tool(
         test,
         "mitmdump",

@@ -206,8 +206,8 @@ pub fn render_table(r: &RunResult) -> String {
             s
         }
         "replay" => match c.rate {
-            Some(r) => format!("replay paced to {r} req/s"),
-            None => "replay at the recorded times".to_string(),
+            Some(r) => format!("paced to {r} req/s"),
+            None => "recorded timing".to_string(),
         },
         "fleet" => {
             let mut s = format!(

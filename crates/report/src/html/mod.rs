@@ -57,7 +57,7 @@ fn load_description(r: &RunResult) -> String {
     } else if c.model == "replay" {
         match c.rate {
             Some(r) => format!("replay paced to {} req/s", short_number(r)),
-            None => "replay at the recorded times".to_string(),
+            None => "replay at the recorded timing".to_string(),
         }
     } else if c.model == "fleet" {
         let mut s = format!("fleet of {}", counted(c.connections.unwrap_or(0), "client"));
