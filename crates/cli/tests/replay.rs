@@ -50,6 +50,15 @@ fn read_timed(path: &Path) -> Vec<(String, f64)> {
         .collect()
 }
 
+/// The result document follows the committed schema (`config.model: "replay"`).
+fn validate(doc: &serde_json::Value) {
+    let schema: serde_json::Value =
+        serde_json::from_str(include_str!("../../result/schema/result.schema.json")).unwrap();
+    let validator = jsonschema::validator_for(&schema).expect("schema compiles");
+    let errors: Vec<String> = validator.iter_errors(doc).map(|e| e.to_string()).collect();
+    assert!(errors.is_empty(), "schema violations: {errors:#?}");
+}
+
 fn span(lines: &[(String, f64)]) -> f64 {
     let (lo, hi) = lines.iter().fold((f64::MAX, f64::MIN), |(lo, hi), (_, t)| {
         (lo.min(*t), hi.max(*t))
@@ -113,6 +122,8 @@ fn an_nginx_log_replays_into_another_nginx_with_the_same_requests_and_span() {
     )
     .wait(Duration::from_secs(30));
     out.assert_success();
+    validate(&out.json);
+    assert_eq!(out.json["config"]["model"], "replay");
     let replayed = settled(&replayer.dir().join("timed.log"));
 
     let mut want: Vec<&str> = recorded.iter().map(|(r, _)| r.as_str()).collect();
@@ -331,13 +342,24 @@ fn malformed_lines_and_a_truncated_gzip_are_counted_and_said() {
     bytes.extend_from_slice(line(1, "/c").as_bytes());
     let plain = dir.path().join("bad.log");
     std::fs::write(&plain, &bytes).unwrap();
+    let html = dir.path().join("replay.html");
     let out = Stampede::spawn_command(
         "replay",
         &plain.display().to_string(),
-        &["--base-url", &nginx.url("/")],
+        &[
+            "--base-url",
+            &nginx.url("/"),
+            "--html",
+            &html.display().to_string(),
+        ],
     )
     .wait(Duration::from_secs(20));
     out.assert_success();
+    let page = std::fs::read_to_string(&html).unwrap();
+    assert!(
+        page.contains("replay at the recorded timing"),
+        "the HTML report says what ran"
+    );
     assert_eq!(out.json["summary"]["requests"], 3, "{}", out.context());
     assert!(
         out.stderr

@@ -116,7 +116,11 @@ fn arrivals_leave_at_their_times_with_their_own_requests() {
         .collect();
     assert_eq!(
         rows,
-        [("GET /users/:id", 2), ("POST /orders", 1), ("PUT /users/:id", 1)]
+        [
+            ("GET /users/:id", 2),
+            ("POST /orders", 1),
+            ("PUT /users/:id", 1)
+        ]
     );
     let mut seen = seen.lock().unwrap().clone();
     seen.sort_by_key(|s| s.0);
