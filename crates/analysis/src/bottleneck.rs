@@ -282,6 +282,50 @@ pub fn saturation(r: &RunResult, knee_second: u64) -> Option<Hint> {
     Some(Hint::Saturation { text })
 }
 
+/// The busiest `ratio` series (CPU busy) of a span of seconds: the one with the highest
+/// mean over the seconds it has values for.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Busiest {
+    /// The series' name with its labels.
+    pub label: String,
+    /// Where it was read.
+    pub source: String,
+    /// Its mean (0-1) over `seconds`.
+    pub mean: f64,
+    /// Its highest second.
+    pub peak: f64,
+    /// Seconds with a value.
+    pub seconds: usize,
+}
+
+impl Busiest {
+    /// Whether its mean was above [`SATURATED_RATIO`].
+    pub fn saturated(&self) -> bool {
+        self.mean > SATURATED_RATIO
+    }
+}
+
+/// The busiest `ratio` series of `metrics`; `None` when none has a value.
+pub fn busiest(metrics: &[ServerMetricDoc]) -> Option<Busiest> {
+    metrics
+        .iter()
+        .filter(|m| m.unit.as_deref() == Some("ratio"))
+        .filter_map(|m| {
+            let values: Vec<f64> = m.values.iter().flatten().copied().collect();
+            if values.is_empty() {
+                return None;
+            }
+            Some(Busiest {
+                label: series_label(m),
+                source: m.source.clone(),
+                mean: values.iter().sum::<f64>() / values.len() as f64,
+                peak: values.iter().copied().fold(f64::MIN, f64::max),
+                seconds: values.len(),
+            })
+        })
+        .max_by(|a, b| a.mean.total_cmp(&b.mean))
+}
+
 /// All hints of a run, knee first.
 pub fn hints(r: &RunResult) -> Vec<Hint> {
     let mut out = Vec::new();
@@ -300,6 +344,31 @@ pub fn hints(r: &RunResult) -> Vec<Hint> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_busiest_ratio_series_is_the_highest_mean_over_its_values() {
+        let doc = |name: &str, unit: &str, values: Vec<Option<f64>>| ServerMetricDoc {
+            name: name.into(),
+            labels: Default::default(),
+            source: "http://x/metrics".into(),
+            derived: String::new(),
+            unit: Some(unit.into()),
+            values,
+        };
+        let m = [
+            doc("cpu_busy", "ratio", vec![Some(0.5), None, Some(1.0)]),
+            doc("disk_busy", "ratio", vec![Some(0.7), Some(0.7)]),
+            doc("memory_available", "bytes", vec![Some(9e9)]),
+            doc("empty", "ratio", vec![None]),
+        ];
+        let b = busiest(&m).unwrap();
+        assert_eq!(
+            (b.label.as_str(), b.mean, b.peak, b.seconds),
+            ("cpu_busy", 0.75, 1.0, 2)
+        );
+        assert!(!b.saturated());
+        assert!(busiest(&m[2..]).is_none());
+    }
     use stampede_result::PointPercentiles;
 
     fn point(t: u64, offered: f64, sends: u64, done: u64, p99: f64) -> SeriesPoint {

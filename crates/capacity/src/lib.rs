@@ -21,11 +21,13 @@ mod doc;
 pub mod judge;
 mod render;
 mod search;
+mod server;
 
 pub use controller::{Phase, Settings, Verdict};
 pub use doc::{
     knee, CapacityDoc, OutcomeDoc, SettingsDoc, StepDoc, StepVerdict, CAPACITY_SCHEMA,
     CAPACITY_SCHEMA_VERSION,
 };
-pub use render::{conclusion, render_html, render_text, step_cells, STEP_HEADERS};
+pub use render::{conclusion, render_html, render_text, step_cells, step_rows, STEP_HEADERS};
 pub use search::{search, validate, OnStep, SearchSpec, SpecError};
+pub use server::{attach_server_metrics, busiest_cell, has_server_metrics, saturation_line};

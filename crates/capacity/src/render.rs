@@ -8,6 +8,7 @@ use stampede_report::kit::{xy_chart, Page, Series, XyChart};
 
 use crate::controller::Verdict;
 use crate::doc::{CapacityDoc, StepDoc, StepVerdict};
+use crate::server::{busiest_cell, has_server_metrics, saturation_line};
 
 /// A rate with thousands separators and no decimals.
 fn rate(r: f64) -> String {
@@ -133,11 +134,28 @@ pub fn conclusion(d: &CapacityDoc) -> String {
     out
 }
 
+/// The step table, header first; with a `busiest` column when steps carry server series.
+pub fn step_rows(d: &CapacityDoc) -> Vec<Vec<String>> {
+    let server = has_server_metrics(d);
+    let mut header: Vec<String> = STEP_HEADERS.iter().map(|h| h.to_string()).collect();
+    if server {
+        header.push("busiest server resource".into());
+    }
+    let mut rows = vec![header];
+    rows.extend(d.steps.iter().map(|s| {
+        let mut cells = step_cells(s);
+        if server {
+            cells.push(busiest_cell(s));
+        }
+        cells
+    }));
+    rows
+}
+
 /// The terminal rendering: the step table and the conclusion.
 pub fn render_text(d: &CapacityDoc) -> String {
-    let mut rows: Vec<Vec<String>> = vec![STEP_HEADERS.iter().map(|h| h.to_string()).collect()];
-    rows.extend(d.steps.iter().map(step_cells));
-    let widths: Vec<usize> = (0..STEP_HEADERS.len())
+    let rows = step_rows(d);
+    let widths: Vec<usize> = (0..rows[0].len())
         .map(|i| rows.iter().map(|r| r[i].chars().count()).max().unwrap_or(0))
         .collect();
     let mut out = format!("capacity search: {} ({})\n", d.subject, d.unit);
@@ -146,7 +164,7 @@ pub fn render_text(d: &CapacityDoc) -> String {
             .iter()
             .enumerate()
             .map(|(i, c)| match i {
-                1 | 8 | 9 => format!("{c:<w$}", w = widths[i]),
+                1 | 8 | 9 | 10 => format!("{c:<w$}", w = widths[i]),
                 _ => format!("{c:>w$}", w = widths[i]),
             })
             .collect();
@@ -156,6 +174,9 @@ pub fn render_text(d: &CapacityDoc) -> String {
     out.push('\n');
     out.push_str(&conclusion(d));
     out.push('\n');
+    if let Some(line) = saturation_line(d) {
+        let _ = writeln!(out, "  {line}");
+    }
     out
 }
 
@@ -187,13 +208,15 @@ pub fn render_html(d: &CapacityDoc) -> String {
         Verdict::Capacity => "ok",
         _ => "warn",
     };
-    for line in conclusion(d).lines() {
+    for line in conclusion(d)
+        .lines()
+        .map(str::to_string)
+        .chain(saturation_line(d))
+    {
         page.para(class, line.trim());
     }
     page.h2("Steps");
-    let mut rows: Vec<Vec<String>> = vec![STEP_HEADERS.iter().map(|h| h.to_string()).collect()];
-    rows.extend(d.steps.iter().map(step_cells));
-    page.table(&rows);
+    page.table(&step_rows(d));
     let mut by_rate: Vec<&StepDoc> = d.steps.iter().collect();
     by_rate.sort_by(|a, b| a.offered_rate.total_cmp(&b.offered_rate));
     let offered: Vec<(f64, f64)> = by_rate

@@ -337,7 +337,8 @@ pub fn search(
     let mut all: Vec<Box<dyn Observer>> = vec![Box::new(steerer)];
     all.extend(observers);
     let finished = stampede_experiment::start_with(plan, all, control).wait()?;
-    let shared = std::mem::take(&mut *shared.lock().expect("capacity lock"));
+    let mut shared = std::mem::take(&mut *shared.lock().expect("capacity lock"));
+    crate::server::attach_server_metrics(&mut shared.steps, &finished.result);
     let conclusion = shared.conclusion.unwrap_or_else(|| {
         // The run ended first (Ctrl-C or the bound): the interval so far.
         let mut c = controller.clone();

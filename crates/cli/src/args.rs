@@ -352,15 +352,16 @@ pub struct RunArgs {
 pub struct MatrixArgs {
     /// An axis NAME=V1,V2,... (repeatable): every combination of the axes' values is one
     /// cell, a run of its own; {NAME} in the URL, a -H value or --connect-to takes the
-    /// cell's value.
-    #[arg(long = "axis", value_name = "NAME=V1,V2", required = true)]
+    /// cell's value. A scenario file brings its own axes ([matrix.AXIS] tables).
+    #[arg(long = "axis", value_name = "NAME=V1,V2")]
     pub axes: Vec<String>,
     /// Seconds at the start of each cell's run whose data is discarded (whole seconds,
     /// rounded up; 0: none).
     #[arg(long, value_parser = duration, default_value = "1s")]
     pub warmup: Duration,
     /// The load of every cell: the flags of `stampede run` (URL first, with its {NAME}
-    /// placeholders). --out and --html write the matrix's document and page.
+    /// placeholders, or a scenario file with a [matrix] table). --out and --html write
+    /// the matrix's document and page.
     #[command(flatten)]
     pub run: RunArgs,
 }

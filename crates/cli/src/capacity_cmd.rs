@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use stampede_capacity::{render_html, render_text, search, validate, SearchSpec, StepDoc, Verdict};
-use stampede_experiment::{Control, EngineError, RunError};
+use stampede_experiment::Control;
 
 use crate::args::CapacityArgs;
 use crate::outputs::write_atomically;
@@ -32,8 +32,6 @@ fn refuse_run_flags(a: &CapacityArgs) -> anyhow::Result<()> {
         ("--abort-on-fail", r.abort_on_fail),
         ("--prometheus-listen", r.output.prometheus_listen.is_some()),
         ("--watch-pid", !r.output.watch_pid.is_empty()),
-        ("--server-metrics", !r.output.server_metrics.is_empty()),
-        ("--prometheus", r.output.prometheus.is_some()),
         // A step's document holds the window's totals, not rows per group.
         ("--group-by", r.group_by.is_some()),
     ];
@@ -122,12 +120,11 @@ pub(crate) fn run(a: CapacityArgs) -> anyhow::Result<u8> {
     } else {
         Box::new(progress)
     };
-    let doc = search(spec, Vec::new(), control, on_step).map_err(|e| match e {
-        RunError::Engine(e @ (EngineError::Resolve { .. } | EngineError::Tls(_))) => {
-            usage(e.to_string())
-        }
-        other => anyhow::Error::new(other),
-    })?;
+    // The server series are read over the whole search; each step keeps its window's.
+    let observers = crate::run_cmd::server_metrics(&a.run.output)?
+        .into_iter()
+        .collect();
+    let doc = search(spec, observers, control, on_step).map_err(crate::run_cmd::run_error)?;
     print!("{}", render_text(&doc));
     if let Some(path) = &a.run.out {
         write_atomically(path, &doc.to_json())

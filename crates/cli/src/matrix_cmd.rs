@@ -2,6 +2,7 @@
 //! own with the cell's values in their `{NAME}` placeholders, turned into a plan by
 //! `run`'s own [`plan_from_args`].
 
+use std::path::Path;
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 
@@ -13,7 +14,9 @@ use stampede_plan::RunPlan;
 use crate::args::{MatrixArgs, RunArgs};
 use crate::outputs::{check_run_outputs, stop_on_signals, write_atomically};
 use crate::run_cmd::{plan_from_args, run_error};
+use crate::scenario_cmd::{plan_from_journeys, refuse_flags_set_in_file};
 use crate::{UsageError, EXIT_ABORTED, EXIT_OK};
+use stampede_scenario::load_matrix;
 
 fn usage(msg: impl Into<String>) -> anyhow::Error {
     UsageError(msg.into()).into()
@@ -36,7 +39,10 @@ fn refuse_run_only_flags(a: &RunArgs) -> anyhow::Result<()> {
             !a.thresholds.is_empty() || a.abort_on_fail,
             "--threshold/--abort-on-fail are not supported by matrix: compare the cells in the table or the --out document",
         ),
-        (a.base_url.is_some(), "--base-url applies to scenario files"),
+        (
+            a.base_url.is_some() && !crate::scenario_cmd::is_scenario(&a.url),
+            "--base-url applies to scenario files",
+        ),
         (
             a.group_by.is_some(),
             "--group-by is not supported by matrix: a cell's result is the window after its warm-up, which has no per-group rows",
@@ -87,15 +93,45 @@ fn cell_args(m: &Matrix, i: usize, run: &RunArgs) -> RunArgs {
     cell
 }
 
-pub(crate) fn run(a: MatrixArgs) -> anyhow::Result<u8> {
-    if crate::scenario_cmd::is_scenario(&a.run.url) {
+/// A scenario file's matrix and every cell's plan: each cell is the file with its
+/// levels applied, validated before anything is sent.
+fn file_matrix(a: &MatrixArgs) -> anyhow::Result<(Matrix, Vec<RunPlan>)> {
+    if !a.axes.is_empty() {
+        return Err(usage(format!(
+            "--axis does not apply to a scenario file: its axes are the [matrix.AXIS] tables of {}",
+            a.run.url
+        )));
+    }
+    if a.run.base_url.is_some() {
         return Err(usage(
-            "matrix takes a URL template ('{origin}{resource}'); a scenario file's [matrix] table is not supported yet",
+            "--base-url does not apply to a matrix file: set base_url in its [target] or in a [matrix] level",
         ));
     }
-    refuse_run_only_flags(&a.run)?;
-    check_run_outputs(a.run.out.as_deref(), &a.run.output)?;
-    let matrix = matrix_of(&a)?;
+    refuse_flags_set_in_file(&a.run)?;
+    let file = load_matrix(Path::new(&a.run.url)).map_err(|e| usage(e.to_string()))?;
+    let axes = file
+        .axes()
+        .iter()
+        .map(|x| Axis {
+            name: x.name.clone(),
+            values: x.levels.clone(),
+        })
+        .collect();
+    let matrix = Matrix::of_file(&a.run.url, axes).map_err(UsageError::from)?;
+    let plans = matrix
+        .cells()
+        .iter()
+        .map(|cell| {
+            let journeys = file.cell(&cell.levels).map_err(|e| usage(e.to_string()))?;
+            plan_from_journeys(&a.run, journeys)
+        })
+        .collect::<anyhow::Result<Vec<RunPlan>>>()?;
+    Ok((matrix, plans))
+}
+
+/// The matrix of a URL template and every cell's plan.
+fn template_matrix(a: &MatrixArgs) -> anyhow::Result<(Matrix, Vec<RunPlan>)> {
+    let matrix = matrix_of(a)?;
     // Every cell's plan before anything is sent: a value that makes a bad URL or address
     // is a usage error now, not after half the matrix ran.
     let plans = (0..matrix.cells().len())
@@ -108,6 +144,17 @@ pub(crate) fn run(a: MatrixArgs) -> anyhow::Result<u8> {
             })
         })
         .collect::<anyhow::Result<Vec<RunPlan>>>()?;
+    Ok((matrix, plans))
+}
+
+pub(crate) fn run(a: MatrixArgs) -> anyhow::Result<u8> {
+    refuse_run_only_flags(&a.run)?;
+    check_run_outputs(a.run.out.as_deref(), &a.run.output)?;
+    let (matrix, plans) = if crate::scenario_cmd::is_scenario(&a.run.url) {
+        file_matrix(&a)?
+    } else {
+        template_matrix(&a)?
+    };
     let stop = Arc::new(AtomicBool::new(false));
     stop_on_signals(&stop)?;
     let quiet = a.run.quiet;

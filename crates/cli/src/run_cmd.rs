@@ -183,6 +183,21 @@ pub(crate) fn run_error(e: RunError) -> anyhow::Error {
     }
 }
 
+/// The `--server-metrics`/`--prometheus` observer, when asked for.
+pub(crate) fn server_metrics(output: &OutputArgs) -> anyhow::Result<Option<Box<dyn Observer>>> {
+    if output.server_metrics.is_empty() && output.prometheus.is_none() {
+        return Ok(None);
+    }
+    let metrics = ServerMetrics::new(ServerMetricsConfig {
+        endpoints: output.server_metrics.clone(),
+        picks: output.server_metric.clone(),
+        prometheus: output.prometheus.clone(),
+        queries: output.query.clone(),
+    })
+    .map_err(|e| usage(format!("--server-metrics/--prometheus: {e}")))?;
+    Ok(Some(Box::new(metrics)))
+}
+
 /// Runs a plan and reports; shared by `run` and `demo`.
 pub(crate) fn execute(
     plan: &RunPlan,
@@ -221,16 +236,7 @@ pub(crate) fn execute_then(
             .map_err(|e| usage(format!("--watch-pid: {e}")))?;
         observers.push(Box::new(probe));
     }
-    if !output.server_metrics.is_empty() || output.prometheus.is_some() {
-        let metrics = ServerMetrics::new(ServerMetricsConfig {
-            endpoints: output.server_metrics.clone(),
-            picks: output.server_metric.clone(),
-            prometheus: output.prometheus.clone(),
-            queries: output.query.clone(),
-        })
-        .map_err(|e| usage(format!("--server-metrics/--prometheus: {e}")))?;
-        observers.push(Box::new(metrics));
-    }
+    observers.extend(server_metrics(output)?);
     // The dashboard last: it takes over the terminal.
     observers.extend(watcher(plan, quiet, output.no_dashboard));
     let finished = stampede_experiment::start_with(plan.clone(), observers, control.clone())

@@ -154,17 +154,17 @@ pub(crate) fn run(a: ScaleArgs) -> anyhow::Result<u8> {
                         );
                 }
             });
-            let steps = InstanceSteps::new(
-                base,
-                a.connect_to.clone(),
-                a.slos.clone(),
+            let search = stampede_capacity::SearchSpec {
+                plan: base,
+                slos: a.slos.clone(),
                 settings,
-                a.warmup,
-                a.duration,
-                stop,
-                on_step,
-            )
-            .map_err(|e| usage(e.to_string()))?;
+                warmup: a.warmup,
+                window: a.duration,
+                // An unstable window may grow to twice its length.
+                max_window: a.duration * 2,
+            };
+            let steps = InstanceSteps::new(search, a.connect_to.clone(), stop, on_step)
+                .map_err(|e| usage(e.to_string()))?;
             (
                 SweepKind::Instances,
                 list,

@@ -4,7 +4,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use stampede_plan::{RunPlan, Target};
-use stampede_scenario::load_file;
+use stampede_scenario::{load_file, Journeys};
 
 use crate::args::RunArgs;
 use crate::UsageError;
@@ -17,6 +17,13 @@ pub(crate) fn is_scenario(arg: &str) -> bool {
 /// Reads and validates the file, then builds the plan; flags that the file decides are
 /// refused.
 pub(crate) fn plan_from_file(a: &RunArgs) -> anyhow::Result<RunPlan> {
+    refuse_flags_set_in_file(a)?;
+    let journeys = load_file(Path::new(&a.url)).map_err(|e| UsageError(e.to_string()))?;
+    plan_from_journeys(a, journeys)
+}
+
+/// Flags that a scenario file decides are usage errors.
+pub(crate) fn refuse_flags_set_in_file(a: &RunArgs) -> anyhow::Result<()> {
     let usage = |m: String| anyhow::Error::new(UsageError(m));
     let set_in_file = [
         ("--rate", a.rate.is_some()),
@@ -39,7 +46,13 @@ pub(crate) fn plan_from_file(a: &RunArgs) -> anyhow::Result<RunPlan> {
             a.url
         )));
     }
-    let mut journeys = load_file(Path::new(&a.url)).map_err(|e| usage(e.to_string()))?;
+    Ok(())
+}
+
+/// The plan of validated journeys with the run's flags (`--base-url` replaces the
+/// default target's).
+pub(crate) fn plan_from_journeys(a: &RunArgs, mut journeys: Journeys) -> anyhow::Result<RunPlan> {
+    let usage = |m: String| anyhow::Error::new(UsageError(m));
     if let Some(url) = &a.base_url {
         let base = Target::parse(url).map_err(|e| usage(format!("--base-url: {e}")))?;
         journeys.targets[0].base = base;

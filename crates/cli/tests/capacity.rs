@@ -213,3 +213,90 @@ fn capacity_html_renders_in_chromium() {
     }
     server.shutdown();
 }
+
+/// A server that accepts every connection and then, per `mode`, closes it at once
+/// (`close`) or holds it without a byte (`hang`), counting the connections it accepted.
+fn failing_server(mode: &'static str) -> (String, std::sync::Arc<std::sync::atomic::AtomicU64>) {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/", listener.local_addr().unwrap());
+    let accepted = std::sync::Arc::new(AtomicU64::new(0));
+    let count = accepted.clone();
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for conn in listener.incoming() {
+            let Ok(conn) = conn else { continue };
+            count.fetch_add(1, Ordering::Relaxed);
+            match mode {
+                "close" => drop(conn),
+                _ => held.push(conn),
+            }
+        }
+    });
+    (url, accepted)
+}
+
+/// Never flood: a capacity search against a service that closes every connection before answering, and
+/// against one that accepts and never answers, fails at the minimum rate, and the
+/// service saw no more connections than the arrivals the steps planned (warm-ups
+/// included), counted by the service itself: no reconnect loop, no retry storm.
+#[test]
+fn a_search_against_a_failing_service_stays_within_its_plan() {
+    let _serial = serial();
+    for mode in ["close", "hang"] {
+        let (url, accepted) = failing_server(mode);
+        let dir = tempfile::tempdir().unwrap();
+        let json = dir.path().join("cap.json");
+        let started = std::time::Instant::now();
+        let run = stampede(&[
+            "capacity",
+            &url,
+            "--slo",
+            "error_rate < 1%",
+            "--start",
+            "40",
+            "--min-rate",
+            "20",
+            "--step",
+            "6s",
+            "-t",
+            "1s",
+            "-q",
+            "--out",
+            json.to_str().unwrap(),
+        ]);
+        let stdout = String::from_utf8_lossy(&run.stdout);
+        let context = format!("{mode}: {stdout}{}", String::from_utf8_lossy(&run.stderr));
+        assert_eq!(run.status.code(), Some(1), "{context}");
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(40),
+            "{context}"
+        );
+        let doc = report_support::read_json(&json);
+        assert_eq!(doc["result"]["verdict"], "fails_at_minimum", "{context}");
+        let warmup = doc["settings"]["warmup_s"].as_f64().unwrap();
+        let planned: f64 = doc["steps"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| {
+                let r = &s["result"]["summary"];
+                assert_eq!(
+                    r["errors"].as_u64().unwrap() + r["timeouts"].as_u64().unwrap(),
+                    r["requests"].as_u64().unwrap(),
+                    "{mode}: every request failed: {r}"
+                );
+                s["offered_rate"].as_f64().unwrap() * (warmup + s["window_s"].as_f64().unwrap())
+            })
+            .sum();
+        let seen = accepted.load(std::sync::atomic::Ordering::Relaxed) as f64;
+        eprintln!(
+            "{mode}: the service accepted {seen} connections; the steps planned {planned} arrivals"
+        );
+        assert!(seen > 0.0, "{context}");
+        assert!(
+            seen <= planned * 1.05 + 5.0,
+            "{mode}: {seen} connections for {planned} planned arrivals\n{context}"
+        );
+    }
+}

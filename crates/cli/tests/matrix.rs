@@ -36,7 +36,7 @@ fn servers(dir: &Path, ports: &[u16], cert: &Path, key: &Path) -> String {
     let d = dir.display();
     let (plain, tls) = (ports[0], ports[1]);
     format!(
-        r#"    log_format matrix '$server_port $uri $status';
+        r#"    log_format matrix '$server_port $uri $status $http_x_cell';
     server {{
         listen 127.0.0.1:{plain};
         listen 127.0.0.1:{tls} ssl;
@@ -211,6 +211,103 @@ fn matrix_over_nginx_names_the_protocol_and_matches_the_access_log() {
     eprintln!("{}", run.stdout);
 }
 
+/// A scenario file's `[matrix]` table against a plain and a TLS nginx listener: the
+/// protocol axis changes the target's `base_url` (and `insecure`), the resource axis a
+/// variable in the step's URL and a header. Every cell is one row whose hits (warm-up
+/// included) are nginx's own count for that listener and path, and nginx saw each cell's
+/// header on its requests only.
+#[test]
+fn matrix_file_levels_change_the_target_and_match_the_access_log() {
+    let test = "matrix_file_levels_change_the_target_and_match_the_access_log";
+    let _serial = serial();
+    let (Some(bin), Some(openssl)) = (nginx_binary(test), openssl(test)) else {
+        return;
+    };
+    let certs = tempfile::tempdir().unwrap();
+    let (cert, key) = make_certificate(&openssl, certs.path(), CertKey::EcP256);
+    let nginx = Nginx::start_with(&bin, 2, &|dir, ports| servers(dir, ports, &cert, &key));
+    let (plain, tls) = (nginx.port(0), nginx.port(1));
+    let file = certs.path().join("matrix.toml");
+    std::fs::write(
+        &file,
+        format!(
+            r#"[target]
+base_url = "http://127.0.0.1:{plain}"
+
+[vars]
+path = "/static.txt"
+
+[load]
+model = "open"
+rate = 30
+
+[matrix.protocol]
+http = {{}}
+https = {{ base_url = "https://127.0.0.1:{tls}", insecure = true }}
+
+[matrix.resource]
+small = {{ headers = {{ x-cell = "small" }} }}
+large = {{ vars = {{ path = "/large.bin" }}, headers = {{ x-cell = "large" }} }}
+
+[[scenarios]]
+name = "get"
+  [[scenarios.steps]]
+  url = "{{{{ path }}}}"
+"#
+        ),
+    )
+    .unwrap();
+    let run = Stampede::spawn_command(
+        "matrix",
+        file.to_str().unwrap(),
+        &["-d", "1s", "--warmup", "1s"],
+    )
+    .wait(Duration::from_secs(8) + GRACE);
+    run.assert_success();
+    let doc = &run.json;
+    assert_valid(
+        &validator(stampede_matrix::MATRIX_SCHEMA),
+        doc,
+        "matrix document",
+    );
+    let counts = logged(&nginx);
+    let cells = doc["cells"].as_array().unwrap();
+    assert_eq!(cells.len(), 4, "{}", run.context());
+    for cell in cells {
+        let (protocol, resource) = (
+            cell["axes"]["protocol"].as_str().unwrap(),
+            cell["axes"]["resource"].as_str().unwrap(),
+        );
+        let port = if protocol == "https" { tls } else { plain };
+        let path = if resource == "large" {
+            "/large.bin"
+        } else {
+            "/static.txt"
+        };
+        let s = &cell["result"]["summary"];
+        let measured = s["requests"].as_u64().unwrap();
+        let warmup = cell["warmup"]["requests"].as_u64().unwrap();
+        let unfinished = s["unfinished"].as_u64().unwrap();
+        let log = counts.get(&(port, path.to_string())).copied().unwrap_or(0);
+        assert!(
+            (measured + warmup..=measured + warmup + unfinished).contains(&log) && measured >= 25,
+            "{protocol} {resource}: nginx logged {log} for {port}{path}, stampede counted {measured} + {warmup} warm-up\n{}",
+            run.context()
+        );
+        assert_eq!(s["errors"], 0, "{protocol} {resource}: {s}");
+    }
+    let text = std::fs::read_to_string(nginx.dir().join("matrix.log")).unwrap();
+    for line in text.lines() {
+        let f: Vec<&str> = line.split(' ').collect();
+        let want = if f[1] == "/large.bin" {
+            "large"
+        } else {
+            "small"
+        };
+        assert_eq!(f.get(3), Some(&want), "the cell's header: {line}");
+    }
+}
+
 fn builtin_target() -> TargetHandle {
     TargetHandle::start(TargetConfig::new("127.0.0.1:0".parse().unwrap())).unwrap()
 }
@@ -370,5 +467,66 @@ fn bad_matrices_exit_2_naming_the_flag() {
         let err = String::from_utf8_lossy(&o.stderr);
         assert_eq!(o.status.code(), Some(2), "{args:?}: {err}");
         assert!(err.contains(needle), "{args:?}: {err}");
+    }
+}
+
+/// A scenario file's `[matrix]` table: `check` validates every cell and says the shape;
+/// a bad level is a usage error naming file, line and column and the cell; `run` refuses
+/// a matrix file and `matrix` refuses `--axis` with one. Nothing is sent.
+#[test]
+fn matrix_files_are_checked_cell_by_cell() {
+    let dir = tempfile::tempdir().unwrap();
+    let good = r#"[target]
+base_url = "http://127.0.0.1:9"
+
+[matrix.protocol]
+h1 = {}
+h2 = { http2 = true }
+
+[[scenarios]]
+name = "one"
+  [[scenarios.steps]]
+  url = "/"
+"#;
+    let stampede = |args: &[&str]| {
+        let o = std::process::Command::new(env!("CARGO_BIN_EXE_stampede"))
+            .current_dir(dir.path())
+            .args(args)
+            .output()
+            .unwrap();
+        (
+            o.status.code(),
+            String::from_utf8_lossy(&o.stdout).into_owned(),
+            String::from_utf8_lossy(&o.stderr).into_owned(),
+        )
+    };
+    std::fs::write(dir.path().join("m.toml"), good).unwrap();
+    let (code, out, err) = stampede(&["check", "m.toml"]);
+    assert_eq!(code, Some(0), "{err}");
+    assert_eq!(
+        out,
+        "m.toml: ok (matrix of 2 cells: 2 × protocol; 1 scenario, 1 step)\n"
+    );
+    let (code, _, err) = stampede(&["run", "m.toml", "-d", "1s"]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(
+        err.contains("m.toml:4:") && err.contains("stampede matrix"),
+        "{err}"
+    );
+    let (code, _, err) = stampede(&["matrix", "m.toml", "--axis", "a=1,2"]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("--axis does not apply"), "{err}");
+    std::fs::write(
+        dir.path().join("m.toml"),
+        good.replace("http2 = true", "http2 = true, streams = 0"),
+    )
+    .unwrap();
+    for args in [&["check", "m.toml"][..], &["matrix", "m.toml", "-d", "1s"]] {
+        let (code, _, err) = stampede(args);
+        assert_eq!(code, Some(2), "{args:?}: {err}");
+        assert!(
+            err.contains("m.toml:6:") && err.contains("(matrix cell protocol=h2)"),
+            "{args:?}: {err}"
+        );
     }
 }

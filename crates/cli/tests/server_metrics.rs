@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 use support::exporters::{node_exporter, node_exporter_binary, prometheus, prometheus_binary};
-use support::{free_port, nginx_binary, serial, stampede, Nginx, RunOutput};
+use support::{free_port, nginx_binary, serial, stampede, Nginx, RunOutput, Stampede};
 
 const GRACE: Duration = Duration::from_secs(20);
 
@@ -324,4 +324,73 @@ fn bad_server_metrics_flags_exit_2_naming_the_flag() {
         assert_eq!(o.status.code(), Some(2), "{args:?}: {err}");
         assert!(err.contains(says), "{args:?}: {err}");
     }
+}
+
+/// A capacity search with `--server-metrics`: every step carries the node exporter's
+/// series for the seconds of its own window (one value per window second, from the
+/// search's scrapes), the step table has the busiest resource per step, and the lines
+/// under it say what the busiest resource did at the first failing step. The SLO fails
+/// at every rate (p99 under 1 µs), so the search descends two steps and stops.
+#[test]
+fn capacity_steps_carry_the_server_series_of_their_window() {
+    let _serial = serial();
+    let test = "capacity_steps_carry_the_server_series_of_their_window";
+    let (Some(ng), Some(ne)) = (nginx_binary(test), node_exporter_binary(test)) else {
+        return;
+    };
+    let nginx = Nginx::start(&ng);
+    let exporter = node_exporter(&ne);
+    let scrape = exporter.url("/metrics");
+    let run = Stampede::spawn_command(
+        "capacity",
+        &nginx.url("/"),
+        &[
+            "--slo",
+            "p99 < 0.001ms",
+            "--start",
+            "40",
+            "--min-rate",
+            "20",
+            "--step",
+            "6s",
+            "--server-metrics",
+            &scrape,
+        ],
+    )
+    .wait(Duration::from_secs(16) + GRACE);
+    assert_eq!(run.status.code(), Some(1), "{}", run.context());
+    let doc = &run.json;
+    assert_eq!(
+        doc["result"]["verdict"],
+        "fails_at_minimum",
+        "{}",
+        run.context()
+    );
+    let steps = doc["steps"].as_array().unwrap();
+    assert_eq!(steps.len(), 2, "{}", run.context());
+    for step in steps {
+        let window = step["window_s"].as_u64().unwrap() as usize;
+        let metrics = step["result"]["server_metrics"].as_array().unwrap();
+        let cpu = metrics
+            .iter()
+            .find(|m| m["name"] == "cpu_busy")
+            .unwrap_or_else(|| panic!("no cpu_busy in step {step}"));
+        assert_eq!(cpu["source"], scrape.as_str());
+        assert_eq!(cpu["values"].as_array().unwrap().len(), window, "{cpu}");
+        assert_eq!(values(cpu).len(), window, "a value every second: {cpu}");
+        let sources = step["result"]["server_metric_sources"].as_array().unwrap();
+        assert_eq!(sources[0]["failures"], 0, "{sources:?}");
+    }
+    assert!(
+        run.stdout.contains("busiest server resource"),
+        "{}",
+        run.stdout
+    );
+    let line = run
+        .stdout
+        .lines()
+        .find(|l| l.contains("at the first failing step (20 requests/s"))
+        .unwrap_or_else(|| panic!("no saturation line\n{}", run.stdout));
+    assert!(line.contains("cpu_busy"), "{line}");
+    eprintln!("{}", run.stdout);
 }

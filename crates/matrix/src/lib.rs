@@ -99,19 +99,27 @@ impl Matrix {
         let mut templates = vec![("the URL", url_template)];
         templates.extend_from_slice(others);
         check_templates(&axes, &templates)?;
-        let sizes: Vec<usize> = axes.iter().map(|a| a.values.len()).collect();
-        let count = sizes.iter().product::<usize>();
+        Matrix::of_file(url_template, axes)
+    }
+
+    /// The matrix of a scenario file's `[matrix]` table: its levels change the file's
+    /// targets and variables, so there are no placeholders to check. `source` (the file)
+    /// takes the URL template's place in the document and pages.
+    pub fn of_file(source: &str, axes: Vec<Axis>) -> Result<Matrix, MatrixError> {
+        check_axes(&axes)?;
+        let count = axes.iter().map(|a| a.values.len()).product::<usize>();
         if count > MAX_CELLS {
             return Err(MatrixError::TooManyCells(count));
         }
+        let sizes: Vec<usize> = axes.iter().map(|a| a.values.len()).collect();
         Ok(Matrix {
-            url_template: url_template.to_string(),
+            url_template: source.to_string(),
             cells: expand(&sizes),
             axes,
         })
     }
 
-    /// The URL with its placeholders.
+    /// The URL with its placeholders (a scenario file's path for [`Matrix::of_file`]).
     pub fn url_template(&self) -> &str {
         &self.url_template
     }

@@ -6,11 +6,10 @@ use std::net::SocketAddr;
 use std::num::NonZeroUsize;
 use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
-use stampede_capacity::{search, validate, CapacityDoc, SearchSpec, Settings, StepVerdict};
+use stampede_capacity::{search, validate, CapacityDoc, SearchSpec, StepVerdict};
 use stampede_experiment::{Control, Observer};
-use stampede_plan::{RunPlan, Threshold, Workload};
+use stampede_plan::Workload;
 
 use crate::closed::StopFlag;
 use crate::{ScaleError, StepDoc, StepRunner};
@@ -21,12 +20,9 @@ pub type OnSearchStep = Box<dyn FnMut(usize, &stampede_capacity::StepDoc) + Send
 /// Runs each step as a capacity search of an open-model plan sent to the first `k` of
 /// `addrs` (round-robin per connection, the URL's host in `Host`).
 pub struct InstanceSteps {
-    base: RunPlan,
+    /// The search of every step, but for its addresses and start rate.
+    search: SearchSpec,
     addrs: Vec<SocketAddr>,
-    slos: Vec<Threshold>,
-    settings: Settings,
-    warmup: Duration,
-    window: Duration,
     stop: Arc<AtomicBool>,
     /// The last step with a capacity: its `k` and the capacity.
     last: Option<(usize, f64)>,
@@ -36,26 +32,22 @@ pub struct InstanceSteps {
 impl std::fmt::Debug for InstanceSteps {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("InstanceSteps")
+            .field("search", &self.search)
             .field("addrs", &self.addrs)
-            .field("settings", &self.settings)
+            .field("last", &self.last)
             .finish_non_exhaustive()
     }
 }
 
 impl InstanceSteps {
-    /// Searches of `base` (an open-model URL plan) against the first `k` of `addrs`, each
-    /// judged against `slos` with `settings`, steps of `warmup` + `window`. The first search
-    /// starts at `settings.start`; each later one at the last capacity scaled linearly to
-    /// its `k` (a guess the search corrects by halving or doubling). Setting `stop` stops
-    /// the search under way.
-    #[allow(clippy::too_many_arguments)]
+    /// Searches like `search` (an open-model URL plan with its SLOs, settings and step
+    /// lengths) against the first `k` of `addrs`. The first search starts at
+    /// `search.settings.start`; each later one at the last capacity scaled linearly to its
+    /// `k` (a guess the search corrects by halving or doubling). Setting `stop` stops the
+    /// search under way.
     pub fn new(
-        base: RunPlan,
+        search: SearchSpec,
         addrs: Vec<SocketAddr>,
-        slos: Vec<Threshold>,
-        settings: Settings,
-        warmup: Duration,
-        window: Duration,
         stop: Arc<AtomicBool>,
         on_search_step: OnSearchStep,
     ) -> Result<InstanceSteps, ScaleError> {
@@ -65,37 +57,24 @@ impl InstanceSteps {
             ));
         }
         let steps = InstanceSteps {
-            base,
+            search,
             addrs,
-            slos,
-            settings,
-            warmup,
-            window,
             stop,
             last: None,
             on_search_step: Arc::new(Mutex::new(on_search_step)),
         };
-        validate(&steps.spec(1, settings.start)).map_err(|e| ScaleError::Plan(e.0))?;
+        validate(&steps.spec(1, steps.search.settings.start)).map_err(|e| ScaleError::Plan(e.0))?;
         Ok(steps)
     }
 
     /// The search of the first `k` instances, starting at `start`.
     fn spec(&self, k: usize, start: f64) -> SearchSpec {
-        let mut plan = self.base.clone();
-        if let Workload::Requests(w) = &mut plan.workload {
+        let mut spec = self.search.clone();
+        if let Workload::Requests(w) = &mut spec.plan.workload {
             w.connect_to = self.addrs[..k.min(self.addrs.len())].to_vec();
         }
-        SearchSpec {
-            plan,
-            slos: self.slos.clone(),
-            settings: Settings {
-                start,
-                ..self.settings
-            },
-            warmup: self.warmup,
-            window: self.window,
-            max_window: self.window * 2,
-        }
+        spec.settings.start = start;
+        spec
     }
 }
 
@@ -110,7 +89,7 @@ impl StepRunner for InstanceSteps {
         }
         let start = match self.last {
             Some((prev, capacity)) => capacity * k as f64 / prev as f64,
-            None => self.settings.start,
+            None => self.search.settings.start,
         };
         let spec = self.spec(k, start);
         let observers: Vec<Box<dyn Observer>> = vec![Box::new(StopFlag(self.stop.clone()))];

@@ -11,7 +11,7 @@ use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 use std::time::Duration;
 
-use stampede_capacity::Settings;
+use stampede_capacity::{SearchSpec, Settings};
 use stampede_plan::{Arrival, Load, RateProfile, RunPlan, Threshold};
 use stampede_scale::{parse_steps, sweep, InstanceSteps, ScaleDoc, SweepKind};
 use stampede_testserver::{TargetConfig, TargetHandle};
@@ -41,13 +41,17 @@ fn two_instances_with_their_own_lock_take_twice_the_capacity_of_one() {
         precision: 0.25,
         max_steps: 8,
     };
-    let mut steps = InstanceSteps::new(
-        base,
-        addrs,
-        vec![Threshold::parse("p99 < 300ms").unwrap()],
+    let search = SearchSpec {
+        plan: base,
+        slos: vec![Threshold::parse("p99 < 300ms").unwrap()],
         settings,
-        Duration::from_secs(1),
-        Duration::from_secs(5),
+        warmup: Duration::from_secs(1),
+        window: Duration::from_secs(5),
+        max_window: Duration::from_secs(10),
+    };
+    let mut steps = InstanceSteps::new(
+        search,
+        addrs,
         Arc::new(AtomicBool::new(false)),
         Box::new(|k, s| eprintln!("{k}: {} {:?} {:?}", s.offered_rate, s.phase, s.verdict)),
     )

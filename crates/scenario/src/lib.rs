@@ -29,8 +29,11 @@
 use std::fmt;
 use std::path::{Path, PathBuf};
 
+mod matrix;
 mod parse;
 mod raw;
+
+pub use matrix::{load_any, load_matrix, parse_matrix_str, FileAxis, ScenarioFile, ScenarioMatrix};
 
 pub use stampede_plan::scenario::*;
 

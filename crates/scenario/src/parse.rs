@@ -71,6 +71,29 @@ const STEP_KINDS: &str =
     "`url`, `think`, `ws_connect`, `ws_send`, `ws_expect`, `ws_close`, `steps`";
 
 pub(super) fn parse(path: &Path, text: &str) -> Result<Journeys> {
+    let raw = parse_raw(path, text)?;
+    if let Some(m) = &raw.matrix {
+        return Err(ScenarioError::at(
+            path,
+            text,
+            m.span().start,
+            "this file has a [matrix] table: run it with `stampede matrix FILE` (one run per cell), or remove the table",
+        ));
+    }
+    validate(path, text, raw)
+}
+
+/// The file as TOML sees it, with a syntax error's position.
+pub(super) fn parse_raw(path: &Path, text: &str) -> Result<RawFile> {
+    toml::from_str(text).map_err(|e| {
+        let offset = e.span().map_or(0, |s| s.start);
+        ScenarioError::at(path, text, offset, e.message().trim_end())
+    })
+}
+
+/// Every semantic check of a file read by [`parse_raw`] (and perhaps edited since, with
+/// values whose spans are in the same `text`).
+pub(super) fn validate(path: &Path, text: &str, raw: RawFile) -> Result<Journeys> {
     let mut cx = Cx {
         path,
         dir: path
@@ -83,10 +106,6 @@ pub(super) fn parse(path: &Path, text: &str) -> Result<Journeys> {
         thresholds: Vec::new(),
         timeout: DEFAULT_TIMEOUT,
     };
-    let raw: RawFile = toml::from_str(text).map_err(|e| {
-        let offset = e.span().map_or(0, |s| s.start);
-        cx.err(offset, e.message().trim_end())
-    })?;
     cx.file(raw)
 }
 

@@ -51,6 +51,28 @@ pub(super) struct RawFile {
     pub(super) feeders: Option<Entries<Spanned<RawFeeder>>>,
     pub(super) thresholds: Option<Vec<Spanned<String>>>,
     pub(super) scenarios: Option<Vec<Spanned<RawScenario>>>,
+    /// `[matrix.AXIS] LEVEL = { ... }`: read by `stampede matrix` only.
+    pub(super) matrix: Option<Spanned<RawMatrix>>,
+}
+
+/// `[matrix]`: axis name -> (level name -> level), in file order.
+pub(super) type RawMatrix = Entries<Spanned<Entries<Spanned<RawLevel>>>>;
+
+/// One level of a `[matrix.AXIS]` table: what it changes in a target, and variables.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawLevel {
+    /// The target it changes (`[targets.NAME]`); the default target when absent.
+    pub(super) target: Option<Spanned<String>>,
+    pub(super) base_url: Option<Spanned<String>>,
+    pub(super) headers: Option<Entries<Spanned<String>>>,
+    pub(super) insecure: Option<bool>,
+    pub(super) cacert: Option<Spanned<String>>,
+    pub(super) cert: Option<Spanned<String>>,
+    pub(super) key: Option<Spanned<String>>,
+    pub(super) http2: Option<bool>,
+    pub(super) streams: Option<Spanned<i64>>,
+    pub(super) vars: Option<Entries<Spanned<String>>>,
 }
 
 /// `[target]` / `[targets.NAME]`.
