@@ -21,6 +21,9 @@ use support::{external_tool, find_program, nginx_binary, serial, Nginx, Stampede
 /// (the log time with milliseconds: the request started `$msec - $request_time`).
 const TIMED: &str = r#"log_format timed '$remote_addr - $remote_user [$time_local] "$request" $status $body_bytes_sent "$http_referer" "$http_user_agent" $request_time $msec';"#;
 
+/// The replay's speed: 6 s recorded play in 4 s, so ±2% is ±80 ms.
+const SPEED: &str = "1.5";
+
 fn timed_server(dir: &Path, ports: &[u16]) -> String {
     let d = dir.display();
     format!(
@@ -87,13 +90,13 @@ fn an_nginx_log_replays_into_another_nginx_with_the_same_requests_and_span() {
         return;
     };
     let recorder = Nginx::start_with(&bin, 1, &timed_server);
-    // The known mix: three runs at once, about 5 s each (ids in the paths).
+    // The known mix: three runs at once, 6 s each (ids in the paths).
     let mix: [(&str, &[&str]); 3] = [
-        ("/users/17?tab=2", &["-r", "40", "-d", "5s"]),
-        ("/items/9f86d081884c7d65", &["-r", "20", "-d", "5s"]),
+        ("/users/17?tab=2", &["-r", "40", "-d", "6s"]),
+        ("/items/9f86d081884c7d65", &["-r", "20", "-d", "6s"]),
         (
             "/orders",
-            &["-r", "10", "-d", "5s", "-m", "POST", "--body", "x=1"],
+            &["-r", "10", "-d", "6s", "-m", "POST", "--body", "x=1"],
         ),
     ];
     let runs: Vec<Stampede> = mix
@@ -115,7 +118,7 @@ fn an_nginx_log_replays_into_another_nginx_with_the_same_requests_and_span() {
             "--base-url",
             &replayer.url("/"),
             "--speed",
-            "2",
+            SPEED,
             "--group-by",
             "route",
         ],
@@ -137,6 +140,7 @@ fn an_nginx_log_replays_into_another_nginx_with_the_same_requests_and_span() {
         out.context()
     );
     let (span_recorded, span_replayed) = (span(&recorded), span(&replayed));
+    let speed: f64 = SPEED.parse().unwrap();
     let starts = |l: &[(String, f64)]| {
         let mut t: Vec<f64> = l.iter().map(|x| x.1).collect();
         t.sort_by(f64::total_cmp);
@@ -150,9 +154,9 @@ fn an_nginx_log_replays_into_another_nginx_with_the_same_requests_and_span() {
         starts(&replayed)
     );
     assert!(
-        (span_replayed - span_recorded / 2.0).abs() <= span_recorded / 2.0 * 0.02,
+        (span_replayed - span_recorded / speed).abs() <= span_recorded / speed * 0.02,
         "span {span_replayed:.3}s, want {:.3}s ± 2%\n{}",
-        span_recorded / 2.0,
+        span_recorded / speed,
         out.context()
     );
     // Rows per route, and the POSTs' missing bodies said with their count.
@@ -183,7 +187,7 @@ fn an_nginx_log_replays_into_another_nginx_with_the_same_requests_and_span() {
         out.context()
     );
     eprintln!(
-        "replay: {} request lines, recorded span {span_recorded:.3}s, replayed at --speed 2 in {span_replayed:.3}s",
+        "replay: {} request lines, recorded span {span_recorded:.3}s, replayed at --speed {SPEED} in {span_replayed:.3}s",
         want.len()
     );
 }
