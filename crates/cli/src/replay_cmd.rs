@@ -11,6 +11,7 @@ use std::sync::Arc;
 use stampede_plan::{GroupBy, HttpVersion, Load, ReplayFeed, RunPlan, TlsOptions};
 use stampede_replay::{Filter, Format, Pace, Replay, ReplayOptions};
 use stampede_report::{render_route_comparison, RouteComparison, RunResult};
+use stampede_result::{RecordedRoute, ReplayDoc};
 
 use crate::args::{FormatArg, OnOff, ReplayArgs, RunArgs};
 use crate::run_cmd::execute_then;
@@ -161,6 +162,22 @@ pub(crate) fn run(a: ReplayArgs) -> anyhow::Result<u8> {
         &a.run.output,
         |result| {
             let notes = replay.notes();
+            let warnings = notes.warnings();
+            result.replay = Some(ReplayDoc {
+                file: a.run.url.clone(),
+                records: notes.records,
+                warnings: warnings.clone(),
+                routes: replay
+                    .original_times()
+                    .into_iter()
+                    .map(|o| RecordedRoute {
+                        route: o.route,
+                        recorded: o.count,
+                        p50_ms: o.p50_ms,
+                        p99_ms: o.p99_ms,
+                    })
+                    .collect(),
+            });
             let routes = match by_route {
                 true => render_route_comparison(&comparison(&replay, result)),
                 false => String::new(),
@@ -178,7 +195,7 @@ pub(crate) fn run(a: ReplayArgs) -> anyhow::Result<u8> {
                 },
                 a.run.url
             );
-            for w in notes.warnings() {
+            for w in warnings {
                 eprintln!("replay: warning: {w}");
             }
         },

@@ -180,6 +180,14 @@ fn an_nginx_log_replays_into_another_nginx_with_the_same_requests_and_span() {
         "{}",
         out.context()
     );
+    // The JSON says what the replay read: records, the warning, recorded times per route.
+    let doc = &out.json["replay"];
+    assert_eq!(doc["records"], want.len() as u64, "{}", out.context());
+    assert_eq!(doc["warnings"].as_array().unwrap().len(), 1, "{doc}");
+    assert_eq!(doc["routes"].as_array().unwrap().len(), 3, "{doc}");
+    let users = want.iter().filter(|r| r.starts_with("GET /users/")).count();
+    assert_eq!(doc["routes"][1]["route"], "GET /users/:id", "{doc}");
+    assert_eq!(doc["routes"][1]["recorded"], users as u64, "{doc}");
     // Recorded vs replayed latency per route.
     assert!(
         out.stdout.contains("orig p99") && out.stdout.contains("GET /users/:id"),

@@ -58,6 +58,38 @@ pub struct RunResult {
     /// failures (present even when a source gave no series at all).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub server_metric_sources: Vec<MetricSourceDoc>,
+    /// `stampede replay`: the file, what could not be replayed as recorded, and the
+    /// recorded response times per route.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replay: Option<ReplayDoc>,
+}
+
+/// What a replay read (`stampede replay`; docs/replay.md).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ReplayDoc {
+    /// The file replayed.
+    pub file: String,
+    /// Records replayed (one pass of the file).
+    pub records: u64,
+    /// One line per kind of record that could not be replayed as recorded, with its
+    /// count (malformed lines, bodies access logs lack, other hosts, ...).
+    pub warnings: Vec<String>,
+    /// The recorded response times per route (`--group-by route` rows), when the file has
+    /// them (`$request_time`, `%D`, HAR `time`).
+    pub routes: Vec<RecordedRoute>,
+}
+
+/// One route's recorded response times.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RecordedRoute {
+    /// `METHOD /pattern`, as the route's row key.
+    pub route: String,
+    /// Records with a recorded time.
+    pub recorded: u64,
+    /// Recorded median, in milliseconds.
+    pub p50_ms: f64,
+    /// Recorded 99th percentile, in milliseconds.
+    pub p99_ms: f64,
 }
 
 /// One server-side series: one value per second of the run.

@@ -45,8 +45,8 @@ mod merge_server;
 
 pub use doc::{
     Core, GeneratorDoc, GroupDoc, Histograms, MetricSourceDoc, Phases, PointHistograms,
-    PointPercentiles, RunConfig, RunResult, SeriesPoint, ServerDoc, ServerMetricDoc, StageDoc,
-    SummaryDoc,
+    PointPercentiles, RecordedRoute, ReplayDoc, RunConfig, RunResult, SeriesPoint, ServerDoc,
+    ServerMetricDoc, StageDoc, SummaryDoc,
 };
 pub use figures::{
     GeneratorWarning, LagEffect, Percentiles, ThresholdOutcome, WarningCause, WarningKind,

@@ -239,6 +239,8 @@ pub fn merge(results: &[RunResult]) -> Result<RunResult, MergeError> {
         thresholds: merge_thresholds(results),
         server_metric_sources: crate::merge_server::sources(results, &server_metrics),
         server_metrics,
+        // Shards of one replay read the same file: the first one's account of it.
+        replay: results.iter().find_map(|r| r.replay.clone()),
     })
 }
 

@@ -224,6 +224,7 @@ fn document(shard: &Shard, rate: f64) -> RunResult {
             worst_window: None,
             passed: total.latency.quantile_ms(0.99) < 1000.0,
         }],
+        replay: None,
     }
 }
 
