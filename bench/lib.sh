@@ -8,6 +8,7 @@
 #   SKIP_BUILD=1    do not run `cargo build --release -p stampede` first
 #   STAMPEDE=path   use this stampede binary instead of building target/release/stampede
 #   NO_OHA=1        leave oha out even when it is installed
+#   NGINX_LOCATIONS extra nginx directives inside the server block (proxy.sh serves a file)
 #   NICE=-20        priority of nginx and the generators (needs root; NICE=0 to disable).
 #                   Others compile on this machine; see prio.sh: each of our processes runs
 #                   in a session of its own whose autogroup gets this nice value, so that it
@@ -161,6 +162,7 @@ http {
         location / {
             return 200 "ok\n";
         }
+        ${NGINX_LOCATIONS:-}
     }
 }
 EOF

@@ -160,6 +160,7 @@ pub fn assemble(plan: &RunPlan, outcome: &RunOutcome) -> RunResult {
         server_metrics: Vec::new(),
         server_metric_sources: Vec::new(),
         replay: None,
+        faults: Vec::new(),
         thresholds: crate::thresholds::evaluate(
             crate::thresholds::scoped(&plan.thresholds),
             total,

@@ -75,6 +75,9 @@ pub enum Command {
     /// Replay recorded traffic (an nginx/Apache access log or a HAR file, gzip or not)
     /// against --base-url, at the recorded times (--speed) or a fixed --rate.
     Replay(Box<ReplayArgs>),
+    /// A fault-injecting TCP proxy with Toxiproxy's HTTP API (--api) and/or one standalone
+    /// proxy (--listen --upstream --toxic latency=100ms --profile 3g).
+    Proxy(Box<crate::proxy_cmd::ProxyArgs>),
 }
 
 /// A replay's file format.
@@ -342,6 +345,13 @@ pub struct RunArgs {
     /// so far).
     #[arg(long)]
     pub abort_on_fail: bool,
+    /// A fault scheduled into the run, 'at 20s for 10s: latency 200ms' (repeatable):
+    /// the run goes through an in-process fault proxy in front of the target that adds
+    /// the toxic (any of the proxy's, in words or its --toxic syntax) or goes `down`
+    /// at 'at' and removes it after 'for'. The report shows each fault's before, during
+    /// and after, and --out records when each fault was on.
+    #[arg(long = "fault", value_name = "SPEC", value_parser = fault)]
+    pub faults: Vec<stampede_experiment::FaultSpec>,
     /// Live view, HTML report and live metrics.
     #[command(flatten)]
     pub output: OutputArgs,
@@ -508,6 +518,9 @@ pub struct TargetArgs {
     pub coherency_delay: Option<Duration>,
     /// A fault profile for one instance, N:KEY=VALUE[,KEY=VALUE...], replacing the
     /// server-wide flags for instance N (1-based), e.g. 2:error-rate=0.05 (repeatable).
+    /// Keys: delay, error-rate, error-status, stall, stall-every, and an outage:
+    /// 2:down-at=10s,up-at=20s (from start; while down, connects are refused and open
+    /// connections closed).
     #[arg(long = "instance-fault")]
     pub instance_faults: Vec<String>,
     /// Server worker threads.
@@ -634,6 +647,10 @@ pub struct UslArgs {
     /// Write an HTML page: the points, the fitted curve, the linear ideal and N*.
     #[arg(long, value_name = "FILE")]
     pub html: Option<PathBuf>,
+}
+
+fn fault(s: &str) -> Result<stampede_experiment::FaultSpec, String> {
+    stampede_experiment::FaultSpec::parse(s)
 }
 
 fn criterion(s: &str) -> Result<stampede_plan::Threshold, String> {

@@ -10,11 +10,13 @@ mod args;
 mod capacity_cmd;
 mod check_cmd;
 mod demo;
+mod fault_cmd;
 mod forecast_args;
 mod forecast_cmd;
 mod init_cmd;
 mod matrix_cmd;
 mod outputs;
+mod proxy_cmd;
 mod replay_cmd;
 mod report_cmd;
 mod run_cmd;
@@ -30,6 +32,7 @@ use std::process::ExitCode;
 use clap::Parser;
 
 pub use args::{Cli, Command, RunArgs, TargetArgs, UslArgs};
+pub use proxy_cmd::ProxyArgs;
 
 /// Exit code: success.
 pub const EXIT_OK: u8 = 0;
@@ -94,5 +97,6 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Capacity(a) => capacity_cmd::run(*a),
         Command::Usl(a) => usl_cmd::run(a),
         Command::Replay(a) => replay_cmd::run(*a),
+        Command::Proxy(a) => proxy_cmd::run(*a),
     }
 }

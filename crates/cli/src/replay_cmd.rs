@@ -160,6 +160,7 @@ pub(crate) fn run(a: ReplayArgs) -> anyhow::Result<u8> {
         a.run.out.as_deref(),
         a.run.quiet,
         &a.run.output,
+        Vec::new(),
         |result| {
             let notes = replay.notes();
             let warnings = notes.warnings();

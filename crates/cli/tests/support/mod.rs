@@ -17,6 +17,7 @@ use serde_json::Value;
 use tempfile::TempDir;
 
 pub(crate) mod exporters;
+pub(crate) mod proxy;
 
 /// Where Debian installs nginx (`apt-get install nginx`; `.ci/run` does it).
 const NGINX: &str = "/usr/sbin/nginx";
@@ -62,6 +63,7 @@ pub(crate) fn nginx_binary(test: &str) -> Option<PathBuf> {
 pub(crate) struct Nginx {
     child: Child,
     dir: TempDir,
+    #[allow(dead_code)] // read by Nginx::url, not used by every test crate
     port: u16,
     /// All ports of the config (`port` is the first); see [`Nginx::start_with`].
     ports: Vec<u16>,
@@ -192,6 +194,7 @@ http {{
     }
 
     /// `http://127.0.0.1:PORT{path}`.
+    #[allow(dead_code)] // used by nginx.rs and others, not by every test crate
     pub(crate) fn url(&self, path: &str) -> String {
         format!("http://127.0.0.1:{}{path}", self.port)
     }
@@ -220,16 +223,19 @@ http {{
     }
 
     /// The PID of the (only) nginx process.
+    #[allow(dead_code)] // used by nginx.rs and others, not by every test crate
     pub(crate) fn pid(&self) -> u32 {
         self.child.id()
     }
 
     /// Freezes the server (SIGSTOP): connections queue in the kernel, nothing is answered.
+    #[allow(dead_code)] // used by nginx.rs and others, not by every test crate
     pub(crate) fn pause(&self) {
         signal(self.pid(), "STOP");
     }
 
     /// Lets a paused server run again (SIGCONT).
+    #[allow(dead_code)] // used by nginx.rs and others, not by every test crate
     pub(crate) fn resume(&self) {
         signal(self.pid(), "CONT");
     }
@@ -443,6 +449,7 @@ impl RunOutput {
     }
 
     /// The string at a JSON pointer.
+    #[allow(dead_code)] // used by nginx.rs and others, not by every test crate
     pub(crate) fn str(&self, pointer: &str) -> &str {
         self.json
             .pointer(pointer)
@@ -483,6 +490,7 @@ impl RunOutput {
 }
 
 /// True when `got` is within `fraction` (0.01 = 1%) of `want`.
+#[allow(dead_code)] // used by nginx.rs and others, not by every test crate
 pub(crate) fn within(got: f64, want: f64, fraction: f64) -> bool {
     (got - want).abs() <= want.abs() * fraction
 }
