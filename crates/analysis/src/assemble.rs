@@ -159,6 +159,7 @@ pub fn assemble(plan: &RunPlan, outcome: &RunOutcome) -> RunResult {
         servers: Vec::new(),
         server_metrics: Vec::new(),
         server_metric_sources: Vec::new(),
+        faults: Vec::new(),
         thresholds: crate::thresholds::evaluate(
             crate::thresholds::scoped(&plan.thresholds),
             total,

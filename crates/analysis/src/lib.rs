@@ -1,7 +1,8 @@
 //! Pure functions over measurements: the result document of a run ([`assemble`]),
 //! summaries of a run or a group, the checks that tell whether the load generator itself
 //! limited the result, thresholds, run comparison ([`compare`]) and which axis of a
-//! matrix explains a metric ([`variance`]). No I/O, and no
+//! matrix explains a metric ([`variance`]), and what each fault of a run did to it
+//! ([`faults`]: before, during, after and the recovery time). No I/O, and no
 //! dependency on the engine: the engine's measurements arrive as plain data
 //! ([`stampede_metrics::RunOutcome`]).
 //!
@@ -21,6 +22,7 @@
 mod assemble;
 pub mod bottleneck;
 pub mod compare;
+pub mod faults;
 pub mod figures;
 mod generator;
 pub mod per_day;

@@ -288,6 +288,13 @@ pub struct RunArgs {
     /// so far).
     #[arg(long)]
     pub abort_on_fail: bool,
+    /// A fault scheduled into the run, 'at 20s for 10s: latency 200ms' (repeatable):
+    /// the run goes through an in-process fault proxy in front of the target that adds
+    /// the toxic (any of the proxy's, in words or its --toxic syntax) or goes `down`
+    /// at 'at' and removes it after 'for'. The report shows each fault's before, during
+    /// and after, and --out records when each fault was on.
+    #[arg(long = "fault", value_name = "SPEC", value_parser = fault)]
+    pub faults: Vec<stampede_experiment::FaultSpec>,
     /// Live view, HTML report and live metrics.
     #[command(flatten)]
     pub output: OutputArgs,
@@ -454,6 +461,9 @@ pub struct TargetArgs {
     pub coherency_delay: Option<Duration>,
     /// A fault profile for one instance, N:KEY=VALUE[,KEY=VALUE...], replacing the
     /// server-wide flags for instance N (1-based), e.g. 2:error-rate=0.05 (repeatable).
+    /// Keys: delay, error-rate, error-status, stall, stall-every, and an outage:
+    /// 2:down-at=10s,up-at=20s (from start; while down, connects are refused and open
+    /// connections closed).
     #[arg(long = "instance-fault")]
     pub instance_faults: Vec<String>,
     /// Server worker threads.
@@ -580,6 +590,10 @@ pub struct UslArgs {
     /// Write an HTML page: the points, the fitted curve, the linear ideal and N*.
     #[arg(long, value_name = "FILE")]
     pub html: Option<PathBuf>,
+}
+
+fn fault(s: &str) -> Result<stampede_experiment::FaultSpec, String> {
+    stampede_experiment::FaultSpec::parse(s)
 }
 
 fn criterion(s: &str) -> Result<stampede_plan::Threshold, String> {

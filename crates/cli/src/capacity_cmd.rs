@@ -34,6 +34,7 @@ fn refuse_run_flags(a: &CapacityArgs) -> anyhow::Result<()> {
         ("--watch-pid", !r.output.watch_pid.is_empty()),
         // A step's document holds the window's totals, not rows per group.
         ("--group-by", r.group_by.is_some()),
+        ("--fault", !r.faults.is_empty()),
     ];
     if let Some((flag, _)) = set_by_search.iter().find(|(_, given)| *given) {
         return Err(usage(format!(

@@ -73,7 +73,7 @@ pub(crate) fn run(a: DemoArgs) -> anyhow::Result<u8> {
         .connect_to(target.addrs().to_vec())
         .build()
         .map_err(|e| UsageError(e.to_string()))?;
-    let code = crate::run_cmd::execute(&plan, a.out.as_deref(), a.quiet, &a.output)?;
+    let code = crate::run_cmd::execute(&plan, a.out.as_deref(), a.quiet, &a.output, Vec::new())?;
     target.shutdown();
     Ok(code)
 }

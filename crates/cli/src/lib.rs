@@ -10,6 +10,7 @@ mod args;
 mod capacity_cmd;
 mod check_cmd;
 mod demo;
+mod fault_cmd;
 mod forecast_args;
 mod forecast_cmd;
 mod init_cmd;

@@ -55,6 +55,10 @@ fn refuse_run_only_flags(a: &RunArgs) -> anyhow::Result<()> {
             !a.output.watch_pid.is_empty(),
             "--watch-pid is not supported by matrix",
         ),
+        (
+            !a.faults.is_empty(),
+            "--fault is not supported by matrix: schedule faults into one run (stampede run --fault)",
+        ),
     ];
     match refused.iter().find(|(given, _)| *given) {
         Some((_, why)) => Err(usage(*why)),

@@ -204,10 +204,10 @@ pub(crate) fn execute(
     out: Option<&Path>,
     quiet: bool,
     output: &OutputArgs,
+    mut observers: Vec<Box<dyn Observer>>,
 ) -> anyhow::Result<u8> {
     let control = Control::new();
     crate::outputs::stop_on_signals(control.stop_flag())?;
-    let mut observers: Vec<Box<dyn Observer>> = Vec::new();
     let exporter = match output.prometheus_listen {
         Some(addr) => {
             let e = Exporter::start(addr, plan)
@@ -279,16 +279,36 @@ pub(crate) fn run(a: RunArgs) -> anyhow::Result<u8> {
                 describe_stop(&plan)
             );
         }
-        return execute(&plan, a.out.as_deref(), a.quiet, &a.output);
+        if !a.faults.is_empty() {
+            return Err(usage(
+                "--fault applies to a URL's run; scenario files are not supported yet",
+            ));
+        }
+        return execute(&plan, a.out.as_deref(), a.quiet, &a.output, Vec::new());
     }
     if a.base_url.is_some() {
         return Err(usage("--base-url applies to scenario files only"));
     }
     let plan = plan_from_args(&a)?;
+    if a.faults.is_empty() {
+        if !a.quiet {
+            eprintln!("stampede: {} for {}", plan.subject(), describe_stop(&plan));
+        }
+        return execute(&plan, a.out.as_deref(), a.quiet, &a.output, Vec::new());
+    }
+    let (proxied, injector) = crate::fault_cmd::through_proxies(&a, &plan)?;
+    let plan = plan_from_args(&proxied)?;
     if !a.quiet {
         eprintln!("stampede: {} for {}", plan.subject(), describe_stop(&plan));
+        eprintln!("stampede: faults through {}", injector.describe());
     }
-    execute(&plan, a.out.as_deref(), a.quiet, &a.output)
+    execute(
+        &plan,
+        a.out.as_deref(),
+        a.quiet,
+        &a.output,
+        vec![Box::new(injector)],
+    )
 }
 
 fn describe_stop(plan: &RunPlan) -> String {

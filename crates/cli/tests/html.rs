@@ -8,8 +8,8 @@ mod report_support;
 use std::time::Duration;
 
 use report_support::{
-    artifact_dir, assert_no_external_reference, chromium, external_tool, grouped, run_bounded,
-    stampede, svgs, target, CHROMIUM,
+    artifact_dir, assert_no_external_reference, browser_dom, chromium, external_tool, grouped,
+    run_bounded, stampede, svgs, target, CHROMIUM,
 };
 
 #[test]
@@ -258,4 +258,41 @@ fn matrix_page_renders_in_chromium() {
             );
         }
     }
+}
+
+/// A run with a scheduled fault (`--fault`): the page shades the fault on the three time
+/// charts and shows its before/during/after table, and Chromium renders it without
+/// loading anything.
+#[test]
+fn fault_windows_render_in_chromium() {
+    let t = target(1);
+    let dir = tempfile::tempdir().unwrap();
+    let html = dir.path().join("faults.html");
+    let url = format!("http://{}/", t.addrs()[0]);
+    let o = run_bounded(
+        stampede()
+            .args(["run", &url, "--rate", "50", "-d", "3s", "-q"])
+            .args(["--fault", "at 1s for 1s: latency 30ms", "--html"])
+            .arg(&html),
+        Duration::from_secs(60),
+    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let Some(dom) = browser_dom(&html, "fault_windows") else {
+        return;
+    };
+    assert!(dom.contains("<h2>Faults</h2>"), "no fault section");
+    assert!(dom.contains("at 1s for 1s: latency 30ms"));
+    assert!(dom.contains("<td>during</td>"));
+    for id in ["throughput", "latency-over-time", "errors-over-time"] {
+        let at = dom
+            .find(&format!("data-chart=\"{id}\""))
+            .unwrap_or_else(|| panic!("chart {id} missing"));
+        let svg = svgs(&dom[at..])[0];
+        assert!(
+            svg.contains("opacity=\"0.12\" fill=\"#D62728\""),
+            "chart {id} has no fault band"
+        );
+        assert!(svg.contains("latency"), "chart {id}: the band has no label");
+    }
+    assert!(!dom.contains("Chart not drawn"));
 }

@@ -1,7 +1,8 @@
 //! Steering a run while it goes on: stop it, or change the open model's rate.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
+use std::time::Instant;
 use tokio::sync::Notify;
 
 /// Control messages for a running [`run`](crate::run), shared between the caller and the
@@ -14,6 +15,8 @@ pub struct Control {
     rate: AtomicU64,
     epoch: AtomicU64,
     changed: Notify,
+    /// When the run's clock started: its second 0 begins here.
+    started: OnceLock<Instant>,
 }
 
 /// One change of the open model's rate, as the workers see it.
@@ -40,6 +43,7 @@ impl Control {
             rate: AtomicU64::new(0f64.to_bits()),
             epoch: AtomicU64::new(0),
             changed: Notify::new(),
+            started: OnceLock::new(),
         })
     }
 
@@ -53,6 +57,18 @@ impl Control {
     /// True once [`Control::stop`] was called (or the stop flag was set).
     pub fn is_stopped(&self) -> bool {
         self.stop.load(Ordering::Relaxed)
+    }
+
+    /// When the run's clock started (second 0 of its series begins here; set by the
+    /// engine once its threads are about to send), or `None` before that. With one control
+    /// steering several runs in turn, the first run's start.
+    pub fn started(&self) -> Option<Instant> {
+        self.started.get().copied()
+    }
+
+    /// Records the start of the run's clock (the first call wins).
+    pub(crate) fn mark_started(&self, at: Instant) {
+        let _ = self.started.set(at);
     }
 
     /// The stop flag itself, for signal handlers (`signal_hook::flag::register`).

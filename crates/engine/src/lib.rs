@@ -121,6 +121,7 @@ pub fn run(
     let started_at = SystemTime::now();
     // Give the threads a moment to start before the schedule's time zero.
     let start = Instant::now() + Duration::from_millis(5);
+    control.mark_started(start);
     let seed = fastrand::u64(..);
     let shared = Arc::new(Shared {
         start,

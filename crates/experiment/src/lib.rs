@@ -45,6 +45,7 @@
 mod contention;
 mod dashboard;
 mod exporter;
+pub mod faults;
 mod observer;
 mod progress;
 mod scrape;
@@ -59,6 +60,7 @@ pub use contention::Contention;
 
 pub use dashboard::{Dashboard, DashboardError};
 pub use exporter::{Exporter, ExporterError, ExporterFeed};
+pub use faults::{FaultError, FaultInjector, FaultSpec};
 pub use observer::{Finish, Flow, Observer};
 pub use progress::Progress;
 pub use scrape::{

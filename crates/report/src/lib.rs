@@ -11,6 +11,7 @@
 #![deny(missing_docs)]
 
 mod compare;
+mod faults;
 mod forecast;
 mod forecast_html;
 mod html;

@@ -345,6 +345,7 @@ pub fn render_table(r: &RunResult) -> String {
         );
     }
     out.push_str(&crate::server::text(r, layout));
+    out.push_str(&crate::faults::text(r, layout, ms));
     if let Some(d) = stampede_analysis::per_day::fleet_per_day(r) {
         out.push_str(&crate::per_day::per_day_line(&d));
     }

@@ -58,6 +58,27 @@ pub struct RunResult {
     /// failures (present even when a source gave no series at all).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub server_metric_sources: Vec<MetricSourceDoc>,
+    /// The faults switched on and off during the run (`--fault`), in start order, with
+    /// the times they actually took effect.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub faults: Vec<FaultDoc>,
+}
+
+/// One fault of the run's timeline: what was injected where, and when it was on.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FaultDoc {
+    /// What kind of fault: a toxic's type (`latency`, `bandwidth`, `timeout`,
+    /// `reset_peer`, ...) or `down` (the target refused connections).
+    pub kind: String,
+    /// The fault as given, e.g. `at 20s for 10s: latency 200ms`.
+    pub spec: String,
+    /// What it was applied to, e.g. `proxy 127.0.0.1:41234 -> 127.0.0.1:8080`.
+    pub target: String,
+    /// Seconds from the run's start to when the fault took effect.
+    pub start_s: f64,
+    /// Seconds from the run's start to when it was removed; null when it was still on
+    /// when the run ended.
+    pub end_s: Option<f64>,
 }
 
 /// One server-side series: one value per second of the run.

@@ -44,7 +44,7 @@ mod merge;
 mod merge_server;
 
 pub use doc::{
-    Core, GeneratorDoc, GroupDoc, Histograms, MetricSourceDoc, Phases, PointHistograms,
+    Core, FaultDoc, GeneratorDoc, GroupDoc, Histograms, MetricSourceDoc, Phases, PointHistograms,
     PointPercentiles, RunConfig, RunResult, SeriesPoint, ServerDoc, ServerMetricDoc, StageDoc,
     SummaryDoc,
 };

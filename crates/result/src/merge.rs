@@ -38,8 +38,8 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use crate::figures::{round2, round3};
 use crate::{
-    Core, GeneratorDoc, GroupDoc, Histograms, Percentiles, Phases, PointHistograms, RunConfig,
-    RunResult, SeriesPoint, StageDoc, SummaryDoc, ThresholdOutcome, SCHEMA_VERSION,
+    Core, FaultDoc, GeneratorDoc, GroupDoc, Histograms, Percentiles, Phases, PointHistograms,
+    RunConfig, RunResult, SeriesPoint, StageDoc, SummaryDoc, ThresholdOutcome, SCHEMA_VERSION,
 };
 
 /// Why documents could not be merged.
@@ -239,6 +239,7 @@ pub fn merge(results: &[RunResult]) -> Result<RunResult, MergeError> {
         thresholds: merge_thresholds(results),
         server_metric_sources: crate::merge_server::sources(results, &server_metrics),
         server_metrics,
+        faults: merge_faults(results, &offsets),
     })
 }
 
@@ -589,6 +590,34 @@ fn merge_generator(results: &[RunResult], schedule_lag: Option<&LatencyHistogram
             .max(),
         warnings: sorted_union(results.iter().flat_map(|r| &r.generator.warnings)),
     }
+}
+
+/// Every shard's faults on the merged time axis (shifted by the shard's start), in start
+/// order; a fault that several shards report alike is kept once.
+fn merge_faults(results: &[RunResult], offsets: &[u64]) -> Vec<FaultDoc> {
+    let mut faults: Vec<FaultDoc> = Vec::new();
+    for (r, &off) in results.iter().zip(offsets) {
+        for f in &r.faults {
+            let shifted = FaultDoc {
+                start_s: round3(f.start_s + off as f64),
+                end_s: f.end_s.map(|e| round3(e + off as f64)),
+                ..f.clone()
+            };
+            if !faults.contains(&shifted) {
+                faults.push(shifted);
+            }
+        }
+    }
+    faults.sort_by(|a, b| {
+        (a.start_s.total_cmp(&b.start_s))
+            .then_with(|| {
+                a.end_s
+                    .unwrap_or(f64::INFINITY)
+                    .total_cmp(&b.end_s.unwrap_or(f64::INFINITY))
+            })
+            .then_with(|| (&a.kind, &a.spec, &a.target).cmp(&(&b.kind, &b.spec, &b.target)))
+    });
+    faults
 }
 
 /// True when a larger observed value is worse for this threshold text (`p99 < 200ms`).

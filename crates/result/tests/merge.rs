@@ -6,9 +6,9 @@ use std::time::Duration;
 use proptest::prelude::*;
 use stampede_metrics::{LatencyHistogram, Stats};
 use stampede_result::{
-    merge, Core, GeneratorDoc, GroupDoc, Histograms, MergeError, MetricSourceDoc, Percentiles,
-    Phases, PointHistograms, PointPercentiles, RunConfig, RunResult, SeriesPoint, ServerMetricDoc,
-    SummaryDoc, ThresholdOutcome, SCHEMA_VERSION,
+    merge, Core, FaultDoc, GeneratorDoc, GroupDoc, Histograms, MergeError, MetricSourceDoc,
+    Percentiles, Phases, PointHistograms, PointPercentiles, RunConfig, RunResult, SeriesPoint,
+    ServerMetricDoc, SummaryDoc, ThresholdOutcome, SCHEMA_VERSION,
 };
 
 const KEYS: [&str; 3] = ["instance-1", "instance-2", "instance-3"];
@@ -207,6 +207,13 @@ fn document(shard: &Shard, rate: f64) -> RunResult {
                 .map(|n| (n % 2 == 0).then_some(n as f64 / 10.0))
                 .collect(),
         }],
+        faults: vec![FaultDoc {
+            kind: "latency".into(),
+            spec: "at 1s for 1s: latency 50ms".into(),
+            target: "proxy 127.0.0.1:9000 -> 127.0.0.1:8080".into(),
+            start_s: 1.002,
+            end_s: (shard.start % 2 == 0).then_some(2.001),
+        }],
         server_metric_sources: vec![MetricSourceDoc {
             source: "http://127.0.0.1:9100/metrics".into(),
             kind: "scrape".into(),
@@ -315,6 +322,12 @@ fn shards_that_started_later_add_to_later_seconds() {
     // 400 arrivals scheduled over 4 s.
     assert_eq!(m.summary.core.target_rate, Some(100.0));
     assert_eq!(m.config.rate, Some(200.0), "the shards' rates add up");
+    let faults: Vec<(f64, Option<f64>)> = m.faults.iter().map(|f| (f.start_s, f.end_s)).collect();
+    assert_eq!(
+        faults,
+        vec![(1.002, Some(2.001)), (3.002, Some(4.001))],
+        "each shard's fault on the merged time axis"
+    );
 }
 
 #[test]

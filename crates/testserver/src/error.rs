@@ -27,7 +27,7 @@ pub enum TargetError {
     },
     /// A fault-profile key is not known.
     #[error(
-        "unknown fault profile key `{key}` (expected delay, error-rate, error-status, stall, stall-every)"
+        "unknown fault profile key `{key}` (expected delay, error-rate, error-status, stall, stall-every, down-at, up-at)"
     )]
     UnknownKey {
         /// The unknown key.

@@ -9,6 +9,7 @@ use hyper::header::HeaderValue;
 use hyper::StatusCode;
 use tokio::sync::watch;
 
+use crate::outage::Outage;
 use crate::scaling::Scaling;
 use crate::stall::StallSchedule;
 use crate::FaultProfile;
@@ -59,6 +60,10 @@ pub(crate) struct Instance {
     pub(crate) name: HeaderValue,
     pub(crate) profile: FaultProfile,
     pub(crate) stall: Option<StallSchedule>,
+    /// When the instance is down (`down-at`, `up-at`), if ever.
+    pub(crate) outage: Option<Outage>,
+    /// True while the instance is down: its open connections close when it turns true.
+    pub(crate) down: watch::Sender<bool>,
     pub(crate) stats: Arc<Stats>,
     /// The serial section and coherency knobs, shared by every instance.
     pub(crate) scaling: Arc<Scaling>,

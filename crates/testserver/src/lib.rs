@@ -2,6 +2,9 @@
 //! errors, body size, CPU cost and stalls are controlled per request (query knobs) and per
 //! instance (fault profiles), with a WebSocket echo and a long-poll endpoint.
 //!
+//! An instance may go down and come back at given times (`down-at`, `up-at` in its
+//! [`FaultProfile`]): while down, connects are refused and open connections are closed.
+//!
 //! A [`TargetHandle`] runs one or more named instances on a background thread with its own
 //! tokio runtime. Every response carries `X-Served-By: <instance name>` so a load test can
 //! attribute latency and errors to the instance that produced them, and
@@ -57,6 +60,7 @@ mod error;
 mod instance;
 mod journey;
 mod knobs;
+mod outage;
 mod poll;
 mod profile;
 mod reply;

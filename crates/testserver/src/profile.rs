@@ -25,6 +25,12 @@ pub struct FaultProfile {
     /// Period of the pauses: windows are `[k*every, k*every + stall)` for `k = 1, 2, ...`
     /// from server start. Ignored when [`stall`](Self::stall) is `None`.
     pub stall_every: Duration,
+    /// The instance goes down this long after server start: its listener is closed (new
+    /// connections are refused) and its open connections are closed. `None`: never.
+    pub down_at: Option<Duration>,
+    /// The instance comes back (listens again on the same port) this long after server
+    /// start; `None` with [`down_at`](Self::down_at) set: it stays down.
+    pub up_at: Option<Duration>,
 }
 
 impl FaultProfile {
@@ -32,7 +38,8 @@ impl FaultProfile {
     ///
     /// `spec` is `key=value` pairs separated by commas, for example
     /// `delay=20ms,error-rate=0.01,error-status=500,stall=200ms,stall-every=5s`.
-    /// Keys: `delay`, `error-rate` (0..=1), `error-status` (200..=999), `stall`, `stall-every`;
+    /// Keys: `delay`, `error-rate` (0..=1), `error-status` (200..=999), `stall`, `stall-every`,
+    /// `down-at` and `up-at` (an outage of the instance, from server start);
     /// durations use humantime syntax (`20ms`, `1s`, `1m 30s`). `stall=0` (or `stall=off`)
     /// disables stalls. An empty spec returns an unchanged copy. Errors name the bad key or
     /// value.
@@ -65,6 +72,8 @@ impl FaultProfile {
                     }
                 }
                 "stall-every" => out.stall_every = parse_duration(key, value)?,
+                "down-at" => out.down_at = Some(parse_duration(key, value)?),
+                "up-at" => out.up_at = Some(parse_duration(key, value)?),
                 _ => {
                     return Err(TargetError::UnknownKey {
                         key: key.to_owned(),
@@ -120,6 +129,26 @@ impl FaultProfile {
                     ),
                 ));
             }
+        }
+        match (self.down_at, self.up_at) {
+            (None, Some(_)) => {
+                return Err(TargetError::invalid(
+                    "up-at",
+                    &humantime::format_duration(self.up_at.unwrap_or_default()).to_string(),
+                    "needs down-at (an instance comes back only after going down)",
+                ))
+            }
+            (Some(down), Some(up)) if up <= down => {
+                return Err(TargetError::invalid(
+                    "up-at",
+                    &humantime::format_duration(up).to_string(),
+                    format!(
+                        "must be later than down-at ({})",
+                        humantime::format_duration(down)
+                    ),
+                ))
+            }
+            _ => {}
         }
         Ok(())
     }
@@ -178,6 +207,8 @@ mod tests {
                 error_status: 500,
                 stall: Some(Duration::from_millis(100)),
                 stall_every: Duration::from_secs(1),
+                down_at: None,
+                up_at: None,
             }
         );
     }

@@ -24,6 +24,7 @@ use tokio_rustls::TlsAcceptor;
 use crate::body::ResponseBody;
 use crate::instance::{Instance, Stats};
 use crate::knobs::{Knobs, MAX_DELAY};
+use crate::outage::Outage;
 use crate::reply::{apply_knobs, bad_knob, plain_status, read_body, text_response, RequestBody};
 use crate::scaling::Scaling;
 use crate::stall::StallSchedule;
@@ -318,6 +319,8 @@ impl TargetHandle {
             instances.push(Arc::new(Instance {
                 name: header,
                 stall: StallSchedule::new(profile.stall, profile.stall_every),
+                outage: Outage::new(profile.down_at, profile.up_at),
+                down: watch::Sender::new(false),
                 profile,
                 stats: Arc::clone(&stats),
                 scaling: Arc::clone(&scaling),
@@ -363,6 +366,7 @@ impl TargetHandle {
 
         let (stop_tx, stop_rx) = watch::channel(false);
         let poll_every = config.poll_event_every;
+        let backlog = config.backlog;
         let served_stats = Arc::clone(&stats);
         let thread = std::thread::Builder::new()
             .name("stampede-testserver".to_owned())
@@ -375,6 +379,7 @@ impl TargetHandle {
                         conn,
                         served_stats,
                         poll_every,
+                        backlog,
                         stop_rx,
                     ));
                     rt.shutdown_timeout(SHUTDOWN_GRACE);
@@ -556,6 +561,7 @@ async fn serve(
     conn: Arc<ConnServer>,
     stats: Arc<Stats>,
     poll_every: Option<Duration>,
+    backlog: u32,
     mut stop: watch::Receiver<bool>,
 ) {
     for (listener, instance) in listeners.into_iter().zip(instances) {
@@ -563,6 +569,7 @@ async fn serve(
             listener,
             instance,
             Arc::clone(&conn),
+            backlog,
             stop.clone(),
         ));
     }
@@ -577,17 +584,46 @@ async fn serve(
     }
 }
 
+/// Accepts connections of one instance until the stop signal; during the instance's
+/// outage the listener is closed (connects are refused) and bound again on the same address
+/// when it comes back.
 async fn accept_loop(
     listener: TcpListener,
     instance: Arc<Instance>,
     conn: Arc<ConnServer>,
+    backlog: u32,
     mut stop: watch::Receiver<bool>,
 ) {
+    let addr = listener.local_addr().ok();
+    let mut listener = Some(listener);
+    let started = instance.stats.started;
     loop {
+        let elapsed = started.elapsed();
+        let down = instance.outage.is_some_and(|o| o.is_down(elapsed));
+        if down && listener.is_some() {
+            listener = None;
+            instance.down.send_replace(true);
+        } else if !down && listener.is_none() {
+            // Bound on the same address again; should another socket hold it meanwhile,
+            // try again shortly instead of spinning.
+            match addr.map(|a| listen(a, backlog)) {
+                Some(Ok(l)) => {
+                    listener = Some(l);
+                    instance.down.send_replace(false);
+                }
+                _ => tokio::time::sleep(Duration::from_millis(50)).await,
+            }
+            continue;
+        }
+        let change = instance
+            .outage
+            .and_then(|o| o.next_change(elapsed))
+            .map(|t| tokio::time::Instant::from_std(started + t));
         let accepted = tokio::select! {
             biased;
             _ = stop.changed() => return,
-            accepted = listener.accept() => accepted,
+            _ = sleep_until(change) => continue,
+            accepted = accept(listener.as_ref()) => accepted,
         };
         let stream = match accepted {
             Ok((stream, _peer)) => stream,
@@ -600,11 +636,31 @@ async fn accept_loop(
         instance.stats.connections.fetch_add(1, Ordering::Relaxed);
         // Best effort: a socket that refuses NODELAY still works.
         let _ = stream.set_nodelay(true);
-        tokio::spawn(serve_connection(
-            stream,
-            Arc::clone(&instance),
-            Arc::clone(&conn),
-        ));
+        let mut down = instance.down.subscribe();
+        let serve = serve_connection(stream, Arc::clone(&instance), Arc::clone(&conn));
+        tokio::spawn(async move {
+            // The instance going down closes the connection (the stream is dropped).
+            tokio::select! {
+                _ = serve => {}
+                _ = down.wait_for(|d| *d) => {}
+            }
+        });
+    }
+}
+
+/// Sleeps until `at`, or forever when there is no `at`.
+async fn sleep_until(at: Option<tokio::time::Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Accepts on `listener`, or waits forever while there is none (the instance is down).
+async fn accept(listener: Option<&TcpListener>) -> std::io::Result<(TcpStream, SocketAddr)> {
+    match listener {
+        Some(l) => l.accept().await,
+        None => std::future::pending().await,
     }
 }
 

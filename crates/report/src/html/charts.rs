@@ -72,11 +72,27 @@ impl Line {
     }
 }
 
+/// A shaded span of the x axis with a label at its top (a fault's window).
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Band {
+    /// Where it starts (x).
+    pub(crate) from: f64,
+    /// Where it ends (x).
+    pub(crate) to: f64,
+    /// Its label.
+    pub(crate) label: String,
+}
+
+/// The colour of bands.
+const BAND: RGBColor = RGBColor(214, 39, 40);
+
 /// A line chart's text and data.
 struct LinePlot<'a> {
     x_desc: &'a str,
     y_desc: &'a str,
     lines: Vec<Line>,
+    /// Shaded spans behind the lines.
+    bands: Vec<Band>,
     x_fmt: &'a dyn Fn(&f64) -> String,
     y_fmt: &'a dyn Fn(&f64) -> String,
 }
@@ -112,6 +128,25 @@ where
             .bold_line_style(RGBColor(215, 215, 215))
             .draw()
             .map_err(err)?;
+        let (y_lo, y_hi) = {
+            let y = chart.y_range();
+            (y.start, y.end)
+        };
+        for b in &p.bands {
+            chart
+                .draw_series(std::iter::once(Rectangle::new(
+                    [(b.from, y_lo), (b.to, y_hi)],
+                    BAND.mix(0.12).filled(),
+                )))
+                .map_err(err)?;
+            chart
+                .draw_series(std::iter::once(Text::new(
+                    b.label.clone(),
+                    (b.from, y_hi),
+                    (FONT, 12).into_font().color(&BAND),
+                )))
+                .map_err(err)?;
+        }
         for line in &p.lines {
             let style = line.color.stroke_width(2);
             if line.markers {
@@ -297,6 +332,7 @@ pub(crate) fn throughput(r: &RunResult) -> Drawn {
         x_desc: "time since start",
         y_desc: "requests per second",
         lines,
+        bands: super::faults::bands(r, time_range(r).end),
         x_fmt: &fmt_seconds,
         y_fmt: &fmt_number,
     };
@@ -349,6 +385,7 @@ pub(crate) fn latency_over_time(r: &RunResult) -> Drawn {
             "milliseconds"
         },
         lines,
+        bands: super::faults::bands(r, time_range(r).end),
         x_fmt: &fmt_seconds,
         y_fmt: &fmt_ms,
     };
@@ -378,6 +415,7 @@ pub(crate) fn errors_over_time(r: &RunResult) -> Drawn {
         x_desc: "time since start",
         y_desc: "per second",
         lines,
+        bands: super::faults::bands(r, time_range(r).end),
         x_fmt: &fmt_seconds,
         y_fmt: &fmt_number,
     };
@@ -439,6 +477,7 @@ pub(crate) fn distribution(r: &RunResult) -> Drawn {
         x_desc: "percentile",
         y_desc: "milliseconds",
         lines,
+        bands: Vec::new(),
         x_fmt: &fmt_percentile,
         y_fmt: &fmt_ms,
     };
@@ -638,6 +677,7 @@ pub fn xy_chart(c: &XyChart) -> Drawn {
         x_desc: &c.x_desc,
         y_desc: &c.y_desc,
         lines,
+        bands: Vec::new(),
         x_fmt: &fmt_number,
         y_fmt: &fmt_number,
     };

@@ -3,6 +3,7 @@
 //! result renders exactly as the live run did.
 
 mod charts;
+mod faults;
 pub mod kit;
 mod server;
 
@@ -516,6 +517,7 @@ pub fn render_html(r: &RunResult) -> String {
     summary(&mut out, r);
     criteria(&mut out, r);
     time_charts(&mut out, r);
+    faults::section(&mut out, r);
     server::html_section(&mut out, r);
     distribution(&mut out, r);
     groups(&mut out, r);
