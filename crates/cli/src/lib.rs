@@ -19,6 +19,7 @@ mod matrix_cmd;
 mod merge_cmd;
 mod outputs;
 mod proxy_cmd;
+mod replay_cmd;
 mod report_cmd;
 mod run_cmd;
 mod run_flags;
@@ -99,6 +100,7 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Plan(a) => forecast_cmd::run(*a),
         Command::Capacity(a) => capacity_cmd::run(*a),
         Command::Usl(a) => usl_cmd::run(a),
+        Command::Replay(a) => replay_cmd::run(*a),
         Command::Proxy(a) => proxy_cmd::run(*a),
     }
 }

@@ -204,7 +204,21 @@ pub(crate) fn execute(
     out: Option<&Path>,
     quiet: bool,
     output: &OutputArgs,
+    observers: Vec<Box<dyn Observer>>,
+) -> anyhow::Result<u8> {
+    execute_then(plan, out, quiet, output, observers, |_| {})
+}
+
+/// [`execute`], with `after_table` called on the result right after its table is
+/// printed and before it is written (a replay's warnings, route comparison and its
+/// `replay` section).
+pub(crate) fn execute_then(
+    plan: &RunPlan,
+    out: Option<&Path>,
+    quiet: bool,
+    output: &OutputArgs,
     mut observers: Vec<Box<dyn Observer>>,
+    after_table: impl FnOnce(&mut stampede_report::RunResult),
 ) -> anyhow::Result<u8> {
     let control = Control::new();
     crate::outputs::stop_on_signals(control.stop_flag())?;
@@ -227,11 +241,12 @@ pub(crate) fn execute(
     observers.extend(server_metrics(output)?);
     // The dashboard last: it takes over the terminal.
     observers.extend(watcher(plan, quiet, output.no_dashboard));
-    let finished = stampede_experiment::start_with(plan.clone(), observers, control.clone())
+    let mut finished = stampede_experiment::start_with(plan.clone(), observers, control.clone())
         .wait()
         .map_err(run_error)?;
+    print!("{}", render_table(&finished.result));
+    after_table(&mut finished.result);
     let result = &finished.result;
-    print!("{}", render_table(result));
     if let Some(path) = out {
         write_atomically(path, &result.to_json())
             .with_context(|| format!("writing {}", path.display()))?;
