@@ -173,6 +173,7 @@ pub fn assemble(plan: &RunPlan, outcome: &RunOutcome) -> RunResult {
             planned_at: humantime::format_rfc3339_micros(s.planned).to_string(),
             error_ms: round3(s.error_s * 1000.0),
         }),
+        replay: None,
         faults: Vec::new(),
         thresholds: crate::thresholds::evaluate(
             crate::thresholds::scoped(&plan.thresholds),
@@ -339,6 +340,18 @@ fn config_of(plan: &RunPlan) -> RunConfig {
                 max_connections,
             } => open(profile, *arrival, max_connections.get()),
             Load::Closed { connections } => closed(connections.get()),
+            Load::Replay {
+                rate,
+                max_connections,
+                ..
+            } => (
+                "replay",
+                *rate,
+                Vec::new(),
+                None,
+                None,
+                Some(max_connections.get()),
+            ),
             Load::Fleet { clients, .. } => (
                 "fleet",
                 plan.target_rate(),

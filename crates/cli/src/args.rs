@@ -86,9 +86,65 @@ pub enum Command {
     /// URL`), merge their seconds exactly, judge the criteria on the whole, write one
     /// result.
     Coordinator(Box<CoordinatorArgs>),
+    /// Replay recorded traffic (an nginx/Apache access log or a HAR file, gzip or not)
+    /// against --base-url, at the recorded times (--speed) or a fixed --rate.
+    Replay(Box<ReplayArgs>),
     /// A fault-injecting TCP proxy with Toxiproxy's HTTP API (--api) and/or one standalone
     /// proxy (--listen --upstream --toxic latency=100ms --profile 3g).
     Proxy(Box<crate::proxy_cmd::ProxyArgs>),
+}
+
+/// A replay's file format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum FormatArg {
+    /// HAR when the file starts with '{', else an nginx access log.
+    Auto,
+    /// nginx access log (combined, optionally with $request_time and/or $msec).
+    Nginx,
+    /// Apache access log (combined, optionally with %D microseconds).
+    Apache,
+    /// HAR 1.2.
+    Har,
+}
+
+fn speed(s: &str) -> Result<f64, String> {
+    match s.trim().trim_end_matches('x').parse::<f64>() {
+        Ok(v) if v.is_finite() && v > 0.0 => Ok(v),
+        _ => Err(format!("'{s}' must be a positive factor, e.g. 2 or 0.5")),
+    }
+}
+
+/// `stampede replay`.
+#[derive(Debug, Args)]
+pub struct ReplayArgs {
+    /// The file's format.
+    #[arg(long, value_enum, default_value = "auto")]
+    pub format: FormatArg,
+    /// Play the recorded times this much faster (2: twice as fast, 0.5: half as fast).
+    #[arg(long, value_parser = speed, conflicts_with = "rate")]
+    pub speed: Option<f64>,
+    /// Start again at the end of the file (until -d, -n or Ctrl-C).
+    #[arg(long = "loop")]
+    pub repeat: bool,
+    /// Replay only records that pass: method=GET,POST, status=2xx,404 or path=REGEX
+    /// (repeatable; all must pass).
+    #[arg(long = "filter", value_name = "KEY=VALUE")]
+    pub filters: Vec<String>,
+    /// Recorded gaps longer than this are shortened to it (said in a warning).
+    #[arg(long, value_parser = duration, default_value = "10s")]
+    pub max_gap: Duration,
+    /// Records held to put the file in time order; a record later than this many
+    /// records is sent at once (said in a warning).
+    #[arg(long, default_value_t = stampede_replay::DEFAULT_WINDOW, value_name = "N")]
+    pub reorder_window: usize,
+    /// HAR: also replay requests to this host (repeatable; '*' for every host). By
+    /// default only the first entry's host is replayed.
+    #[arg(long = "include-host", value_name = "HOST")]
+    pub include_hosts: Vec<String>,
+    /// The file (first) and the run's flags: --base-url (required), --rate, -d, -n,
+    /// --group-by route, -H, TLS, --threshold, --out, --html, ...
+    #[command(flatten)]
+    pub run: RunArgs,
 }
 
 fn percent(s: &str) -> Result<f64, String> {
@@ -271,7 +327,8 @@ pub struct RunArgs {
     #[arg(long = "connect-to", value_name = "IP:PORT")]
     pub connect_to: Vec<String>,
 
-    /// One table row per group: 'header:NAME' (e.g. header:X-Served-By) or 'peer'.
+    /// One table row per group: 'header:NAME' (e.g. header:X-Served-By), 'peer', or for
+    /// stampede replay 'route' (paths folded into patterns, /users/123 -> /users/:id).
     #[arg(long, value_parser = group_by)]
     pub group_by: Option<GroupBy>,
     /// Worker threads (default: the number of cores).

@@ -85,6 +85,7 @@ pub(crate) fn run(a: CoordinatorArgs) -> anyhow::Result<u8> {
             );
         }
     }
+    print!("{}", stampede_report::render_table(&result));
     let code = crate::run_cmd::report(
         &result,
         &verdict,

@@ -20,6 +20,7 @@ mod matrix_cmd;
 mod merge_cmd;
 mod outputs;
 mod proxy_cmd;
+mod replay_cmd;
 mod report_cmd;
 mod report_to;
 mod run_cmd;
@@ -102,6 +103,7 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Capacity(a) => capacity_cmd::run(*a),
         Command::Usl(a) => usl_cmd::run(a),
         Command::Coordinator(a) => coordinator_cmd::run(*a),
+        Command::Replay(a) => replay_cmd::run(*a),
         Command::Proxy(a) => proxy_cmd::run(*a),
     }
 }

@@ -207,6 +207,20 @@ pub(crate) fn execute(
     output: &OutputArgs,
     extra: Vec<Box<dyn Observer>>,
 ) -> anyhow::Result<u8> {
+    execute_then(plan, out, quiet, output, extra, |_| {})
+}
+
+/// [`execute`], with `after_table` called on the result right after its table is
+/// printed and before it is written (a replay's warnings, route comparison and its
+/// `replay` section).
+pub(crate) fn execute_then(
+    plan: &RunPlan,
+    out: Option<&Path>,
+    quiet: bool,
+    output: &OutputArgs,
+    extra: Vec<Box<dyn Observer>>,
+    after_table: impl FnOnce(&mut stampede_report::RunResult),
+) -> anyhow::Result<u8> {
     let control = Control::new();
     crate::outputs::stop_on_signals(control.stop_flag())?;
     let (observers, exporter) = output_observers(plan, output)?;
@@ -214,9 +228,11 @@ pub(crate) fn execute(
     let mut observers: Observers = extra.into_iter().chain(observers).collect();
     // The dashboard last: it takes over the terminal.
     observers.extend(watcher(plan, quiet, output.no_dashboard));
-    let finished = stampede_experiment::start_with(plan.clone(), observers, control.clone())
+    let mut finished = stampede_experiment::start_with(plan.clone(), observers, control.clone())
         .wait()
         .map_err(run_error)?;
+    print!("{}", render_table(&finished.result));
+    after_table(&mut finished.result);
     report(
         &finished.result,
         &finished.verdict,
@@ -258,7 +274,7 @@ pub(crate) fn output_observers(
     Ok((observers, exporter))
 }
 
-/// Prints the table, writes the outputs, holds the exporter; the exit code of the
+/// Writes the outputs (after the table), holds the exporter; the exit code of the
 /// verdict.
 pub(crate) fn report(
     result: &stampede_experiment::RunResult,
@@ -269,7 +285,6 @@ pub(crate) fn report(
     exporter: Option<Exporter>,
     control: &Control,
 ) -> anyhow::Result<u8> {
-    print!("{}", render_table(result));
     if let Some(path) = out {
         write_atomically(path, &result.to_json())
             .with_context(|| format!("writing {}", path.display()))?;
@@ -314,7 +329,7 @@ pub(crate) fn run(a: RunArgs) -> anyhow::Result<u8> {
                     n => format!("{n} scenarios"),
                 },
                 plan.url(),
-                describe_stop(&plan)
+                describe_stop(&plan) + &describe_part(&plan)
             );
         }
         if !a.faults.is_empty() {
@@ -331,7 +346,12 @@ pub(crate) fn run(a: RunArgs) -> anyhow::Result<u8> {
     let plan = plan_from_args(&a)?;
     if a.faults.is_empty() {
         if !a.quiet {
-            eprintln!("stampede: {} for {}", plan.subject(), describe_stop(&plan));
+            eprintln!(
+                "stampede: {} for {}{}",
+                plan.subject(),
+                describe_stop(&plan),
+                describe_part(&plan)
+            );
         }
         let extra = crate::report_to::reporter(&a, &plan)?;
         return execute(&plan, a.out.as_deref(), a.quiet, &a.output, extra);
@@ -339,12 +359,36 @@ pub(crate) fn run(a: RunArgs) -> anyhow::Result<u8> {
     let (proxied, injector) = crate::fault_cmd::through_proxies(&a, &plan)?;
     let plan = plan_from_args(&proxied)?;
     if !a.quiet {
-        eprintln!("stampede: {} for {}", plan.subject(), describe_stop(&plan));
+        eprintln!(
+            "stampede: {} for {}{}",
+            plan.subject(),
+            describe_stop(&plan),
+            describe_part(&plan)
+        );
         eprintln!("stampede: faults through {}", injector.describe());
     }
     let mut extra: Observers = vec![Box::new(injector)];
     extra.extend(crate::report_to::reporter(&a, &plan)?);
     execute(&plan, a.out.as_deref(), a.quiet, &a.output, extra)
+}
+
+/// `, shard I/N` and `, starting at TIME (in S s)` when the run has them.
+fn describe_part(plan: &RunPlan) -> String {
+    let mut s = String::new();
+    if !plan.shard.is_whole() {
+        s.push_str(&format!(", shard {}", plan.shard));
+    }
+    if let Some(at) = plan.start_at {
+        let wait = at
+            .duration_since(std::time::SystemTime::now())
+            .unwrap_or_default();
+        s.push_str(&format!(
+            ", starting at {} (in {:.1} s)",
+            humantime::format_rfc3339_millis(at),
+            wait.as_secs_f64()
+        ));
+    }
+    s
 }
 
 fn describe_stop(plan: &RunPlan) -> String {

@@ -14,6 +14,7 @@ mod control;
 mod deadline;
 mod journey;
 mod plain;
+mod replay;
 mod request;
 mod start;
 pub use stampede_plan::schedule;
@@ -115,7 +116,7 @@ pub fn run(
     };
     let shard = plan.shard;
     let threads = match load {
-        None | Some(Load::Open { .. }) => plan.threads.get(),
+        None | Some(Load::Open { .. } | Load::Replay { .. }) => plan.threads.get(),
         Some(Load::Closed { connections }) => {
             plan.threads.get().min(shard.share_of(connections.get()))
         }
@@ -192,6 +193,19 @@ pub fn run(
                 Load::Fleet { clients, .. } => Share::Fleet {
                     clients: shard.deal(clients.get()).skip(w).step_by(threads).collect(),
                 },
+                Load::Replay {
+                    feed,
+                    max_connections,
+                    ..
+                } => Share::Replay(replay::ReplayDispatch {
+                    feed: feed.clone(),
+                    target: replay::ReplayTarget {
+                        authority: target.authority.clone(),
+                        tls: target.scheme.is_tls(),
+                        base_path: target.url.path().trim_end_matches('/').to_string(),
+                    },
+                    max_connections: max_connections.get().div_ceil(threads),
+                }),
                 Load::Open {
                     profile,
                     arrival,

@@ -162,6 +162,14 @@ impl GroupKeys {
     }
 }
 
+/// A replayed request waiting for a connection: when it was due, what it is and its
+/// row.
+pub(crate) struct Queued {
+    pub(crate) intended: Instant,
+    pub(crate) request: PreparedRequest,
+    pub(crate) group: Option<usize>,
+}
+
 /// The worker's mutable state, shared by its tasks on one thread.
 pub(crate) struct Local {
     pub(crate) snap: Snapshot,
@@ -170,6 +178,8 @@ pub(crate) struct Local {
     pub(crate) last_completion: Option<Instant>,
     // Open model.
     pub(crate) pending: VecDeque<Instant>,
+    /// Replays: arrivals waiting for a connection.
+    pub(crate) replay: VecDeque<Queued>,
     pub(crate) idle: usize,
     pub(crate) open_conns: usize,
     pub(crate) dispatch_done: bool,
@@ -190,6 +200,7 @@ impl Local {
             tasks: 0,
             last_completion: None,
             pending: VecDeque::new(),
+            replay: VecDeque::new(),
             idle: 0,
             open_conns: 0,
             dispatch_done: false,

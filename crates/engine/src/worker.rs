@@ -32,6 +32,8 @@ pub(crate) enum Share {
     Fleet {
         clients: Vec<usize>,
     },
+    /// Replays: arrivals from the shared feed.
+    Replay(crate::replay::ReplayDispatch),
     /// Scenario runs: one lane per scenario.
     Journeys {
         runtime: Arc<JourneyRuntime>,
@@ -81,6 +83,16 @@ pub(crate) fn run_worker(
                         spawn_task(&local, &all_done, plain::fleet_client(s, l, c, index));
                     }
                 }
+            }
+            Share::Replay(d) => {
+                let d = crate::replay::dispatch(
+                    shared.clone(),
+                    local.clone(),
+                    wake.clone(),
+                    all_done.clone(),
+                    d,
+                );
+                spawn_task(&local, &all_done, d);
             }
             Share::Journeys { runtime, lanes } => {
                 spawn_lanes(&shared, &local, &all_done, runtime, lanes, worker);
@@ -166,7 +178,7 @@ pub(crate) fn run_worker(
     // Whatever is still pending or in flight did not finish within the run.
     let (snapshot, last_completion) = {
         let mut l = local.borrow_mut();
-        let unsent = l.pending.len() as u64;
+        let unsent = (l.pending.len() + l.replay.len()) as u64;
         l.snap.generator.dropped += unsent;
         l.snap.generator.unfinished += l.in_flight;
         (l.take_snapshot(spare), l.last_completion)

@@ -26,6 +26,7 @@ pub mod cumulative;
 mod load;
 mod parse;
 mod redact;
+mod replay;
 mod run_plan;
 pub mod scenario;
 pub mod schedule;
@@ -45,6 +46,7 @@ pub use builder::{RequestsDraft, RunPlanBuilder};
 pub use load::{Arrival, Load, RateProfile, Stage};
 pub use parse::{parse_duration, parse_header, parse_stage};
 pub use redact::redact_url;
+pub use replay::{ReplayArrival, ReplayFeed, ReplaySource};
 pub use run_plan::{
     GroupBy, HttpVersion, PlanError, RequestSpec, RequestWorkload, RunPlan, StopCondition,
     TlsOptions, Workload, DEFAULT_CONNECTIONS, DEFAULT_DURATION, DEFAULT_TIMEOUT,

@@ -98,13 +98,27 @@ pub enum Load {
         /// Reconnect after holding a connection this long.
         hold: Option<Duration>,
     },
+    /// A replay of recorded traffic: each arrival is its own request, sent at its own
+    /// time (`stampede replay`), on a pool of connections as in the open model.
+    Replay {
+        /// The arrivals, in time order.
+        feed: crate::ReplayFeed,
+        /// `--rate`: the arrivals are paced to this many per second (for the report's
+        /// target rate); `None` when they keep their recorded times.
+        rate: Option<f64>,
+        /// Upper bound on connections opened to keep the arrivals' times.
+        max_connections: NonZeroUsize,
+    },
 }
 
 impl Load {
     /// True when requests have intended send times (open model, or a fleet with an
     /// interval), so latency is measured from the intended time.
     pub fn is_scheduled(&self) -> bool {
-        matches!(self, Load::Open { .. } | Load::Fleet { every: Some(_), .. })
+        matches!(
+            self,
+            Load::Open { .. } | Load::Fleet { every: Some(_), .. } | Load::Replay { .. }
+        )
     }
 
     /// The arrival rate intended over time: the open model's profile, or a fleet's
@@ -113,6 +127,7 @@ impl Load {
     pub fn schedule_profile(&self) -> Option<RateProfile> {
         match self {
             Load::Open { profile, .. } => Some(profile.clone()),
+            Load::Replay { rate: Some(r), .. } => Some(RateProfile::constant(*r)),
             Load::Fleet {
                 clients,
                 every: Some(every),

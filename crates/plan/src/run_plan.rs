@@ -72,13 +72,17 @@ pub enum GroupBy {
     Peer,
     /// By scenario step (scenario runs).
     Step,
+    /// By route, paths folded into patterns (`GET /users/:id`; replays).
+    Route,
 }
 
 impl GroupBy {
-    /// Parses `header:NAME` or `peer`.
+    /// Parses `header:NAME`, `peer` or `route`.
     pub fn parse(text: &str) -> Result<GroupBy, PlanError> {
-        if text == "peer" {
-            return Ok(GroupBy::Peer);
+        match text {
+            "peer" => return Ok(GroupBy::Peer),
+            "route" => return Ok(GroupBy::Route),
+            _ => {}
         }
         match text.split_once(':') {
             Some(("header", name)) if !name.trim().is_empty() => {
@@ -87,7 +91,7 @@ impl GroupBy {
             _ => Err(PlanError::Value {
                 what: "group-by",
                 value: text.to_string(),
-                reason: "expected 'header:NAME' or 'peer'".into(),
+                reason: "expected 'header:NAME', 'peer' or (replays) 'route'".into(),
             }),
         }
     }
@@ -98,6 +102,7 @@ impl GroupBy {
             GroupBy::Header(h) => h,
             GroupBy::Peer => "peer",
             GroupBy::Step => "step",
+            GroupBy::Route => "route",
         }
     }
 }
@@ -229,14 +234,19 @@ impl RunPlan {
             }
         }
         if self.stop.duration.is_none() && self.stop.requests.is_none() {
-            self.stop.duration = Some(match &self.workload {
-                Workload::Journeys(j) => j.duration,
+            self.stop.duration = match &self.workload {
+                Workload::Journeys(j) => Some(j.duration),
                 Workload::Requests(RequestWorkload {
                     load: Load::Open { profile, .. },
                     ..
-                }) if !profile.stages_duration().is_zero() => profile.stages_duration(),
-                Workload::Requests(_) => DEFAULT_DURATION,
-            });
+                }) if !profile.stages_duration().is_zero() => Some(profile.stages_duration()),
+                // A replay ends with its file (or a --loop replay on Ctrl-C).
+                Workload::Requests(RequestWorkload {
+                    load: Load::Replay { .. },
+                    ..
+                }) => None,
+                Workload::Requests(_) => Some(DEFAULT_DURATION),
+            };
         }
         if self.stop.duration.is_some_and(|d| d.is_zero()) {
             return Err(PlanError::Conflict("--duration must be positive".into()));
@@ -268,6 +278,10 @@ impl RunPlan {
             Some(Load::Fleet { clients, .. }) if shard.share_of(clients.get()) == 0 => {
                 Err(empty("clients", clients.get() as u64))
             }
+            Some(Load::Replay { .. }) if !shard.is_whole() => Err(PlanError::Conflict(format!(
+                "--shard {shard}: a replay is not sharded (every shard would replay the whole \
+                 file); replay it from one process"
+            ))),
             _ => Ok(()),
         }
     }
@@ -297,10 +311,14 @@ impl RunPlan {
         }
     }
 
-    /// What is loaded, in a few words: `GET http://...` or `scenario FILE against URL`
+    /// What is loaded, in a few words: `GET http://...`, `replay against URL` or
+    /// `scenario FILE against URL`
     /// (a password in the URL shown as `****`).
     pub fn subject(&self) -> String {
         match &self.workload {
+            Workload::Requests(w) if matches!(w.load, Load::Replay { .. }) => {
+                format!("replay against {}", redact_url(&w.target.url))
+            }
             Workload::Requests(w) => {
                 format!("{} {}", w.request.method, redact_url(&w.target.url))
             }
@@ -384,6 +402,17 @@ impl RequestWorkload {
         if matches!(self.group_by, Some(GroupBy::Step)) {
             return Err(PlanError::Conflict(
                 "grouping by step needs a scenario file".into(),
+            ));
+        }
+        let replay = matches!(self.load, Load::Replay { .. });
+        if matches!(self.group_by, Some(GroupBy::Route)) && !replay {
+            return Err(PlanError::Conflict(
+                "--group-by route applies to replays (stampede replay)".into(),
+            ));
+        }
+        if replay && self.target.scheme.is_websocket() {
+            return Err(PlanError::Conflict(
+                "a replay sends HTTP requests: give an http:// or https:// base URL".into(),
             ));
         }
         Ok(())

@@ -32,8 +32,10 @@ pub(crate) struct Config {
 
 /// Bytes read per call.
 const CHUNK: usize = 64 * 1024;
-/// Bytes held back by toxics before the pump stops reading (backpressure).
-const MAX_QUEUED: usize = 4 * 1024 * 1024;
+/// Bytes held back by toxics before the pump stops reading (backpressure): the memory a
+/// direction of a toxic connection may hold, and what bounds its throughput under latency
+/// (1 MiB per 100 ms of latency is 10 MiB/s).
+const MAX_QUEUED: usize = 1024 * 1024;
 
 /// Forwards one client connection until both sides are done or a toxic ends it.
 pub(crate) async fn serve(mut client: TcpStream, config: watch::Receiver<Config>) {

@@ -95,6 +95,11 @@ impl LiveView {
                         crate::table::counted(connections.get() as u64, "connection")
                     ),
                 ),
+                Load::Replay { .. } => (
+                    true,
+                    plan.schedule_profile().map(|p| Cumulative::new(&p)),
+                    "replay".to_string(),
+                ),
                 Load::Fleet { clients, .. } => (
                     plan.is_scheduled(),
                     plan.schedule_profile().map(|p| Cumulative::new(&p)),

@@ -205,6 +205,10 @@ pub fn render_table(r: &RunResult) -> String {
             }
             s
         }
+        "replay" => match c.rate {
+            Some(r) => format!("paced to {r} req/s"),
+            None => "recorded timing".to_string(),
+        },
         "fleet" => {
             let mut s = format!(
                 "fleet of {}",

@@ -71,6 +71,10 @@ pub struct RunResult {
     /// offsets and start errors, and whether the result is partial.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub coordinator: Option<crate::CoordinatorDoc>,
+    /// `stampede replay`: the file, what could not be replayed as recorded, and the
+    /// recorded response times per route.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replay: Option<ReplayDoc>,
     /// The faults switched on and off during the run (`--fault`), in start order, with
     /// the times they actually took effect.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -111,6 +115,34 @@ pub struct FaultDoc {
     /// Seconds from the run's start to when it was removed; null when it was still on
     /// when the run ended.
     pub end_s: Option<f64>,
+}
+
+/// What a replay read (`stampede replay`; docs/replay.md).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ReplayDoc {
+    /// The file replayed.
+    pub file: String,
+    /// Records replayed (one pass of the file).
+    pub records: u64,
+    /// One line per kind of record that could not be replayed as recorded, with its
+    /// count (malformed lines, bodies access logs lack, other hosts, ...).
+    pub warnings: Vec<String>,
+    /// The recorded response times per route (`--group-by route` rows), when the file has
+    /// them (`$request_time`, `%D`, HAR `time`).
+    pub routes: Vec<RecordedRoute>,
+}
+
+/// One route's recorded response times.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RecordedRoute {
+    /// `METHOD /pattern`, as the route's row key.
+    pub route: String,
+    /// Records with a recorded time.
+    pub recorded: u64,
+    /// Recorded median, in milliseconds.
+    pub p50_ms: f64,
+    /// Recorded 99th percentile, in milliseconds.
+    pub p99_ms: f64,
 }
 
 /// One server-side series: one value per second of the run.
@@ -181,7 +213,7 @@ pub struct RunConfig {
     pub url: String,
     /// HTTP method.
     pub method: String,
-    /// `open`, `closed` or `fleet`.
+    /// `open`, `closed`, `fleet` or `replay`.
     pub model: String,
     /// Open model: starting (or constant) arrival rate.
     pub rate: Option<f64>,

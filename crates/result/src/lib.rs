@@ -48,8 +48,8 @@ mod merge_shard;
 pub use coordinator_doc::{CoordinatorDoc, WorkerDoc};
 pub use doc::{
     Core, FaultDoc, GeneratorDoc, GroupDoc, Histograms, MetricSourceDoc, Phases, PointHistograms,
-    PointPercentiles, RunConfig, RunResult, SeriesPoint, ServerDoc, ServerMetricDoc, ShardDoc,
-    StageDoc, StartDoc, SummaryDoc,
+    PointPercentiles, RecordedRoute, ReplayDoc, RunConfig, RunResult, SeriesPoint, ServerDoc,
+    ServerMetricDoc, ShardDoc, StageDoc, StartDoc, SummaryDoc,
 };
 pub use figures::{
     GeneratorWarning, LagEffect, Percentiles, ThresholdOutcome, WarningCause, WarningKind,
@@ -92,6 +92,8 @@ impl RunConfig {
     pub fn subject(&self) -> String {
         match &self.scenario_file {
             Some(file) => format!("scenario {file} against {}", self.url),
+            // A replay's requests have their own methods.
+            None if self.model == "replay" => format!("replay against {}", self.url),
             None => format!("{} {}", self.method, self.url),
         }
     }

@@ -255,6 +255,8 @@ pub fn merge(results: &[RunResult]) -> Result<RunResult, MergeError> {
         server_metrics,
         shard: crate::merge_shard::shards(results)?,
         start: crate::merge_shard::start(results),
+        // Shards of one replay read the same file: the first one's account of it.
+        replay: results.iter().find_map(|r| r.replay.clone()),
         faults: merge_faults(results, &offsets),
     })
 }

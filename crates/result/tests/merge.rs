@@ -234,6 +234,7 @@ fn document(shard: &Shard, rate: f64) -> RunResult {
         }],
         shard: None,
         start: None,
+        replay: None,
     }
 }
 

@@ -40,6 +40,8 @@ impl Hello {
                         clients: clients.get(),
                         every_s: every.map(|d| d.as_secs_f64()),
                     },
+                    // A replay's schedule is its file's (and refuses --shard).
+                    _ => ViewLoad::Other,
                 },
             ),
             Workload::Journeys(_) => ("GET".to_string(), ViewLoad::Other),

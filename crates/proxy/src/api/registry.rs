@@ -234,18 +234,17 @@ impl Registry {
             .filter(|u| !u.is_empty())
             .unwrap_or_else(|| p.upstream().to_string());
         let enabled = input.enabled.unwrap_or(p.enabled());
-        if upstream != p.upstream() {
-            p.set_upstream(upstream);
-        }
         if listen != p.listen_addr() {
             // Bind the new address first: if it is taken, the running proxy is untouched.
-            let fresh = Proxy::start(name, listen, p.upstream().to_string()).await?;
+            let fresh = Proxy::start(name, listen, upstream).await?;
             for t in p.toxics() {
                 fresh.add_toxic(t)?;
             }
             if let Some(old) = all.insert(name.to_string(), fresh) {
                 old.shutdown().await;
             }
+        } else if upstream != p.upstream() {
+            p.set_upstream(upstream);
         }
         let p = all.get(name).expect("present");
         p.set_enabled_when_free(enabled).await?;

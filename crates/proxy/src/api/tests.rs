@@ -311,3 +311,38 @@ async fn disabling_closes_open_connections_and_a_quick_toggle_listens_again() {
     r.shutdown().await;
     assert!(!round_trip(&listen).await, "shut down: nothing listens");
 }
+
+#[tokio::test]
+async fn a_move_to_a_taken_address_changes_nothing() {
+    let up = echo().await;
+    let r = Registry::default();
+    let (_, a) = call(
+        &r,
+        Method::POST,
+        "/proxies",
+        json!({"name": "a", "upstream": up}),
+    )
+    .await;
+    let (_, b) = call(
+        &r,
+        Method::POST,
+        "/proxies",
+        json!({"name": "b", "upstream": up}),
+    )
+    .await;
+    let (s, v) = call(
+        &r,
+        Method::POST,
+        "/proxies/a",
+        json!({"listen": b["listen"], "upstream": "127.0.0.1:1"}),
+    )
+    .await;
+    assert_eq!(s, 409, "{v}");
+    let (_, now) = call(&r, Method::GET, "/proxies/a", Value::Null).await;
+    assert_eq!(
+        now, a,
+        "neither the listen address nor the upstream changed"
+    );
+    assert!(round_trip(a["listen"].as_str().unwrap()).await);
+    r.shutdown().await;
+}

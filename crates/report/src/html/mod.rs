@@ -55,6 +55,11 @@ fn load_description(r: &RunResult) -> String {
                 stages.join(" ")
             )
         }
+    } else if c.model == "replay" {
+        match c.rate {
+            Some(r) => format!("replay paced to {} req/s", short_number(r)),
+            None => "replay at the recorded timing".to_string(),
+        }
     } else if c.model == "fleet" {
         let mut s = format!("fleet of {}", counted(c.connections.unwrap_or(0), "client"));
         match c.every_s {

@@ -1,0 +1,148 @@
+//! Replays in the engine: each arrival is its own request (method, path, headers, body),
+//! sent at its own time, counted in its route's row, with latency from its intended
+//! time. The server is a small recorder on 127.0.0.1 that notes what it received and when.
+
+use std::collections::VecDeque;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpListener;
+use std::num::NonZeroUsize;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use stampede_engine::{run, Control};
+use stampede_plan::{GroupBy, Load, ReplayArrival, ReplayFeed, ReplaySource, RunPlan};
+
+#[derive(Debug)]
+struct Feed(Mutex<VecDeque<ReplayArrival>>);
+
+impl ReplaySource for Feed {
+    fn next_arrival(&self) -> Option<ReplayArrival> {
+        self.0.lock().unwrap().pop_front()
+    }
+}
+
+/// What the recorder saw: when, the request line, the `X-Tag` header and the body.
+type Seen = Arc<Mutex<Vec<(Instant, String, String, Vec<u8>)>>>;
+
+fn recorder() -> (u16, Seen) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let seen: Seen = Arc::default();
+    let s = seen.clone();
+    std::thread::spawn(move || {
+        for conn in listener.incoming().take(64) {
+            let Ok(conn) = conn else { return };
+            let s = s.clone();
+            std::thread::spawn(move || {
+                conn.set_read_timeout(Some(Duration::from_secs(5))).ok();
+                let mut w = conn.try_clone().unwrap();
+                let mut r = BufReader::new(conn);
+                loop {
+                    let mut line = String::new();
+                    if r.read_line(&mut line).unwrap_or(0) == 0 {
+                        return;
+                    }
+                    let at = Instant::now();
+                    let (mut len, mut tag) = (0, String::new());
+                    loop {
+                        let mut h = String::new();
+                        r.read_line(&mut h).unwrap();
+                        let h = h.trim_end();
+                        if h.is_empty() {
+                            break;
+                        }
+                        let (name, value) = h.split_once(':').unwrap();
+                        match name.to_ascii_lowercase().as_str() {
+                            "content-length" => len = value.trim().parse().unwrap(),
+                            "x-tag" => tag = value.trim().to_string(),
+                            _ => {}
+                        }
+                    }
+                    let mut body = vec![0; len];
+                    r.read_exact(&mut body).unwrap();
+                    s.lock()
+                        .unwrap()
+                        .push((at, line.trim_end().to_string(), tag, body));
+                    w.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+                        .unwrap();
+                }
+            });
+        }
+    });
+    (port, seen)
+}
+
+fn arrival(ms: u64, method: &str, path: &str, route: &str, body: &str) -> ReplayArrival {
+    ReplayArrival {
+        at: Duration::from_millis(ms),
+        method: method.into(),
+        path: path.into(),
+        headers: vec![("X-Tag".into(), format!("t{ms}"))],
+        body: body.as_bytes().to_vec(),
+        route: route.into(),
+    }
+}
+
+#[test]
+fn arrivals_leave_at_their_times_with_their_own_requests() {
+    let (port, seen) = recorder();
+    let arrivals = [
+        arrival(0, "GET", "/users/1", "GET /users/:id", ""),
+        arrival(200, "POST", "/orders?x=1", "POST /orders", "item=7"),
+        arrival(300, "GET", "/users/2", "GET /users/:id", ""),
+        arrival(700, "PUT", "/users/3", "PUT /users/:id", "name=ada"),
+    ];
+    let feed = Arc::new(Feed(Mutex::new(arrivals.iter().cloned().collect())));
+    let plan = RunPlan::builder(format!("http://127.0.0.1:{port}/base/").as_str())
+        .load(Load::Replay {
+            feed: ReplayFeed(feed),
+            rate: None,
+            max_connections: NonZeroUsize::new(8).unwrap(),
+        })
+        .group_by(Some(GroupBy::Route))
+        .threads(2)
+        .timeout(Duration::from_secs(2))
+        .build()
+        .unwrap();
+    assert_eq!(plan.stop.duration, None, "a replay ends with its file");
+    let started = Instant::now();
+    let out = run(&plan, Control::new(), |_| {}).unwrap();
+    assert!(started.elapsed() < Duration::from_secs(5));
+    assert_eq!(out.total.requests, 4);
+    let rows: Vec<(&str, u64)> = out
+        .groups
+        .iter()
+        .map(|(k, s)| (k.as_str(), s.requests))
+        .collect();
+    assert_eq!(
+        rows,
+        [
+            ("GET /users/:id", 2),
+            ("POST /orders", 1),
+            ("PUT /users/:id", 1)
+        ]
+    );
+    let mut seen = seen.lock().unwrap().clone();
+    seen.sort_by_key(|s| s.0);
+    let lines: Vec<(&str, &str, &[u8])> = seen
+        .iter()
+        .map(|(_, l, t, b)| (l.as_str(), t.as_str(), b.as_slice()))
+        .collect();
+    assert_eq!(
+        lines,
+        [
+            ("GET /base/users/1 HTTP/1.1", "t0", &b""[..]),
+            ("POST /base/orders?x=1 HTTP/1.1", "t200", b"item=7"),
+            ("GET /base/users/2 HTTP/1.1", "t300", b""),
+            ("PUT /base/users/3 HTTP/1.1", "t700", b"name=ada"),
+        ]
+    );
+    // The gaps between arrivals are kept (a connect may delay only the first).
+    let offsets: Vec<f64> = seen
+        .iter()
+        .map(|s| (s.0 - seen[0].0).as_secs_f64() * 1000.0)
+        .collect();
+    for (got, want) in offsets.iter().zip([0.0, 200.0, 300.0, 700.0]) {
+        assert!((got - want).abs() < 30.0, "{offsets:?}");
+    }
+}

@@ -1,0 +1,385 @@
+//! [`Replay`]: a file read as the engine asks for arrivals, through the reorder window,
+//! the spread of whole seconds and the pacer; a [`ReplaySource`] for the run plan.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::fs::File;
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::time::Duration;
+
+use flate2::bufread::MultiGzDecoder;
+use hdrhistogram::Histogram;
+use stampede_plan::{ReplayArrival, ReplaySource};
+
+use crate::access::{parse_line, LogFlavor};
+use crate::har::read_har;
+use crate::notes::Notes;
+use crate::record::Record;
+use crate::route::route_of;
+use crate::schedule::{Pace, Pacer, Reorder, Spread};
+use crate::{Filter, Format, ReplayError};
+
+/// Routes whose original times are kept; later ones share `(other)`.
+const MAX_ROUTES: usize = 256;
+/// Recorded response times above an hour count as an hour (microseconds).
+const MAX_RECORDED_US: u64 = 3_600_000_000;
+/// Requests of one log second held at once to be spread over it.
+const SPREAD_CAP: usize = 100_000;
+
+/// How a file is replayed.
+#[derive(Debug, Clone)]
+pub struct ReplayOptions {
+    /// The file (gzip detected by its magic bytes).
+    pub path: PathBuf,
+    /// Its format, or [`Format::Auto`].
+    pub format: Format,
+    /// Recorded times divided by a speed, or a fixed rate.
+    pub pace: Pace,
+    /// Recorded gaps longer than this are shortened to it.
+    pub max_gap: Duration,
+    /// Records held to put the file in time order.
+    pub window: usize,
+    /// Start again at the end (until the run's duration, request count or Ctrl-C).
+    pub repeat: bool,
+    /// Records must pass all of these.
+    pub filters: Vec<Filter>,
+    /// HAR: hosts replayed besides the first entry's (`*`: all).
+    pub include_hosts: Vec<String>,
+    /// Headers added to every request (`-H`).
+    pub extra_headers: Vec<(String, String)>,
+}
+
+/// Where records come from.
+enum Input {
+    Log {
+        lines: Box<dyn BufRead + Send>,
+        line: u64,
+        flavor: LogFlavor,
+    },
+    Har(std::vec::IntoIter<Record>),
+}
+
+struct State {
+    input: Input,
+    reorder: Reorder<Record>,
+    spread: Spread<Record>,
+    ready: VecDeque<(f64, Record)>,
+    pacer: Pacer,
+    eof: bool,
+    pass: u64,
+    sent_this_pass: u64,
+    first_host: Option<String>,
+    notes: Notes,
+    original: BTreeMap<String, Histogram<u64>>,
+    done: bool,
+}
+
+/// A replay in progress.
+#[derive(Debug)]
+pub struct Replay {
+    options: ReplayOptions,
+    state: Mutex<State>,
+}
+
+impl std::fmt::Debug for State {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("State").field("pass", &self.pass).finish()
+    }
+}
+
+/// The recorded response times of one route.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OriginalTimes {
+    /// `METHOD /pattern`.
+    pub route: String,
+    /// Requests with a recorded time.
+    pub count: u64,
+    /// Median, in milliseconds.
+    pub p50_ms: f64,
+    /// 99th percentile, in milliseconds.
+    pub p99_ms: f64,
+}
+
+fn open(path: &Path) -> Result<Box<dyn BufRead + Send>, ReplayError> {
+    let err = |e: std::io::Error| ReplayError::Open(path.display().to_string(), e.to_string());
+    let mut file = BufReader::with_capacity(1 << 16, File::open(path).map_err(err)?);
+    let gzip = file.fill_buf().map_err(err)?.starts_with(&[0x1f, 0x8b]);
+    Ok(match gzip {
+        true => Box::new(BufReader::with_capacity(1 << 16, MultiGzDecoder::new(file))),
+        false => Box::new(file),
+    })
+}
+
+impl Replay {
+    /// Opens the file and reads enough to know its format (a HAR is read whole here, so
+    /// its errors show before anything is sent).
+    pub fn open(options: ReplayOptions) -> Result<Replay, ReplayError> {
+        let mut notes = Notes {
+            window: options.window,
+            max_gap_s: options.max_gap.as_secs_f64(),
+            ..Notes::default()
+        };
+        let input = Self::input(&options, &mut notes)?;
+        let state = State {
+            input,
+            reorder: Reorder::new(options.window),
+            spread: Spread::new(SPREAD_CAP),
+            ready: VecDeque::new(),
+            pacer: Pacer::new(options.pace, options.max_gap),
+            eof: false,
+            pass: 0,
+            sent_this_pass: 0,
+            first_host: None,
+            notes,
+            original: BTreeMap::new(),
+            done: false,
+        };
+        Ok(Replay {
+            options,
+            state: Mutex::new(state),
+        })
+    }
+
+    fn input(options: &ReplayOptions, notes: &mut Notes) -> Result<Input, ReplayError> {
+        let mut lines = open(&options.path)?;
+        let format = match options.format {
+            Format::Auto => {
+                let head = lines.fill_buf().unwrap_or(&[]);
+                match head.iter().find(|b| !b.is_ascii_whitespace()) {
+                    Some(b'{') => Format::Har,
+                    _ => Format::Nginx,
+                }
+            }
+            f => f,
+        };
+        Ok(match format {
+            Format::Har => {
+                let (records, bad) = read_har(lines)
+                    .map_err(|e| ReplayError::Har(options.path.display().to_string(), e))?;
+                notes.har = true;
+                for (i, why) in bad {
+                    notes.malformed(i as u64, why);
+                }
+                let mut records = records;
+                records.sort_by(|a, b| a.time.secs.total_cmp(&b.time.secs));
+                Input::Har(records.into_iter())
+            }
+            Format::Apache | Format::Nginx | Format::Auto => Input::Log {
+                lines,
+                line: 0,
+                flavor: match format {
+                    Format::Apache => LogFlavor::Apache,
+                    _ => LogFlavor::Nginx,
+                },
+            },
+        })
+    }
+
+    /// What was skipped or changed so far (the first pass's counts).
+    pub fn notes(&self) -> Notes {
+        let s = self.lock();
+        let mut n = s.notes.clone();
+        n.late = s.reorder.late;
+        n.crowded = s.spread.crowded;
+        n.shortened = s.pacer.shortened;
+        n.removed_s = s.pacer.removed;
+        n
+    }
+
+    /// The recorded response times per route (first pass), when the file has them.
+    pub fn original_times(&self) -> Vec<OriginalTimes> {
+        let s = self.lock();
+        s.original
+            .iter()
+            .map(|(route, h)| OriginalTimes {
+                route: route.clone(),
+                count: h.len(),
+                p50_ms: h.value_at_quantile(0.5) as f64 / 1000.0,
+                p99_ms: h.value_at_quantile(0.99) as f64 / 1000.0,
+            })
+            .collect()
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn arrival(&self, s: &mut State, t: f64, r: Record) -> ReplayArrival {
+        let at = s.pacer.place(t);
+        s.sent_this_pass += 1;
+        let route = route_of(&r.method, &r.path);
+        if s.pass == 0 {
+            s.notes.records += 1;
+            if let Some(d) = r.original {
+                let key = match s.original.len() < MAX_ROUTES || s.original.contains_key(&route) {
+                    true => route.clone(),
+                    false => "(other)".to_string(),
+                };
+                let h = s.original.entry(key).or_insert_with(|| {
+                    Histogram::new_with_bounds(1, MAX_RECORDED_US, 3).expect("valid bounds")
+                });
+                h.saturating_record((d.as_micros() as u64).clamp(1, MAX_RECORDED_US));
+            }
+        }
+        let mut headers = r.headers;
+        headers.extend(self.options.extra_headers.iter().cloned());
+        ReplayArrival {
+            at,
+            method: r.method,
+            path: r.path,
+            headers,
+            body: r.body,
+            route,
+        }
+    }
+
+    /// The next record of the file that is replayed, with its line number; `None` at
+    /// the end (or where the input broke off).
+    fn read(&self, s: &mut State) -> Option<Record> {
+        loop {
+            let record = match &mut s.input {
+                Input::Har(it) => it.next()?,
+                Input::Log {
+                    lines,
+                    line,
+                    flavor,
+                } => {
+                    let mut buf = Vec::new();
+                    match lines.read_until(b'\n', &mut buf) {
+                        Ok(0) => return None,
+                        Ok(_) => *line += 1,
+                        Err(e) => {
+                            if s.pass == 0 {
+                                s.notes.read_error = Some((*line, e.to_string()));
+                            }
+                            return None;
+                        }
+                    }
+                    let n = *line;
+                    let text = match std::str::from_utf8(&buf) {
+                        Ok(t) => t.trim_end_matches(['\n', '\r']),
+                        Err(_) => {
+                            if s.pass == 0 {
+                                s.notes.malformed(n, "not UTF-8".into());
+                            }
+                            continue;
+                        }
+                    };
+                    if text.trim().is_empty() {
+                        continue;
+                    }
+                    match parse_line(text, *flavor) {
+                        Ok(r) => r,
+                        Err(why) => {
+                            if s.pass == 0 {
+                                s.notes.malformed(n, why);
+                            }
+                            continue;
+                        }
+                    }
+                }
+            };
+            if let Some(keep) = self.keep(s, &record) {
+                if !keep {
+                    continue;
+                }
+            }
+            return Some(record);
+        }
+    }
+
+    /// Whether a record is replayed, counting those that are not (first pass).
+    fn keep(&self, s: &mut State, r: &Record) -> Option<bool> {
+        let count = s.pass == 0;
+        if let Some(host) = &r.host {
+            let first = s.first_host.get_or_insert_with(|| host.clone());
+            let hosts = &self.options.include_hosts;
+            let ok = host == first
+                || hosts
+                    .iter()
+                    .any(|h| h == "*" || h.eq_ignore_ascii_case(host));
+            if !ok {
+                if count {
+                    s.notes.other_hosts += 1;
+                    if s.notes.other_host_names.len() < 5 {
+                        s.notes.other_host_names.insert(host.clone());
+                    }
+                }
+                return Some(false);
+            }
+        }
+        if !self.options.filters.iter().all(|f| f.passes(r)) {
+            if count {
+                s.notes.filtered += 1;
+            }
+            return Some(false);
+        }
+        if count {
+            let has = |n: &str| r.headers.iter().any(|(h, _)| h.eq_ignore_ascii_case(n));
+            if r.host.is_some() && !has("cookie") && !has("authorization") {
+                s.notes.no_credentials += 1;
+            }
+            let bodied = matches!(r.method.as_str(), "POST" | "PUT" | "PATCH");
+            if r.host.is_none() && bodied {
+                s.notes.bodiless += 1;
+            }
+        }
+        Some(true)
+    }
+}
+
+impl ReplaySource for Replay {
+    fn next_arrival(&self) -> Option<ReplayArrival> {
+        let mut guard = self.lock();
+        let s = &mut *guard;
+        loop {
+            if let Some((t, r)) = s.ready.pop_front() {
+                return Some(self.arrival(s, t, r));
+            }
+            if s.done {
+                return None;
+            }
+            if !s.eof {
+                match self.read(s) {
+                    Some(r) => {
+                        let t = r.time.secs;
+                        if let Some((t, r)) = s.reorder.push(t, r) {
+                            let whole = r.time.whole_second;
+                            s.spread.push(t, whole, r, &mut s.ready);
+                        }
+                    }
+                    None => {
+                        while let Some((t, r)) = s.reorder.pop() {
+                            let whole = r.time.whole_second;
+                            s.spread.push(t, whole, r, &mut s.ready);
+                        }
+                        s.spread.flush(&mut s.ready);
+                        s.eof = true;
+                    }
+                }
+                continue;
+            }
+            // The end of a pass: another one with --loop, unless this one was empty or
+            // the input broke off.
+            if !self.options.repeat || s.sent_this_pass == 0 || s.notes.read_error.is_some() {
+                s.done = true;
+                continue;
+            }
+            let mut notes = Notes::default();
+            match Self::input(&self.options, &mut notes) {
+                Ok(input) => s.input = input,
+                Err(_) => {
+                    s.done = true;
+                    continue;
+                }
+            }
+            s.pass += 1;
+            s.sent_this_pass = 0;
+            s.first_host = None;
+            s.eof = false;
+            s.reorder = Reorder::new(self.options.window);
+            s.pacer.next_pass();
+        }
+    }
+}
