@@ -14,7 +14,8 @@ use std::time::{Duration, Instant};
 
 use support::hdrh::python_sum;
 use support::{
-    free_port, nginx_binary, serial, wait_for_listener, within, Nginx, RunOutput, Stampede,
+    assert_result_schema, free_port, nginx_binary, serial, wait_for_listener, within, Nginx,
+    RunOutput, Stampede,
 };
 
 /// Bound on any one process of these tests.
@@ -181,6 +182,7 @@ fn four_workers_merge_live_to_what_nginx_logged() {
     assert_eq!(rows, want, "--group-by worker rows\n{ctx}");
     assert_eq!(merged.str("/group_by"), "worker");
 
+    assert_result_schema(&merged.json);
     let c = &merged.json["coordinator"];
     assert_eq!(c["partial"], false, "{c}");
     let ws = c["workers"].as_array().unwrap();
@@ -298,6 +300,7 @@ fn a_killed_worker_is_lost_and_the_run_ends_on_time() {
         3,
         "a partial run is not a complete one\n{ctx}"
     );
+    assert_result_schema(&merged.json);
     let c = &merged.json["coordinator"];
     assert_eq!(c["partial"], true, "{c}");
     let lost: Vec<_> = c["workers"]

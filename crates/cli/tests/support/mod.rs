@@ -660,3 +660,12 @@ pub(crate) fn run_bounded(
     let read = |p: &Path| std::fs::read_to_string(p).unwrap_or_default();
     (status, read(&out_path), read(&err_path))
 }
+
+/// Asserts that `doc` follows the committed result schema.
+#[allow(dead_code)] // used by coordinator.rs, not by every test crate
+pub(crate) fn assert_result_schema(doc: &Value) {
+    let schema: Value = serde_json::from_str(stampede_result::RESULT_SCHEMA).unwrap();
+    let validator = jsonschema::validator_for(&schema).expect("schema compiles");
+    let errors: Vec<String> = validator.iter_errors(doc).map(|e| e.to_string()).collect();
+    assert!(errors.is_empty(), "schema violations: {errors:#?}");
+}
