@@ -9,8 +9,19 @@ use stampede_plan::{ScopedThreshold, ThresholdScope};
 use crate::args::CoordinatorArgs;
 use crate::{UsageError, EXIT_ABORTED};
 
+/// The shortest `--lost-after`: a healthy worker is silent for about a second between two
+/// messages, so anything near one second would declare healthy workers lost.
+const MIN_LOST_AFTER: std::time::Duration = std::time::Duration::from_secs(2);
+
 pub(crate) fn run(a: CoordinatorArgs) -> anyhow::Result<u8> {
     crate::outputs::check_run_outputs(a.out.as_deref(), &a.output)?;
+    if a.lost_after < MIN_LOST_AFTER {
+        return Err(UsageError(format!(
+            "--lost-after must be at least {} s: a worker reports once a second, so a shorter silence is normal",
+            MIN_LOST_AFTER.as_secs()
+        ))
+        .into());
+    }
     let coordinator = Coordinator::bind(CoordinatorConfig {
         listen: a.listen,
         workers: a.workers,

@@ -473,3 +473,17 @@ fn final_metrics(addr: &str) -> String {
         std::thread::sleep(Duration::from_millis(200));
     }
 }
+
+/// A `--lost-after` under 2 s would declare healthy workers lost (they report once a
+/// second): a usage error, before anything listens.
+#[test]
+fn a_lost_after_under_two_seconds_is_refused() {
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_stampede"))
+        .args(["coordinator", "--listen", "127.0.0.1:0", "--workers", "2"])
+        .args(["--lost-after", "1s"])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(err.contains("--lost-after must be at least 2 s"), "{err}");
+}

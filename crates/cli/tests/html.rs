@@ -273,7 +273,7 @@ fn coordinator_page_renders_in_chromium() {
     let coordinator = Guarded::spawn(
         stampede()
             .args(["coordinator", "--listen", &addr, "--workers", "2"])
-            .args(["--lost-after", "1s", "--group-by", "worker", "-q", "--html"])
+            .args(["--lost-after", "2s", "--group-by", "worker", "-q", "--html"])
             .arg(&html)
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::piped()),
