@@ -1,7 +1,8 @@
 //! Simulated workers for `bench/coordinator.sh`: WORKERS workers say hello to a
 //! coordinator (`stampede coordinator`), then each posts one second of deltas per second
 //! for SECONDS seconds, as `stampede run --report-to` does (one connection per POST), with
-//! the histograms of a worker sending RATE requests per second (one group). Every worker
+//! the histograms of a worker sending RATE requests per second (GROUPS rows, default 1,
+//! each a copy of the total as one URL's row is; 0 for a run without groups). Every worker
 //! posts its second at the same instant, as workers started by one `--start-at` do.
 //!
 //! ```sh
@@ -42,8 +43,9 @@ impl Lcg {
     }
 }
 
-/// One worker's second at `rate` requests per second.
-fn second(rate: u64, seed: u64) -> SecondDelta {
+/// One worker's second at `rate` requests per second, with `groups` group rows (each a
+/// copy of the total, as one URL's row is).
+fn second(rate: u64, seed: u64, groups: usize) -> SecondDelta {
     let mut rng = Lcg(seed);
     let mut stats = Stats::new();
     let mut generator = GeneratorStats::default();
@@ -63,7 +65,9 @@ fn second(rate: u64, seed: u64) -> SecondDelta {
     let total = StatsDelta::encode(&stats);
     SecondDelta {
         second: 0,
-        groups: BTreeMap::from([("GET /".to_string(), total.clone())]),
+        groups: (0..groups)
+            .map(|g| (format!("GET /{g}"), total.clone()))
+            .collect::<BTreeMap<_, _>>(),
         total,
         generator: GeneratorDelta::encode(&generator),
     }
@@ -102,11 +106,16 @@ fn post(addr: SocketAddr, path: &str, body: &[u8]) -> std::io::Result<String> {
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let usage = "usage: coordinator_load ADDR WORKERS SECONDS RATE THREADS";
-    let [addr, workers, seconds, rate, threads] = args.as_slice() else {
-        eprintln!("{usage}");
-        std::process::exit(2);
+    let usage = "usage: coordinator_load ADDR WORKERS SECONDS RATE THREADS [GROUPS]";
+    let (addr, workers, seconds, rate, threads, groups) = match args.as_slice() {
+        [a, w, s, r, t] => (a, w, s, r, t, "1"),
+        [a, w, s, r, t, g] => (a, w, s, r, t, g.as_str()),
+        _ => {
+            eprintln!("{usage}");
+            std::process::exit(2);
+        }
     };
+    let groups: usize = groups.parse().expect(usage);
     let addr: SocketAddr = addr.parse().expect(usage);
     let workers: u32 = workers.parse().expect(usage);
     let seconds: u64 = seconds.parse().expect(usage);
@@ -114,7 +123,7 @@ fn main() {
     let threads: u32 = threads.parse::<u32>().expect(usage).clamp(1, workers);
 
     // A few distinct seconds, cycled, so that the merge sees varying histograms.
-    let variants: Vec<SecondDelta> = (0..4).map(|i| second(rate, 17 + i)).collect();
+    let variants: Vec<SecondDelta> = (0..4).map(|i| second(rate, 17 + i, groups)).collect();
     let hello = |index: u32| Hello {
         protocol: PROTOCOL_VERSION,
         shard: Some(stampede_experiment::distributed::wire::ShardId {
