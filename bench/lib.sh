@@ -102,12 +102,14 @@ record_machine() {
     } >>"$OUT/meta.txt"
 }
 
-# free_port: the first port from 28080 up that nothing on 127.0.0.1 is bound to. (Others on
-# this machine run their own nginx on common ports; never benchmark a server we did not start.)
+# free_port [AFTER]: the first port from 28080 up (or above AFTER) that nothing on 127.0.0.1
+# is bound to. (Others on this machine run their own nginx on common ports; never benchmark a
+# server we did not start.)
 free_port() {
-    python3 - <<'PY'
-import socket
-for port in range(28080, 28400):
+    python3 - "${1:-28079}" <<'PY'
+import socket, sys
+first = int(sys.argv[1]) + 1
+for port in range(first, first + 320):
     s = socket.socket()
     try:
         s.bind(("127.0.0.1", port))
@@ -118,7 +120,7 @@ for port in range(28080, 28400):
     print(port)
     break
 else:
-    raise SystemExit("no free port in 28080..28399")
+    raise SystemExit(f"no free port in {first}..{first + 319}")
 PY
 }
 

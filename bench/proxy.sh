@@ -39,25 +39,7 @@ chmod 755 "$DATA_DIR"; chmod 644 "$DATA_DIR/big.bin"   # nginx workers run as an
 NGINX_LOCATIONS="location = /big.bin { root $DATA_DIR; }"
 start_nginx 4096
 
-# free_port_after N: the first free port above N (the proxies' port, beside nginx's).
-free_port_after() {
-    python3 - "$1" <<'PY'
-import socket, sys
-for port in range(int(sys.argv[1]) + 1, int(sys.argv[1]) + 300):
-    s = socket.socket()
-    try:
-        s.bind(("127.0.0.1", port))
-    except OSError:
-        continue
-    finally:
-        s.close()
-    print(port)
-    break
-else:
-    raise SystemExit("no free port")
-PY
-}
-PROXY_PORT="$(free_port_after "$PORT")"
+PROXY_PORT="$(free_port "$PORT")"   # the proxies' port, beside nginx's
 
 start_proxy() {
     local which="$1" log="$OUT/raw/$1-proxy.log"
