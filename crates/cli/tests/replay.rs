@@ -450,3 +450,52 @@ impl Drop for GzWriter<'_> {
         *self.out = out.stdout;
     }
 }
+
+/// Never flood: replayed into a service that closes every connection before answering,
+/// 50 recorded requests over 5 log seconds stay 50 requests (each an error), paced as
+/// recorded, and the service itself counts no more connections than requests: no
+/// reconnect loop, no retry.
+#[test]
+fn a_replay_into_a_failing_service_keeps_its_pacing() {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("access.log");
+    let mut f = std::fs::File::create(&log).unwrap();
+    for i in 0..50 {
+        writeln!(
+            f,
+            "127.0.0.1 - - [29/Nov/2026:10:00:0{} +0000] \"GET /item/{i} HTTP/1.1\" 200 12 \"-\" \"curl\"",
+            i / 10
+        )
+        .unwrap();
+    }
+    drop(f);
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let accepted = std::sync::Arc::new(AtomicU64::new(0));
+    let count = accepted.clone();
+    std::thread::spawn(move || {
+        for conn in listener.incoming().flatten() {
+            count.fetch_add(1, Ordering::Relaxed);
+            drop(conn);
+        }
+    });
+    let started = Instant::now();
+    let run = Stampede::spawn_command("replay", log.to_str().unwrap(), &["--base-url", &base])
+        .wait(Duration::from_secs(30));
+    let took = started.elapsed();
+    let s = &run.json["summary"];
+    assert_eq!(s["requests"], 50, "{}", run.context());
+    assert_eq!(s["errors"], 50, "{}", run.context());
+    // The log spans 4 s (seconds 0..=4, the last second's requests spread over it).
+    assert!(
+        took >= Duration::from_secs(4),
+        "{took:?}: not paced\n{}",
+        run.context()
+    );
+    assert!(
+        accepted.load(Ordering::Relaxed) <= 50,
+        "{} connections for 50 requests",
+        accepted.load(Ordering::Relaxed)
+    );
+}
