@@ -240,63 +240,82 @@ fn failing_server(mode: &'static str) -> (String, std::sync::Arc<std::sync::atom
 /// against one that accepts and never answers, fails at the minimum rate, and the
 /// service saw no more connections than the arrivals the steps planned (warm-ups
 /// included), counted by the service itself: no reconnect loop, no retry storm.
+///
+/// The two searches run at the same time, each against its own service: at 20-40 req/s
+/// of failing requests neither needs the cores, and every assertion is a count of that
+/// search's own service (or its 40 s bound), which the other cannot move.
 #[test]
 fn a_search_against_a_failing_service_stays_within_its_plan() {
     let _serial = serial();
-    for mode in ["close", "hang"] {
-        let (url, accepted) = failing_server(mode);
-        let dir = tempfile::tempdir().unwrap();
-        let json = dir.path().join("cap.json");
-        let started = std::time::Instant::now();
-        let run = stampede(&[
-            "capacity",
-            &url,
-            "--slo",
-            "error_rate < 1%",
-            "--start",
-            "40",
-            "--min-rate",
-            "20",
-            "--step",
-            "6s",
-            "-t",
-            "1s",
-            "-q",
-            "--out",
-            json.to_str().unwrap(),
-        ]);
-        let stdout = String::from_utf8_lossy(&run.stdout);
-        let context = format!("{mode}: {stdout}{}", String::from_utf8_lossy(&run.stderr));
-        assert_eq!(run.status.code(), Some(1), "{context}");
-        assert!(
-            started.elapsed() < std::time::Duration::from_secs(40),
-            "{context}"
-        );
-        let doc = report_support::read_json(&json);
-        assert_eq!(doc["result"]["verdict"], "fails_at_minimum", "{context}");
-        let warmup = doc["settings"]["warmup_s"].as_f64().unwrap();
-        let planned: f64 = doc["steps"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|s| {
-                let r = &s["result"]["summary"];
-                assert_eq!(
-                    r["errors"].as_u64().unwrap() + r["timeouts"].as_u64().unwrap(),
-                    r["requests"].as_u64().unwrap(),
-                    "{mode}: every request failed: {r}"
-                );
-                s["offered_rate"].as_f64().unwrap() * (warmup + s["window_s"].as_f64().unwrap())
-            })
-            .sum();
-        let seen = accepted.load(std::sync::atomic::Ordering::Relaxed) as f64;
-        eprintln!(
-            "{mode}: the service accepted {seen} connections; the steps planned {planned} arrivals"
-        );
-        assert!(seen > 0.0, "{context}");
-        assert!(
-            seen <= planned * 1.05 + 5.0,
-            "{mode}: {seen} connections for {planned} planned arrivals\n{context}"
-        );
-    }
+    std::thread::scope(|scope| {
+        let searches: Vec<_> = ["close", "hang"]
+            .into_iter()
+            .map(|mode| (mode, scope.spawn(move || search_a_failing_service(mode))))
+            .collect();
+        for (mode, search) in searches {
+            if let Err(panic) = search.join() {
+                eprintln!("{mode}: the search's assertions failed");
+                std::panic::resume_unwind(panic);
+            }
+        }
+    });
+}
+
+/// One search of [`a_search_against_a_failing_service_stays_within_its_plan`] against a
+/// `failing_server(mode)`.
+fn search_a_failing_service(mode: &'static str) {
+    let (url, accepted) = failing_server(mode);
+    let dir = tempfile::tempdir().unwrap();
+    let json = dir.path().join("cap.json");
+    let started = std::time::Instant::now();
+    let run = stampede(&[
+        "capacity",
+        &url,
+        "--slo",
+        "error_rate < 1%",
+        "--start",
+        "40",
+        "--min-rate",
+        "20",
+        "--step",
+        "6s",
+        "-t",
+        "1s",
+        "-q",
+        "--out",
+        json.to_str().unwrap(),
+    ]);
+    let stdout = String::from_utf8_lossy(&run.stdout);
+    let context = format!("{mode}: {stdout}{}", String::from_utf8_lossy(&run.stderr));
+    assert_eq!(run.status.code(), Some(1), "{context}");
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(40),
+        "{context}"
+    );
+    let doc = report_support::read_json(&json);
+    assert_eq!(doc["result"]["verdict"], "fails_at_minimum", "{context}");
+    let warmup = doc["settings"]["warmup_s"].as_f64().unwrap();
+    let planned: f64 = doc["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| {
+            let r = &s["result"]["summary"];
+            assert_eq!(
+                r["errors"].as_u64().unwrap() + r["timeouts"].as_u64().unwrap(),
+                r["requests"].as_u64().unwrap(),
+                "{mode}: every request failed: {r}"
+            );
+            s["offered_rate"].as_f64().unwrap() * (warmup + s["window_s"].as_f64().unwrap())
+        })
+        .sum();
+    let seen = accepted.load(std::sync::atomic::Ordering::Relaxed) as f64;
+    eprintln!(
+        "{mode}: the service accepted {seen} connections; the steps planned {planned} arrivals"
+    );
+    assert!(seen > 0.0, "{context}");
+    assert!(
+        seen <= planned * 1.05 + 5.0,
+        "{mode}: {seen} connections for {planned} planned arrivals\n{context}"
+    );
 }
