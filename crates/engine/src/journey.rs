@@ -25,6 +25,7 @@ use tokio_tungstenite::tungstenite::Message;
 use crate::deadline::Deadline;
 use crate::request::{perform, Outcome, StepRequest};
 use crate::state::{sleep_at_most, spawn_task, Backoff, LocalOpen, LocalRef, Shared};
+use crate::steered::SteeredSchedule;
 use crate::timer::PreciseTimer;
 use stampede_plan::schedule::Schedule;
 use stampede_proto::cookies::CookieJar;
@@ -553,7 +554,7 @@ async fn open_lane(
 ) {
     let LaneShare::Open {
         scenario,
-        mut schedule,
+        schedule,
         max_vus,
         share,
         arrival,
@@ -562,57 +563,14 @@ async fn open_lane(
         return;
     };
     let mut timer = PreciseTimer::new(shared.timer_slack);
+    let mut schedule =
+        SteeredSchedule::new(&shared, schedule, arrival, worker, share, scenario as u64);
     let in_flight = Rc::new(Cell::new(0usize));
     let mut arrivals = 0u64;
     let threads = shared.threads as u64;
-    // Offsets of the current schedule count from here.
-    let mut base = shared.start;
-    let mut epoch = 0;
-    loop {
-        if shared.control.rate_epoch() != epoch {
-            let change = shared.control.rate_change();
-            epoch = change.epoch;
-            base = Instant::now();
-            let profile = stampede_plan::RateProfile {
-                start_rate: change.per_second * share,
-                stages: Vec::new(),
-            };
-            let seed = shared
-                .seed
-                .wrapping_add(epoch)
-                .wrapping_add(scenario as u64);
-            let (stream, streams) = shared.stream(worker);
-            schedule = Schedule::new(&profile, arrival, stream, streams, seed);
-        }
-        if shared.abort.load(std::sync::atomic::Ordering::Relaxed) {
-            break;
-        }
-        let Some(offset) = schedule.next() else {
-            // Nothing scheduled (a rate of 0): wait for a change or the end.
-            if shared.stopping(Instant::now()) {
-                break;
-            }
-            let _ =
-                tokio::time::timeout(crate::plain::IDLE_DISPATCH, shared.control.changed()).await;
-            continue;
-        };
-        let intended = base + offset;
-        if out_of_tickets(&shared) {
-            break;
-        }
-        if let Some(until) = shared.send_until.filter(|t| intended >= *t) {
-            // The end comes before this arrival; a rate change may still come before it.
-            tokio::select! {
-                _ = tokio::time::sleep_until(until.into()) => break,
-                _ = shared.control.changed() => continue,
-            }
-        }
-        if intended > Instant::now() {
-            tokio::select! {
-                _ = timer.sleep_until(intended) => {}
-                _ = shared.control.changed() => continue,
-            }
-        }
+    let no_tickets = || out_of_tickets(&shared);
+    while let Some(intended) = schedule.next_due(&shared, &mut timer, no_tickets).await {
+        schedule.advance();
         if shared.abort.load(std::sync::atomic::Ordering::Relaxed) {
             break;
         }

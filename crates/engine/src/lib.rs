@@ -14,11 +14,13 @@ mod control;
 mod deadline;
 mod journey;
 mod plain;
+mod pool;
 mod replay;
 mod request;
 mod start;
 pub use stampede_plan::schedule;
 mod state;
+mod steered;
 mod timer;
 mod worker;
 
