@@ -20,6 +20,7 @@ pub mod access;
 mod feed;
 mod filter;
 pub mod har;
+mod input;
 mod notes;
 mod record;
 pub mod route;

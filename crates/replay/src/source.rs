@@ -2,19 +2,15 @@
 //! whole seconds and the pacer; [`Replay`](crate::Replay) runs it on a reader thread.
 
 use std::collections::{BTreeMap, VecDeque};
-use std::fs::File;
-use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::Duration;
 
-use flate2::bufread::MultiGzDecoder;
 use hdrhistogram::Histogram;
 use stampede_plan::ReplayArrival;
 
-use crate::access::{parse_line, LogFlavor};
-use crate::har::read_har;
+use crate::input::Input;
 use crate::notes::Notes;
 use crate::record::Record;
 use crate::route::route_of;
@@ -49,16 +45,6 @@ pub struct ReplayOptions {
     pub include_hosts: Vec<String>,
     /// Headers added to every request (`-H`).
     pub extra_headers: Vec<(String, String)>,
-}
-
-/// Where records come from.
-enum Input {
-    Log {
-        lines: Box<dyn BufRead + Send>,
-        line: u64,
-        flavor: LogFlavor,
-    },
-    Har(std::vec::IntoIter<Record>),
 }
 
 struct State {
@@ -114,16 +100,6 @@ pub struct OriginalTimes {
     pub p99_ms: f64,
 }
 
-fn open(path: &Path) -> Result<Box<dyn BufRead + Send>, ReplayError> {
-    let err = |e: std::io::Error| ReplayError::Open(path.display().to_string(), e.to_string());
-    let mut file = BufReader::with_capacity(1 << 16, File::open(path).map_err(err)?);
-    let gzip = file.fill_buf().map_err(err)?.starts_with(&[0x1f, 0x8b]);
-    Ok(match gzip {
-        true => Box::new(BufReader::with_capacity(1 << 16, MultiGzDecoder::new(file))),
-        false => Box::new(file),
-    })
-}
-
 impl Source {
     /// Opens the file and reads enough to know its format (a HAR is read whole here, so
     /// its errors show before anything is sent).
@@ -133,7 +109,7 @@ impl Source {
             max_gap_s: options.max_gap.as_secs_f64(),
             ..Notes::default()
         };
-        let input = Self::input(&options, &mut notes)?;
+        let input = Input::open(&options, &mut notes)?;
         let state = State {
             input,
             reorder: Reorder::new(options.window),
@@ -156,41 +132,6 @@ impl Source {
             state: Mutex::new(state),
             taken: AtomicU64::new(0),
             ran_out: AtomicBool::new(false),
-        })
-    }
-
-    fn input(options: &ReplayOptions, notes: &mut Notes) -> Result<Input, ReplayError> {
-        let mut lines = open(&options.path)?;
-        let format = match options.format {
-            Format::Auto => {
-                let head = lines.fill_buf().unwrap_or(&[]);
-                match head.iter().find(|b| !b.is_ascii_whitespace()) {
-                    Some(b'{') => Format::Har,
-                    _ => Format::Nginx,
-                }
-            }
-            f => f,
-        };
-        Ok(match format {
-            Format::Har => {
-                let (records, bad) = read_har(lines)
-                    .map_err(|e| ReplayError::Har(options.path.display().to_string(), e))?;
-                notes.har = true;
-                for (i, why) in bad {
-                    notes.malformed(i as u64, why);
-                }
-                let mut records = records;
-                records.sort_by(|a, b| a.time.secs.total_cmp(&b.time.secs));
-                Input::Har(records.into_iter())
-            }
-            Format::Apache | Format::Nginx | Format::Auto => Input::Log {
-                lines,
-                line: 0,
-                flavor: match format {
-                    Format::Apache => LogFlavor::Apache,
-                    _ => LogFlavor::Nginx,
-                },
-            },
         })
     }
 
@@ -272,52 +213,11 @@ impl Source {
         }
     }
 
-    /// The next record of the file that is replayed, with its line number; `None` at
-    /// the end (or where the input broke off).
+    /// The next record of the file that is replayed; `None` at the end (or where the
+    /// input broke off).
     fn read(&self, s: &mut State) -> Option<Record> {
         loop {
-            let record = match &mut s.input {
-                Input::Har(it) => it.next()?,
-                Input::Log {
-                    lines,
-                    line,
-                    flavor,
-                } => {
-                    let mut buf = Vec::new();
-                    match lines.read_until(b'\n', &mut buf) {
-                        Ok(0) => return None,
-                        Ok(_) => *line += 1,
-                        Err(e) => {
-                            if s.pass == 0 {
-                                s.notes.read_error = Some((*line, e.to_string()));
-                            }
-                            return None;
-                        }
-                    }
-                    let n = *line;
-                    let text = match std::str::from_utf8(&buf) {
-                        Ok(t) => t.trim_end_matches(['\n', '\r']),
-                        Err(_) => {
-                            if s.pass == 0 {
-                                s.notes.malformed(n, "not UTF-8".into());
-                            }
-                            continue;
-                        }
-                    };
-                    if text.trim().is_empty() {
-                        continue;
-                    }
-                    match parse_line(text, *flavor) {
-                        Ok(r) => r,
-                        Err(why) => {
-                            if s.pass == 0 {
-                                s.notes.malformed(n, why);
-                            }
-                            continue;
-                        }
-                    }
-                }
-            };
+            let record = s.input.next_record(s.pass == 0, &mut s.notes)?;
             if let Some(keep) = self.keep(s, &record) {
                 if !keep {
                     continue;
@@ -406,7 +306,7 @@ impl Source {
                 continue;
             }
             let mut notes = Notes::default();
-            match Self::input(&self.options, &mut notes) {
+            match Input::open(&self.options, &mut notes) {
                 Ok(input) => s.input = input,
                 Err(e) => {
                     s.notes.reopen_error = Some((s.pass + 1, e.to_string()));
