@@ -57,34 +57,21 @@ pub(crate) async fn closed_loop(shared: Arc<Shared>, local: LocalRef) {
     }
 }
 
-/// One worker's open-model dispatcher: its share of the schedule and its pool size.
+/// One worker's open-model dispatcher: its share of the schedule.
 pub(crate) struct Dispatch {
     pub schedule: Schedule,
     pub arrival: stampede_plan::Arrival,
     pub worker: usize,
-    pub max_connections: usize,
 }
 
 /// Open model: feed the schedule into the worker's pool of connections, which grows on
-/// demand. A rate change ([`crate::Control::set_rate`]) replaces the schedule from the moment
-/// the dispatcher sees it (at once: it is woken) by a constant-rate one starting then.
-pub(crate) async fn dispatch(
-    shared: Arc<Shared>,
-    local: LocalRef,
-    wake: Rc<Notify>,
-    all_done: Rc<Notify>,
-    d: Dispatch,
-) {
-    let mut timer = PreciseTimer::new(shared.timer_slack);
-    let mut schedule = SteeredSchedule::new(&shared, d.schedule, d.arrival, d.worker, 1.0, 0);
-    let pool = Pool {
-        shared,
-        local,
-        wake,
-        all_done,
-        max_connections: d.max_connections,
-    };
+/// demand. A rate change ([`crate::Control::set_rate`]) replaces the schedule from the
+/// moment the dispatcher sees it (at once: it is woken) by a constant-rate one starting
+/// then.
+pub(crate) async fn dispatch(pool: Pool, d: Dispatch) {
     let shared = &pool.shared;
+    let mut timer = PreciseTimer::new(shared.timer_slack);
+    let mut schedule = SteeredSchedule::new(shared, d.schedule, d.arrival, d.worker, 1.0, 0);
     while let Some(intended) = schedule.next_due(shared, &mut timer, || false).await {
         if shared.abort.load(Ordering::Relaxed) || !shared.take_ticket() {
             break;

@@ -6,20 +6,17 @@
 
 use std::collections::VecDeque;
 use std::future::Future;
-use std::rc::Rc;
 use std::sync::atomic::Ordering;
-use std::sync::Arc;
 use std::task::Poll;
 use std::time::{Duration, Instant};
 
 use stampede_plan::{GroupBy, ReplayArrival, ReplayFeed};
 use stampede_proto::http1::Kept;
 use stampede_proto::link::{Connector, PreparedRequest};
-use tokio::sync::Notify;
 
 use crate::pool::{Pool, Pooled};
 use crate::request::Request;
-use crate::state::{Local, LocalRef, Queued, Shared};
+use crate::state::{Local, Queued, Shared};
 use crate::steered::IDLE_DISPATCH;
 use crate::timer::PreciseTimer;
 
@@ -44,24 +41,11 @@ const WATCH_STOP_AFTER: Duration = Duration::from_millis(5);
 
 /// Feeds the worker's pool of connections from the shared feed until it runs dry or
 /// sending stops.
-pub(crate) async fn dispatch(
-    shared: Arc<Shared>,
-    local: LocalRef,
-    wake: Rc<Notify>,
-    all_done: Rc<Notify>,
-    d: ReplayDispatch,
-) {
+pub(crate) async fn dispatch(pool: Pool, d: ReplayDispatch) {
+    let shared = &pool.shared;
     let mut timer = PreciseTimer::new(shared.timer_slack);
     let http2 = shared.h2_streams.is_some();
     let by_route = matches!(shared.group_by, Some(GroupBy::Route));
-    let pool = Pool {
-        shared,
-        local,
-        wake,
-        all_done,
-        max_connections: d.max_connections,
-    };
-    let shared = &pool.shared;
     while !shared.abort.load(Ordering::Relaxed) {
         let Some(arrival) = next_arrival(&d.feed, shared).await else {
             break;

@@ -57,28 +57,24 @@ impl Vu {
         }
     }
 
-    pub(super) fn render(&mut self, t: &Template) -> Result<String, VarId> {
-        let mut ctx = RenderContext {
+    /// What templates see: this user's variables, counter and random numbers.
+    fn context(&mut self) -> RenderContext<'_> {
+        RenderContext {
             vars: &self.vars,
             rng: &mut self.rng,
             counter: &mut self.counter,
             vu: self.id,
             iteration: self.iteration,
             now: SystemTime::now(),
-        };
-        t.render_string(&mut ctx)
+        }
+    }
+
+    pub(super) fn render(&mut self, t: &Template) -> Result<String, VarId> {
+        t.render_string(&mut self.context())
     }
 
     pub(super) fn render_into(&mut self, t: &Template, out: &mut Vec<u8>) -> Result<(), VarId> {
-        let mut ctx = RenderContext {
-            vars: &self.vars,
-            rng: &mut self.rng,
-            counter: &mut self.counter,
-            vu: self.id,
-            iteration: self.iteration,
-            now: SystemTime::now(),
-        };
-        t.render(&mut ctx, out)
+        t.render(&mut self.context(), out)
     }
 
     /// Takes feeder rows, then renders `[vars]` in order (they may use feeder columns
