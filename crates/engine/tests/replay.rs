@@ -12,6 +12,13 @@ use std::time::{Duration, Instant};
 use stampede_engine::{run, Control};
 use stampede_plan::{GroupBy, Load, ReplayArrival, ReplayFeed, ReplaySource, RunPlan};
 
+/// The tests measure send times: one at a time.
+static SERIAL: Mutex<()> = Mutex::new(());
+
+fn serial() -> std::sync::MutexGuard<'static, ()> {
+    SERIAL.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 #[derive(Debug)]
 struct Feed(Mutex<VecDeque<ReplayArrival>>);
 
@@ -85,6 +92,7 @@ fn arrival(ms: u64, method: &str, path: &str, route: &str, body: &str) -> Replay
 
 #[test]
 fn arrivals_leave_at_their_times_with_their_own_requests() {
+    let _serial = serial();
     let (port, seen) = recorder();
     let arrivals = [
         arrival(0, "GET", "/users/1", "GET /users/:id", ""),
@@ -145,4 +153,87 @@ fn arrivals_leave_at_their_times_with_their_own_requests() {
     for (got, want) in offsets.iter().zip([0.0, 200.0, 300.0, 700.0]) {
         assert!((got - want).abs() < 30.0, "{offsets:?}");
     }
+}
+
+/// A feed whose second arrival is not read yet for a while (a slow disk or gunzip), as
+/// `stampede_replay::Replay` says: `poll_next_arrival` is pending (and wakes the worker
+/// once it is read) while `next_arrival` would block.
+#[derive(Debug)]
+struct Stalling {
+    arrivals: Mutex<VecDeque<ReplayArrival>>,
+    readable_at: Instant,
+    waker: Arc<Mutex<Option<std::task::Waker>>>,
+}
+
+impl ReplaySource for Stalling {
+    fn next_arrival(&self) -> Option<ReplayArrival> {
+        let first = self.arrivals.lock().unwrap().len() == 2;
+        if !first {
+            std::thread::sleep(self.readable_at.saturating_duration_since(Instant::now()));
+        }
+        self.arrivals.lock().unwrap().pop_front()
+    }
+
+    fn poll_next_arrival(
+        &self,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<ReplayArrival>> {
+        let mut arrivals = self.arrivals.lock().unwrap();
+        if arrivals.len() == 2 || Instant::now() >= self.readable_at {
+            return std::task::Poll::Ready(arrivals.pop_front());
+        }
+        *self.waker.lock().unwrap() = Some(cx.waker().clone());
+        std::task::Poll::Pending
+    }
+}
+
+/// While the feed reads its next arrival, the worker goes on sending what it has: the
+/// first request leaves at its time, not when the second is read.
+#[test]
+fn a_slow_feed_does_not_hold_up_the_requests_already_read() {
+    let _serial = serial();
+    let (port, seen) = recorder();
+    let stall = Duration::from_millis(400);
+    let waker: Arc<Mutex<Option<std::task::Waker>>> = Arc::default();
+    let feed = Arc::new(Stalling {
+        arrivals: Mutex::new(
+            [
+                arrival(0, "GET", "/first", "GET /first", ""),
+                arrival(600, "GET", "/second", "GET /second", ""),
+            ]
+            .into(),
+        ),
+        readable_at: Instant::now() + stall,
+        waker: waker.clone(),
+    });
+    std::thread::spawn(move || {
+        std::thread::sleep(stall);
+        if let Some(w) = waker.lock().unwrap().take() {
+            w.wake();
+        }
+    });
+    let plan = RunPlan::builder(format!("http://127.0.0.1:{port}/").as_str())
+        .load(Load::Replay {
+            feed: ReplayFeed(feed),
+            rate: None,
+            max_connections: NonZeroUsize::new(2).unwrap(),
+        })
+        .threads(1)
+        .timeout(Duration::from_secs(2))
+        .build()
+        .unwrap();
+    let started = Instant::now();
+    let out = run(&plan, Control::new(), |_| {}).unwrap();
+    assert_eq!(out.total.requests, 2);
+    let seen = seen.lock().unwrap().clone();
+    let at: Vec<(String, u128)> = seen
+        .iter()
+        .map(|s| (s.1.clone(), (s.0 - started).as_millis()))
+        .collect();
+    assert_eq!(at.len(), 2, "{at:?}");
+    assert!(at[0].0.starts_with("GET /first") && at[0].1 < 250, "{at:?}");
+    assert!(
+        at[1].0.starts_with("GET /second") && at[1].1 >= 550,
+        "{at:?}"
+    );
 }
