@@ -45,6 +45,9 @@ pub use state::{Snapshot, LATE_THRESHOLD, MAX_DRAIN, MAX_GROUPS};
 pub use timer::MIN_WAKE_GAP;
 use worker::Share;
 
+/// How long a replay may take to read its first request before its clock starts anyway.
+const REPLAY_READY_WAIT: Duration = Duration::from_secs(10);
+
 /// Why a run could not start.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -125,6 +128,11 @@ pub fn run(
         Some(Load::Fleet { clients, .. }) => plan.threads.get().min(shard.share_of(clients.get())),
     }
     .max(1);
+    if let Some(Load::Replay { feed, .. }) = load {
+        // Its clock starts once the first request has been read: reading the start of
+        // the file is not lateness of the first sends.
+        feed.0.wait_ready(REPLAY_READY_WAIT);
+    }
     let cpu_before = process_cpu();
     // Give the threads a moment to start before the schedule's time zero.
     let (start, started_at) = match plan.start_at {

@@ -237,3 +237,63 @@ fn a_slow_feed_does_not_hold_up_the_requests_already_read() {
         "{at:?}"
     );
 }
+
+/// A feed that takes a while to read its first arrival (a large reorder window, a slow
+/// gunzip), and says when it has.
+#[derive(Debug)]
+struct SlowStart {
+    arrivals: Mutex<VecDeque<ReplayArrival>>,
+    readable_at: Instant,
+}
+
+impl ReplaySource for SlowStart {
+    fn next_arrival(&self) -> Option<ReplayArrival> {
+        std::thread::sleep(self.readable_at.saturating_duration_since(Instant::now()));
+        self.arrivals.lock().unwrap().pop_front()
+    }
+
+    fn poll_next_arrival(
+        &self,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<ReplayArrival>> {
+        match Instant::now() >= self.readable_at {
+            true => std::task::Poll::Ready(self.arrivals.lock().unwrap().pop_front()),
+            false => std::task::Poll::Pending,
+        }
+    }
+
+    fn wait_ready(&self, limit: Duration) {
+        std::thread::sleep(limit.min(self.readable_at.saturating_duration_since(Instant::now())));
+    }
+}
+
+/// The replay's clock starts once its first request is read: reading the start of the
+/// file does not make the first sends late.
+#[test]
+fn the_clock_starts_once_the_first_arrival_is_read() {
+    let _serial = serial();
+    let (port, _seen) = recorder();
+    let feed = Arc::new(SlowStart {
+        arrivals: Mutex::new(
+            [
+                arrival(0, "GET", "/a", "GET /a", ""),
+                arrival(100, "GET", "/b", "GET /b", ""),
+            ]
+            .into(),
+        ),
+        readable_at: Instant::now() + Duration::from_millis(300),
+    });
+    let plan = RunPlan::builder(format!("http://127.0.0.1:{port}/").as_str())
+        .load(Load::Replay {
+            feed: ReplayFeed(feed),
+            rate: None,
+            max_connections: NonZeroUsize::new(2).unwrap(),
+        })
+        .threads(1)
+        .build()
+        .unwrap();
+    let out = run(&plan, Control::new(), |_| {}).unwrap();
+    assert_eq!(out.total.requests, 2);
+    let lag = out.generator.schedule_lag.max_ms();
+    assert!(lag < 100.0, "the first send left {lag} ms late");
+}

@@ -39,6 +39,13 @@ pub trait ReplaySource: Send + Sync + std::fmt::Debug {
         let _ = cx;
         Poll::Ready(self.next_arrival())
     }
+
+    /// Waits, at most `limit`, until the first arrival has been read (or the replay is
+    /// over): the engine starts a replay's clock after this, so that reading the start
+    /// of a file does not make its first requests late. By default a source is ready.
+    fn wait_ready(&self, limit: Duration) {
+        let _ = limit;
+    }
 }
 
 /// A shared [`ReplaySource`] in a plan. Two feeds are equal when they are the same

@@ -5,6 +5,7 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll, Waker};
+use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, Sender, TryRecvError};
 use stampede_plan::{ReplayArrival, ReplaySource};
@@ -91,6 +92,17 @@ impl ReplaySource for Replay {
             Err(TryRecvError::Empty) => Poll::Pending,
         }
     }
+
+    fn wait_ready(&self, limit: Duration) {
+        // Once per run, before its clock starts: a short, paced wait is plain enough.
+        let until = Instant::now() + limit;
+        while self.arrivals.is_empty()
+            && !self.source.read_all.load(Ordering::SeqCst)
+            && Instant::now() < until
+        {
+            std::thread::sleep(Duration::from_millis(1));
+        }
+    }
 }
 
 /// The reader thread: reads arrivals into the channel until the replay is over or
@@ -103,6 +115,7 @@ fn read_ahead(source: &Source, tx: Sender<ReplayArrival>, wakers: &Wakers) {
         wakers.wake();
     }
     // Closing the channel (after the arrivals in it) tells the takers it is over.
+    source.read_all.store(true, Ordering::SeqCst);
     drop(tx);
     wakers.wake();
 }

@@ -79,6 +79,8 @@ pub(crate) struct Source {
     pub(crate) taken: AtomicU64,
     /// The engine asked for more after the last one.
     pub(crate) ran_out: AtomicBool,
+    /// The reader is done: every arrival has been read.
+    pub(crate) read_all: AtomicBool,
 }
 
 impl std::fmt::Debug for State {
@@ -132,6 +134,7 @@ impl Source {
             state: Mutex::new(state),
             taken: AtomicU64::new(0),
             ran_out: AtomicBool::new(false),
+            read_all: AtomicBool::new(false),
         })
     }
 

@@ -205,12 +205,16 @@ fn a_stalled_read_never_blocks_the_one_asking_for_an_arrival() {
         let path = path.clone();
         std::thread::spawn(move || {
             let mut w = std::fs::OpenOptions::new().write(true).open(path).unwrap();
-            // Three seconds of the log: the first is then complete and released.
+            // Three seconds of the log: the first is then complete and released; the
+            // third comes a moment later.
             for s in 0..3 {
                 w.write_all(line(s, &format!("GET /s{s}")).as_bytes())
                     .unwrap();
+                w.flush().unwrap();
+                if s == 1 {
+                    std::thread::sleep(Duration::from_millis(200));
+                }
             }
-            w.flush().unwrap();
             let _ = resume.recv_timeout(Duration::from_secs(10));
             w.write_all(line(3, "GET /s3").as_bytes()).unwrap();
         })
@@ -234,15 +238,11 @@ fn a_stalled_read_never_blocks_the_one_asking_for_an_arrival() {
         rx.recv_timeout(Duration::from_secs(2))
             .expect("a poll returns at once")
     };
-    let started = std::time::Instant::now();
-    let first = loop {
-        match poll(&r) {
-            Poll::Ready(a) => break a,
-            Poll::Pending if started.elapsed() < Duration::from_secs(5) => {
-                std::thread::sleep(Duration::from_millis(5))
-            }
-            Poll::Pending => panic!("the first second never came"),
-        }
+    // Ready once the first arrival is read (the writer has sent its first seconds).
+    r.wait_ready(Duration::from_secs(5));
+    let first = match poll(&r) {
+        Poll::Ready(a) => a,
+        Poll::Pending => panic!("not read when said ready"),
     };
     assert_eq!(first.as_deref(), Some("/s0"));
     // The reader now waits for the writer: asking again does not wait with it.
