@@ -155,21 +155,51 @@ fn arrivals_leave_at_their_times_with_their_own_requests() {
     }
 }
 
-/// A feed whose second arrival is not read yet for a while (a slow disk or gunzip), as
-/// `stampede_replay::Replay` says: `poll_next_arrival` is pending (and wakes the worker
-/// once it is read) while `next_arrival` would block.
+/// A feed whose arrivals after the first `at_once` are read only after a while (a slow
+/// disk or gunzip, a large reorder window), as `stampede_replay::Replay` says:
+/// `poll_next_arrival` is pending until then (and wakes the worker then) while
+/// `next_arrival` would block, and `wait_ready` waits for the first.
 #[derive(Debug)]
-struct Stalling {
+struct Gated {
     arrivals: Mutex<VecDeque<ReplayArrival>>,
+    total: usize,
+    at_once: usize,
     readable_at: Instant,
     waker: Arc<Mutex<Option<std::task::Waker>>>,
 }
 
-impl ReplaySource for Stalling {
+impl Gated {
+    fn new(arrivals: Vec<ReplayArrival>, at_once: usize, after: Duration) -> Arc<Gated> {
+        let waker: Arc<Mutex<Option<std::task::Waker>>> = Arc::default();
+        let w = waker.clone();
+        std::thread::spawn(move || {
+            std::thread::sleep(after);
+            if let Some(w) = w.lock().unwrap().take() {
+                w.wake();
+            }
+        });
+        Arc::new(Gated {
+            total: arrivals.len(),
+            arrivals: Mutex::new(arrivals.into()),
+            at_once,
+            readable_at: Instant::now() + after,
+            waker,
+        })
+    }
+
+    fn readable(&self, left: usize) -> bool {
+        self.total - left < self.at_once || Instant::now() >= self.readable_at
+    }
+
+    fn wait(&self) -> Duration {
+        self.readable_at.saturating_duration_since(Instant::now())
+    }
+}
+
+impl ReplaySource for Gated {
     fn next_arrival(&self) -> Option<ReplayArrival> {
-        let first = self.arrivals.lock().unwrap().len() == 2;
-        if !first {
-            std::thread::sleep(self.readable_at.saturating_duration_since(Instant::now()));
+        if !self.readable(self.arrivals.lock().unwrap().len()) {
+            std::thread::sleep(self.wait());
         }
         self.arrivals.lock().unwrap().pop_front()
     }
@@ -179,40 +209,22 @@ impl ReplaySource for Stalling {
         cx: &mut std::task::Context<'_>,
     ) -> std::task::Poll<Option<ReplayArrival>> {
         let mut arrivals = self.arrivals.lock().unwrap();
-        if arrivals.len() == 2 || Instant::now() >= self.readable_at {
+        if self.readable(arrivals.len()) {
             return std::task::Poll::Ready(arrivals.pop_front());
         }
         *self.waker.lock().unwrap() = Some(cx.waker().clone());
         std::task::Poll::Pending
     }
+
+    fn wait_ready(&self, limit: Duration) {
+        if !self.readable(self.total) {
+            std::thread::sleep(limit.min(self.wait()));
+        }
+    }
 }
 
-/// While the feed reads its next arrival, the worker goes on sending what it has: the
-/// first request leaves at its time, not when the second is read.
-#[test]
-fn a_slow_feed_does_not_hold_up_the_requests_already_read() {
-    let _serial = serial();
-    let (port, seen) = recorder();
-    let stall = Duration::from_millis(400);
-    let waker: Arc<Mutex<Option<std::task::Waker>>> = Arc::default();
-    let feed = Arc::new(Stalling {
-        arrivals: Mutex::new(
-            [
-                arrival(0, "GET", "/first", "GET /first", ""),
-                arrival(600, "GET", "/second", "GET /second", ""),
-            ]
-            .into(),
-        ),
-        readable_at: Instant::now() + stall,
-        waker: waker.clone(),
-    });
-    std::thread::spawn(move || {
-        std::thread::sleep(stall);
-        if let Some(w) = waker.lock().unwrap().take() {
-            w.wake();
-        }
-    });
-    let plan = RunPlan::builder(format!("http://127.0.0.1:{port}/").as_str())
+fn replay_plan(port: u16, feed: Arc<Gated>) -> RunPlan {
+    RunPlan::builder(format!("http://127.0.0.1:{port}/").as_str())
         .load(Load::Replay {
             feed: ReplayFeed(feed),
             rate: None,
@@ -221,9 +233,25 @@ fn a_slow_feed_does_not_hold_up_the_requests_already_read() {
         .threads(1)
         .timeout(Duration::from_secs(2))
         .build()
-        .unwrap();
+        .unwrap()
+}
+
+/// While the feed reads its next arrival, the worker goes on sending what it has: the
+/// first request leaves at its time, not when the second is read.
+#[test]
+fn a_slow_feed_does_not_hold_up_the_requests_already_read() {
+    let _serial = serial();
+    let (port, seen) = recorder();
+    let feed = Gated::new(
+        vec![
+            arrival(0, "GET", "/first", "GET /first", ""),
+            arrival(600, "GET", "/second", "GET /second", ""),
+        ],
+        1,
+        Duration::from_millis(400),
+    );
     let started = Instant::now();
-    let out = run(&plan, Control::new(), |_| {}).unwrap();
+    let out = run(&replay_plan(port, feed), Control::new(), |_| {}).unwrap();
     assert_eq!(out.total.requests, 2);
     let seen = seen.lock().unwrap().clone();
     let at: Vec<(String, u128)> = seen
@@ -238,61 +266,21 @@ fn a_slow_feed_does_not_hold_up_the_requests_already_read() {
     );
 }
 
-/// A feed that takes a while to read its first arrival (a large reorder window, a slow
-/// gunzip), and says when it has.
-#[derive(Debug)]
-struct SlowStart {
-    arrivals: Mutex<VecDeque<ReplayArrival>>,
-    readable_at: Instant,
-}
-
-impl ReplaySource for SlowStart {
-    fn next_arrival(&self) -> Option<ReplayArrival> {
-        std::thread::sleep(self.readable_at.saturating_duration_since(Instant::now()));
-        self.arrivals.lock().unwrap().pop_front()
-    }
-
-    fn poll_next_arrival(
-        &self,
-        _: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<Option<ReplayArrival>> {
-        match Instant::now() >= self.readable_at {
-            true => std::task::Poll::Ready(self.arrivals.lock().unwrap().pop_front()),
-            false => std::task::Poll::Pending,
-        }
-    }
-
-    fn wait_ready(&self, limit: Duration) {
-        std::thread::sleep(limit.min(self.readable_at.saturating_duration_since(Instant::now())));
-    }
-}
-
 /// The replay's clock starts once its first request is read: reading the start of the
 /// file does not make the first sends late.
 #[test]
 fn the_clock_starts_once_the_first_arrival_is_read() {
     let _serial = serial();
     let (port, _seen) = recorder();
-    let feed = Arc::new(SlowStart {
-        arrivals: Mutex::new(
-            [
-                arrival(0, "GET", "/a", "GET /a", ""),
-                arrival(100, "GET", "/b", "GET /b", ""),
-            ]
-            .into(),
-        ),
-        readable_at: Instant::now() + Duration::from_millis(300),
-    });
-    let plan = RunPlan::builder(format!("http://127.0.0.1:{port}/").as_str())
-        .load(Load::Replay {
-            feed: ReplayFeed(feed),
-            rate: None,
-            max_connections: NonZeroUsize::new(2).unwrap(),
-        })
-        .threads(1)
-        .build()
-        .unwrap();
-    let out = run(&plan, Control::new(), |_| {}).unwrap();
+    let feed = Gated::new(
+        vec![
+            arrival(0, "GET", "/a", "GET /a", ""),
+            arrival(100, "GET", "/b", "GET /b", ""),
+        ],
+        0,
+        Duration::from_millis(300),
+    );
+    let out = run(&replay_plan(port, feed), Control::new(), |_| {}).unwrap();
     assert_eq!(out.total.requests, 2);
     let lag = out.generator.schedule_lag.max_ms();
     assert!(lag < 100.0, "the first send left {lag} ms late");
