@@ -58,7 +58,7 @@ fn spec_from_args(a: &CapacityArgs) -> anyhow::Result<SearchSpec> {
         // Journeys per second over the file's open lanes, split as the file splits them.
         crate::scenario_cmd::plan_from_file(&a.run)?
     } else {
-        if a.run.base_url.is_some() {
+        if a.run.request.base_url.is_some() {
             return Err(usage("--base-url applies to scenario files only"));
         }
         let mut run = a.run.clone();

@@ -35,7 +35,7 @@ pub(crate) fn through_proxies(
     let injector = FaultInjector::start(&upstreams, a.faults.clone())
         .map_err(|e| UsageError(format!("--fault: {e}")))?;
     let mut proxied = a.clone();
-    proxied.connect_to = injector
+    proxied.request.connect_to = injector
         .listen_addrs()
         .iter()
         .map(ToString::to_string)

@@ -23,6 +23,7 @@ mod proxy_cmd;
 mod replay_cmd;
 mod report_cmd;
 mod report_to;
+mod request_args;
 mod run_cmd;
 mod run_flags;
 mod scale_cmd;
