@@ -48,8 +48,8 @@ mod merge_shard;
 pub use coordinator_doc::{CoordinatorDoc, WorkerDoc};
 pub use doc::{
     Core, FaultDoc, GeneratorDoc, GroupDoc, Histograms, MetricSourceDoc, Phases, PointHistograms,
-    PointPercentiles, RecordedRoute, ReplayDoc, RunConfig, RunResult, SeriesPoint, ServerDoc,
-    ServerMetricDoc, ShardDoc, StageDoc, StartDoc, SummaryDoc,
+    PointPercentiles, RecordedRoute, ReplayDoc, RunConfig, RunResult, Sampled, SeriesPoint,
+    ServerDoc, ServerMetricDoc, ShardDoc, StageDoc, StartDoc, SummaryDoc,
 };
 pub use figures::{
     GeneratorWarning, LagEffect, Percentiles, ThresholdOutcome, WarningCause, WarningKind,
