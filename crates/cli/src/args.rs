@@ -7,34 +7,10 @@ use std::time::{Duration, SystemTime};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use stampede_analysis::compare::Threshold;
 use stampede_experiment::Selector;
-use stampede_plan::{
-    parse_duration, parse_header, parse_stage, parse_start_at, GroupBy, Shard, Stage,
-};
+use stampede_plan::{parse_start_at, GroupBy, Shard, Stage};
 
 use crate::request_args::RequestArgs;
-
-pub(crate) fn duration(s: &str) -> Result<Duration, String> {
-    parse_duration(s).map_err(|e| e.to_string())
-}
-fn stage(s: &str) -> Result<Stage, String> {
-    parse_stage(s).map_err(|e| e.to_string())
-}
-pub(crate) fn header(s: &str) -> Result<(String, String), String> {
-    parse_header(s).map_err(|e| e.to_string())
-}
-fn group_by(s: &str) -> Result<GroupBy, String> {
-    GroupBy::parse(s).map_err(|e| e.to_string())
-}
-fn rate(s: &str) -> Result<f64, String> {
-    let r: f64 = s.parse().map_err(|_| format!("'{s}' is not a number"))?;
-    if r.is_finite() && r > 0.0 {
-        Ok(r)
-    } else {
-        Err(format!(
-            "'{s}' must be a positive number of requests per second"
-        ))
-    }
-}
+use crate::value_parsers::{duration, group_by, rate, stage};
 
 /// stampede: load-test web and mobile back ends with numbers you can trust.
 #[derive(Debug, Parser)]

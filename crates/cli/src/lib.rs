@@ -30,6 +30,7 @@ mod scale_cmd;
 mod scenario_cmd;
 mod target_cmd;
 mod usl_cmd;
+mod value_parsers;
 
 use std::ffi::OsString;
 use std::process::ExitCode;

@@ -11,7 +11,7 @@ use std::time::Duration;
 use clap::{Args, ValueEnum};
 use stampede_plan::{HttpVersion, RequestSpec, RequestsDraft, RunPlanBuilder, TlsOptions};
 
-use crate::args::{duration, header};
+use crate::value_parsers::{duration, header};
 use crate::UsageError;
 
 fn usage(msg: impl Into<String>) -> anyhow::Error {
