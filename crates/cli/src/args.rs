@@ -304,6 +304,11 @@ pub struct RunArgs {
     /// and after, and --out records when each fault was on.
     #[arg(long = "fault", value_name = "SPEC", value_parser = fault)]
     pub faults: Vec<stampede_experiment::FaultSpec>,
+    /// Import the instance outages that `stampede target --outage-log FILE` writes: read
+    /// at the end of the run, each outage that overlaps it joins the fault timeline (by
+    /// wall-clock time), with its before, during and after, as a `down` fault.
+    #[arg(long, value_name = "FILE")]
+    pub outage_log: Option<PathBuf>,
     /// Live view, HTML report and live metrics.
     #[command(flatten)]
     pub output: OutputArgs,
@@ -546,6 +551,11 @@ pub struct TargetArgs {
     /// connections closed).
     #[arg(long = "instance-fault")]
     pub instance_faults: Vec<String>,
+    /// Write each instance going down or coming back (--instance-fault down-at/up-at) to
+    /// this file as it happens, one JSON object a line with its wall-clock time, for
+    /// `stampede run --outage-log FILE` (the same lines are printed on stdout).
+    #[arg(long, value_name = "FILE")]
+    pub outage_log: Option<PathBuf>,
     /// Server worker threads.
     #[arg(long, default_value_t = 1)]
     pub threads: usize,

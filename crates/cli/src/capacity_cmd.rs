@@ -35,6 +35,7 @@ fn refuse_run_flags(a: &CapacityArgs) -> anyhow::Result<()> {
         // A step's document holds the window's totals, not rows per group.
         ("--group-by", r.group_by.is_some()),
         ("--fault", !r.faults.is_empty()),
+        ("--outage-log", r.outage_log.is_some()),
     ];
     if let Some((flag, _)) = set_by_search.iter().find(|(_, given)| *given) {
         return Err(usage(format!(

@@ -18,6 +18,7 @@ mod init_cmd;
 mod kube;
 mod matrix_cmd;
 mod merge_cmd;
+mod outage_log;
 mod outputs;
 mod proxy_cmd;
 mod replay_cmd;

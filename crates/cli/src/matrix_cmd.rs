@@ -63,6 +63,10 @@ fn refuse_run_only_flags(a: &RunArgs) -> anyhow::Result<()> {
             !a.faults.is_empty(),
             "--fault is not supported by matrix: schedule faults into one run (stampede run --fault)",
         ),
+        (
+            a.outage_log.is_some(),
+            "--outage-log is not supported by matrix: import outages into one run (stampede run --outage-log)",
+        ),
     ];
     match refused.iter().find(|(given, _)| *given) {
         Some((_, why)) => Err(usage(*why)),

@@ -35,12 +35,17 @@ fn refuse_run_only_flags(a: &RunArgs) -> anyhow::Result<()> {
             "--body/--body-file",
         ),
     ];
-    match refused.iter().find(|(given, _)| *given) {
-        Some((_, flag)) => Err(usage(format!(
+    if let Some((_, flag)) = refused.iter().find(|(given, _)| *given) {
+        return Err(usage(format!(
             "{flag} does not apply to a replay: the file says what is sent and when (use --speed or --rate)"
-        ))),
-        None => Ok(()),
+        )));
     }
+    if !a.faults.is_empty() || a.outage_log.is_some() {
+        return Err(usage(
+            "--fault and --outage-log are not supported by replay yet: they would be ignored",
+        ));
+    }
+    Ok(())
 }
 
 /// The replay of the flags' file.

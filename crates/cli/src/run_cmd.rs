@@ -280,6 +280,7 @@ pub(crate) fn report(
 
 pub(crate) fn run(a: RunArgs) -> anyhow::Result<u8> {
     crate::outputs::check_run_outputs(a.out.as_deref(), &a.output)?;
+    let mut extra = crate::fault_cmd::outage_import(&a)?;
     if crate::scenario_cmd::is_scenario(&a.url) {
         let plan = crate::scenario_cmd::plan_from_file(&a)?;
         if !a.quiet {
@@ -300,7 +301,7 @@ pub(crate) fn run(a: RunArgs) -> anyhow::Result<u8> {
                 "--fault applies to a URL's run; scenario files are not supported yet",
             ));
         }
-        let extra = crate::report_to::reporter(&a, &plan)?;
+        extra.extend(crate::report_to::reporter(&a, &plan)?);
         return execute(&plan, a.out.as_deref(), a.quiet, &a.output, extra);
     }
     a.request.refuse_base_url()?;
@@ -314,7 +315,7 @@ pub(crate) fn run(a: RunArgs) -> anyhow::Result<u8> {
                 describe_part(&plan)
             );
         }
-        let extra = crate::report_to::reporter(&a, &plan)?;
+        extra.extend(crate::report_to::reporter(&a, &plan)?);
         return execute(&plan, a.out.as_deref(), a.quiet, &a.output, extra);
     }
     let (proxied, injector) = crate::fault_cmd::through_proxies(&a, &plan)?;
@@ -328,9 +329,10 @@ pub(crate) fn run(a: RunArgs) -> anyhow::Result<u8> {
         );
         eprintln!("stampede: faults through {}", injector.describe());
     }
-    let mut extra: Observers = vec![Box::new(injector)];
-    extra.extend(crate::report_to::reporter(&a, &plan)?);
-    execute(&plan, a.out.as_deref(), a.quiet, &a.output, extra)
+    let mut all: Observers = vec![Box::new(injector)];
+    all.extend(extra);
+    all.extend(crate::report_to::reporter(&a, &plan)?);
+    execute(&plan, a.out.as_deref(), a.quiet, &a.output, all)
 }
 
 /// `, shard I/N` and `, starting at TIME (in S s)` when the run has them.

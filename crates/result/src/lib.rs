@@ -44,6 +44,7 @@ mod figures;
 mod merge;
 mod merge_server;
 mod merge_shard;
+mod outage_log;
 
 pub use coordinator_doc::{CoordinatorDoc, WorkerDoc};
 pub use doc::{
@@ -56,6 +57,10 @@ pub use figures::{
     WindowValue, NEGLIGIBLE_LAG,
 };
 pub use merge::{merge, MergeError};
+pub use outage_log::{
+    parse_outage_log, OutageChange, OutageEventDoc, OutageLogError, OUTAGE_LOG_SCHEMA,
+    OUTAGE_LOG_VERSION,
+};
 
 /// The version of the document's shape that this build writes.
 pub const SCHEMA_VERSION: u32 = 2;

@@ -11,7 +11,7 @@ mod text;
 
 use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant};
 
 use stampede_engine::{Control, LiveSecond};
 use stampede_result::{MetricSourceDoc, ServerMetricDoc};
@@ -329,16 +329,11 @@ impl Observer for ServerMetrics {
         if let Some(base) = &self.prometheus {
             // The wall-clock instant of the run's time zero, so that sample `start + t + 1`
             // ends second t of the series.
-            let wall_start = self.control.as_ref().and_then(|c| c.started()).map_or(
-                finish.outcome.started_at,
-                |t0| {
-                    let now = Instant::now();
-                    match t0.checked_duration_since(now) {
-                        Some(ahead) => SystemTime::now() + ahead,
-                        None => SystemTime::now() - now.duration_since(t0),
-                    }
-                },
-            );
+            let wall_start = self
+                .control
+                .as_ref()
+                .and_then(|c| c.started())
+                .map_or(finish.outcome.started_at, crate::clock::wall_clock);
             for q in &self.queries {
                 let (series, doc) = query::range(base, &self.prometheus_source, q, wall_start, n);
                 result.server_metric_sources.push(doc);
