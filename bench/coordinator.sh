@@ -2,7 +2,8 @@
 # The live coordinator alone at scale (issue 13, "Scale on paper"): `stampede coordinator`
 # on core 0, fed by simulated workers on core 1 (crates/experiment/examples/
 # coordinator_load.rs: each worker says hello, then posts one second of deltas per second,
-# one connection per POST as `run --report-to` does, histograms of a worker at RATE req/s,
+# over one keep-alive connection per worker as `run --report-to` does, histograms of a
+# worker at RATE req/s,
 # every worker at the same instant). Per worker count: bytes per worker per second, the
 # coordinator's CPU (user + sys from /proc/PID/stat) per worker-second, the workers one
 # coordinator core keeps up with (1 / that), and how long after each second its burst of
@@ -16,7 +17,6 @@ ROOT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 WORKERS="${WORKERS:-100 500 1000 2000}"
 SECONDS_PER_RUN="${SECONDS_PER_RUN:-20}"
 RATE="${RATE:-100000}"
-THREADS="${THREADS:-16}"
 GROUPS="${GROUPS:-1}"
 TARGET="${CARGO_TARGET_DIR:-$ROOT_DIR/target}"
 OUT="${OUT:-$ROOT_DIR/bench/out/coordinator-$(date +%Y%m%d-%H%M%S)}"
@@ -41,7 +41,7 @@ for n in $WORKERS; do
     COORD_PID=$!
     for _ in $(seq 50); do (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break; sleep 0.1; done
     before=$(cpu_ticks "$COORD_PID")
-    taskset -c 1 "$LOAD" "127.0.0.1:$port" "$n" "$SECONDS_PER_RUN" "$RATE" "$THREADS" "$GROUPS" >"$OUT/load-$n.out" 2>&1
+    taskset -c 1 "$LOAD" "127.0.0.1:$port" "$n" "$SECONDS_PER_RUN" "$RATE" "$GROUPS" >"$OUT/load-$n.out" 2>&1
     after=$(cpu_ticks "$COORD_PID")
     kill "$COORD_PID" 2>/dev/null || true
     wait "$COORD_PID" 2>/dev/null || true

@@ -353,6 +353,7 @@ mod tests {
             source: "http://x/metrics".into(),
             derived: String::new(),
             unit: Some(unit.into()),
+            sampled: None,
             values,
         };
         let m = [
@@ -397,6 +398,7 @@ mod tests {
             source: "http://127.0.0.1:9100/metrics".into(),
             derived: "value".into(),
             unit: Some(unit.into()),
+            sampled: None,
             values: values.iter().map(|v| Some(*v)).collect(),
         }
     }

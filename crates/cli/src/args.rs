@@ -7,32 +7,10 @@ use std::time::{Duration, SystemTime};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use stampede_analysis::compare::Threshold;
 use stampede_experiment::Selector;
-use stampede_plan::{
-    parse_duration, parse_header, parse_stage, parse_start_at, GroupBy, Shard, Stage,
-};
+use stampede_plan::{parse_start_at, GroupBy, Shard, Stage};
 
-fn duration(s: &str) -> Result<Duration, String> {
-    parse_duration(s).map_err(|e| e.to_string())
-}
-fn stage(s: &str) -> Result<Stage, String> {
-    parse_stage(s).map_err(|e| e.to_string())
-}
-fn header(s: &str) -> Result<(String, String), String> {
-    parse_header(s).map_err(|e| e.to_string())
-}
-fn group_by(s: &str) -> Result<GroupBy, String> {
-    GroupBy::parse(s).map_err(|e| e.to_string())
-}
-fn rate(s: &str) -> Result<f64, String> {
-    let r: f64 = s.parse().map_err(|_| format!("'{s}' is not a number"))?;
-    if r.is_finite() && r > 0.0 {
-        Ok(r)
-    } else {
-        Err(format!(
-            "'{s}' must be a positive number of requests per second"
-        ))
-    }
-}
+use crate::request_args::RequestArgs;
+use crate::value_parsers::{duration, group_by, rate, stage};
 
 /// stampede: load-test web and mobile back ends with numbers you can trust.
 #[derive(Debug, Parser)]
@@ -225,15 +203,6 @@ pub enum ArrivalArg {
     Poisson,
 }
 
-/// A switch.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum OnOff {
-    /// Enabled.
-    On,
-    /// Disabled.
-    Off,
-}
-
 /// `stampede run`.
 #[derive(Debug, Clone, Args)]
 pub struct RunArgs {
@@ -279,53 +248,10 @@ pub struct RunArgs {
     /// Stop after this many requests.
     #[arg(short = 'n', long)]
     pub requests: Option<u64>,
-    /// Per-request timeout, connect included.
-    #[arg(short = 't', long, value_parser = duration, default_value = "10s")]
-    pub timeout: Duration,
-
-    /// HTTP method.
-    #[arg(short = 'm', long, default_value = "GET")]
-    pub method: String,
-    /// Extra request header 'Name: value' (repeatable).
-    #[arg(short = 'H', long = "header", value_parser = header)]
-    pub headers: Vec<(String, String)>,
-    /// Request body.
-    #[arg(long, conflicts_with = "body_file")]
-    pub body: Option<String>,
-    /// Request body from a file.
-    #[arg(long)]
-    pub body_file: Option<PathBuf>,
-    /// Open a new connection for every request (no HTTP keep-alive).
-    #[arg(long)]
-    pub no_keep_alive: bool,
-
-    /// Speak HTTP/2: ALPN h2 over TLS (https://), prior-knowledge h2c over TCP (http://).
-    #[arg(long)]
-    pub http2: bool,
-    /// HTTP/2: concurrent streams per connection (1 by default: one request in flight per
-    /// connection, as with HTTP/1.1).
-    #[arg(long, default_value_t = 1, requires = "http2")]
-    pub streams: usize,
-    /// TLS: accept any server certificate (testing only).
-    #[arg(short = 'k', long)]
-    pub insecure: bool,
-    /// TLS: trust the certificates in this PEM file instead of the built-in web roots.
-    #[arg(long, value_name = "FILE")]
-    pub cacert: Option<PathBuf>,
-    /// TLS: client certificate chain (PEM), with --key.
-    #[arg(long, value_name = "FILE", requires = "key")]
-    pub cert: Option<PathBuf>,
-    /// TLS: client private key (PEM), with --cert.
-    #[arg(long, value_name = "FILE", requires = "cert")]
-    pub key: Option<PathBuf>,
-    /// TLS: session resumption for new connections (off: every connection pays a full
-    /// handshake).
-    #[arg(long, value_enum, default_value = "on")]
-    pub tls_resume: OnOff,
-    /// Connect to these addresses (round-robin per connection) instead of resolving the
-    /// URL's host; the Host header still names the URL's host (repeatable).
-    #[arg(long = "connect-to", value_name = "IP:PORT")]
-    pub connect_to: Vec<String>,
+    /// The request and how it travels: method, headers, body, HTTP/2, TLS,
+    /// --connect-to, timeout, keep-alive, --base-url.
+    #[command(flatten)]
+    pub request: RequestArgs,
 
     /// One table row per group: 'header:NAME' (e.g. header:X-Served-By), 'peer', or for
     /// stampede replay 'route' (paths folded into patterns, /users/123 -> /users/:id).
@@ -347,10 +273,6 @@ pub struct RunArgs {
     /// closed model, which has no send schedule.
     #[arg(long, value_parser = duration, value_name = "D")]
     pub timer_slack: Option<Duration>,
-    /// Scenario files: send the first target's requests to this base URL instead of the
-    /// file's `base_url` (the same journeys against another environment).
-    #[arg(long, value_name = "URL")]
-    pub base_url: Option<String>,
     /// Pass/fail criterion (repeatable), e.g. "p99 < 200ms", "error_rate < 0.1%",
     /// "rate >= 900": the exit code is 1 when one fails.
     #[arg(long = "threshold", value_name = "EXPR", value_parser = criterion)]
@@ -382,6 +304,11 @@ pub struct RunArgs {
     /// and after, and --out records when each fault was on.
     #[arg(long = "fault", value_name = "SPEC", value_parser = fault)]
     pub faults: Vec<stampede_experiment::FaultSpec>,
+    /// Import the instance outages that `stampede target --outage-log FILE` writes: read
+    /// at the end of the run, each outage that overlaps it joins the fault timeline (by
+    /// wall-clock time), with its before, during and after, as a `down` fault.
+    #[arg(long, value_name = "FILE")]
+    pub outage_log: Option<PathBuf>,
     /// Live view, HTML report and live metrics.
     #[command(flatten)]
     pub output: OutputArgs,
@@ -519,7 +446,8 @@ pub struct ScaleArgs {
     #[arg(value_name = "URL|FILE")]
     pub url: String,
     /// The steps: concurrent connections (or virtual users) of each, increasing, e.g.
-    /// 1,2,4,8,16,32,64.
+    /// 1,2,4,8,16,32,64. N is the requests in flight: with --http2, one stream per
+    /// connection (--streams is refused).
     #[arg(long, value_name = "N,N,...", value_parser = steps, required_unless_present = "instances", conflicts_with = "instances")]
     pub concurrency: Option<StepList>,
     /// Instance sweep: step k sends to the first k --connect-to addresses, and its
@@ -542,35 +470,10 @@ pub struct ScaleArgs {
     /// up): connections open, caches fill, the first round of requests settles.
     #[arg(long, value_parser = duration, default_value = "2s")]
     pub warmup: Duration,
-    /// Per-request timeout, connect included.
-    #[arg(short = 't', long, value_parser = duration, default_value = "10s")]
-    pub timeout: Duration,
-    /// HTTP method.
-    #[arg(short = 'm', long, default_value = "GET")]
-    pub method: String,
-    /// Extra request header 'Name: value' (repeatable).
-    #[arg(short = 'H', long = "header", value_parser = header)]
-    pub headers: Vec<(String, String)>,
-    /// Request body.
-    #[arg(long)]
-    pub body: Option<String>,
-    /// Speak HTTP/2 (one stream per connection, so N is still the requests in flight).
-    #[arg(long)]
-    pub http2: bool,
-    /// TLS: accept any server certificate (testing only).
-    #[arg(short = 'k', long)]
-    pub insecure: bool,
-    /// TLS: trust the certificates in this PEM file instead of the built-in web roots.
-    #[arg(long, value_name = "FILE")]
-    pub cacert: Option<PathBuf>,
-    /// Connect to these addresses (round-robin per connection) instead of resolving the
-    /// URL's host (repeatable).
-    #[arg(long = "connect-to")]
-    pub connect_to: Vec<SocketAddr>,
-    /// Scenario files: send the first target's requests to this base URL instead of the
-    /// file's `base_url`.
-    #[arg(long, value_name = "URL")]
-    pub base_url: Option<String>,
+    /// The request and how it travels (as for `stampede run`); --http2 keeps one stream
+    /// per connection, so N is still the requests in flight.
+    #[command(flatten)]
+    pub request: RequestArgs,
     /// Worker threads (default: the number of cores).
     #[arg(long)]
     pub threads: Option<usize>,
@@ -648,6 +551,11 @@ pub struct TargetArgs {
     /// connections closed).
     #[arg(long = "instance-fault")]
     pub instance_faults: Vec<String>,
+    /// Write each instance going down or coming back (--instance-fault down-at/up-at) to
+    /// this file as it happens, one JSON object a line with its wall-clock time, for
+    /// `stampede run --outage-log FILE` (the same lines are printed on stdout).
+    #[arg(long, value_name = "FILE")]
+    pub outage_log: Option<PathBuf>,
     /// Server worker threads.
     #[arg(long, default_value_t = 1)]
     pub threads: usize,

@@ -35,6 +35,7 @@ fn refuse_run_flags(a: &CapacityArgs) -> anyhow::Result<()> {
         // A step's document holds the window's totals, not rows per group.
         ("--group-by", r.group_by.is_some()),
         ("--fault", !r.faults.is_empty()),
+        ("--outage-log", r.outage_log.is_some()),
     ];
     if let Some((flag, _)) = set_by_search.iter().find(|(_, given)| *given) {
         return Err(usage(format!(
@@ -58,7 +59,7 @@ fn spec_from_args(a: &CapacityArgs) -> anyhow::Result<SearchSpec> {
         // Journeys per second over the file's open lanes, split as the file splits them.
         crate::scenario_cmd::plan_from_file(&a.run)?
     } else {
-        if a.run.base_url.is_some() {
+        if a.run.request.base_url.is_some() {
             return Err(usage("--base-url applies to scenario files only"));
         }
         let mut run = a.run.clone();

@@ -1,7 +1,7 @@
 //! `stampede run --fault`: the run's plan pointed at in-process fault proxies, one in front
-//! of each address of the target.
+//! of each address of the target; `--outage-log`: the target's outages imported.
 
-use stampede_experiment::FaultInjector;
+use stampede_experiment::{FaultInjector, Observer, OutageImport};
 use stampede_plan::RunPlan;
 
 use crate::args::RunArgs;
@@ -35,10 +35,20 @@ pub(crate) fn through_proxies(
     let injector = FaultInjector::start(&upstreams, a.faults.clone())
         .map_err(|e| UsageError(format!("--fault: {e}")))?;
     let mut proxied = a.clone();
-    proxied.connect_to = injector
+    proxied.request.connect_to = injector
         .listen_addrs()
         .iter()
         .map(ToString::to_string)
         .collect();
     Ok((proxied, injector))
+}
+
+/// The observer that imports `--outage-log` into the fault timeline, when given; the log
+/// must be readable now (a usage error naming the flag, the file, line and column).
+pub(crate) fn outage_import(a: &RunArgs) -> anyhow::Result<Vec<Box<dyn Observer>>> {
+    let Some(path) = &a.outage_log else {
+        return Ok(Vec::new());
+    };
+    let import = OutageImport::new(path).map_err(|e| UsageError(format!("--outage-log {e}")))?;
+    Ok(vec![Box::new(import)])
 }

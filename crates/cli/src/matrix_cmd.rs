@@ -40,7 +40,7 @@ fn refuse_run_only_flags(a: &RunArgs) -> anyhow::Result<()> {
             "--threshold/--abort-on-fail are not supported by matrix: compare the cells in the table or the --out document",
         ),
         (
-            a.base_url.is_some() && !crate::scenario_cmd::is_scenario(&a.url),
+            a.request.base_url.is_some() && !crate::scenario_cmd::is_scenario(&a.url),
             "--base-url applies to scenario files",
         ),
         (
@@ -63,6 +63,10 @@ fn refuse_run_only_flags(a: &RunArgs) -> anyhow::Result<()> {
             !a.faults.is_empty(),
             "--fault is not supported by matrix: schedule faults into one run (stampede run --fault)",
         ),
+        (
+            a.outage_log.is_some(),
+            "--outage-log is not supported by matrix: import outages into one run (stampede run --outage-log)",
+        ),
     ];
     match refused.iter().find(|(given, _)| *given) {
         Some((_, why)) => Err(usage(*why)),
@@ -79,10 +83,10 @@ fn matrix_of(a: &MatrixArgs) -> anyhow::Result<Matrix> {
         .map(|s| Axis::parse(s).map_err(UsageError::from))
         .collect::<Result<Vec<_>, _>>()?;
     let mut templates: Vec<(&str, &str)> = Vec::new();
-    for (_, value) in &a.run.headers {
+    for (_, value) in &a.run.request.headers {
         templates.push(("-H", value));
     }
-    for addr in &a.run.connect_to {
+    for addr in &a.run.request.connect_to {
         templates.push(("--connect-to", addr));
     }
     Ok(Matrix::new(&a.run.url, axes, &templates).map_err(UsageError::from)?)
@@ -92,10 +96,10 @@ fn matrix_of(a: &MatrixArgs) -> anyhow::Result<Matrix> {
 fn cell_args(m: &Matrix, i: usize, run: &RunArgs) -> RunArgs {
     let mut cell = run.clone();
     cell.url = m.fill(i, &run.url);
-    for (_, value) in &mut cell.headers {
+    for (_, value) in &mut cell.request.headers {
         *value = m.fill(i, value);
     }
-    for addr in &mut cell.connect_to {
+    for addr in &mut cell.request.connect_to {
         *addr = m.fill(i, addr);
     }
     cell
@@ -110,7 +114,7 @@ fn file_matrix(a: &MatrixArgs) -> anyhow::Result<(Matrix, Vec<RunPlan>)> {
             a.run.url
         )));
     }
-    if a.run.base_url.is_some() {
+    if a.run.request.base_url.is_some() {
         return Err(usage(
             "--base-url does not apply to a matrix file: set base_url in its [target] or in a [matrix] level",
         ));
@@ -268,8 +272,11 @@ mod tests {
         assert_eq!(m.cells().len(), 8);
         let last = cell_args(&m, 7, &a.run);
         assert_eq!(last.url, "http://b.test/slow");
-        assert_eq!(last.headers, [("X-Path".to_string(), "/slow".to_string())]);
-        assert_eq!(last.connect_to, ["127.0.0.1:8082"]);
+        assert_eq!(
+            last.request.headers,
+            [("X-Path".to_string(), "/slow".to_string())]
+        );
+        assert_eq!(last.request.connect_to, ["127.0.0.1:8082"]);
         let plan = plan_from_args(&last).unwrap();
         assert_eq!(plan.requests().unwrap().connect_to[0].port(), 8082);
     }

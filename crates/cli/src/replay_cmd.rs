@@ -8,12 +8,12 @@ use std::num::NonZeroUsize;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use stampede_plan::{GroupBy, HttpVersion, Load, ReplayFeed, RunPlan, TlsOptions};
+use stampede_plan::{GroupBy, Load, ReplayFeed, RunPlan};
 use stampede_replay::{Filter, Format, Pace, Replay, ReplayOptions};
 use stampede_report::{render_route_comparison, RouteComparison, RunResult};
 use stampede_result::{RecordedRoute, ReplayDoc};
 
-use crate::args::{FormatArg, OnOff, ReplayArgs, RunArgs};
+use crate::args::{FormatArg, ReplayArgs, RunArgs};
 use crate::run_cmd::execute_then;
 use crate::UsageError;
 
@@ -29,18 +29,23 @@ fn refuse_run_only_flags(a: &RunArgs) -> anyhow::Result<()> {
         (!a.stages.is_empty(), "--stage"),
         (a.arrival.is_some(), "--arrival"),
         (a.every.is_some() || a.hold.is_some(), "--every/--hold"),
-        (a.method != "GET", "-m/--method"),
+        (a.request.method != "GET", "-m/--method"),
         (
-            a.body.is_some() || a.body_file.is_some(),
+            a.request.body.is_some() || a.request.body_file.is_some(),
             "--body/--body-file",
         ),
     ];
-    match refused.iter().find(|(given, _)| *given) {
-        Some((_, flag)) => Err(usage(format!(
+    if let Some((_, flag)) = refused.iter().find(|(given, _)| *given) {
+        return Err(usage(format!(
             "{flag} does not apply to a replay: the file says what is sent and when (use --speed or --rate)"
-        ))),
-        None => Ok(()),
+        )));
     }
+    if !a.faults.is_empty() || a.outage_log.is_some() {
+        return Err(usage(
+            "--fault and --outage-log are not supported by replay yet: they would be ignored",
+        ));
+    }
+    Ok(())
 }
 
 /// The replay of the flags' file.
@@ -73,7 +78,7 @@ fn replay_of(a: &ReplayArgs) -> anyhow::Result<Replay> {
         repeat: a.repeat,
         filters,
         include_hosts: a.include_hosts.clone(),
-        extra_headers: a.run.headers.clone(),
+        extra_headers: a.run.request.headers.clone(),
     };
     Replay::open(options).map_err(|e| usage(e.to_string()))
 }
@@ -81,7 +86,7 @@ fn replay_of(a: &ReplayArgs) -> anyhow::Result<Replay> {
 /// The plan: the replay's feed against --base-url, with the run's flags.
 fn plan_of(a: &ReplayArgs, replay: Arc<Replay>) -> anyhow::Result<RunPlan> {
     let r = &a.run;
-    let base = r.base_url.as_deref().ok_or_else(|| {
+    let base = r.request.base_url.as_deref().ok_or_else(|| {
         usage("stampede replay needs --base-url URL (where to send the requests)")
     })?;
     let max_connections = NonZeroUsize::new(r.max_connections.unwrap_or(1000))
@@ -92,29 +97,8 @@ fn plan_of(a: &ReplayArgs, replay: Arc<Replay>) -> anyhow::Result<RunPlan> {
             rate: r.rate,
             max_connections,
         })
-        .group_by(r.group_by.clone())
-        .tls(TlsOptions {
-            insecure: r.insecure,
-            ca_file: r.cacert.clone(),
-            client_cert: r.cert.clone().zip(r.key.clone()),
-            no_resume: r.tls_resume == OnOff::Off,
-        })
-        .http(match r.http2 {
-            true => HttpVersion::Http2 {
-                streams: NonZeroUsize::new(r.streams)
-                    .ok_or_else(|| usage("--streams must be at least 1"))?,
-            },
-            false => HttpVersion::Http1,
-        });
-    let plan = crate::run_flags::with_run_flags(plan, r)?.timeout(r.timeout);
-    let mut connect_to = Vec::new();
-    for s in &r.connect_to {
-        connect_to.push(
-            s.parse()
-                .map_err(|e| usage(format!("--connect-to '{s}': {e} (expected IP:PORT)")))?,
-        );
-    }
-    plan.connect_to(connect_to)
+        .group_by(r.group_by.clone());
+    crate::run_flags::with_run_flags(r.request.transport(plan)?, r)?
         .build()
         .map_err(|e| usage(e.to_string()))
 }

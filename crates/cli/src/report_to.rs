@@ -26,19 +26,19 @@ fn workload_hash(a: &RunArgs) -> anyhow::Result<String> {
         text =
             std::fs::read(&a.url).map_err(|e| UsageError(format!("cannot read {}: {e}", a.url)))?;
     } else {
-        text.extend(a.method.to_ascii_uppercase().bytes());
+        text.extend(a.request.method.to_ascii_uppercase().bytes());
         text.push(0);
         text.extend(a.url.bytes());
-        for (k, v) in &a.headers {
+        for (k, v) in &a.request.headers {
             text.push(0);
             text.extend(k.bytes());
             text.push(b':');
             text.extend(v.bytes());
         }
         text.push(0);
-        text.extend(a.body.as_deref().unwrap_or_default().bytes());
+        text.extend(a.request.body.as_deref().unwrap_or_default().bytes());
     }
-    if let Some(base) = &a.base_url {
+    if let Some(base) = &a.request.base_url {
         text.push(0);
         text.extend(base.bytes());
     }

@@ -10,10 +10,10 @@ use stampede_experiment::{
     Control, Dashboard, EngineError, Exporter, Observer, Progress, RunError, ServerMetrics,
     ServerMetricsConfig, ServerProbe, Verdict,
 };
-use stampede_plan::{Arrival, HttpVersion, Load, RateProfile, RequestSpec, RunPlan, TlsOptions};
+use stampede_plan::{Arrival, Load, RateProfile, RunPlan};
 use stampede_report::render_table;
 
-use crate::args::{ArrivalArg, OnOff, OutputArgs, RunArgs};
+use crate::args::{ArrivalArg, OutputArgs, RunArgs};
 use crate::outputs::write_atomically;
 use crate::{UsageError, EXIT_ABORTED, EXIT_OK, EXIT_THRESHOLD};
 
@@ -100,49 +100,12 @@ pub(crate) fn plan_from_args(a: &RunArgs) -> anyhow::Result<RunPlan> {
             )?,
         }
     };
-    let body = match (&a.body, &a.body_file) {
-        (Some(b), _) => b.clone().into_bytes(),
-        (None, Some(path)) => std::fs::read(path)
-            .map_err(|e| usage(format!("cannot read --body-file {}: {e}", path.display())))?,
-        (None, None) => Vec::new(),
-    };
     let plan = RunPlan::builder(a.url.as_str())
-        .request(RequestSpec {
-            method: a.method.to_ascii_uppercase(),
-            headers: a.headers.clone(),
-            body,
-        })
         .load(load)
-        .group_by(a.group_by.clone())
-        .connect_to(connect_to(&a.connect_to)?)
-        .tls(TlsOptions {
-            insecure: a.insecure,
-            ca_file: a.cacert.clone(),
-            client_cert: a.cert.clone().zip(a.key.clone()),
-            no_resume: a.tls_resume == OnOff::Off,
-        })
-        .http(if a.http2 {
-            HttpVersion::Http2 {
-                streams: non_zero(a.streams, "--streams")?,
-            }
-        } else {
-            HttpVersion::Http1
-        });
-    crate::run_flags::with_run_flags(plan, a)?
-        .timeout(a.timeout)
+        .group_by(a.group_by.clone());
+    crate::run_flags::with_run_flags(a.request.apply(plan)?, a)?
         .build()
         .map_err(|e| usage(e.to_string()))
-}
-
-/// The `--connect-to` addresses.
-fn connect_to(addrs: &[String]) -> anyhow::Result<Vec<std::net::SocketAddr>> {
-    addrs
-        .iter()
-        .map(|s| {
-            s.parse()
-                .map_err(|e| usage(format!("--connect-to '{s}': {e} (expected IP:PORT)")))
-        })
-        .collect()
 }
 
 /// How a run is watched: the dashboard on a terminal, progress lines elsewhere (CI,
@@ -317,6 +280,7 @@ pub(crate) fn report(
 
 pub(crate) fn run(a: RunArgs) -> anyhow::Result<u8> {
     crate::outputs::check_run_outputs(a.out.as_deref(), &a.output)?;
+    let mut extra = crate::fault_cmd::outage_import(&a)?;
     if crate::scenario_cmd::is_scenario(&a.url) {
         let plan = crate::scenario_cmd::plan_from_file(&a)?;
         if !a.quiet {
@@ -337,12 +301,10 @@ pub(crate) fn run(a: RunArgs) -> anyhow::Result<u8> {
                 "--fault applies to a URL's run; scenario files are not supported yet",
             ));
         }
-        let extra = crate::report_to::reporter(&a, &plan)?;
+        extra.extend(crate::report_to::reporter(&a, &plan)?);
         return execute(&plan, a.out.as_deref(), a.quiet, &a.output, extra);
     }
-    if a.base_url.is_some() {
-        return Err(usage("--base-url applies to scenario files only"));
-    }
+    a.request.refuse_base_url()?;
     let plan = plan_from_args(&a)?;
     if a.faults.is_empty() {
         if !a.quiet {
@@ -353,7 +315,7 @@ pub(crate) fn run(a: RunArgs) -> anyhow::Result<u8> {
                 describe_part(&plan)
             );
         }
-        let extra = crate::report_to::reporter(&a, &plan)?;
+        extra.extend(crate::report_to::reporter(&a, &plan)?);
         return execute(&plan, a.out.as_deref(), a.quiet, &a.output, extra);
     }
     let (proxied, injector) = crate::fault_cmd::through_proxies(&a, &plan)?;
@@ -367,9 +329,10 @@ pub(crate) fn run(a: RunArgs) -> anyhow::Result<u8> {
         );
         eprintln!("stampede: faults through {}", injector.describe());
     }
-    let mut extra: Observers = vec![Box::new(injector)];
-    extra.extend(crate::report_to::reporter(&a, &plan)?);
-    execute(&plan, a.out.as_deref(), a.quiet, &a.output, extra)
+    let mut all: Observers = vec![Box::new(injector)];
+    all.extend(extra);
+    all.extend(crate::report_to::reporter(&a, &plan)?);
+    execute(&plan, a.out.as_deref(), a.quiet, &a.output, all)
 }
 
 /// `, shard I/N` and `, starting at TIME (in S s)` when the run has them.

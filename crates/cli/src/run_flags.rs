@@ -38,7 +38,7 @@ pub(crate) fn with_run_flags<W>(
         plan = plan.timer_slack(slack);
     }
     Ok(plan
-        .keep_alive(!a.no_keep_alive)
+        .keep_alive(!a.request.no_keep_alive)
         .abort_on_fail(a.abort_on_fail)
         .start_at(a.start_at))
 }

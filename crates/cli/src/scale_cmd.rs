@@ -7,9 +7,7 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use stampede_experiment::{EngineError, RunError};
-use stampede_plan::{
-    Arrival, HttpVersion, Load, RateProfile, RequestSpec, RunPlan, Target, TlsOptions,
-};
+use stampede_plan::{Arrival, Load, RateProfile, RunPlan, Target};
 use stampede_scale::{
     render_scale, render_scale_html, sweep, ClosedSteps, InstanceSteps, ScaleDoc, ScaleError,
     StepDoc, StepRunner, SweepKind,
@@ -46,57 +44,32 @@ fn base_plan(a: &ScaleArgs) -> anyhow::Result<RunPlan> {
                 "--instances searches the capacity of a URL; a scenario file is not supported yet",
             ));
         }
-        let set = [
-            ("--method", a.method != "GET"),
-            ("--header", !a.headers.is_empty()),
-            ("--body", a.body.is_some()),
-            ("--http2", a.http2),
-            ("--insecure", a.insecure),
-            ("--cacert", a.cacert.is_some()),
-            ("--connect-to", !a.connect_to.is_empty()),
-        ];
-        if let Some((flag, _)) = set.iter().find(|(_, set)| *set) {
-            return Err(usage(format!(
-                "{flag} does not apply to a scenario file: set it in {} (see docs/scenarios.md)",
-                a.url
-            )));
-        }
+        a.request.refuse_for_scenario(&a.url)?;
         let mut journeys =
             stampede_scenario::load_file(Path::new(&a.url)).map_err(|e| usage(e.to_string()))?;
-        if let Some(url) = &a.base_url {
+        if let Some(url) = &a.request.base_url {
             let base = Target::parse(url).map_err(|e| usage(format!("--base-url: {e}")))?;
             journeys.targets[0].base = base;
         }
-        let mut plan = RunPlan::scenario_builder(Arc::new(journeys)).timeout(a.timeout);
+        let mut plan = RunPlan::scenario_builder(Arc::new(journeys))
+            .timeout(a.request.timeout)
+            .keep_alive(!a.request.no_keep_alive);
         if let Some(n) = a.threads {
             plan = plan.threads(n);
         }
         return plan.build().map_err(|e| usage(e.to_string()));
     }
-    if a.base_url.is_some() {
-        return Err(usage("--base-url applies to scenario files only"));
+    a.request.refuse_base_url()?;
+    if a.request.streams > 1 && a.instances.is_none() {
+        return Err(usage(
+            "--streams: each step's N is the requests in flight, one stream per connection; \
+             give --http2 without --streams",
+        ));
     }
-    let mut plan = RunPlan::builder(a.url.as_str())
-        .request(RequestSpec {
-            method: a.method.to_ascii_uppercase(),
-            headers: a.headers.clone(),
-            body: a.body.clone().unwrap_or_default().into_bytes(),
-        })
-        .load(one)
-        .connect_to(a.connect_to.clone())
-        .tls(TlsOptions {
-            insecure: a.insecure,
-            ca_file: a.cacert.clone(),
-            ..TlsOptions::default()
-        })
-        .http(if a.http2 {
-            HttpVersion::Http2 {
-                streams: NonZeroUsize::MIN,
-            }
-        } else {
-            HttpVersion::Http1
-        })
-        .timeout(a.timeout);
+    let mut plan = a
+        .request
+        .apply(RunPlan::builder(a.url.as_str()).load(one))?
+        .keep_alive(!a.request.no_keep_alive);
     if let Some(n) = a.threads {
         plan = plan.threads(n);
     }
@@ -134,15 +107,16 @@ pub(crate) fn run(a: ScaleArgs) -> anyhow::Result<u8> {
     crate::outputs::stop_on_signals(control.stop_flag())?;
     let stop = control.stop_flag().clone();
     let quiet = a.quiet;
+    let connect_to = a.request.connect_addrs()?;
     let (kind, list, mut runner, warmup, measured): (_, _, Box<dyn StepRunner>, _, _) = match (
         &a.concurrency,
         &a.instances,
     ) {
         (_, Some(list)) => {
-            if let Some(&k) = list.0.iter().find(|k| k.get() > a.connect_to.len()) {
+            if let Some(&k) = list.0.iter().find(|k| k.get() > connect_to.len()) {
                 return Err(usage(format!(
                         "--instances {k}: only {} instance addresses were given (--connect-to, repeated)",
-                        a.connect_to.len()
+                        connect_to.len()
                     )));
             }
             let settings = a.search.settings(12);
@@ -163,7 +137,7 @@ pub(crate) fn run(a: ScaleArgs) -> anyhow::Result<u8> {
                 // An unstable window may grow to twice its length.
                 max_window: a.duration * 2,
             };
-            let steps = InstanceSteps::new(search, a.connect_to.clone(), stop, on_step)
+            let steps = InstanceSteps::new(search, connect_to, stop, on_step)
                 .map_err(|e| usage(e.to_string()))?;
             (
                 SweepKind::Instances,
@@ -236,4 +210,85 @@ pub(crate) fn run(a: ScaleArgs) -> anyhow::Result<u8> {
         return Ok(EXIT_ABORTED);
     }
     Ok(EXIT_OK)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use clap::Parser;
+    use stampede_plan::HttpVersion;
+
+    use super::*;
+
+    fn parse(args: &[&str]) -> ScaleArgs {
+        let mut all = vec!["stampede", "scale", "http://127.0.0.1:9/"];
+        all.extend_from_slice(args);
+        match crate::Cli::try_parse_from(all).unwrap().command {
+            crate::Command::Scale(s) => *s,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    /// The request flags are `stampede run`'s, and a sweep's steps get them all.
+    #[test]
+    fn the_shared_request_flags_reach_every_step() {
+        let body = tempfile::NamedTempFile::new().unwrap();
+        std::fs::write(body.path(), "{\"n\": 1}").unwrap();
+        let a = parse(&[
+            "--concurrency",
+            "1,2",
+            "-m",
+            "post",
+            "-H",
+            "X-A: 1",
+            "--body-file",
+            body.path().to_str().unwrap(),
+            "--no-keep-alive",
+            "--http2",
+            "--tls-resume",
+            "off",
+            "--connect-to",
+            "127.0.0.1:8081",
+            "-t",
+            "3s",
+        ]);
+        let plan = base_plan(&a).unwrap();
+        let r = plan.requests().unwrap();
+        assert_eq!(r.request.method, "POST");
+        assert_eq!(r.request.headers, [("X-A".to_string(), "1".to_string())]);
+        assert_eq!(r.request.body, b"{\"n\": 1}");
+        assert_eq!(r.connect_to, ["127.0.0.1:8081".parse().unwrap()]);
+        assert!(r.tls.no_resume);
+        assert_eq!(
+            r.http,
+            HttpVersion::Http2 {
+                streams: NonZeroUsize::MIN
+            }
+        );
+        assert!(!plan.keep_alive);
+        assert_eq!(plan.timeout, Duration::from_secs(3));
+    }
+
+    #[test]
+    fn streams_and_bad_addresses_are_usage_errors_naming_the_flag() {
+        for (args, flag) in [
+            (
+                &["--concurrency", "1", "--http2", "--streams", "4"][..],
+                "--streams",
+            ),
+            (
+                &["--concurrency", "1", "--connect-to", "nowhere"],
+                "--connect-to 'nowhere'",
+            ),
+            (
+                &["--concurrency", "1", "--base-url", "http://a/"],
+                "--base-url",
+            ),
+        ] {
+            let err = base_plan(&parse(args)).unwrap_err();
+            assert!(err.downcast_ref::<UsageError>().is_some(), "{err:#}");
+            assert!(err.to_string().contains(flag), "{args:?}: {err}");
+        }
+    }
 }

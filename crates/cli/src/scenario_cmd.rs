@@ -7,6 +7,7 @@ use stampede_plan::{RunPlan, Target};
 use stampede_scenario::{load_file, Journeys};
 
 use crate::args::RunArgs;
+use crate::request_args::set_in_file_error;
 use crate::UsageError;
 
 /// True when `arg` names a scenario file rather than a URL.
@@ -24,36 +25,24 @@ pub(crate) fn plan_from_file(a: &RunArgs) -> anyhow::Result<RunPlan> {
 
 /// Flags that a scenario file decides are usage errors.
 pub(crate) fn refuse_flags_set_in_file(a: &RunArgs) -> anyhow::Result<()> {
-    let usage = |m: String| anyhow::Error::new(UsageError(m));
     let set_in_file = [
         ("--rate", a.rate.is_some()),
         ("--stage", !a.stages.is_empty()),
         ("--connections", a.connections.is_some()),
         ("--clients", a.clients.is_some()),
-        ("--method", a.method != "GET"),
-        ("--header", !a.headers.is_empty()),
-        ("--body", a.body.is_some() || a.body_file.is_some()),
-        ("--http2", a.http2),
-        ("--insecure", a.insecure),
-        ("--cacert", a.cacert.is_some()),
-        ("--cert", a.cert.is_some()),
         ("--group-by", a.group_by.is_some()),
-        ("--connect-to", !a.connect_to.is_empty()),
     ];
     if let Some((flag, _)) = set_in_file.iter().find(|(_, set)| *set) {
-        return Err(usage(format!(
-            "{flag} does not apply to a scenario file: set it in {} (see docs/scenarios.md)",
-            a.url
-        )));
+        return Err(set_in_file_error(flag, &a.url));
     }
-    Ok(())
+    a.request.refuse_for_scenario(&a.url)
 }
 
 /// The plan of validated journeys with the run's flags (`--base-url` replaces the
 /// default target's).
 pub(crate) fn plan_from_journeys(a: &RunArgs, mut journeys: Journeys) -> anyhow::Result<RunPlan> {
     let usage = |m: String| anyhow::Error::new(UsageError(m));
-    if let Some(url) = &a.base_url {
+    if let Some(url) = &a.request.base_url {
         let base = Target::parse(url).map_err(|e| usage(format!("--base-url: {e}")))?;
         journeys.targets[0].base = base;
     }

@@ -6,6 +6,7 @@ use std::time::Duration;
 use stampede_testserver::{FaultProfile, TargetConfig, TargetHandle, TlsSetup};
 
 use crate::args::TargetArgs;
+use crate::outage_log::OutageReporter;
 use crate::{UsageError, EXIT_OK};
 
 fn usage(msg: impl Into<String>) -> anyhow::Error {
@@ -84,9 +85,12 @@ pub(crate) fn config_from_args(a: &TargetArgs) -> anyhow::Result<TargetConfig> {
 
 pub(crate) fn run(a: TargetArgs) -> anyhow::Result<u8> {
     let config = config_from_args(&a)?;
-    if let Some(path) = &a.cert_out {
-        crate::outputs::check_writable("--cert-out", path)?;
+    for (flag, path) in [("--cert-out", &a.cert_out), ("--outage-log", &a.outage_log)] {
+        if let Some(path) = path {
+            crate::outputs::check_writable(flag, path)?;
+        }
     }
+    let mut outages = OutageReporter::create(a.outage_log.as_deref())?;
     let handle = TargetHandle::start(config).map_err(|e| usage(e.to_string()))?;
     let scheme = handle.scheme();
     for (addr, name) in handle.addrs().iter().zip(handle.names()) {
@@ -126,7 +130,9 @@ pub(crate) fn run(a: TargetArgs) -> anyhow::Result<u8> {
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     crate::outputs::stop_on_signals(&stop)?;
     while !stop.load(Ordering::Relaxed) {
-        std::thread::sleep(Duration::from_millis(100));
+        // Outages are reported within this sleep of happening.
+        std::thread::sleep(Duration::from_millis(50));
+        outages.report(&handle)?;
     }
     let served = handle.requests_served();
     handle.shutdown();

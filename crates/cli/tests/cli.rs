@@ -118,6 +118,10 @@ fn closed_model_reports_service_time_and_null_target_rate() {
 
 #[test]
 fn bad_usage_exits_2_with_a_clear_message() {
+    let dir = tempfile::tempdir().unwrap();
+    let bad_log = dir.path().join("outages.jsonl");
+    std::fs::write(&bad_log, "\n{\"version\":1,\"instance\":").unwrap();
+    let bad_log_path = bad_log.to_str().unwrap();
     let cases: &[(&[&str], &str)] = &[
         (&["run", "ftp://127.0.0.1/"], "scheme"),
         (&["run", "http://127.0.0.1:1/", "--rate", "0"], "positive"),
@@ -146,6 +150,30 @@ fn bad_usage_exits_2_with_a_clear_message() {
             "resolve",
         ),
         (&["target", "--instance-fault", "2:bogus=1"], "bogus"),
+        (
+            &[
+                "run",
+                "http://127.0.0.1:1/",
+                "--outage-log",
+                "/nonexistent/o",
+            ],
+            "--outage-log /nonexistent/o",
+        ),
+        (
+            &["run", "http://127.0.0.1:1/", "--outage-log", bad_log_path],
+            "line 2, column",
+        ),
+        (
+            &[
+                "matrix",
+                "http://h/",
+                "--axis",
+                "a=1",
+                "--outage-log",
+                bad_log_path,
+            ],
+            "not supported by matrix",
+        ),
     ];
     for (args, needle) in cases {
         let o = stampede().args(*args).output().unwrap();

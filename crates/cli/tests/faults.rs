@@ -1,7 +1,8 @@
 //! Faults in a run: `--fault` through the in-process fault proxy against a real nginx,
-//! and an instance of the built-in server taken down mid-run (`down-at`, `up-at`).
+//! and an instance of `stampede target` taken down mid-run (`down-at`, `up-at`), its
+//! outage imported into the run with `--outage-log`.
 //!
-//! Short runs at 100 req/s on loopback (6 s each); they run one at a time with the rest
+//! Short runs at 100 req/s on loopback (6 s each, the second a second after its target); they run one at a time with the rest
 //! of the external suite (`support::serial()`).
 
 #[allow(dead_code)] // the shared helpers of the external suites; this test uses a few
@@ -10,7 +11,7 @@ mod support;
 use std::time::Duration;
 
 use serde_json::Value;
-use stampede_testserver::{FaultProfile, TargetConfig, TargetHandle};
+use support::proxy::ProxyDaemon;
 use support::{nginx_binary, serial, stampede, Nginx, RunOutput};
 
 /// Slack on top of a run's own length before the run counts as hung.
@@ -142,20 +143,35 @@ fn scheduled_latency_fault_raises_p99_during_its_window_only() {
     assert!(run.stdout.contains("recovered"), "{}", run.stdout);
 }
 
-/// Instance 2 of the built-in server goes down from 2 s to 4 s: a run grouped by peer sees
-/// refused connects on that instance's address during the window, none elsewhere, none
-/// after, and the instance serving again.
+/// Instance 2 of `stampede target` goes down from 3 s to 5 s after the target started; the
+/// run starts about a second later, so the outage is about 2 s..4 s of the run, which only
+/// the outage log's wall-clock times can tell it. A run grouped by peer sees refused
+/// connects on that instance's address, none elsewhere; `--outage-log` puts the outage
+/// into `faults[]` where the errors are (every second wholly inside it has them, none
+/// wholly outside it does) and into the before/during/after table.
 #[test]
 fn instance_down_mid_run_shows_errors_on_that_instance_during_the_window_only() {
     let _serial = serial();
-    let mut config = TargetConfig::new("127.0.0.1:0".parse().unwrap());
-    config.instances = 2;
-    let outage = FaultProfile::default()
-        .parse_overrides("down-at=2s,up-at=4s")
-        .unwrap();
-    config.instance_profiles.insert(2, outage);
-    let target = TargetHandle::start(config).unwrap();
-    let (one, two) = (target.addrs()[0].to_string(), target.addrs()[1].to_string());
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("outages.jsonl");
+    let log = log.to_str().unwrap();
+    let target = ProxyDaemon::start_command(
+        "target",
+        &[
+            "--listen",
+            "127.0.0.1:0",
+            "--instances",
+            "2",
+            "--instance-fault",
+            "2:down-at=3s,up-at=5s",
+            "--outage-log",
+            log,
+        ],
+    );
+    let one = target.field("target-1 listening on http://");
+    let two = target.field("target-2 listening on http://");
+    let (one, two) = (one.trim_end_matches('/'), two.trim_end_matches('/'));
+    std::thread::sleep(Duration::from_secs(1));
     let run = stampede(
         &format!("http://{one}/"),
         &[
@@ -167,14 +183,19 @@ fn instance_down_mid_run_shows_errors_on_that_instance_during_the_window_only() 
             "--group-by",
             "peer",
             "--connect-to",
-            &one,
+            one,
             "--connect-to",
-            &two,
+            two,
+            "--outage-log",
+            log,
         ],
         Duration::from_secs(6) + GRACE,
     );
     run.assert_success();
     validate(&run.json);
+    let printed = target.stdout_now();
+    assert!(printed.contains("target-2 down at "), "{printed}");
+    assert!(printed.contains("target-2 up at "), "{printed}");
 
     let group = |addr: &str| -> &Value {
         run.json["groups"]
@@ -184,7 +205,7 @@ fn instance_down_mid_run_shows_errors_on_that_instance_during_the_window_only() 
             .find(|g| g["key"].as_str().is_some_and(|k| k.contains(addr)))
             .unwrap_or_else(|| panic!("no group for {addr}\n{}", run.context()))
     };
-    let (healthy, downed) = (group(&one), group(&two));
+    let (healthy, downed) = (group(one), group(two));
     assert_eq!(healthy["errors"], 0, "{}", run.context());
     let refused = downed["errors_by_class"]["connect_refused"]
         .as_u64()
@@ -217,15 +238,38 @@ fn instance_down_mid_run_shows_errors_on_that_instance_during_the_window_only() 
         "instance 2 served before and after its outage\n{}",
         run.context()
     );
+
+    // The imported outage: a `down` fault of about 2 s on the run's clock.
+    let fault = &run.json["faults"][0];
+    assert_eq!(fault["kind"], "down", "{}", run.context());
+    assert!(fault["target"].as_str().unwrap().contains(two), "{fault}");
+    let (start, end) = (run.f64("/faults/0/start_s"), run.f64("/faults/0/end_s"));
+    assert!(
+        (end - start - 2.0).abs() < 0.2,
+        "on from {start}s to {end}s"
+    );
+    // Where the errors are: a margin for the requests in flight at either edge.
+    let margin = 0.1;
     for (t, requests, errors, _) in seconds(&run) {
-        match t {
-            0 | 5.. => assert_eq!(errors, 0, "second {t}: {errors} errors"),
-            2 | 3 => assert!(
-                errors * 3 >= requests,
-                "second {t}: {errors} of {requests} failed"
-            ),
-            _ => {}
+        let (from, to) = (t as f64, t as f64 + 1.0);
+        if from >= start + margin && to <= end - margin {
+            assert!(
+                errors * 3 >= requests && requests > 0,
+                "second {t}, inside the outage {start}..{end}: {errors} of {requests} failed"
+            );
+        } else if to <= start - margin || from >= end + margin {
+            assert_eq!(
+                errors, 0,
+                "second {t}, outside the outage {start}..{end}: {errors} errors"
+            );
         }
     }
-    target.shutdown();
+    // ... and the before / during / after table says so.
+    let (before, during, after) = (
+        phase_row(&run, "before"),
+        phase_row(&run, "during"),
+        phase_row(&run, "after"),
+    );
+    assert_eq!((before[5], after[5]), ("0", "0"), "errors\n{}", run.stdout);
+    assert!(number(during[5]) > 0.0, "errors during\n{}", run.stdout);
 }

@@ -14,11 +14,13 @@ mod control;
 mod deadline;
 mod journey;
 mod plain;
+mod pool;
 mod replay;
 mod request;
 mod start;
 pub use stampede_plan::schedule;
 mod state;
+mod steered;
 mod timer;
 mod worker;
 
@@ -42,6 +44,9 @@ use state::{Shared, WorkerMsg};
 pub use state::{Snapshot, LATE_THRESHOLD, MAX_DRAIN, MAX_GROUPS};
 pub use timer::MIN_WAKE_GAP;
 use worker::Share;
+
+/// How long a replay may take to read its first request before its clock starts anyway.
+const REPLAY_READY_WAIT: Duration = Duration::from_secs(10);
 
 /// Why a run could not start.
 #[derive(Debug, thiserror::Error)]
@@ -123,6 +128,11 @@ pub fn run(
         Some(Load::Fleet { clients, .. }) => plan.threads.get().min(shard.share_of(clients.get())),
     }
     .max(1);
+    if let Some(Load::Replay { feed, .. }) = load {
+        // Its clock starts once the first request has been read: reading the start of
+        // the file is not lateness of the first sends.
+        feed.0.wait_ready(REPLAY_READY_WAIT);
+    }
     let cpu_before = process_cpu();
     // Give the threads a moment to start before the schedule's time zero.
     let (start, started_at) = match plan.start_at {

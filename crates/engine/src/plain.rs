@@ -12,8 +12,10 @@ use stampede_metrics::{ErrorClass, Protocol};
 use tokio::sync::Notify;
 
 use crate::deadline::Deadline;
+use crate::pool::Pool;
 use crate::request::{perform, RunRequest};
-use crate::state::{new_slot, spawn_task, Backoff, FleetSpec, LocalOpen, LocalRef, Shared};
+use crate::state::{new_slot, Backoff, FleetSpec, LocalOpen, LocalRef, Shared};
+use crate::steered::SteeredSchedule;
 use crate::timer::PreciseTimer;
 use stampede_plan::schedule::Schedule;
 use stampede_proto::link::Failure;
@@ -55,144 +57,29 @@ pub(crate) async fn closed_loop(shared: Arc<Shared>, local: LocalRef) {
     }
 }
 
-/// One worker's open-model dispatcher: its share of the schedule and its pool size.
+/// One worker's open-model dispatcher: its share of the schedule.
 pub(crate) struct Dispatch {
     pub schedule: Schedule,
     pub arrival: stampede_plan::Arrival,
     pub worker: usize,
-    pub max_connections: usize,
 }
 
-/// How long a dispatcher with nothing scheduled waits before it looks at the clock again.
-pub(crate) const IDLE_DISPATCH: Duration = Duration::from_millis(100);
-/// Waits for a send longer than this also watch for rate changes.
-const WATCH_CONTROL_AFTER: Duration = Duration::from_millis(5);
-
-/// Open model: feed the schedule into the worker's queue and grow the pool on demand. A
-/// rate change ([`Control::set_rate`]) replaces the schedule from the moment the dispatcher
-/// sees it (at once: it is woken) by a constant-rate one starting then.
-pub(crate) async fn dispatch(
-    shared: Arc<Shared>,
-    local: LocalRef,
-    wake: Rc<Notify>,
-    all_done: Rc<Notify>,
-    d: Dispatch,
-) {
+/// Open model: feed the schedule into the worker's pool of connections, which grows on
+/// demand. A rate change ([`crate::Control::set_rate`]) replaces the schedule from the
+/// moment the dispatcher sees it (at once: it is woken) by a constant-rate one starting
+/// then.
+pub(crate) async fn dispatch(pool: Pool, d: Dispatch) {
+    let shared = &pool.shared;
     let mut timer = PreciseTimer::new(shared.timer_slack);
-    let mut schedule = d.schedule;
-    // Offsets of the current schedule count from here.
-    let mut base = shared.start;
-    let mut epoch = 0;
-    let mut next = schedule.next();
-    loop {
-        if shared.control.rate_epoch() != epoch {
-            let change = shared.control.rate_change();
-            epoch = change.epoch;
-            base = Instant::now();
-            let profile = stampede_plan::RateProfile {
-                start_rate: change.per_second,
-                stages: Vec::new(),
-            };
-            let seed = shared.seed.wrapping_add(epoch);
-            let (stream, streams) = shared.stream(d.worker);
-            schedule = Schedule::new(&profile, d.arrival, stream, streams, seed);
-            next = schedule.next();
-        }
-        if shared.abort.load(Ordering::Relaxed) {
-            break;
-        }
-        let Some(offset) = next else {
-            // Nothing scheduled (a rate of 0): wait for a change or the end.
-            if shared.stopping(Instant::now()) {
-                break;
-            }
-            let _ = tokio::time::timeout(IDLE_DISPATCH, shared.control.changed()).await;
-            continue;
-        };
-        let intended = base + offset;
-        if shared.send_until.is_some_and(|t| intended >= t) {
-            if shared.stopping(Instant::now()) {
-                break;
-            }
-            // The end comes before this send; a rate change may still come before the end.
-            let until = shared.send_until.unwrap_or(intended);
-            tokio::select! {
-                _ = tokio::time::sleep_until(until.into()) => break,
-                _ = shared.control.changed() => continue,
-            }
-        }
-        let now = Instant::now();
-        if intended > now + WATCH_CONTROL_AFTER {
-            // A long wait (a low rate): a rate change must not wait for it to end.
-            tokio::select! {
-                _ = timer.sleep_until(intended) => {}
-                _ = shared.control.changed() => continue,
-            }
-        } else if intended > now {
-            // A short one: a change is seen right after it, at no cost per send.
-            timer.sleep_until(intended).await;
-        }
+    let mut schedule = SteeredSchedule::new(shared, d.schedule, d.arrival, d.worker, 1.0, 0);
+    while let Some(intended) = schedule.next_due(shared, &mut timer, || false).await {
         if shared.abort.load(Ordering::Relaxed) || !shared.take_ticket() {
             break;
         }
-        next = schedule.next();
-        let mut l = local.borrow_mut();
-        l.pending.push_back(intended);
-        if l.idle > 0 {
-            l.idle -= 1;
-            wake.notify_one();
-        } else if l.open_conns < d.max_connections * shared.h2_streams.unwrap_or(1) {
-            l.open_conns += 1;
-            drop(l);
-            let task = open_conn_loop(shared.clone(), local.clone(), wake.clone());
-            spawn_task(&local, &all_done, task);
-        }
+        schedule.advance();
+        pool.push(|_| intended);
     }
-    local.borrow_mut().dispatch_done = true;
-    wake.notify_waiters();
-}
-
-/// Open model: one pooled connection taking scheduled requests from the queue.
-async fn open_conn_loop(shared: Arc<Shared>, local: LocalRef, wake: Rc<Notify>) {
-    let mut slot = new_slot(&shared, &local);
-    let mut deadline = Deadline::default();
-    loop {
-        let next = {
-            let mut l = local.borrow_mut();
-            match l.pending.pop_front() {
-                Some(t) => Some(t),
-                None if l.dispatch_done || shared.stopping(Instant::now()) => {
-                    l.open_conns -= 1;
-                    return;
-                }
-                None => {
-                    l.idle += 1;
-                    None
-                }
-            }
-        };
-        let Some(intended) = next else {
-            wake.notified().await;
-            continue;
-        };
-        let now = Instant::now();
-        if now.saturating_duration_since(intended) >= shared.timeout {
-            // It waited for a free connection longer than it may take in all.
-            local.borrow_mut().snap.generator.dropped += 1;
-            continue;
-        }
-        let intended = Some(intended);
-        perform(
-            &shared,
-            &local,
-            &mut slot,
-            &mut deadline,
-            RunRequest,
-            intended,
-            now,
-        )
-        .await;
-    }
+    pool.close();
 }
 
 /// When fleet client `index` first sends: clients are spread evenly over one interval,
@@ -516,7 +403,8 @@ mod tests {
 
     use stampede_proto::link::{Connector, PreparedRequest};
 
-    use crate::state::Local;
+    use crate::pool::conn_loop;
+    use crate::state::{Local, Queued};
 
     fn shared() -> Arc<Shared> {
         let target = stampede_plan::Target::parse("http://127.0.0.1:9/").unwrap();
@@ -547,15 +435,20 @@ mod tests {
 
     /// Every connection is one of these tasks, so their size is memory per connection
     /// (bench/RESULTS.md): the one request path must not make them larger than the
-    /// two paths were (closed model 832 B, open model 848 B).
+    /// two paths were (closed model 832 B, open model 848 B), nor the one pooled loop
+    /// larger than the two it replaced (open model 824 B, replay 1528 B).
     #[test]
     fn connection_tasks_stay_small() {
         let s = shared();
         let local = Rc::new(RefCell::new(Local::new(&s)));
+        let wake = Rc::new(Notify::new());
         let closed = closed_loop(s.clone(), local.clone());
-        let open = open_conn_loop(s.clone(), local.clone(), Rc::new(Notify::new()));
+        let open = conn_loop::<Instant>(s.clone(), local.clone(), wake.clone());
+        let replay = conn_loop::<Queued>(s.clone(), local.clone(), wake);
         let (closed, open) = (std::mem::size_of_val(&closed), std::mem::size_of_val(&open));
+        let replay = std::mem::size_of_val(&replay);
         assert!(closed <= 832, "closed-model connection task: {closed} B");
-        assert!(open <= 848, "open-model connection task: {open} B");
+        assert!(open <= 824, "open-model connection task: {open} B");
+        assert!(replay <= 1200, "replay connection task: {replay} B");
     }
 }

@@ -4,19 +4,20 @@
 //! and, under `--group-by route`, counts in its route's row. Latency counts from each
 //! arrival's intended time.
 
-use std::rc::Rc;
+use std::collections::VecDeque;
+use std::future::Future;
 use std::sync::atomic::Ordering;
-use std::sync::Arc;
+use std::task::Poll;
 use std::time::{Duration, Instant};
 
 use stampede_plan::{GroupBy, ReplayArrival, ReplayFeed};
 use stampede_proto::http1::Kept;
 use stampede_proto::link::{Connector, PreparedRequest};
-use tokio::sync::Notify;
 
-use crate::deadline::Deadline;
-use crate::request::{perform, Request};
-use crate::state::{new_slot, spawn_task, LocalRef, Queued, Shared};
+use crate::pool::{Pool, Pooled};
+use crate::request::Request;
+use crate::state::{Local, Queued, Shared};
+use crate::steered::IDLE_DISPATCH;
 use crate::timer::PreciseTimer;
 
 /// Where a replay's requests go: the base URL's authority, scheme and path.
@@ -38,19 +39,15 @@ pub(crate) struct ReplayDispatch {
 /// Waits longer than this also watch for the run being stopped.
 const WATCH_STOP_AFTER: Duration = Duration::from_millis(5);
 
-/// Feeds the worker's queue from the shared feed until it runs dry or sending stops.
-pub(crate) async fn dispatch(
-    shared: Arc<Shared>,
-    local: LocalRef,
-    wake: Rc<Notify>,
-    all_done: Rc<Notify>,
-    d: ReplayDispatch,
-) {
+/// Feeds the worker's pool of connections from the shared feed until it runs dry or
+/// sending stops.
+pub(crate) async fn dispatch(pool: Pool, d: ReplayDispatch) {
+    let shared = &pool.shared;
     let mut timer = PreciseTimer::new(shared.timer_slack);
     let http2 = shared.h2_streams.is_some();
     let by_route = matches!(shared.group_by, Some(GroupBy::Route));
     while !shared.abort.load(Ordering::Relaxed) {
-        let Some(arrival) = d.feed.0.next_arrival() else {
+        let Some(arrival) = next_arrival(&d.feed, shared).await else {
             break;
         };
         let intended = shared.start + arrival.at;
@@ -80,25 +77,29 @@ pub(crate) async fn dispatch(
             break;
         }
         let request = prepare(&d.target, &arrival, http2, shared.keep_alive);
-        let mut l = local.borrow_mut();
-        let group = by_route.then(|| l.group_index(arrival.route.as_bytes()));
-        l.replay.push_back(Queued {
+        pool.push(|l| Queued {
             intended,
             request,
-            group,
+            group: by_route.then(|| l.group_index(arrival.route.as_bytes())),
         });
-        if l.idle > 0 {
-            l.idle -= 1;
-            wake.notify_one();
-        } else if l.open_conns < d.max_connections * shared.h2_streams.unwrap_or(1) {
-            l.open_conns += 1;
-            drop(l);
-            let task = conn_loop(shared.clone(), local.clone(), wake.clone());
-            spawn_task(&local, &all_done, task);
+    }
+    pool.close();
+}
+
+/// The feed's next arrival: at once when it has been read (the usual case: the feed
+/// reads ahead on its own thread), else when it is, unless sending stops meanwhile.
+async fn next_arrival(feed: &ReplayFeed, shared: &Shared) -> Option<ReplayArrival> {
+    let mut next = std::pin::pin!(std::future::poll_fn(|cx| feed.0.poll_next_arrival(cx)));
+    if let Poll::Ready(a) = std::future::poll_fn(|cx| Poll::Ready(next.as_mut().poll(cx))).await {
+        return a;
+    }
+    loop {
+        match tokio::time::timeout(IDLE_DISPATCH, next.as_mut()).await {
+            Ok(a) => return a,
+            Err(_) if shared.stopping(Instant::now()) => return None,
+            Err(_) => {}
         }
     }
-    local.borrow_mut().dispatch_done = true;
-    wake.notify_waiters();
 }
 
 /// The arrival as a request to the replay's target.
@@ -116,49 +117,20 @@ fn prepare(t: &ReplayTarget, a: &ReplayArrival, http2: bool, keep_alive: bool) -
     )
 }
 
-/// One pooled connection taking queued arrivals.
-async fn conn_loop(shared: Arc<Shared>, local: LocalRef, wake: Rc<Notify>) {
-    let mut slot = new_slot(&shared, &local);
-    let mut deadline = Deadline::default();
-    loop {
-        let next = {
-            let mut l = local.borrow_mut();
-            match l.replay.pop_front() {
-                Some(q) => Some(q),
-                None if l.dispatch_done || shared.stopping(Instant::now()) => {
-                    l.open_conns -= 1;
-                    return;
-                }
-                None => {
-                    l.idle += 1;
-                    None
-                }
-            }
-        };
-        let Some(q) = next else {
-            wake.notified().await;
-            continue;
-        };
-        let now = Instant::now();
-        if now.saturating_duration_since(q.intended) >= shared.timeout {
-            // It waited for a free connection longer than it may take in all.
-            local.borrow_mut().snap.generator.dropped += 1;
-            continue;
-        }
-        let what = Replayed {
+/// A replay's item: an arrival's request, waiting for a connection.
+impl Pooled for Queued {
+    type Held = Queued;
+    fn queue(local: &mut Local) -> &mut VecDeque<Self> {
+        &mut local.replay
+    }
+    fn into_parts(self) -> (Instant, Queued) {
+        (self.intended, self)
+    }
+    fn request(q: &Queued) -> impl Request + '_ {
+        Replayed {
             request: &q.request,
             group: q.group,
-        };
-        perform(
-            &shared,
-            &local,
-            &mut slot,
-            &mut deadline,
-            what,
-            Some(q.intended),
-            now,
-        )
-        .await;
+        }
     }
 }
 

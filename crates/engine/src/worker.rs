@@ -13,6 +13,7 @@ use tokio::sync::Notify;
 
 use crate::journey::{spawn_lanes, JourneyRuntime, LaneShare};
 use crate::plain;
+use crate::pool::Pool;
 use crate::state::{
     spawn_task, thread_cpu, Local, LocalRef, Shared, Snapshot, WorkerMsg, MAX_DRAIN,
 };
@@ -60,6 +61,14 @@ pub(crate) fn run_worker(
     // Snapshots sent to the collector and not yet back for reuse.
     let mut at_collector = 0usize;
     let mut second = 0u64;
+    // The pool of connections of the open model and of replays.
+    let pool = |max_connections| Pool {
+        shared: shared.clone(),
+        local: local.clone(),
+        wake: wake.clone(),
+        all_done: all_done.clone(),
+        max_connections,
+    };
     local_set.block_on(&rt, async {
         match share {
             Share::Closed { connections } => {
@@ -85,14 +94,8 @@ pub(crate) fn run_worker(
                 }
             }
             Share::Replay(d) => {
-                let d = crate::replay::dispatch(
-                    shared.clone(),
-                    local.clone(),
-                    wake.clone(),
-                    all_done.clone(),
-                    d,
-                );
-                spawn_task(&local, &all_done, d);
+                let pool = pool(d.max_connections);
+                spawn_task(&local, &all_done, crate::replay::dispatch(pool, d));
             }
             Share::Journeys { runtime, lanes } => {
                 spawn_lanes(&shared, &local, &all_done, runtime, lanes, worker);
@@ -102,19 +105,13 @@ pub(crate) fn run_worker(
                 arrival,
                 max_connections,
             } => {
-                let d = plain::dispatch(
-                    shared.clone(),
-                    local.clone(),
-                    wake.clone(),
-                    all_done.clone(),
-                    plain::Dispatch {
-                        schedule,
-                        arrival,
-                        worker,
-                        max_connections,
-                    },
-                );
-                spawn_task(&local, &all_done, d);
+                let d = plain::Dispatch {
+                    schedule,
+                    arrival,
+                    worker,
+                };
+                let pool = pool(max_connections);
+                spawn_task(&local, &all_done, plain::dispatch(pool, d));
             }
         }
         let finished = async {

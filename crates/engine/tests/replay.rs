@@ -12,6 +12,13 @@ use std::time::{Duration, Instant};
 use stampede_engine::{run, Control};
 use stampede_plan::{GroupBy, Load, ReplayArrival, ReplayFeed, ReplaySource, RunPlan};
 
+/// The tests measure send times: one at a time.
+static SERIAL: Mutex<()> = Mutex::new(());
+
+fn serial() -> std::sync::MutexGuard<'static, ()> {
+    SERIAL.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 #[derive(Debug)]
 struct Feed(Mutex<VecDeque<ReplayArrival>>);
 
@@ -85,6 +92,7 @@ fn arrival(ms: u64, method: &str, path: &str, route: &str, body: &str) -> Replay
 
 #[test]
 fn arrivals_leave_at_their_times_with_their_own_requests() {
+    let _serial = serial();
     let (port, seen) = recorder();
     let arrivals = [
         arrival(0, "GET", "/users/1", "GET /users/:id", ""),
@@ -145,4 +153,135 @@ fn arrivals_leave_at_their_times_with_their_own_requests() {
     for (got, want) in offsets.iter().zip([0.0, 200.0, 300.0, 700.0]) {
         assert!((got - want).abs() < 30.0, "{offsets:?}");
     }
+}
+
+/// A feed whose arrivals after the first `at_once` are read only after a while (a slow
+/// disk or gunzip, a large reorder window), as `stampede_replay::Replay` says:
+/// `poll_next_arrival` is pending until then (and wakes the worker then) while
+/// `next_arrival` would block, and `wait_ready` waits for the first.
+#[derive(Debug)]
+struct Gated {
+    arrivals: Mutex<VecDeque<ReplayArrival>>,
+    total: usize,
+    at_once: usize,
+    readable_at: Instant,
+    waker: Arc<Mutex<Option<std::task::Waker>>>,
+}
+
+impl Gated {
+    fn new(arrivals: Vec<ReplayArrival>, at_once: usize, after: Duration) -> Arc<Gated> {
+        let waker: Arc<Mutex<Option<std::task::Waker>>> = Arc::default();
+        let w = waker.clone();
+        std::thread::spawn(move || {
+            std::thread::sleep(after);
+            if let Some(w) = w.lock().unwrap().take() {
+                w.wake();
+            }
+        });
+        Arc::new(Gated {
+            total: arrivals.len(),
+            arrivals: Mutex::new(arrivals.into()),
+            at_once,
+            readable_at: Instant::now() + after,
+            waker,
+        })
+    }
+
+    fn readable(&self, left: usize) -> bool {
+        self.total - left < self.at_once || Instant::now() >= self.readable_at
+    }
+
+    fn wait(&self) -> Duration {
+        self.readable_at.saturating_duration_since(Instant::now())
+    }
+}
+
+impl ReplaySource for Gated {
+    fn next_arrival(&self) -> Option<ReplayArrival> {
+        if !self.readable(self.arrivals.lock().unwrap().len()) {
+            std::thread::sleep(self.wait());
+        }
+        self.arrivals.lock().unwrap().pop_front()
+    }
+
+    fn poll_next_arrival(
+        &self,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<ReplayArrival>> {
+        let mut arrivals = self.arrivals.lock().unwrap();
+        if self.readable(arrivals.len()) {
+            return std::task::Poll::Ready(arrivals.pop_front());
+        }
+        *self.waker.lock().unwrap() = Some(cx.waker().clone());
+        std::task::Poll::Pending
+    }
+
+    fn wait_ready(&self, limit: Duration) {
+        if !self.readable(self.total) {
+            std::thread::sleep(limit.min(self.wait()));
+        }
+    }
+}
+
+fn replay_plan(port: u16, feed: Arc<Gated>) -> RunPlan {
+    RunPlan::builder(format!("http://127.0.0.1:{port}/").as_str())
+        .load(Load::Replay {
+            feed: ReplayFeed(feed),
+            rate: None,
+            max_connections: NonZeroUsize::new(2).unwrap(),
+        })
+        .threads(1)
+        .timeout(Duration::from_secs(2))
+        .build()
+        .unwrap()
+}
+
+/// While the feed reads its next arrival, the worker goes on sending what it has: the
+/// first request leaves at its time, not when the second is read.
+#[test]
+fn a_slow_feed_does_not_hold_up_the_requests_already_read() {
+    let _serial = serial();
+    let (port, seen) = recorder();
+    let feed = Gated::new(
+        vec![
+            arrival(0, "GET", "/first", "GET /first", ""),
+            arrival(600, "GET", "/second", "GET /second", ""),
+        ],
+        1,
+        Duration::from_millis(400),
+    );
+    let started = Instant::now();
+    let out = run(&replay_plan(port, feed), Control::new(), |_| {}).unwrap();
+    assert_eq!(out.total.requests, 2);
+    let seen = seen.lock().unwrap().clone();
+    let at: Vec<(String, u128)> = seen
+        .iter()
+        .map(|s| (s.1.clone(), (s.0 - started).as_millis()))
+        .collect();
+    assert_eq!(at.len(), 2, "{at:?}");
+    assert!(at[0].0.starts_with("GET /first") && at[0].1 < 250, "{at:?}");
+    assert!(
+        at[1].0.starts_with("GET /second") && at[1].1 >= 550,
+        "{at:?}"
+    );
+}
+
+/// The replay's clock starts once its first request is read: reading the start of the
+/// file does not make the first sends late.
+#[test]
+fn the_clock_starts_once_the_first_arrival_is_read() {
+    let _serial = serial();
+    let (port, _seen) = recorder();
+    let feed = Gated::new(
+        vec![
+            arrival(0, "GET", "/a", "GET /a", ""),
+            arrival(100, "GET", "/b", "GET /b", ""),
+        ],
+        0,
+        Duration::from_millis(300),
+    );
+    let out = run(&replay_plan(port, feed), Control::new(), |_| {}).unwrap();
+    assert_eq!(out.total.requests, 2);
+    let lag = out.generator.schedule_lag.max_ms();
+    assert!(lag < 100.0, "the first send left {lag} ms late");
 }

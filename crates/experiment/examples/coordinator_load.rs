@@ -1,28 +1,30 @@
 //! Simulated workers for `bench/coordinator.sh`: WORKERS workers say hello to a
 //! coordinator (`stampede coordinator`), then each posts one second of deltas per second
-//! for SECONDS seconds, as `stampede run --report-to` does (one connection per POST), with
+//! for SECONDS seconds, as `stampede run --report-to` does (the same [`Channel`]: one
+//! keep-alive connection per worker), with
 //! the histograms of a worker sending RATE requests per second (GROUPS rows, default 1,
 //! each a copy of the total as one URL's row is; 0 for a run without groups). Every worker
 //! posts its second at the same instant, as workers started by one `--start-at` do.
 //!
 //! ```sh
 //! cargo run --release -p stampede-experiment --example coordinator_load -- \
-//!     127.0.0.1:7070 1000 20 100000 8
+//!     127.0.0.1:7070 1000 20 100000
 //! ```
 //!
 //! Prints one line per second (how long the burst of posts took, its slowest answer) and
 //! a summary: bytes per worker per second, answers, failures.
 
+use std::cell::{Cell, RefCell};
 use std::collections::BTreeMap;
-use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpStream};
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Barrier};
+use std::rc::Rc;
+use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use stampede_experiment::distributed::wire::{
-    Deltas, GeneratorDelta, Hello, HelloReply, SecondDelta, StatsDelta, ViewLoad, PROTOCOL_VERSION,
+    Deltas, GeneratorDelta, Hello, HelloReply, Reply, SecondDelta, ShardId, StatsDelta, ViewLoad,
+    PROTOCOL_VERSION,
 };
+use stampede_experiment::distributed::Channel;
 use stampede_metrics::{GeneratorStats, Stats};
 
 /// A deterministic stream of uniforms in (0, 1).
@@ -81,52 +83,37 @@ fn unix_ms() -> f64 {
         * 1000.0
 }
 
-/// One POST on a connection of its own; the answer's body.
-fn post(addr: SocketAddr, path: &str, body: &[u8]) -> std::io::Result<String> {
-    let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(5))?;
-    s.set_read_timeout(Some(Duration::from_secs(10)))?;
-    s.set_nodelay(true)?;
-    let head = format!(
-        "POST {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
-        body.len()
-    );
-    s.write_all(head.as_bytes())?;
-    s.write_all(body)?;
-    let mut answer = String::new();
-    s.read_to_string(&mut answer)?;
-    if !answer.starts_with("HTTP/1.1 200") {
-        return Err(std::io::Error::other(
-            answer.lines().next().unwrap_or("no answer").to_string(),
-        ));
-    }
-    Ok(answer
-        .split_once("\r\n\r\n")
-        .map_or(String::new(), |(_, b)| b.to_string()))
+/// The figures of one second's burst.
+#[derive(Default)]
+struct Burst {
+    done: usize,
+    last_answer: Option<Instant>,
+    slowest: Duration,
 }
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let usage = "usage: coordinator_load ADDR WORKERS SECONDS RATE THREADS [GROUPS]";
-    let (addr, workers, seconds, rate, threads, groups) = match args.as_slice() {
-        [a, w, s, r, t] => (a, w, s, r, t, "1"),
-        [a, w, s, r, t, g] => (a, w, s, r, t, g.as_str()),
+    let usage = "usage: coordinator_load ADDR WORKERS SECONDS RATE [GROUPS]";
+    let (addr, workers, seconds, rate, groups) = match args.as_slice() {
+        [a, w, s, r] => (a, w, s, r, "1"),
+        [a, w, s, r, g] => (a, w, s, r, g.as_str()),
         _ => {
             eprintln!("{usage}");
             std::process::exit(2);
         }
     };
     let groups: usize = groups.parse().expect(usage);
-    let addr: SocketAddr = addr.parse().expect(usage);
+    let base = url::Url::parse(&format!("http://{addr}")).expect(usage);
     let workers: u32 = workers.parse().expect(usage);
     let seconds: u64 = seconds.parse().expect(usage);
     let rate: u64 = rate.parse().expect(usage);
-    let threads: u32 = threads.parse::<u32>().expect(usage).clamp(1, workers);
 
     // A few distinct seconds, cycled, so that the merge sees varying histograms.
-    let variants: Vec<SecondDelta> = (0..4).map(|i| second(rate, 17 + i, groups)).collect();
-    let hello = |index: u32| Hello {
+    let variants: Arc<Vec<SecondDelta>> =
+        Arc::new((0..4).map(|i| second(rate, 17 + i, groups)).collect());
+    let hello = move |index: u32| Hello {
         protocol: PROTOCOL_VERSION,
-        shard: Some(stampede_experiment::distributed::wire::ShardId {
+        shard: Some(ShardId {
             index,
             count: workers,
         }),
@@ -141,78 +128,91 @@ fn main() {
         clock_unix_ms: unix_ms(),
         start_at_unix_ms: None,
     };
-    for w in 0..workers {
-        let body = serde_json::to_vec(&hello(w)).expect("hello");
-        let reply: HelloReply =
-            serde_json::from_str(&post(addr, "/v1/hello", &body).expect("hello answered"))
-                .expect("hello reply");
-        assert_eq!(reply.worker, Some(w), "{reply:?}");
-    }
-    eprintln!("coordinator_load: {workers} workers said hello");
-
-    let bytes = Arc::new(AtomicU64::new(0));
-    let posts = Arc::new(AtomicU64::new(0));
-    let failures = Arc::new(AtomicU64::new(0));
-    let slowest_us = Arc::new(AtomicU64::new(0));
-    let barrier = Arc::new(Barrier::new(threads as usize + 1));
-    let variants = Arc::new(variants);
-    let start = Instant::now() + Duration::from_millis(500);
-    let handles: Vec<_> = (0..threads)
-        .map(|t| {
-            let (bytes, posts, failures, slowest, barrier, variants) = (
-                bytes.clone(),
-                posts.clone(),
-                failures.clone(),
-                slowest_us.clone(),
-                barrier.clone(),
-                variants.clone(),
-            );
-            std::thread::spawn(move || {
-                for k in 0..seconds {
-                    let due = start + Duration::from_secs(k + 1);
-                    std::thread::sleep(due.saturating_duration_since(Instant::now()));
-                    for w in (t..workers).step_by(threads as usize) {
-                        let mut second = variants[((w as u64 + k) % 4) as usize].clone();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let timeout = Duration::from_secs(30);
+    runtime.block_on(async move {
+        // Every worker's connection, opened and introduced one after another.
+        let mut channels = Vec::with_capacity(workers as usize);
+        for w in 0..workers {
+            let mut channel = Channel::new(&base);
+            let reply: HelloReply = channel
+                .post("/v1/hello", &hello(w), timeout)
+                .await
+                .expect("hello answered");
+            assert_eq!(reply.worker, Some(w), "{reply:?}");
+            channels.push(channel);
+        }
+        eprintln!("coordinator_load: {workers} workers said hello");
+        let bytes: u64 = (0..workers as u64)
+            .map(|w| {
+                (0..seconds)
+                    .map(|k| {
+                        let mut second = variants[((w + k) % 4) as usize].clone();
                         second.second = k;
-                        let body = serde_json::to_vec(&Deltas {
-                            worker: w,
+                        serde_json::to_vec(&Deltas {
+                            worker: w as u32,
                             clock: None,
                             seconds: vec![second],
                         })
-                        .expect("deltas");
-                        let sent = Instant::now();
-                        match post(addr, "/v1/deltas", &body) {
-                            Ok(_) => {
-                                posts.fetch_add(1, Ordering::Relaxed);
-                                bytes.fetch_add(body.len() as u64, Ordering::Relaxed);
-                            }
-                            Err(_) => {
-                                failures.fetch_add(1, Ordering::Relaxed);
-                            }
-                        }
-                        slowest.fetch_max(sent.elapsed().as_micros() as u64, Ordering::Relaxed);
-                    }
-                    barrier.wait();
-                }
+                        .expect("deltas")
+                        .len() as u64
+                    })
+                    .sum::<u64>()
             })
-        })
-        .collect();
-    for k in 0..seconds {
-        barrier.wait();
-        let due = start + Duration::from_secs(k + 1);
+            .sum();
+        let bursts = Rc::new(RefCell::new(
+            (0..seconds).map(|_| Burst::default()).collect::<Vec<_>>(),
+        ));
+        let failures = Rc::new(Cell::new(0u64));
+        let start = tokio::time::Instant::now() + Duration::from_millis(500);
+        let local = tokio::task::LocalSet::new();
+        for (w, mut channel) in channels.into_iter().enumerate() {
+            let (variants, bursts, failures) = (variants.clone(), bursts.clone(), failures.clone());
+            local.spawn_local(async move {
+                for k in 0..seconds {
+                    tokio::time::sleep_until(start + Duration::from_secs(k + 1)).await;
+                    let mut second = variants[((w as u64 + k) % 4) as usize].clone();
+                    second.second = k;
+                    let deltas = Deltas {
+                        worker: w as u32,
+                        clock: None,
+                        seconds: vec![second],
+                    };
+                    let sent = Instant::now();
+                    let answer: Result<Reply, String> =
+                        channel.post("/v1/deltas", &deltas, timeout).await;
+                    if answer.is_err() {
+                        failures.set(failures.get() + 1);
+                    }
+                    let mut bursts = bursts.borrow_mut();
+                    let b = &mut bursts[k as usize];
+                    b.done += 1;
+                    b.last_answer = Some(Instant::now());
+                    b.slowest = b.slowest.max(sent.elapsed());
+                }
+            });
+        }
+        local.await;
+        let start = start.into_std();
+        for (k, b) in bursts.borrow().iter().enumerate() {
+            let due = start + Duration::from_secs(k as u64 + 1);
+            let done = b.last_answer.map_or(0.0, |t| {
+                t.saturating_duration_since(due).as_secs_f64() * 1000.0
+            });
+            println!(
+                "second {k}: all {} posts done {done:.0} ms after the second ended (slowest answer {:.1} ms)",
+                b.done,
+                b.slowest.as_secs_f64() * 1000.0
+            );
+        }
+        let posts = u64::from(workers) * seconds;
         println!(
-            "second {k}: all {workers} posts done {:.0} ms after the second ended (slowest answer {:.1} ms)",
-            due.elapsed().as_secs_f64() * 1000.0,
-            slowest_us.swap(0, Ordering::Relaxed) as f64 / 1000.0
+            "workers {workers}  seconds {seconds}  rate/worker {rate}  posts {posts}  failed {}  bytes/worker/s {:.0}",
+            failures.get(),
+            bytes as f64 / posts.max(1) as f64
         );
-    }
-    for h in handles {
-        h.join().expect("poster");
-    }
-    let posts = posts.load(Ordering::Relaxed);
-    println!(
-        "workers {workers}  seconds {seconds}  rate/worker {rate}  posts {posts}  failed {}  bytes/worker/s {:.0}",
-        failures.load(Ordering::Relaxed),
-        bytes.load(Ordering::Relaxed) as f64 / posts.max(1) as f64
-    );
+    });
 }

@@ -42,6 +42,7 @@
 //! with the plan's `abort_on_fail` stops the run at the first failing criterion.
 #![deny(missing_docs)]
 
+mod clock;
 mod contention;
 mod dashboard;
 pub mod distributed;
@@ -61,7 +62,7 @@ pub use contention::Contention;
 
 pub use dashboard::{Dashboard, DashboardError};
 pub use exporter::{Exporter, ExporterError, ExporterFeed};
-pub use faults::{FaultError, FaultInjector, FaultSpec};
+pub use faults::{FaultError, FaultInjector, FaultSpec, OutageImport};
 pub use observer::{Finish, Flow, Observer};
 pub use progress::Progress;
 pub use scrape::{

@@ -7,9 +7,10 @@ mod support;
 
 use std::io::{Read, Write};
 use std::net::TcpListener;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use stampede_experiment::{start, Selector, ServerMetrics, ServerMetricsConfig};
+use stampede_result::Sampled;
 use support::{open_plan, testserver, url_of};
 
 /// Serves `body(seconds since start)` as the text format on a free port, until the test
@@ -100,4 +101,37 @@ fn counters_become_rates_on_the_run_seconds_and_silence_is_counted() {
         Some("read: timed out after 800 ms")
     );
     drop(silent);
+}
+
+/// Readings are taken on the run's clock: with `--start-at` 1 s ahead, a gauge of the
+/// wall-clock time read for second `t` says start + t + 1 s (read at the second's end),
+/// not the time the observer was set up.
+#[test]
+fn scrapes_are_timed_from_the_runs_time_zero() {
+    let clock = exposition(|_| {
+        let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap();
+        format!("wall_clock_seconds {:.3}\n", now.as_secs_f64())
+    });
+    let server = testserver();
+    let metrics = ServerMetrics::new(ServerMetricsConfig {
+        endpoints: vec![clock],
+        picks: vec![Selector::parse("wall_clock_seconds").unwrap()],
+        ..Default::default()
+    })
+    .unwrap();
+    let mut plan = open_plan(&url_of(&server, "/"), 20.0, 2);
+    let at = SystemTime::now() + Duration::from_secs(1);
+    plan.start_at = Some(at);
+    let r = start(plan, vec![Box::new(metrics)]).wait().unwrap().result;
+    let m = &r.server_metrics[0];
+    assert_eq!(m.sampled, Some(Sampled::EndOfSecond));
+    let zero = at.duration_since(UNIX_EPOCH).unwrap().as_secs_f64();
+    for (t, v) in m.values.iter().enumerate().take(2) {
+        let read = v.expect("a reading each second") - zero;
+        assert!(
+            (read - (t as f64 + 1.0)).abs() < 0.25,
+            "second {t} was read {read:.3} s after time zero: {:?}",
+            m.values
+        );
+    }
 }

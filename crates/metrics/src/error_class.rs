@@ -147,7 +147,12 @@ pub struct ClassCounts([u64; ErrorClass::ALL.len()]);
 impl ClassCounts {
     /// Adds one failure of `class`.
     pub fn add(&mut self, class: ErrorClass) {
-        self.0[class.index()] += 1;
+        self.add_n(class, 1);
+    }
+
+    /// Adds `n` failures of `class`.
+    pub fn add_n(&mut self, class: ErrorClass, n: u64) {
+        self.0[class.index()] += n;
     }
 
     /// The count for `class`.

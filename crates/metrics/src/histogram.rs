@@ -64,6 +64,12 @@ impl LatencyHistogram {
         self.0.saturating_record(us.clamp(1, MAX_TRACKABLE_US));
     }
 
+    /// Records `n` latencies of `us` microseconds, clamped to the tracked range.
+    #[inline]
+    pub fn record_n_us(&mut self, us: u64, n: u64) {
+        self.0.saturating_record_n(us.clamp(1, MAX_TRACKABLE_US), n);
+    }
+
     /// Removes every sample, keeping the memory of the counts.
     pub fn reset(&mut self) {
         self.0.reset();

@@ -24,6 +24,7 @@ mod histogram;
 mod interval;
 mod outcome;
 mod protocol;
+mod sparse;
 mod stats;
 mod status;
 
@@ -32,5 +33,6 @@ pub use histogram::{HistogramError, LatencyHistogram, MAX_TRACKABLE_US};
 pub use interval::IntervalPoint;
 pub use outcome::{LiveSecond, RunOutcome, StartTiming};
 pub use protocol::{Protocol, ProtocolCounts};
+pub use sparse::SparseHistogram;
 pub use stats::{GeneratorStats, Stats};
 pub use status::StatusCounts;

@@ -33,7 +33,12 @@ pub struct ProtocolCounts([u64; 3]);
 impl ProtocolCounts {
     /// Counts one connection of `p`.
     pub fn add(&mut self, p: Protocol) {
-        self.0[p as usize] += 1;
+        self.add_n(p, 1);
+    }
+
+    /// Counts `n` connections of `p`.
+    pub fn add_n(&mut self, p: Protocol, n: u64) {
+        self.0[p as usize] += n;
     }
 
     /// Adds every count of `other`.

@@ -13,8 +13,13 @@ impl Default for StatusCounts {
 impl StatusCounts {
     /// Adds one response with `status`. Codes outside 100..=599 are counted as 599.
     pub fn add(&mut self, status: u16) {
+        self.add_n(status, 1);
+    }
+
+    /// Adds `n` responses with `status` (clamped as [`StatusCounts::add`] does).
+    pub fn add_n(&mut self, status: u16, n: u64) {
         let i = usize::from(status.clamp(100, 599) - 100);
-        self.0[i] += 1;
+        self.0[i] += n;
     }
 
     /// Sets every count to zero, in place.

@@ -6,8 +6,9 @@
 //! * [`schedule`] is the timing, pure: a bounded reorder window, requests of one log
 //!   second spread evenly over it, recorded offsets divided by the speed (long gaps
 //!   shortened) or a fixed rate, and loops;
-//! * [`Replay`] ties them to a file and counts what could not be replayed as recorded
-//!   ([`Notes`]), each said as one warning line.
+//! * [`Replay`] ties them to a file, read ahead on its own thread so that the engine's
+//!   workers never wait on the disk or on gunzip, and counts what could not be replayed
+//!   as recorded ([`Notes`]), each said as one warning line.
 //!
 //! ```
 //! use stampede_replay::route_of;
@@ -16,20 +17,23 @@
 #![deny(missing_docs)]
 
 pub mod access;
+mod feed;
 mod filter;
 pub mod har;
+mod input;
 mod notes;
 mod record;
 pub mod route;
 pub mod schedule;
 mod source;
 
+pub use feed::{Replay, READ_AHEAD};
 pub use filter::{Filter, StatusPattern};
 pub use notes::Notes;
 pub use record::{Record, Stamp};
 pub use route::route_of;
 pub use schedule::Pace;
-pub use source::{OriginalTimes, Replay, ReplayOptions};
+pub use source::{OriginalTimes, ReplayOptions};
 
 /// The default reorder window, in records.
 pub const DEFAULT_WINDOW: usize = 10_000;

@@ -17,6 +17,9 @@ pub struct Notes {
     pub malformed_first: Vec<(u64, String)>,
     /// The input ended early: the line it stopped at and why (a truncated gzip).
     pub read_error: Option<(u64, String)>,
+    /// `--loop`: the file could not be opened again, which ended the replay: the passes
+    /// replayed before and why.
+    pub reopen_error: Option<(u64, String)>,
     /// HAR: entry numbers are counted from 0; access logs: lines from 1.
     pub har: bool,
     /// Access-log requests with a method that usually has a body (POST, PUT, PATCH):
@@ -76,6 +79,12 @@ impl Notes {
         if let Some((line, why)) = &self.read_error {
             w.push(format!(
                 "the input ended early after line {line}: {why}; the replay stops there"
+            ));
+        }
+        if let Some((passes, why)) = &self.reopen_error {
+            w.push(format!(
+                "--loop: the file could not be opened again after {passes} {}: {why}; the replay ended there",
+                plural(*passes, "pass")
             ));
         }
         if self.bodiless > 0 {
@@ -141,6 +150,7 @@ fn plural(n: u64, word: &str) -> String {
     match (n, word) {
         (1, w) => w.to_string(),
         (_, "entry") => "entries".to_string(),
+        (_, "pass") => "passes".to_string(),
         (_, w) => format!("{w}s"),
     }
 }

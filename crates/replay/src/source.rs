@@ -1,19 +1,16 @@
-//! [`Replay`]: a file read as the engine asks for arrivals, through the reorder window,
-//! the spread of whole seconds and the pacer; a [`ReplaySource`] for the run plan.
+//! [`Source`]: a file read into arrivals, through the reorder window, the spread of
+//! whole seconds and the pacer; [`Replay`](crate::Replay) runs it on a reader thread.
 
 use std::collections::{BTreeMap, VecDeque};
-use std::fs::File;
-use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::Duration;
 
-use flate2::bufread::MultiGzDecoder;
 use hdrhistogram::Histogram;
-use stampede_plan::{ReplayArrival, ReplaySource};
+use stampede_plan::ReplayArrival;
 
-use crate::access::{parse_line, LogFlavor};
-use crate::har::read_har;
+use crate::input::Input;
 use crate::notes::Notes;
 use crate::record::Record;
 use crate::route::route_of;
@@ -50,16 +47,6 @@ pub struct ReplayOptions {
     pub extra_headers: Vec<(String, String)>,
 }
 
-/// Where records come from.
-enum Input {
-    Log {
-        lines: Box<dyn BufRead + Send>,
-        line: u64,
-        flavor: LogFlavor,
-    },
-    Har(std::vec::IntoIter<Record>),
-}
-
 struct State {
     input: Input,
     reorder: Reorder<Record>,
@@ -71,15 +58,29 @@ struct State {
     sent_this_pass: u64,
     first_host: Option<String>,
     notes: Notes,
+    /// Arrivals made so far, over all passes (the next one's sequence number).
+    made: u64,
+    /// Arrivals made in the first pass.
+    first_pass: u64,
+    /// First-pass arrivals with a recorded time, by sequence number, not yet known to
+    /// be taken: their times count once they are.
+    untaken: VecDeque<(u64, String, u64)>,
     original: BTreeMap<String, Histogram<u64>>,
     done: bool,
 }
 
-/// A replay in progress.
+/// A file being read into arrivals. What was read ahead is not counted as replayed:
+/// [`Source::taken`] says how many arrivals were taken, in the order they were made.
 #[derive(Debug)]
-pub struct Replay {
+pub(crate) struct Source {
     options: ReplayOptions,
     state: Mutex<State>,
+    /// Arrivals taken by the engine.
+    pub(crate) taken: AtomicU64,
+    /// The engine asked for more after the last one.
+    pub(crate) ran_out: AtomicBool,
+    /// The reader is done: every arrival has been read.
+    pub(crate) read_all: AtomicBool,
 }
 
 impl std::fmt::Debug for State {
@@ -101,26 +102,16 @@ pub struct OriginalTimes {
     pub p99_ms: f64,
 }
 
-fn open(path: &Path) -> Result<Box<dyn BufRead + Send>, ReplayError> {
-    let err = |e: std::io::Error| ReplayError::Open(path.display().to_string(), e.to_string());
-    let mut file = BufReader::with_capacity(1 << 16, File::open(path).map_err(err)?);
-    let gzip = file.fill_buf().map_err(err)?.starts_with(&[0x1f, 0x8b]);
-    Ok(match gzip {
-        true => Box::new(BufReader::with_capacity(1 << 16, MultiGzDecoder::new(file))),
-        false => Box::new(file),
-    })
-}
-
-impl Replay {
+impl Source {
     /// Opens the file and reads enough to know its format (a HAR is read whole here, so
     /// its errors show before anything is sent).
-    pub fn open(options: ReplayOptions) -> Result<Replay, ReplayError> {
+    pub(crate) fn open(options: ReplayOptions) -> Result<Source, ReplayError> {
         let mut notes = Notes {
             window: options.window,
             max_gap_s: options.max_gap.as_secs_f64(),
             ..Notes::default()
         };
-        let input = Self::input(&options, &mut notes)?;
+        let input = Input::open(&options, &mut notes)?;
         let state = State {
             input,
             reorder: Reorder::new(options.window),
@@ -132,54 +123,31 @@ impl Replay {
             sent_this_pass: 0,
             first_host: None,
             notes,
+            made: 0,
+            first_pass: 0,
+            untaken: VecDeque::new(),
             original: BTreeMap::new(),
             done: false,
         };
-        Ok(Replay {
+        Ok(Source {
             options,
             state: Mutex::new(state),
+            taken: AtomicU64::new(0),
+            ran_out: AtomicBool::new(false),
+            read_all: AtomicBool::new(false),
         })
     }
 
-    fn input(options: &ReplayOptions, notes: &mut Notes) -> Result<Input, ReplayError> {
-        let mut lines = open(&options.path)?;
-        let format = match options.format {
-            Format::Auto => {
-                let head = lines.fill_buf().unwrap_or(&[]);
-                match head.iter().find(|b| !b.is_ascii_whitespace()) {
-                    Some(b'{') => Format::Har,
-                    _ => Format::Nginx,
-                }
-            }
-            f => f,
-        };
-        Ok(match format {
-            Format::Har => {
-                let (records, bad) = read_har(lines)
-                    .map_err(|e| ReplayError::Har(options.path.display().to_string(), e))?;
-                notes.har = true;
-                for (i, why) in bad {
-                    notes.malformed(i as u64, why);
-                }
-                let mut records = records;
-                records.sort_by(|a, b| a.time.secs.total_cmp(&b.time.secs));
-                Input::Har(records.into_iter())
-            }
-            Format::Apache | Format::Nginx | Format::Auto => Input::Log {
-                lines,
-                line: 0,
-                flavor: match format {
-                    Format::Apache => LogFlavor::Apache,
-                    _ => LogFlavor::Nginx,
-                },
-            },
-        })
-    }
-
-    /// What was skipped or changed so far (the first pass's counts).
-    pub fn notes(&self) -> Notes {
-        let s = self.lock();
+    /// What was skipped or changed so far (the first pass's counts); records are those
+    /// taken. A failed reopen counts once the engine ran out of arrivals because of it.
+    pub(crate) fn notes(&self) -> Notes {
+        let mut s = self.lock();
+        self.settle(&mut s);
         let mut n = s.notes.clone();
+        n.records = s.first_pass.min(self.taken.load(Ordering::SeqCst));
+        if !self.ran_out.load(Ordering::SeqCst) {
+            n.reopen_error = None;
+        }
         n.late = s.reorder.late;
         n.crowded = s.spread.crowded;
         n.shortened = s.pacer.shortened;
@@ -187,9 +155,11 @@ impl Replay {
         n
     }
 
-    /// The recorded response times per route (first pass), when the file has them.
-    pub fn original_times(&self) -> Vec<OriginalTimes> {
-        let s = self.lock();
+    /// The recorded response times per route (first pass, arrivals taken), when the
+    /// file has them.
+    pub(crate) fn original_times(&self) -> Vec<OriginalTimes> {
+        let mut s = self.lock();
+        self.settle(&mut s);
         s.original
             .iter()
             .map(|(route, h)| OriginalTimes {
@@ -205,23 +175,35 @@ impl Replay {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
+    /// Counts the recorded times of the first-pass arrivals taken since the last call.
+    fn settle(&self, s: &mut State) {
+        let taken = self.taken.load(Ordering::SeqCst);
+        while s.untaken.front().is_some_and(|(seq, _, _)| *seq < taken) {
+            let (_, route, us) = s.untaken.pop_front().expect("checked");
+            let key = match s.original.len() < MAX_ROUTES || s.original.contains_key(&route) {
+                true => route,
+                false => "(other)".to_string(),
+            };
+            let h = s.original.entry(key).or_insert_with(|| {
+                Histogram::new_with_bounds(1, MAX_RECORDED_US, 3).expect("valid bounds")
+            });
+            h.saturating_record(us);
+        }
+    }
+
     fn arrival(&self, s: &mut State, t: f64, r: Record) -> ReplayArrival {
         let at = s.pacer.place(t);
         s.sent_this_pass += 1;
         let route = route_of(&r.method, &r.path);
         if s.pass == 0 {
-            s.notes.records += 1;
+            s.first_pass += 1;
             if let Some(d) = r.original {
-                let key = match s.original.len() < MAX_ROUTES || s.original.contains_key(&route) {
-                    true => route.clone(),
-                    false => "(other)".to_string(),
-                };
-                let h = s.original.entry(key).or_insert_with(|| {
-                    Histogram::new_with_bounds(1, MAX_RECORDED_US, 3).expect("valid bounds")
-                });
-                h.saturating_record((d.as_micros() as u64).clamp(1, MAX_RECORDED_US));
+                let us = (d.as_micros() as u64).clamp(1, MAX_RECORDED_US);
+                s.untaken.push_back((s.made, route.clone(), us));
             }
         }
+        s.made += 1;
+        self.settle(s);
         let mut headers = r.headers;
         headers.extend(self.options.extra_headers.iter().cloned());
         ReplayArrival {
@@ -234,52 +216,11 @@ impl Replay {
         }
     }
 
-    /// The next record of the file that is replayed, with its line number; `None` at
-    /// the end (or where the input broke off).
+    /// The next record of the file that is replayed; `None` at the end (or where the
+    /// input broke off).
     fn read(&self, s: &mut State) -> Option<Record> {
         loop {
-            let record = match &mut s.input {
-                Input::Har(it) => it.next()?,
-                Input::Log {
-                    lines,
-                    line,
-                    flavor,
-                } => {
-                    let mut buf = Vec::new();
-                    match lines.read_until(b'\n', &mut buf) {
-                        Ok(0) => return None,
-                        Ok(_) => *line += 1,
-                        Err(e) => {
-                            if s.pass == 0 {
-                                s.notes.read_error = Some((*line, e.to_string()));
-                            }
-                            return None;
-                        }
-                    }
-                    let n = *line;
-                    let text = match std::str::from_utf8(&buf) {
-                        Ok(t) => t.trim_end_matches(['\n', '\r']),
-                        Err(_) => {
-                            if s.pass == 0 {
-                                s.notes.malformed(n, "not UTF-8".into());
-                            }
-                            continue;
-                        }
-                    };
-                    if text.trim().is_empty() {
-                        continue;
-                    }
-                    match parse_line(text, *flavor) {
-                        Ok(r) => r,
-                        Err(why) => {
-                            if s.pass == 0 {
-                                s.notes.malformed(n, why);
-                            }
-                            continue;
-                        }
-                    }
-                }
-            };
+            let record = s.input.next_record(s.pass == 0, &mut s.notes)?;
             if let Some(keep) = self.keep(s, &record) {
                 if !keep {
                     continue;
@@ -329,8 +270,9 @@ impl Replay {
     }
 }
 
-impl ReplaySource for Replay {
-    fn next_arrival(&self) -> Option<ReplayArrival> {
+impl Source {
+    /// The next arrival, read from the file; `None` when the replay is over.
+    pub(crate) fn read_next(&self) -> Option<ReplayArrival> {
         let mut guard = self.lock();
         let s = &mut *guard;
         loop {
@@ -367,9 +309,10 @@ impl ReplaySource for Replay {
                 continue;
             }
             let mut notes = Notes::default();
-            match Self::input(&self.options, &mut notes) {
+            match Input::open(&self.options, &mut notes) {
                 Ok(input) => s.input = input,
-                Err(_) => {
+                Err(e) => {
+                    s.notes.reopen_error = Some((s.pass + 1, e.to_string()));
                     s.done = true;
                     continue;
                 }

@@ -5,7 +5,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use stampede_plan::{ReplayArrival, ReplaySource};
-use stampede_replay::{Format, Pace, Replay, ReplayOptions};
+use stampede_replay::{Format, Pace, Replay, ReplayOptions, READ_AHEAD};
 
 fn options(path: &Path) -> ReplayOptions {
     ReplayOptions {
@@ -108,4 +108,157 @@ fn loops_continue_after_the_end() {
         .collect();
     assert_eq!(at, [0.0, 2.0, 4.0, 6.0, 8.0]);
     assert_eq!(r.notes().records, 2, "counted once");
+}
+
+#[test]
+fn a_failed_reopen_on_loop_ends_the_replay_and_is_said() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("gone.log");
+    // More records than are read ahead: the reader cannot reach the end of the first
+    // pass (and try to open the file again) before they are taken.
+    let records = READ_AHEAD + 200;
+    let text: String = (0..records)
+        .map(|i| line((i / 100 % 60) as u32, &format!("GET /p/{i}")))
+        .collect();
+    std::fs::write(&path, text).unwrap();
+    let r = Replay::open(ReplayOptions {
+        repeat: true,
+        ..options(&path)
+    })
+    .unwrap();
+    // The first pass reads the file opened above; the second cannot open it again.
+    std::fs::remove_file(&path).unwrap();
+    for _ in 0..records - 1 {
+        r.next_arrival().unwrap();
+    }
+    // The reader has tried by now, but nothing ran out yet: not said.
+    std::thread::sleep(Duration::from_millis(100));
+    assert_eq!(
+        r.notes().reopen_error,
+        None,
+        "said before it ended anything"
+    );
+    assert!(r.next_arrival().is_some());
+    assert_eq!(
+        r.next_arrival(),
+        None,
+        "the replay ends with the failed reopen"
+    );
+    let n = r.notes();
+    assert_eq!(n.records, records as u64);
+    let (passes, why) = n.reopen_error.clone().expect("recorded");
+    assert_eq!(passes, 1);
+    assert!(why.contains("No such file"), "{why}");
+    let said: Vec<String> = n.warnings();
+    assert!(
+        said.iter().any(|w| w
+            .starts_with("--loop: the file could not be opened again after 1 pass: cannot read")
+            && w.ends_with("; the replay ended there")),
+        "{said:?}"
+    );
+}
+
+#[test]
+fn records_count_what_was_taken_not_what_was_read_ahead() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("long.log");
+    let text: String = (0..300)
+        .map(|i| line(i % 60, &format!("GET /p/{i}")))
+        .collect();
+    std::fs::write(&path, text).unwrap();
+    let r = Replay::open(options(&path)).unwrap();
+    for _ in 0..10 {
+        r.next_arrival().unwrap();
+    }
+    // Let the reader run ahead (it reads the whole file into its channel).
+    std::thread::sleep(Duration::from_millis(100));
+    let n = r.notes();
+    assert_eq!(n.records, 10);
+    let timed: u64 = r.original_times().iter().map(|o| o.count).sum();
+    assert_eq!(timed, 10, "recorded times of the requests taken only");
+    assert_eq!(all(&r).len(), 290);
+    assert_eq!(r.notes().records, 300);
+}
+
+/// A waker that counts its wakes.
+struct Count(std::sync::atomic::AtomicUsize);
+
+impl std::task::Wake for Count {
+    fn wake(self: std::sync::Arc<Self>) {
+        self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+/// A read that stalls (a FIFO whose writer pauses, as a slow disk or network share
+/// would) leaves the engine's ask pending, not blocked; the asker is woken once the
+/// reader has more.
+#[test]
+fn a_stalled_read_never_blocks_the_one_asking_for_an_arrival() {
+    use std::sync::{mpsc, Arc};
+    use std::task::{Context, Poll, Waker};
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("fifo");
+    let made = std::process::Command::new("mkfifo").arg(&path).status();
+    assert!(made.unwrap().success());
+    let (go_on, resume) = mpsc::channel::<()>();
+    let writer = {
+        let path = path.clone();
+        std::thread::spawn(move || {
+            let mut w = std::fs::OpenOptions::new().write(true).open(path).unwrap();
+            // Three seconds of the log: the first is then complete and released; the
+            // third comes a moment later.
+            for s in 0..3 {
+                w.write_all(line(s, &format!("GET /s{s}")).as_bytes())
+                    .unwrap();
+                w.flush().unwrap();
+                if s == 1 {
+                    std::thread::sleep(Duration::from_millis(200));
+                }
+            }
+            let _ = resume.recv_timeout(Duration::from_secs(10));
+            w.write_all(line(3, "GET /s3").as_bytes()).unwrap();
+        })
+    };
+    let r = Arc::new(
+        Replay::open(ReplayOptions {
+            window: 1,
+            ..options(&path)
+        })
+        .unwrap(),
+    );
+    let count = Arc::new(Count(0.into()));
+    let waker = Waker::from(count.clone());
+    // Polls on another thread, so that a poll that blocks fails the test, not hangs it.
+    let poll = |r: &Arc<Replay>| {
+        let (r, waker, (tx, rx)) = (r.clone(), waker.clone(), mpsc::channel());
+        std::thread::spawn(move || {
+            let got = r.poll_next_arrival(&mut Context::from_waker(&waker));
+            let _ = tx.send(got.map(|a| a.map(|a| a.path)));
+        });
+        rx.recv_timeout(Duration::from_secs(2))
+            .expect("a poll returns at once")
+    };
+    // Ready once the first arrival is read (the writer has sent its first seconds).
+    r.wait_ready(Duration::from_secs(5));
+    let first = match poll(&r) {
+        Poll::Ready(a) => a,
+        Poll::Pending => panic!("not read when said ready"),
+    };
+    assert_eq!(first.as_deref(), Some("/s0"));
+    // The reader now waits for the writer: asking again does not wait with it.
+    let woken = count.0.load(std::sync::atomic::Ordering::SeqCst);
+    assert_eq!(poll(&r), Poll::Pending);
+    go_on.send(()).unwrap();
+    writer.join().unwrap();
+    let started = std::time::Instant::now();
+    while count.0.load(std::sync::atomic::Ordering::SeqCst) == woken {
+        assert!(started.elapsed() < Duration::from_secs(5), "never woken");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    assert_eq!(poll(&r), Poll::Ready(Some("/s1".to_string())));
+    let rest: Vec<String> = std::iter::from_fn(|| r.next_arrival())
+        .map(|a| a.path)
+        .collect();
+    assert_eq!(rest, ["/s2", "/s3"]);
+    assert_eq!(r.notes().records, 4);
 }

@@ -136,6 +136,7 @@ mod tests {
             source: "s".into(),
             derived: "value".into(),
             unit: None,
+            sampled: None,
             values: vec![Some(1.0), None, Some(3.0)],
         };
         assert_eq!(mean_max(&m), Some((2.0, 3.0, 2)));
@@ -151,6 +152,7 @@ mod tests {
             source: "http://127.0.0.1:9100/metrics".into(),
             derived: "value".into(),
             unit: Some(unit.into()),
+            sampled: None,
             values: (0..n).map(f).collect(),
         };
         r.server_metrics = vec![

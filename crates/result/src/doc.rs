@@ -162,9 +162,24 @@ pub struct ServerMetricDoc {
     /// Unit, when known (`ratio`, `bytes`, `bytes/s`, `sockets`, `segments/s`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub unit: Option<String>,
+    /// What a value of second `t` is: a reading at its end, `t + 1` s (`end_of_second`:
+    /// gauges, `query_range` samples) or a rate or share over the whole second
+    /// (`over_second`: counters, CPU busy). Absent in documents written before it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sampled: Option<Sampled>,
     /// Value of second `t` at index `t` (the end of the interval [t, t+1)); null where a
     /// scrape failed or the source had no value.
     pub values: Vec<Option<f64>>,
+}
+
+/// When a server series' value of second `t` was measured: where a chart places it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Sampled {
+    /// Read at the end of the second, `t + 1` s after the run's start.
+    EndOfSecond,
+    /// Over the whole second `[t, t + 1)`, from the readings at its start and end.
+    OverSecond,
 }
 
 /// One source of server series and how reading it went.

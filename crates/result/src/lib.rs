@@ -44,18 +44,23 @@ mod figures;
 mod merge;
 mod merge_server;
 mod merge_shard;
+mod outage_log;
 
 pub use coordinator_doc::{CoordinatorDoc, WorkerDoc};
 pub use doc::{
     Core, FaultDoc, GeneratorDoc, GroupDoc, Histograms, MetricSourceDoc, Phases, PointHistograms,
-    PointPercentiles, RecordedRoute, ReplayDoc, RunConfig, RunResult, SeriesPoint, ServerDoc,
-    ServerMetricDoc, ShardDoc, StageDoc, StartDoc, SummaryDoc,
+    PointPercentiles, RecordedRoute, ReplayDoc, RunConfig, RunResult, Sampled, SeriesPoint,
+    ServerDoc, ServerMetricDoc, ShardDoc, StageDoc, StartDoc, SummaryDoc,
 };
 pub use figures::{
     GeneratorWarning, LagEffect, Percentiles, ThresholdOutcome, WarningCause, WarningKind,
     WindowValue, NEGLIGIBLE_LAG,
 };
 pub use merge::{merge, MergeError};
+pub use outage_log::{
+    parse_outage_log, OutageChange, OutageEventDoc, OutageLogError, OUTAGE_LOG_SCHEMA,
+    OUTAGE_LOG_VERSION,
+};
 
 /// The version of the document's shape that this build writes.
 pub const SCHEMA_VERSION: u32 = 2;

@@ -200,6 +200,7 @@ fn document(shard: &Shard, rate: f64) -> RunResult {
             source: "http://127.0.0.1:9100/metrics".into(),
             derived: "value".into(),
             unit: Some("ratio".into()),
+            sampled: None,
             values: shard
                 .seconds
                 .iter()

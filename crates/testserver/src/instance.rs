@@ -19,6 +19,8 @@ use crate::FaultProfile;
 pub(crate) struct Stats {
     /// When the target started; stall windows and poll events are measured from here.
     pub(crate) started: Instant,
+    /// Instances going down and coming back, in the order they did.
+    pub(crate) outages: std::sync::Mutex<Vec<crate::OutageEvent>>,
     /// Responses handed to the connection for writing.
     pub(crate) served: AtomicU64,
     /// Request body bytes read.
@@ -70,6 +72,20 @@ pub(crate) struct Instance {
 }
 
 impl Instance {
+    /// Records that this instance, at `addr`, went down (`down`) or came back just now.
+    pub(crate) fn record_outage(&self, addr: std::net::SocketAddr, down: bool) {
+        let event = crate::OutageEvent {
+            instance: self.name.to_str().unwrap_or_default().to_string(),
+            addr,
+            down,
+            at: std::time::SystemTime::now(),
+            since_start: self.stats.started.elapsed(),
+        };
+        if let Ok(mut log) = self.stats.outages.lock() {
+            log.push(event);
+        }
+    }
+
     /// Draws the profile's error rate: `Some(status)` when this response is an injected error.
     pub(crate) fn draw_profile_error(&self) -> Option<StatusCode> {
         let profile = &self.profile;

@@ -71,6 +71,7 @@ mod tls;
 mod ws;
 
 pub use error::TargetError;
+pub use outage::OutageEvent;
 pub use profile::{FaultProfile, DEFAULT_ERROR_STATUS};
 pub use server::{TargetConfig, TargetHandle, DEFAULT_BACKLOG};
 pub use tls::{TlsSetup, SELF_SIGNED_NAMES};

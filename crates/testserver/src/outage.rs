@@ -2,7 +2,8 @@
 //! back at another (`down-at`, `up-at`). While down its listener is closed, so connects
 //! are refused, and the connections it had open are closed.
 
-use std::time::Duration;
+use std::net::SocketAddr;
+use std::time::{Duration, SystemTime};
 
 /// When an instance is down: `[down_at, up_at)` from server start (`up_at` `None`: for
 /// good).
@@ -34,6 +35,22 @@ impl Outage {
             .flatten()
             .find(|&t| t > elapsed)
     }
+}
+
+/// An instance going down or coming back, as it happened: when its listener was closed
+/// (connects refused from then on, open connections closed) or bound again.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutageEvent {
+    /// The instance's name (`target-2`).
+    pub instance: String,
+    /// Its address.
+    pub addr: SocketAddr,
+    /// True: it went down; false: it came back.
+    pub down: bool,
+    /// The wall-clock time of the change.
+    pub at: SystemTime,
+    /// The time of the change since the target started.
+    pub since_start: Duration,
 }
 
 #[cfg(test)]

@@ -290,6 +290,7 @@ impl TargetHandle {
 
         let stats = Arc::new(Stats {
             started: Instant::now(),
+            outages: Default::default(),
             served: AtomicU64::new(0),
             body_bytes: AtomicU64::new(0),
             connections: AtomicU64::new(0),
@@ -434,6 +435,16 @@ impl TargetHandle {
             path: path.to_owned(),
             source,
         })
+    }
+
+    /// The instances' outages so far (`down-at`, `up-at`), in the order they happened, with
+    /// their wall-clock times.
+    pub fn outage_events(&self) -> Vec<crate::OutageEvent> {
+        self.stats
+            .outages
+            .lock()
+            .map(|log| log.clone())
+            .unwrap_or_default()
     }
 
     /// Total responses produced across all instances (WebSocket upgrades and long-poll answers
@@ -603,6 +614,9 @@ async fn accept_loop(
         if down && listener.is_some() {
             listener = None;
             instance.down.send_replace(true);
+            if let Some(addr) = addr {
+                instance.record_outage(addr, true);
+            }
         } else if !down && listener.is_none() {
             // Bound on the same address again; should another socket hold it meanwhile,
             // try again shortly instead of spinning.
@@ -610,6 +624,9 @@ async fn accept_loop(
                 Some(Ok(l)) => {
                     listener = Some(l);
                     instance.down.send_replace(false);
+                    if let Some(addr) = addr {
+                        instance.record_outage(addr, false);
+                    }
                 }
                 _ => tokio::time::sleep(Duration::from_millis(50)).await,
             }

@@ -57,6 +57,22 @@ fn instance_goes_down_and_comes_back_on_the_same_address() {
 
     sleep_until(started + Duration::from_millis(1400));
     assert_eq!(get(two).unwrap(), "target-2", "back at up-at, same address");
+    // The outage as it happened: down, then up, on instance 2's address, on time.
+    let events = target.outage_events();
+    let seen: Vec<_> = events
+        .iter()
+        .map(|e| (e.instance.as_str(), e.addr, e.down))
+        .collect();
+    assert_eq!(seen, [("target-2", two, true), ("target-2", two, false)]);
+    for (e, want) in events.iter().zip([400, 1200]) {
+        let late = e.since_start.as_millis() as i64 - want;
+        assert!((0..100).contains(&late), "{e:?} is {late} ms late");
+    }
+    let wall = events[1].at.duration_since(events[0].at).unwrap();
+    assert!(
+        wall.abs_diff(Duration::from_millis(800)) < Duration::from_millis(100),
+        "{wall:?}"
+    );
     target.shutdown();
 }
 

@@ -29,6 +29,10 @@ const REFUSED: &[(&str, &str)] = &[
         "--watch-pid",
         "a worker pod cannot see the server's processes",
     ),
+    (
+        "--outage-log",
+        "a worker pod cannot read a local stampede target's outage log",
+    ),
 ];
 
 /// Flags dropped from the workers' arguments: a pod has no terminal.

@@ -1,7 +1,8 @@
-//! `stampede proxy` as a child process for the fault-proxy tests, and a small HTTP client
-//! for its Toxiproxy API. Everything on 127.0.0.1, every wait bounded.
+//! `stampede proxy` (or `stampede target`) as a child process for the fault tests, and a
+//! small HTTP client for the proxy's Toxiproxy API. Everything on 127.0.0.1, every wait
+//! bounded.
 
-#![allow(dead_code)] // used by proxy.rs, not by every test crate
+#![allow(dead_code)] // used by proxy.rs and faults.rs, not by every test crate
 
 use std::fs::File;
 use std::io::{Read, Write};
@@ -14,10 +15,10 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 use tempfile::TempDir;
 
-/// How long `stampede proxy` may take to print that it is listening.
+/// How long `stampede proxy` or `target` may take to print that it is listening.
 const READY: Duration = Duration::from_secs(10);
 
-/// A running `stampede proxy ARGS...`; killed when dropped.
+/// A running `stampede proxy ARGS...` (or `target`); killed when dropped.
 pub(crate) struct ProxyDaemon {
     child: Child,
     dir: TempDir,
@@ -28,6 +29,12 @@ impl ProxyDaemon {
     /// Starts `stampede proxy ARGS...` (use port 0 for `--listen` and `--api`) and waits
     /// until it has printed its addresses.
     pub(crate) fn start(args: &[&str]) -> ProxyDaemon {
+        ProxyDaemon::start_command("proxy", args)
+    }
+
+    /// Starts `stampede COMMAND ARGS...`, a server that prints `Ctrl-C stops` once it
+    /// listens (`proxy`, `target`), and waits for that line.
+    pub(crate) fn start_command(command: &str, args: &[&str]) -> ProxyDaemon {
         let dir = tempfile::Builder::new()
             .prefix("stampede-proxy-")
             .tempdir()
@@ -35,7 +42,7 @@ impl ProxyDaemon {
         let out = File::create(dir.path().join("stdout")).expect("stdout file");
         let err = File::create(dir.path().join("stderr")).expect("stderr file");
         let child = Command::new(env!("CARGO_BIN_EXE_stampede"))
-            .arg("proxy")
+            .arg(command)
             .args(args)
             .stdin(Stdio::null())
             .stdout(out)
@@ -55,17 +62,22 @@ impl ProxyDaemon {
             }
             if let Ok(Some(status)) = d.child.try_wait() {
                 panic!(
-                    "stampede proxy {args:?} exited with {status}\nstdout:\n{}\nstderr:\n{}",
+                    "stampede {command} {args:?} exited with {status}\nstdout:\n{}\nstderr:\n{}",
                     d.stdout,
                     d.stderr()
                 );
             }
             assert!(
                 Instant::now() < deadline,
-                "stampede proxy {args:?} not ready within {READY:?}"
+                "stampede {command} {args:?} not ready within {READY:?}"
             );
             sleep(Duration::from_millis(20));
         }
+    }
+
+    /// What it has printed on stdout so far.
+    pub(crate) fn stdout_now(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("stdout")).unwrap_or_default()
     }
 
     fn stderr(&self) -> String {
@@ -82,7 +94,8 @@ impl ProxyDaemon {
         self.field("Toxiproxy API on http://")
     }
 
-    fn field(&self, after: &str) -> String {
+    /// The word after the first `after` in what it printed when ready.
+    pub(crate) fn field(&self, after: &str) -> String {
         let start = self
             .stdout
             .find(after)

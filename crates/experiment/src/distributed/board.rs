@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use stampede_metrics::{GeneratorStats, Stats};
 
-use super::wire::{ClockEstimate, Deltas, Final, Hello, HelloReply, Reply, WireError};
+use super::wire::{CheckedDeltas, ClockEstimate, Final, Hello, HelloReply, Reply, WireError};
 use super::PROTOCOL_VERSION;
 
 /// One worker as the coordinator knows it.
@@ -157,18 +157,9 @@ impl Board {
         }
     }
 
-    /// Merges a worker's seconds into their buckets as they arrive.
-    pub(crate) fn deltas(&mut self, d: Deltas, now: Instant) -> Result<Reply, WireError> {
-        // Decode everything first: a bad message merges nothing.
-        let mut decoded = Vec::with_capacity(d.seconds.len());
-        for s in &d.seconds {
-            let groups = s
-                .groups
-                .iter()
-                .map(|(k, g)| Ok((k.clone(), g.decode()?)))
-                .collect::<Result<BTreeMap<_, _>, WireError>>()?;
-            decoded.push((s.second, s.total.decode()?, groups, s.generator.decode()?));
-        }
+    /// Merges a worker's seconds (read and checked before the board is locked) into
+    /// their buckets as they arrive.
+    pub(crate) fn deltas(&mut self, d: CheckedDeltas, now: Instant) -> Result<Reply, WireError> {
         let next_second = self.next_second;
         let slot = self.running_slot(d.worker, now)?;
         if d.clock.is_some() {
@@ -176,26 +167,29 @@ impl Board {
         }
         let mut late = 0;
         let mut fresh = Vec::new();
-        for (second, total, groups, generator) in decoded {
-            if slot.last_second.is_some_and(|l| second <= l) {
+        for s in d.seconds {
+            if slot.last_second.is_some_and(|l| s.second <= l) {
                 continue; // a retry of a second already merged
             }
-            slot.last_second = Some(second);
+            slot.last_second = Some(s.second);
             slot.seconds += 1;
-            if second < next_second {
+            if s.second < next_second {
                 late += 1;
             } else {
-                fresh.push((second, total, groups, generator));
+                fresh.push(s);
             }
         }
         self.late_seconds += late;
-        for (second, total, groups, generator) in fresh {
-            let b = self.buckets.entry(second).or_default();
-            b.total.merge(&total);
-            for (k, g) in groups {
-                b.groups.entry(k).or_default().merge(&g);
+        for s in fresh {
+            let b = self.buckets.entry(s.second).or_default();
+            s.total.merge_into(&mut b.total);
+            for (k, g) in &s.groups {
+                match b.groups.get_mut(k) {
+                    Some(stats) => g.merge_into(stats),
+                    None => g.merge_into(b.groups.entry(k.clone()).or_default()),
+                }
             }
-            b.generator.merge(&generator);
+            s.generator.merge_into(&mut b.generator);
             b.from.insert(d.worker);
         }
         Ok(self.reply())
@@ -273,7 +267,7 @@ mod tests {
     use std::time::Duration;
 
     use super::*;
-    use crate::distributed::wire::{GeneratorDelta, SecondDelta, ShardId, StatsDelta};
+    use crate::distributed::wire::{Deltas, GeneratorDelta, SecondDelta, ShardId, StatsDelta};
 
     fn hello(shard: Option<u32>) -> Hello {
         Hello {
@@ -302,12 +296,14 @@ mod tests {
         }
     }
 
-    fn deltas(worker: u32, seconds: Vec<SecondDelta>) -> Deltas {
+    fn deltas(worker: u32, seconds: Vec<SecondDelta>) -> CheckedDeltas {
         Deltas {
             worker,
             clock: None,
             seconds,
         }
+        .check()
+        .unwrap()
     }
 
     #[test]

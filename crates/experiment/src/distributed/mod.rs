@@ -3,13 +3,17 @@
 //! exactly as they arrive, shows them live, judges the criteria on the merged data
 //! (stopping every worker under `--abort-on-fail`), and writes one result.
 //!
-//! The protocol ([`wire`], version [`PROTOCOL_VERSION`]) is one JSON POST per message:
-//! a hello, then one POST per completed second, then the worker's result document. One
-//! POST per second rather than a long-lived stream: every message stands alone (a lost
-//! connection loses nothing that a retry does not resend), the answer to each second
-//! carries the coordinator's "stop", and there is no stream state to resume.
+//! The protocol ([`wire`], version [`PROTOCOL_VERSION`]) is one JSON POST per message, on
+//! one keep-alive connection per worker ([`Channel`]): a hello, then one POST per
+//! completed second, then the worker's result document. Messages rather than a stream:
+//! every message stands alone (a lost connection loses nothing that a retry does not
+//! resend), the answer to each second carries the coordinator's "stop", and there is no
+//! stream state to resume. Histograms travel as their non-zero buckets
+//! ([`stampede_metrics::SparseHistogram`]), which the coordinator adds without building
+//! a histogram per message.
 
 mod board;
+mod channel;
 mod finish;
 mod reporter;
 mod server;
@@ -25,6 +29,7 @@ use stampede_engine::LiveSecond;
 use stampede_metrics::{GeneratorStats, Stats};
 use stampede_plan::{RunPlan, ScopedThreshold};
 
+pub use channel::Channel;
 pub use reporter::{ReportToError, Reporter};
 pub use wire::PROTOCOL_VERSION;
 

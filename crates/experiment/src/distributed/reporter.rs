@@ -1,9 +1,9 @@
 //! The worker side: an [`Observer`] that streams each second to a coordinator
 //! (`stampede run --report-to URL`) and sends the run's result document at the end.
 //!
-//! The run's thread only queues messages; a sender thread POSTs them, one POST per
-//! second (several seconds in one POST after a failure), so that a slow or absent
-//! coordinator never stalls the engine. A coordinator that cannot be reached is retried
+//! The run's thread only queues messages; a sender thread POSTs them over one
+//! keep-alive connection ([`Channel`]), one POST per second (several seconds in one POST
+//! after a failure), so that a slow or absent coordinator never stalls the engine. A coordinator that cannot be reached is retried
 //! with exponential back-off (never a tight loop) and the run goes on with its own local
 //! output; an answer that says stop stops the run through its [`Control`].
 
@@ -16,11 +16,11 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use stampede_engine::LiveSecond;
 use stampede_metrics::Stats;
 
+use super::channel::Channel;
 use super::wire::{
     ClockEstimate, Deltas, Final, GeneratorDelta, Hello, HelloReply, Reply, SecondDelta,
     StatsDelta, DELTAS_PATH, FINAL_PATH, HELLO_PATH,
 };
-use crate::scrape::http::post_json;
 use crate::{Control, Finish, Flow, Observer};
 
 /// How long one POST may take.
@@ -96,7 +96,16 @@ impl Reporter {
 impl Observer for Reporter {
     fn on_start(&mut self, control: &Arc<Control>) {
         let (tx, rx) = mpsc::sync_channel(MAX_PENDING);
+        let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+        else {
+            eprintln!("stampede: cannot start the reporting thread's runtime; no reporting");
+            return;
+        };
         let link = Link {
+            channel: Channel::new(&self.base),
+            runtime,
             base: self.base.clone(),
             hello: self.hello.take().expect("started once"),
             worker: None,
@@ -155,6 +164,8 @@ impl Observer for Reporter {
 
 /// The sender thread's side of the connection.
 struct Link {
+    channel: Channel,
+    runtime: tokio::runtime::Runtime,
     base: url::Url,
     hello: Hello,
     worker: Option<u32>,
@@ -261,6 +272,10 @@ impl Link {
     }
 
     fn say_hello(&mut self) -> Result<(), String> {
+        // Connected first, so that the clock estimate's round trip is the hello's alone.
+        if let Err(e) = self.runtime.block_on(self.channel.connect(POST_TIMEOUT)) {
+            return Err(self.failed(e));
+        }
         let sent = SystemTime::now();
         self.hello.clock_unix_ms = unix_ms(sent);
         let reply: HelloReply = self.post(HELLO_PATH, &self.hello.clone())?;
@@ -294,12 +309,10 @@ impl Link {
         path: &str,
         body: &T,
     ) -> Result<R, String> {
-        let url = self.base.join(path).map_err(|e| e.to_string())?;
-        let body = serde_json::to_vec(body).map_err(|e| e.to_string())?;
-        let answer = post_json(&url, &body, POST_TIMEOUT)
-            .map_err(|e| e.to_string())
-            .and_then(|text| serde_json::from_str(&text).map_err(|e| e.to_string()));
-        match answer {
+        match self
+            .runtime
+            .block_on(self.channel.post(path, body, POST_TIMEOUT))
+        {
             Ok(r) => {
                 if self.failing {
                     eprintln!("stampede: reaching the coordinator at {} again", self.base);
@@ -308,18 +321,22 @@ impl Link {
                 self.backoff = FIRST_BACKOFF;
                 Ok(r)
             }
-            Err(e) => {
-                if !self.failing {
-                    eprintln!(
-                        "stampede: cannot reach the coordinator at {} ({e}); retrying with back-off",
-                        self.base
-                    );
-                }
-                self.failing = true;
-                self.next_try = Instant::now() + self.backoff;
-                self.backoff = (self.backoff * 2).min(MAX_BACKOFF);
-                Err(e)
-            }
+            Err(e) => Err(self.failed(e)),
         }
+    }
+
+    /// Notes a failed attempt: said once, and the next waits (doubling up to
+    /// [`MAX_BACKOFF`]).
+    fn failed(&mut self, e: String) -> String {
+        if !self.failing {
+            eprintln!(
+                "stampede: cannot reach the coordinator at {} ({e}); retrying with back-off",
+                self.base
+            );
+        }
+        self.failing = true;
+        self.next_try = Instant::now() + self.backoff;
+        self.backoff = (self.backoff * 2).min(MAX_BACKOFF);
+        e
     }
 }

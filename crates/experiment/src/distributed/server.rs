@@ -1,5 +1,5 @@
-//! The coordinator's HTTP endpoint (hyper, HTTP/1.1 and 1.0, on its own thread and
-//! single-threaded runtime): three POST paths whose JSON bodies go to the [`Board`].
+//! The coordinator's HTTP endpoint (hyper, HTTP/1.1 keep-alive and 1.0, on its own
+//! runtime of up to [`MAX_THREADS`] threads): three POST paths whose JSON bodies go to the [`Board`].
 
 use std::convert::Infallible;
 use std::net::{SocketAddr, TcpListener};
@@ -16,10 +16,15 @@ use tokio::sync::oneshot;
 
 use super::board::Board;
 use super::reporter::unix_ms;
-use super::wire::{Deltas, Final, Hello, DELTAS_PATH, FINAL_PATH, HELLO_PATH};
+use super::wire::{CheckedDeltas, Deltas, Final, Hello, DELTAS_PATH, FINAL_PATH, HELLO_PATH};
 
 /// The largest body accepted (a final result document with an hour of seconds).
 const MAX_BODY: usize = 64 << 20;
+/// The most threads that read workers' messages (the merge itself is one at a time).
+const MAX_THREADS: usize = 4;
+/// Connections waiting to be accepted: every worker connects at once at the start, and
+/// the kernel's default backlog of 128 would make the rest retry their SYN a second later.
+const BACKLOG: i32 = 4096;
 
 /// The endpoint, served until dropped.
 #[derive(Debug)]
@@ -32,7 +37,10 @@ impl Server {
     /// Serves `listener` (already bound, non-blocking or not) for `board`.
     pub(crate) fn start(listener: TcpListener, board: Arc<Mutex<Board>>) -> std::io::Result<Self> {
         listener.set_nonblocking(true)?;
-        let runtime = tokio::runtime::Builder::new_current_thread()
+        let threads = std::thread::available_parallelism().map_or(1, |n| n.get().min(MAX_THREADS));
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(threads)
+            .thread_name("stampede-coordinator")
             .enable_all()
             .build()?;
         let (tx, mut rx) = oneshot::channel();
@@ -102,31 +110,39 @@ async fn answer(req: Request<Incoming>, board: &Mutex<Board>) -> Response<Full<B
         Ok(b) => b.to_bytes(),
         Err(e) => return respond(StatusCode::BAD_REQUEST, json_text(&e.to_string())),
     };
-    let now = Instant::now();
-    let mut board = board.lock().unwrap_or_else(PoisonError::into_inner);
-    let result: Result<String, (StatusCode, String)> = match path.as_str() {
-        HELLO_PATH => decode::<Hello>(&body).map(|h| {
-            let reply = board.hello(h, now, unix_ms(SystemTime::now()));
-            json(&reply)
-        }),
+    // Read and check the message before taking the board: only the merge itself is
+    // serialized, the decoding runs on every thread of the runtime.
+    let message = match path.as_str() {
+        HELLO_PATH => decode::<Hello>(&body).map(Message::Hello),
         DELTAS_PATH => decode::<Deltas>(&body).and_then(|d| {
-            board
-                .deltas(d, now)
-                .map(|r| json(&r))
-                .map_err(|e| (StatusCode::CONFLICT, e.to_string()))
+            d.check()
+                .map(Message::Deltas)
+                .map_err(|e| (StatusCode::BAD_REQUEST, e.to_string()))
         }),
-        FINAL_PATH => decode::<Final>(&body).and_then(|f| {
-            board
-                .finished(f, now)
-                .map(|r| json(&r))
-                .map_err(|e| (StatusCode::CONFLICT, e.to_string()))
-        }),
+        FINAL_PATH => decode::<Final>(&body).map(|f| Message::Final(Box::new(f))),
         other => Err((StatusCode::NOT_FOUND, format!("no such path {other}"))),
     };
+    let now = Instant::now();
+    let result = message.and_then(|message| {
+        let mut board = board.lock().unwrap_or_else(PoisonError::into_inner);
+        let conflict = |e: super::wire::WireError| (StatusCode::CONFLICT, e.to_string());
+        match message {
+            Message::Hello(h) => Ok(json(&board.hello(h, now, unix_ms(SystemTime::now())))),
+            Message::Deltas(d) => board.deltas(d, now).map(|r| json(&r)).map_err(conflict),
+            Message::Final(f) => board.finished(*f, now).map(|r| json(&r)).map_err(conflict),
+        }
+    });
     match result {
         Ok(text) => respond(StatusCode::OK, text),
         Err((status, why)) => respond(status, json_text(&why)),
     }
+}
+
+/// A worker's message, read and checked.
+enum Message {
+    Hello(Hello),
+    Deltas(CheckedDeltas),
+    Final(Box<Final>),
 }
 
 fn decode<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, (StatusCode, String)> {
@@ -141,7 +157,15 @@ fn json_text(s: &str) -> String {
     json(&s)
 }
 
-/// Binds `addr` for the coordinator.
+/// Binds `addr` for the coordinator, with room for every worker's connection at once.
 pub(crate) fn bind(addr: SocketAddr) -> std::io::Result<TcpListener> {
-    TcpListener::bind(addr)
+    let socket = socket2::Socket::new(
+        socket2::Domain::for_address(addr),
+        socket2::Type::STREAM,
+        Some(socket2::Protocol::TCP),
+    )?;
+    socket.set_reuse_address(true)?;
+    socket.bind(&addr.into())?;
+    socket.listen(BACKLOG)?;
+    Ok(socket.into())
 }

@@ -5,12 +5,14 @@
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
-use stampede_metrics::{ErrorClass, GeneratorStats, LatencyHistogram, Protocol, Stats};
+use stampede_metrics::{
+    ErrorClass, GeneratorStats, LatencyHistogram, Protocol, SparseHistogram, Stats,
+};
 
 use crate::RunResult;
 
 /// The protocol version this build speaks; a hello with another is refused.
-pub const PROTOCOL_VERSION: u32 = 1;
+pub const PROTOCOL_VERSION: u32 = 2;
 
 /// Path of the hello.
 pub(crate) const HELLO_PATH: &str = "/v1/hello";
@@ -167,8 +169,8 @@ pub struct Final {
     pub result: Box<RunResult>,
 }
 
-/// [`Stats`] on the wire: counts, and histograms in the HdrHistogram V2 compressed
-/// base64 encoding of the result document (microseconds).
+/// [`Stats`] on the wire: counts, and histograms as the base64 of their non-zero buckets
+/// ([`SparseHistogram`], microseconds), which merge without building a whole histogram.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct StatsDelta {
@@ -209,7 +211,7 @@ pub struct GeneratorDelta {
     pub dropped: u64,
     /// Requests unfinished when the drain ended.
     pub unfinished: u64,
-    /// Actual minus intended send time, encoded as the histograms of [`StatsDelta`].
+    /// Actual minus intended send time, encoded as the histograms of [`StatsDelta`] are.
     pub schedule_lag: String,
 }
 
@@ -218,8 +220,32 @@ pub struct GeneratorDelta {
 #[error("{0}")]
 pub struct WireError(pub String);
 
-fn histogram(text: &str, what: &str) -> Result<LatencyHistogram, WireError> {
-    LatencyHistogram::from_v2_base64(text).map_err(|e| WireError(format!("{what}: {e}")))
+fn histogram(text: &str, what: &str) -> Result<SparseHistogram, WireError> {
+    SparseHistogram::from_base64(text).map_err(|e| WireError(format!("{what}: {e}")))
+}
+
+fn sparse(h: &LatencyHistogram) -> String {
+    SparseHistogram::of(h).to_base64()
+}
+
+/// The names of [`StatsDelta::histograms`], in order.
+const HISTOGRAMS: [&str; 6] = [
+    "latency",
+    "service_time",
+    "connect",
+    "tls_handshake",
+    "upgrade",
+    "ttfb",
+];
+
+/// A [`StatsDelta`] read and checked: its names are known and its histograms whole, so
+/// merging it cannot fail (a bad message merges nothing).
+#[derive(Debug, Clone)]
+pub struct CheckedStats {
+    delta: StatsDelta,
+    classes: Vec<(ErrorClass, u64)>,
+    protocols: Vec<(Protocol, u64)>,
+    histograms: [SparseHistogram; 6],
 }
 
 impl StatsDelta {
@@ -243,7 +269,7 @@ impl StatsDelta {
                 &s.upgrade,
                 &s.ttfb,
             ]
-            .map(LatencyHistogram::to_v2_base64),
+            .map(sparse),
             bytes_received: s.bytes_received,
             bytes_sent: s.bytes_sent,
             connections_opened: s.connections_opened,
@@ -255,59 +281,136 @@ impl StatsDelta {
         }
     }
 
-    /// Decodes the stats; an unknown class or protocol name or a bad histogram is an
-    /// error, never a silent loss.
+    /// Reads the names and histograms; an unknown class or protocol name or a bad
+    /// histogram is an error, never a silent loss.
+    pub fn check(self) -> Result<CheckedStats, WireError> {
+        let classes = self
+            .errors_by_class
+            .iter()
+            .map(|(name, n)| {
+                ErrorClass::ALL
+                    .into_iter()
+                    .find(|c| c.as_str() == name)
+                    .map(|c| (c, *n))
+                    .ok_or_else(|| WireError(format!("unknown error class '{name}'")))
+            })
+            .collect::<Result<_, _>>()?;
+        let protocols = self
+            .protocols
+            .iter()
+            .map(|(name, n)| {
+                Protocol::ALL
+                    .into_iter()
+                    .find(|p| p.as_str() == name)
+                    .map(|p| (p, *n))
+                    .ok_or_else(|| WireError(format!("unknown protocol '{name}'")))
+            })
+            .collect::<Result<_, _>>()?;
+        let mut histograms = Vec::with_capacity(6);
+        for (text, what) in self.histograms.iter().zip(HISTOGRAMS) {
+            histograms.push(histogram(text, what)?);
+        }
+        Ok(CheckedStats {
+            histograms: histograms.try_into().expect("six histograms"),
+            classes,
+            protocols,
+            delta: self,
+        })
+    }
+
+    /// Decodes the stats (see [`StatsDelta::check`]).
     pub fn decode(&self) -> Result<Stats, WireError> {
         let mut s = Stats::new();
-        s.requests = self.requests;
-        s.errors = self.errors;
-        s.timeouts = self.timeouts;
-        for (name, n) in &self.errors_by_class {
-            let class = ErrorClass::ALL
-                .into_iter()
-                .find(|c| c.as_str() == name)
-                .ok_or_else(|| WireError(format!("unknown error class '{name}'")))?;
-            for _ in 0..*n {
-                s.errors_by_class.add(class);
-            }
-        }
-        for (code, n) in &self.status_codes {
-            for _ in 0..*n {
-                s.status_codes.add(*code);
-            }
-        }
-        let names = [
-            "latency",
-            "service_time",
-            "connect",
-            "tls_handshake",
-            "upgrade",
-            "ttfb",
-        ];
-        let [a, b, c, d, e, f] = &self.histograms;
-        let decoded = [a, b, c, d, e, f]
-            .into_iter()
-            .zip(names)
-            .map(|(t, what)| histogram(t, what))
-            .collect::<Result<Vec<_>, _>>()?;
-        let [latency, service_time, connect, tls_handshake, upgrade, ttfb]: [LatencyHistogram; 6] =
-            decoded.try_into().expect("six histograms");
-        (s.latency, s.service_time, s.connect) = (latency, service_time, connect);
-        (s.tls_handshake, s.upgrade, s.ttfb) = (tls_handshake, upgrade, ttfb);
-        s.bytes_received = self.bytes_received;
-        s.bytes_sent = self.bytes_sent;
-        s.connections_opened = self.connections_opened;
-        for (name, n) in &self.protocols {
-            let p = Protocol::ALL
-                .into_iter()
-                .find(|p| p.as_str() == name)
-                .ok_or_else(|| WireError(format!("unknown protocol '{name}'")))?;
-            for _ in 0..*n {
-                s.protocols.add(p);
-            }
-        }
+        self.clone().check()?.merge_into(&mut s);
         Ok(s)
     }
+}
+
+impl CheckedStats {
+    /// Adds these stats to `s`.
+    pub fn merge_into(&self, s: &mut Stats) {
+        let d = &self.delta;
+        s.requests += d.requests;
+        s.errors += d.errors;
+        s.timeouts += d.timeouts;
+        for (class, n) in &self.classes {
+            s.errors_by_class.add_n(*class, *n);
+        }
+        for (code, n) in &d.status_codes {
+            s.status_codes.add_n(*code, *n);
+        }
+        let [a, b, c, e, f, g] = &self.histograms;
+        a.add_to(&mut s.latency);
+        b.add_to(&mut s.service_time);
+        c.add_to(&mut s.connect);
+        e.add_to(&mut s.tls_handshake);
+        f.add_to(&mut s.upgrade);
+        g.add_to(&mut s.ttfb);
+        s.bytes_received += d.bytes_received;
+        s.bytes_sent += d.bytes_sent;
+        s.connections_opened += d.connections_opened;
+        for (p, n) in &self.protocols {
+            s.protocols.add_n(*p, *n);
+        }
+    }
+}
+
+/// [`Deltas`] read and checked: merging them cannot fail.
+#[derive(Debug, Clone)]
+pub struct CheckedDeltas {
+    /// The index the hello gave.
+    pub worker: u32,
+    /// The worker's clock estimate.
+    pub clock: Option<ClockEstimate>,
+    /// The seconds, in order.
+    pub seconds: Vec<CheckedSecond>,
+}
+
+/// A [`SecondDelta`] read and checked.
+#[derive(Debug, Clone)]
+pub struct CheckedSecond {
+    /// Which second of the worker's run (0-based).
+    pub second: u64,
+    /// The second's requests, all groups.
+    pub total: CheckedStats,
+    /// The second's requests by group key.
+    pub groups: Vec<(String, CheckedStats)>,
+    /// The generator's figures of the second.
+    pub generator: CheckedGenerator,
+}
+
+impl Deltas {
+    /// Reads and checks every second (see [`StatsDelta::check`]).
+    pub fn check(self) -> Result<CheckedDeltas, WireError> {
+        let seconds = self
+            .seconds
+            .into_iter()
+            .map(|s| {
+                Ok(CheckedSecond {
+                    second: s.second,
+                    total: s.total.check()?,
+                    groups: s
+                        .groups
+                        .into_iter()
+                        .map(|(k, g)| Ok((k, g.check()?)))
+                        .collect::<Result<_, WireError>>()?,
+                    generator: s.generator.check()?,
+                })
+            })
+            .collect::<Result<_, WireError>>()?;
+        Ok(CheckedDeltas {
+            worker: self.worker,
+            clock: self.clock,
+            seconds,
+        })
+    }
+}
+
+/// A [`GeneratorDelta`] read and checked.
+#[derive(Debug, Clone)]
+pub struct CheckedGenerator {
+    delta: GeneratorDelta,
+    schedule_lag: SparseHistogram,
 }
 
 impl GeneratorDelta {
@@ -318,19 +421,34 @@ impl GeneratorDelta {
             late_sends: g.late_sends,
             dropped: g.dropped,
             unfinished: g.unfinished,
-            schedule_lag: g.schedule_lag.to_v2_base64(),
+            schedule_lag: sparse(&g.schedule_lag),
         }
+    }
+
+    /// Reads the histogram.
+    pub fn check(self) -> Result<CheckedGenerator, WireError> {
+        Ok(CheckedGenerator {
+            schedule_lag: histogram(&self.schedule_lag, "schedule_lag")?,
+            delta: self,
+        })
     }
 
     /// Decodes the stats.
     pub fn decode(&self) -> Result<GeneratorStats, WireError> {
-        Ok(GeneratorStats {
-            sends: self.sends,
-            late_sends: self.late_sends,
-            dropped: self.dropped,
-            unfinished: self.unfinished,
-            schedule_lag: histogram(&self.schedule_lag, "schedule_lag")?,
-        })
+        let mut g = GeneratorStats::default();
+        self.clone().check()?.merge_into(&mut g);
+        Ok(g)
+    }
+}
+
+impl CheckedGenerator {
+    /// Adds these figures to `g`.
+    pub fn merge_into(&self, g: &mut GeneratorStats) {
+        g.sends += self.delta.sends;
+        g.late_sends += self.delta.late_sends;
+        g.dropped += self.delta.dropped;
+        g.unfinished += self.delta.unfinished;
+        self.schedule_lag.add_to(&mut g.schedule_lag);
     }
 }
 

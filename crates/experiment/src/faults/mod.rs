@@ -7,6 +7,7 @@
 //! at the end writes the fault timeline, with the times each fault actually took effect,
 //! into the result document (`faults`).
 
+mod outages;
 mod spec;
 
 use std::net::SocketAddr;
@@ -18,6 +19,7 @@ use std::time::{Duration, Instant};
 use stampede_proxy::{Proxy, ProxyError};
 use stampede_result::FaultDoc;
 
+pub use outages::{outage_faults, read_outage_log, OutageImport, OutageLogReadError};
 pub use spec::{FaultAction, FaultSpec};
 
 use crate::observer::{Finish, Flow, Observer};
@@ -170,9 +172,10 @@ impl Observer for FaultInjector {
                 );
             }
         }
-        let mut faults: Vec<FaultDoc> = timeline.faults.iter().flatten().cloned().collect();
+        // Beside what other observers put there (imported outages).
+        let faults = &mut finish.result.faults;
+        faults.extend(timeline.faults.iter().flatten().cloned());
         faults.sort_by(|a, b| a.start_s.total_cmp(&b.start_s));
-        finish.result.faults = faults;
     }
 
     fn on_abandon(&mut self) {

@@ -1,6 +1,6 @@
 //! One bounded HTTP exchange (plain `http://`, HTTP/1.0 so that the body ends at the
-//! close): a GET is all a scrape and a Prometheus query need, a POST all a worker needs
-//! to report to its coordinator; one deadline over connect, send and read.
+//! close): a GET is all a scrape and a Prometheus query need; one deadline over connect,
+//! send and read.
 
 use std::io::{Read, Write};
 use std::net::{TcpStream, ToSocketAddrs};
@@ -46,19 +46,6 @@ pub(crate) fn get(url: &url::Url, timeout: Duration) -> Result<String, GetError>
         b"",
         timeout,
     )
-}
-
-/// POSTs the JSON `body` to `url` within `timeout`; the body of a 200 answer as text.
-pub(crate) fn post_json(
-    url: &url::Url,
-    body: &[u8],
-    timeout: Duration,
-) -> Result<String, GetError> {
-    let head = format!(
-        "Content-Type: application/json\r\nContent-Length: {}\r\n",
-        body.len()
-    );
-    exchange(url, "POST", &head, body, timeout)
 }
 
 fn exchange(

@@ -11,7 +11,7 @@ mod text;
 
 use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant};
 
 use stampede_engine::{Control, LiveSecond};
 use stampede_result::{MetricSourceDoc, ServerMetricDoc};
@@ -92,7 +92,8 @@ pub struct ServerMetrics {
     /// The server's URL as given, for `source`.
     prometheus_source: String,
     queries: Vec<String>,
-    wall_start: SystemTime,
+    /// The run's control: its time zero is second 0 of the series.
+    control: Option<Arc<Control>>,
 }
 
 impl std::fmt::Debug for ServerMetrics {
@@ -139,13 +140,42 @@ impl ServerMetrics {
             prometheus,
             prometheus_source: config.prometheus.clone().unwrap_or_default(),
             queries: config.queries,
-            wall_start: SystemTime::now(),
+            control: None,
         })
     }
 }
 
-/// Scrapes `url` at `t0` + k seconds until told the last boundary.
-fn scrape_loop(url: url::Url, shared: Arc<Shared>, mut specs: Vec<Spec>, t0: Instant) -> Vec<Spec> {
+/// Waits for the run's time zero (set by the engine once its workers are ready, which
+/// may be much later than [`Observer::on_start`] with `--start-at`); `None` when told to
+/// stop first.
+fn time_zero(control: &Control, shared: &Shared) -> Option<Instant> {
+    let mut stop = shared.stop.lock().expect("scrape lock");
+    loop {
+        if let Some(t0) = control.started() {
+            return Some(t0);
+        }
+        if stop.is_some() {
+            return None;
+        }
+        stop = shared
+            .wake
+            .wait_timeout(stop, Duration::from_millis(1))
+            .expect("scrape lock")
+            .0;
+    }
+}
+
+/// Scrapes `url` at the run's time zero + k seconds (the boundaries of its seconds, so
+/// that reading k + 1 ends second k of the series) until told the last boundary.
+fn scrape_loop(
+    url: url::Url,
+    shared: Arc<Shared>,
+    mut specs: Vec<Spec>,
+    control: Arc<Control>,
+) -> Vec<Spec> {
+    let Some(t0) = time_zero(&control, &shared) else {
+        return specs;
+    };
     let mut k: u64 = 0;
     loop {
         let target = t0 + Duration::from_secs(k);
@@ -239,6 +269,7 @@ fn series_of(
                 source: source.to_string(),
                 derived: spec.derived.clone(),
                 unit: spec.unit.clone(),
+                sampled: Some(spec.sampled()),
                 values,
             });
         }
@@ -255,14 +286,14 @@ fn round4(v: f64) -> f64 {
 }
 
 impl Observer for ServerMetrics {
-    fn on_start(&mut self, _: &Arc<Control>) {
-        let t0 = Instant::now();
-        self.wall_start = SystemTime::now();
+    fn on_start(&mut self, control: &Arc<Control>) {
+        self.control = Some(control.clone());
         for e in &mut self.endpoints {
             let (url, shared, specs) = (e.url.clone(), e.shared.clone(), e.specs.clone());
+            let control = control.clone();
             e.thread = std::thread::Builder::new()
                 .name("stampede-scrape".into())
-                .spawn(move || scrape_loop(url, shared, specs, t0))
+                .spawn(move || scrape_loop(url, shared, specs, control))
                 .ok();
         }
     }
@@ -296,9 +327,15 @@ impl Observer for ServerMetrics {
             result.server_metrics.extend(series);
         }
         if let Some(base) = &self.prometheus {
+            // The wall-clock instant of the run's time zero, so that sample `start + t + 1`
+            // ends second t of the series.
+            let wall_start = self
+                .control
+                .as_ref()
+                .and_then(|c| c.started())
+                .map_or(finish.outcome.started_at, crate::clock::wall_clock);
             for q in &self.queries {
-                let (series, doc) =
-                    query::range(base, &self.prometheus_source, q, self.wall_start, n);
+                let (series, doc) = query::range(base, &self.prometheus_source, q, wall_start, n);
                 result.server_metric_sources.push(doc);
                 result.server_metrics.extend(series);
             }

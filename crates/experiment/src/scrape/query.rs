@@ -5,7 +5,7 @@
 use std::time::SystemTime;
 
 use serde::Deserialize;
-use stampede_result::{MetricSourceDoc, ServerMetricDoc};
+use stampede_result::{MetricSourceDoc, Sampled, ServerMetricDoc};
 
 use super::text::Labels;
 use super::{http, QUERY_TIMEOUT};
@@ -115,6 +115,8 @@ fn to_doc(m: Matrix, source: &str, query: &str, t0: f64, n: usize) -> ServerMetr
         source: source.to_string(),
         derived: format!("query_range({query}), step 1s"),
         unit: None,
+        // An expression evaluated at the end of each second (a rate() over its own range).
+        sampled: Some(Sampled::EndOfSecond),
         values,
     }
 }

@@ -210,6 +210,15 @@ impl Spec {
         }
     }
 
+    /// When its values are measured: a gauge as read at the second's end, a rate or CPU
+    /// share over the whole second.
+    pub(crate) fn sampled(&self) -> stampede_result::Sampled {
+        match self.kind {
+            Kind::Gauge => stampede_result::Sampled::EndOfSecond,
+            Kind::Rate | Kind::Busy => stampede_result::Sampled::OverSecond,
+        }
+    }
+
     /// The value of a second from the readings at its start and end, `dt` seconds apart.
     pub(crate) fn value(&self, start: Option<[f64; 2]>, end: [f64; 2], dt: f64) -> Option<f64> {
         let v = match self.kind {

@@ -648,13 +648,55 @@ pub fn xy_chart(c: &XyChart) -> Drawn {
         x_lo = if c.log_x { x_lo / 2.0 } else { x_lo - 1.0 };
         x_hi += 1.0;
     }
-    let top = max_of(
-        all()
-            .map(|(_, y)| y)
-            .chain(c.y_lines.iter().map(|(_, y)| y)),
-    )
-    .max(1e-9)
-        * 1.08;
+    let plot = LinePlot {
+        x_desc: &c.x_desc,
+        y_desc: &c.y_desc,
+        lines: lines_of(c, x_lo..x_hi),
+        bands: Vec::new(),
+        x_fmt: &fmt_number,
+        y_fmt: &fmt_number,
+    };
+    if c.log_x {
+        draw_lines(&plot, log_axis(x_lo, x_hi), 0.0..y_top(c))
+    } else {
+        draw_lines(&plot, x_lo..x_hi, 0.0..y_top(c))
+    }
+}
+
+/// Draws an [`XyChart`] whose x is seconds since the run's start on the run's own time
+/// axis, with its fault bands, so that it lines up with the throughput and latency charts
+/// above it (`c.log_x` is ignored).
+pub(crate) fn over_run_time(r: &RunResult, c: &XyChart) -> Drawn {
+    let points = || c.series.iter().flat_map(|s| s.points.iter());
+    if points().count() == 0 {
+        return Err("no points to draw".into());
+    }
+    if !points().all(|(x, y)| x.is_finite() && y.is_finite()) {
+        return Err("a point is not a finite number".into());
+    }
+    let time = time_range(r);
+    let plot = LinePlot {
+        x_desc: &c.x_desc,
+        y_desc: &c.y_desc,
+        lines: lines_of(c, time.clone()),
+        bands: super::faults::bands(r, time.end),
+        x_fmt: &fmt_seconds,
+        y_fmt: &fmt_number,
+    };
+    draw_lines(&plot, time, 0.0..y_top(c))
+}
+
+/// The top of an [`XyChart`]'s y axis: above the highest point or reference line.
+fn y_top(c: &XyChart) -> f64 {
+    let ys = c
+        .series
+        .iter()
+        .flat_map(|s| s.points.iter().map(|(_, y)| y));
+    max_of(ys.chain(c.y_lines.iter().map(|(_, y)| y))).max(1e-9) * 1.08
+}
+
+/// An [`XyChart`]'s series as lines, and its reference lines across `x`.
+fn lines_of(c: &XyChart, x: std::ops::Range<f64>) -> Vec<Line> {
     let mut lines: Vec<Line> = c
         .series
         .iter()
@@ -671,21 +713,9 @@ pub fn xy_chart(c: &XyChart) -> Drawn {
         })
         .collect();
     for (label, y) in &c.y_lines {
-        lines.push(Line::new(label.clone(), RED, vec![(x_lo, *y), (x_hi, *y)]).dashed());
+        lines.push(Line::new(label.clone(), RED, vec![(x.start, *y), (x.end, *y)]).dashed());
     }
-    let plot = LinePlot {
-        x_desc: &c.x_desc,
-        y_desc: &c.y_desc,
-        lines,
-        bands: Vec::new(),
-        x_fmt: &fmt_number,
-        y_fmt: &fmt_number,
-    };
-    if c.log_x {
-        draw_lines(&plot, log_axis(x_lo, x_hi), 0.0..top)
-    } else {
-        draw_lines(&plot, x_lo..x_hi, 0.0..top)
-    }
+    lines
 }
 
 /// A grouped bar chart: one cluster per category, one bar per (label, values) series.

@@ -4,7 +4,7 @@
 use std::fmt::Write as _;
 
 use stampede_analysis::bottleneck::{hints, series_label};
-use stampede_result::{RunResult, ServerMetricDoc};
+use stampede_result::{RunResult, Sampled, ServerMetricDoc};
 
 use super::kit::{esc, figure, table, Series, XyChart};
 use crate::server::{rows, source_line};
@@ -31,6 +31,28 @@ pub(crate) fn html_section(out: &mut String, r: &RunResult) {
         }
         out.push_str("</ul>\n");
     }
+}
+
+/// Where second `t`'s value goes on the run's time axis, as an offset from `t`: a reading
+/// at the second's end at `t + 1`, where it was measured; a rate or share over the second
+/// at its middle, `t + 0.5`, where the run's own per-second lines put their seconds.
+/// Documents from before `sampled` existed are drawn at the middle, as they were.
+fn placement(sampled: Option<Sampled>) -> f64 {
+    match sampled {
+        Some(Sampled::EndOfSecond) => 1.0,
+        Some(Sampled::OverSecond) | None => 0.5,
+    }
+}
+
+/// A series' points on the run's time axis (seconds since its start), values times
+/// `scale`; seconds without a value are left out.
+fn points(m: &ServerMetricDoc, scale: f64) -> Vec<(f64, f64)> {
+    let at = placement(m.sampled);
+    m.values
+        .iter()
+        .enumerate()
+        .filter_map(|(t, v)| Some((t as f64 + at, (*v)? * scale)))
+        .collect()
 }
 
 /// Series drawn in one chart at most.
@@ -72,24 +94,20 @@ pub(crate) fn charts(out: &mut String, r: &RunResult) {
                 } else {
                     series_label(m)
                 };
-                let points = m
-                    .values
-                    .iter()
-                    .enumerate()
-                    .filter_map(|(t, v)| Some((t as f64 + 0.5, (*v)? * scale)))
-                    .collect();
-                Series::line(label, points)
+                Series::line(label, points(m, scale))
             })
             .collect();
         let chart = XyChart {
-            x_desc: "time since start (s)".into(),
+            x_desc: "time since start".into(),
             y_desc: y_desc.clone(),
             log_x: false,
             series,
             y_lines: Vec::new(),
         };
-        let mut caption = "Read at the end of each second; counters as their rate over it. \
-                           A second without a value (failed scrape) is skipped."
+        let mut caption = "Gauges (and query_range samples) where they were read, at the end \
+                           of each second; counters and CPU busy as their rate over the second, \
+                           at its middle, as the run's own per-second lines. A second without a \
+                           value (failed scrape) is skipped."
             .to_string();
         if of_unit.len() > MAX_LINES {
             let _ = write!(
@@ -103,7 +121,69 @@ pub(crate) fn charts(out: &mut String, r: &RunResult) {
             &format!("server-metrics-{i}"),
             &format!("Server: {y_desc}"),
             &caption,
-            crate::html::kit::xy_chart(&chart),
+            super::charts::over_run_time(r, &chart),
         );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn series(sampled: Option<Sampled>) -> ServerMetricDoc {
+        ServerMetricDoc {
+            name: "x".into(),
+            labels: Default::default(),
+            source: "http://127.0.0.1:9100/metrics".into(),
+            derived: "value".into(),
+            unit: None,
+            sampled,
+            values: vec![Some(1.0), None, Some(3.0)],
+        }
+    }
+
+    #[test]
+    fn a_reading_goes_where_it_was_read_and_a_rate_at_its_seconds_middle() {
+        // Second 0's gauge was read at the end of second 0: 1 s after the start.
+        assert_eq!(
+            points(&series(Some(Sampled::EndOfSecond)), 2.0),
+            [(1.0, 2.0), (3.0, 6.0)]
+        );
+        // A rate over [0, 1) sits at 0.5 s, as the run's own lines put their seconds.
+        assert_eq!(
+            points(&series(Some(Sampled::OverSecond)), 1.0),
+            [(0.5, 1.0), (2.5, 3.0)]
+        );
+        assert_eq!(points(&series(None), 1.0), [(0.5, 1.0), (2.5, 3.0)]);
+    }
+
+    /// The x tick labels of the chart `name` in `html`.
+    fn x_ticks(html: &str, name: &str) -> Vec<String> {
+        let start = html
+            .find(&format!("data-chart=\"{name}\""))
+            .unwrap_or_else(|| panic!("no chart {name}"));
+        let end = start + html[start..].find("</figure>").expect("figure end");
+        html[start..end]
+            .split("</text>")
+            .filter_map(|t| t.rsplit('>').next().map(str::trim))
+            .filter(|t| t.ends_with('s') && t[..t.len() - 1].parse::<f64>().is_ok())
+            .map(str::to_string)
+            .collect()
+    }
+
+    #[test]
+    fn server_charts_share_the_run_charts_time_axis() {
+        use crate::testing::{outcome, plan};
+        let mut r = stampede_analysis::assemble(&plan(false), &outcome(false, false));
+        let mut m = series(Some(Sampled::EndOfSecond));
+        m.values = vec![Some(1.0); r.series.len()];
+        r.server_metrics = vec![m];
+        let html = crate::render_html(&r);
+        let (run, server) = (
+            x_ticks(&html, "throughput"),
+            x_ticks(&html, "server-metrics-0"),
+        );
+        assert!(run.contains(&"0s".to_string()), "{run:?}");
+        assert_eq!(server, run, "the server chart's time axis is the run's");
     }
 }
