@@ -11,13 +11,14 @@
 #
 #   bash bench/coordinator.sh                          # 100 500 1000 2000 workers, 20 s each
 #   WORKERS="100 1000" SECONDS_PER_RUN=10 bash bench/coordinator.sh
-#   GROUPS=0 bash bench/coordinator.sh                 # workers without group rows
+#   GROUP_ROWS=0 bash bench/coordinator.sh             # workers without group rows
+# (not GROUPS: bash keeps that name for the user's group ids and ignores assignments)
 set -euo pipefail
 ROOT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 WORKERS="${WORKERS:-100 500 1000 2000}"
 SECONDS_PER_RUN="${SECONDS_PER_RUN:-20}"
 RATE="${RATE:-100000}"
-GROUPS="${GROUPS:-1}"
+GROUP_ROWS="${GROUP_ROWS:-1}"
 TARGET="${CARGO_TARGET_DIR:-$ROOT_DIR/target}"
 OUT="${OUT:-$ROOT_DIR/bench/out/coordinator-$(date +%Y%m%d-%H%M%S)}"
 mkdir -p "$OUT"
@@ -41,7 +42,7 @@ for n in $WORKERS; do
     COORD_PID=$!
     for _ in $(seq 50); do (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break; sleep 0.1; done
     before=$(cpu_ticks "$COORD_PID")
-    taskset -c 1 "$LOAD" "127.0.0.1:$port" "$n" "$SECONDS_PER_RUN" "$RATE" "$GROUPS" >"$OUT/load-$n.out" 2>&1
+    taskset -c 1 "$LOAD" "127.0.0.1:$port" "$n" "$SECONDS_PER_RUN" "$RATE" "$GROUP_ROWS" >"$OUT/load-$n.out" 2>&1
     after=$(cpu_ticks "$COORD_PID")
     kill "$COORD_PID" 2>/dev/null || true
     wait "$COORD_PID" 2>/dev/null || true
