@@ -322,7 +322,7 @@ fn serve(
             // Every second request answers too late for a 200 ms timeout.
             let n = flaky.fetch_add(1, Ordering::Relaxed) + 1;
             seen.answer = format!("id={n}");
-            late = n % 2 == 0;
+            late = n.is_multiple_of(2);
         }
         let body = seen.answer.clone();
         log.lock().unwrap().push(seen);

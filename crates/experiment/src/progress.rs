@@ -83,7 +83,7 @@ impl Progress {
     fn take(&mut self, second: u64, stats: &Stats, generator: &GeneratorStats) {
         self.window.merge(stats);
         self.window_sends += generator.sends;
-        if (second + 1) % self.every == 0 {
+        if (second + 1).is_multiple_of(self.every) {
             let start = Duration::from_secs(self.window_start);
             let mut end = Duration::from_secs(second + 1);
             if let Some(until) = self.until {

@@ -214,7 +214,7 @@ fn document(shard: &Shard, rate: f64) -> RunResult {
             spec: "at 1s for 1s: latency 50ms".into(),
             target: "proxy 127.0.0.1:9000 -> 127.0.0.1:8080".into(),
             start_s: 1.002,
-            end_s: (shard.start % 2 == 0).then_some(2.001),
+            end_s: shard.start.is_multiple_of(2).then_some(2.001),
         }],
         server_metric_sources: vec![MetricSourceDoc {
             source: "http://127.0.0.1:9100/metrics".into(),

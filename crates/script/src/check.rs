@@ -299,7 +299,7 @@ fn truncate(mut s: String) -> String {
 /// Milliseconds: `200ms`, `0.25ms`, `1500ms`.
 fn fmt_ms(d: Duration) -> String {
     let nanos = d.as_nanos();
-    if nanos % 1_000_000 == 0 {
+    if nanos.is_multiple_of(1_000_000) {
         format!("{}ms", nanos / 1_000_000)
     } else {
         let ms = format!("{:.3}", nanos as f64 / 1e6);
