@@ -228,6 +228,25 @@ fn sparse(h: &LatencyHistogram) -> String {
     SparseHistogram::of(h).to_base64()
 }
 
+/// Each `(name, count)` of `counts` with the member of `all` of that name; an unknown name
+/// is an error, never a silent loss.
+fn named<T: Copy, const N: usize>(
+    counts: &BTreeMap<String, u64>,
+    all: [T; N],
+    name_of: fn(T) -> &'static str,
+    what: &str,
+) -> Result<Vec<(T, u64)>, WireError> {
+    counts
+        .iter()
+        .map(|(name, n)| {
+            all.iter()
+                .find(|x| name_of(**x) == name)
+                .map(|x| (*x, *n))
+                .ok_or_else(|| WireError(format!("unknown {what} '{name}'")))
+        })
+        .collect()
+}
+
 /// The names of [`StatsDelta::histograms`], in order.
 const HISTOGRAMS: [&str; 6] = [
     "latency",
@@ -284,28 +303,13 @@ impl StatsDelta {
     /// Reads the names and histograms; an unknown class or protocol name or a bad
     /// histogram is an error, never a silent loss.
     pub fn check(self) -> Result<CheckedStats, WireError> {
-        let classes = self
-            .errors_by_class
-            .iter()
-            .map(|(name, n)| {
-                ErrorClass::ALL
-                    .into_iter()
-                    .find(|c| c.as_str() == name)
-                    .map(|c| (c, *n))
-                    .ok_or_else(|| WireError(format!("unknown error class '{name}'")))
-            })
-            .collect::<Result<_, _>>()?;
-        let protocols = self
-            .protocols
-            .iter()
-            .map(|(name, n)| {
-                Protocol::ALL
-                    .into_iter()
-                    .find(|p| p.as_str() == name)
-                    .map(|p| (p, *n))
-                    .ok_or_else(|| WireError(format!("unknown protocol '{name}'")))
-            })
-            .collect::<Result<_, _>>()?;
+        let classes = named(
+            &self.errors_by_class,
+            ErrorClass::ALL,
+            ErrorClass::as_str,
+            "error class",
+        )?;
+        let protocols = named(&self.protocols, Protocol::ALL, Protocol::as_str, "protocol")?;
         let mut histograms = Vec::with_capacity(6);
         for (text, what) in self.histograms.iter().zip(HISTOGRAMS) {
             histograms.push(histogram(text, what)?);
@@ -431,13 +435,6 @@ impl GeneratorDelta {
             schedule_lag: histogram(&self.schedule_lag, "schedule_lag")?,
             delta: self,
         })
-    }
-
-    /// Decodes the stats.
-    pub fn decode(&self) -> Result<GeneratorStats, WireError> {
-        let mut g = GeneratorStats::default();
-        self.clone().check()?.merge_into(&mut g);
-        Ok(g)
     }
 }
 
