@@ -28,6 +28,18 @@ for target in $targets; do
     [ -d "seeds/$target" ] && dirs+=("seeds/$target")
     opts=(-max_total_time="$secs")
     [ -f "dicts/$target.dict" ] && opts+=(-dict="dicts/$target.dict")
-    cargo +nightly fuzz run "$target" "${dirs[@]}" -- "${opts[@]}"
+    # libFuzzer's progress lines run to thousands; they go to a log, and only its
+    # outcome (or, on a crash, its last lines) to the terminal.
+    log=$(mktemp)
+    if cargo +nightly fuzz run "$target" "${dirs[@]}" -- "${opts[@]}" >"$log" 2>&1; then
+        grep -E '^Done [0-9]+ runs' "$log" | sed "s/^/fuzz: $target: /" || true
+        rm -f "$log"
+    else
+        status=$?
+        tail -n 80 "$log"
+        rm -f "$log"
+        echo "fuzz: $target failed (exit $status); crash inputs are in fuzz/artifacts/$target/"
+        exit "$status"
+    fi
 done
 echo "fuzz: all targets ran ${secs}s without a crash"

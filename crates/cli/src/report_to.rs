@@ -8,14 +8,30 @@ use stampede_plan::RunPlan;
 use crate::args::RunArgs;
 use crate::UsageError;
 
-/// The reporter `--report-to` asks for (none without it).
-pub(crate) fn reporter(a: &RunArgs, plan: &RunPlan) -> anyhow::Result<Vec<Box<dyn Observer>>> {
+/// The worker's side of `--report-to`: the plan it runs and its reporter. The plan's
+/// pass/fail criteria and `--abort-on-fail` travel in the hello and are judged by the
+/// coordinator on the merged run, so the worker runs without them: a quarter of the
+/// load judged alone would pass or fail for the wrong reason. Without `--report-to`,
+/// the plan as it is and no reporter.
+pub(crate) fn worker(
+    a: &RunArgs,
+    mut plan: RunPlan,
+) -> anyhow::Result<(RunPlan, Vec<Box<dyn Observer>>)> {
     let Some(url) = &a.report_to else {
-        return Ok(Vec::new());
+        return Ok((plan, Vec::new()));
     };
-    let hello = Hello::for_plan(plan, workload_hash(a)?);
+    let hello = Hello::for_plan(&plan, workload_hash(a)?);
     let r = Reporter::new(url, hello).map_err(|e| UsageError(e.to_string()))?;
-    Ok(vec![Box::new(r)])
+    if !plan.thresholds.is_empty() && !a.quiet {
+        let n = plan.thresholds.len();
+        eprintln!(
+            "stampede: {n} criteri{} judged by the coordinator on the merged run, not on this worker's share",
+            if n == 1 { "on is" } else { "a are" }
+        );
+    }
+    plan.thresholds.clear();
+    plan.abort_on_fail = false;
+    Ok((plan, vec![Box::new(r)]))
 }
 
 /// Identifies the workload every worker must share: the scenario file's bytes, or the

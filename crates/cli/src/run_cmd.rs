@@ -301,7 +301,8 @@ pub(crate) fn run(a: RunArgs) -> anyhow::Result<u8> {
                 "--fault applies to a URL's run; scenario files are not supported yet",
             ));
         }
-        extra.extend(crate::report_to::reporter(&a, &plan)?);
+        let (plan, reporter) = crate::report_to::worker(&a, plan)?;
+        extra.extend(reporter);
         return execute(&plan, a.out.as_deref(), a.quiet, &a.output, extra);
     }
     a.request.refuse_base_url()?;
@@ -315,7 +316,8 @@ pub(crate) fn run(a: RunArgs) -> anyhow::Result<u8> {
                 describe_part(&plan)
             );
         }
-        extra.extend(crate::report_to::reporter(&a, &plan)?);
+        let (plan, reporter) = crate::report_to::worker(&a, plan)?;
+        extra.extend(reporter);
         return execute(&plan, a.out.as_deref(), a.quiet, &a.output, extra);
     }
     let (proxied, injector) = crate::fault_cmd::through_proxies(&a, &plan)?;
@@ -329,9 +331,10 @@ pub(crate) fn run(a: RunArgs) -> anyhow::Result<u8> {
         );
         eprintln!("stampede: faults through {}", injector.describe());
     }
+    let (plan, reporter) = crate::report_to::worker(&a, plan)?;
     let mut all: Observers = vec![Box::new(injector)];
     all.extend(extra);
-    all.extend(crate::report_to::reporter(&a, &plan)?);
+    all.extend(reporter);
     execute(&plan, a.out.as_deref(), a.quiet, &a.output, all)
 }
 

@@ -207,8 +207,10 @@ fn four_workers_merge_live_to_what_nginx_logged() {
 }
 
 /// The criteria are the whole run's: with 4 workers of 500 requests each,
-/// `requests <= 1500` passes on every worker's own slice but fails the merged run (exit
-/// 1), and `requests >= 1800` fails every slice but passes the merged run (exit 0).
+/// `requests <= 1500` would pass on every worker's own slice but fails the merged run
+/// (exit 1), and `requests >= 1800` would fail every slice but passes the merged run
+/// (exit 0). Given to the coordinator or to the workers, the criterion is judged once,
+/// on the merged data: a worker judges nothing (exit 0, no criteria in its result).
 #[test]
 fn thresholds_are_judged_on_the_whole() {
     let _serial = serial();
@@ -217,31 +219,90 @@ fn thresholds_are_judged_on_the_whole() {
     };
     let nginx = Nginx::start(&bin);
     let url = nginx.url("/");
-    for (criterion, slice_exit, whole_exit) in
-        [("requests <= 1500", 0, 1), ("requests >= 1800", 1, 0)]
-    {
-        let (coord, to) = coordinator(4, &["--threshold", criterion]);
-        let args = [
-            "-n",
-            "500",
-            "-c",
-            "2",
-            "--threads",
-            "1",
-            "--threshold",
-            criterion,
-            "--report-to",
-            &to,
-        ];
-        let workers: Vec<Stampede> = (0..4).map(|_| Stampede::spawn(&url, &args)).collect();
+    for (criterion, whole_exit) in [("requests <= 1500", 1), ("requests >= 1800", 0)] {
+        for on_workers in [false, true] {
+            let given = if on_workers { "workers" } else { "coordinator" };
+            let (coord, to) = if on_workers {
+                coordinator(4, &[])
+            } else {
+                coordinator(4, &["--threshold", criterion])
+            };
+            let mut args = vec!["-n", "500", "-c", "2", "--threads", "1", "--report-to", &to];
+            if on_workers {
+                args.extend(["--threshold", criterion]);
+            }
+            let workers: Vec<Stampede> = (0..4).map(|_| Stampede::spawn(&url, &args)).collect();
+            let runs: Vec<RunOutput> = workers.into_iter().map(|w| w.wait(LIMIT)).collect();
+            let merged = coord.wait(LIMIT);
+            for r in &runs {
+                assert_eq!(r.u64("/summary/requests"), 500, "{}", r.context());
+                assert_eq!(
+                    code(r),
+                    0,
+                    "a worker judges nothing ('{criterion}' given to the {given})\n{}",
+                    r.context()
+                );
+                assert_eq!(
+                    r.json["thresholds"],
+                    serde_json::json!([]),
+                    "{}",
+                    r.context()
+                );
+            }
+            let ctx = merged.context();
+            assert_eq!(
+                code(&merged),
+                whole_exit,
+                "the merged verdict on '{criterion}' given to the {given}\n{ctx}"
+            );
+            let judged = merged.json["thresholds"].as_array().expect("thresholds");
+            assert_eq!(judged.len(), 1, "judged once\n{ctx}");
+            let t = &judged[0];
+            assert_eq!(t["threshold"], criterion, "{ctx}");
+            assert_eq!(t["observed"].as_f64(), Some(2000.0), "{ctx}");
+            assert_eq!(t["passed"], whole_exit == 0, "{ctx}");
+        }
+    }
+}
+
+/// A scenario file's criteria (the whole run's and a step's) travel to the coordinator
+/// and are judged on the merged run: with 2 workers of 400 journeys each,
+/// `requests >= 600` fails each slice alone and passes the whole (exit 0), `requests <=
+/// 500` the other way round (exit 1). The workers exit 0 and judge nothing.
+#[test]
+fn a_scenario_files_criteria_are_judged_on_the_whole() {
+    let _serial = serial();
+    let Some(bin) = nginx_binary("a_scenario_files_criteria_are_judged_on_the_whole") else {
+        return;
+    };
+    let nginx = Nginx::start(&bin);
+    let dir = tempfile::tempdir().expect("temporary directory");
+    for (criterion, whole_exit) in [("requests >= 600", 0), ("requests <= 500", 1)] {
+        let file = dir.path().join("journey.toml");
+        std::fs::write(
+            &file,
+            format!(
+                "thresholds = [\"{criterion}\"]\n\n[target]\nbase_url = \"{}\"\n\n\
+                 [load]\nvus = 2\nduration = \"20s\"\n\n[[scenarios]]\nname = \"s\"\n  \
+                 [[scenarios.steps]]\n  name = \"page\"\n  url = \"/\"\n  \
+                 thresholds = [\"{criterion}\"]\n",
+                nginx.url("").trim_end_matches('/')
+            ),
+        )
+        .unwrap();
+        let file = file.to_str().unwrap();
+        let (coord, to) = coordinator(2, &[]);
+        let args = ["-n", "400", "--threads", "1", "--report-to", &to];
+        let workers: Vec<Stampede> = (0..2).map(|_| Stampede::spawn(file, &args)).collect();
         let runs: Vec<RunOutput> = workers.into_iter().map(|w| w.wait(LIMIT)).collect();
         let merged = coord.wait(LIMIT);
         for r in &runs {
-            assert_eq!(r.u64("/summary/requests"), 500, "{}", r.context());
+            assert_eq!(r.u64("/summary/requests"), 400, "{}", r.context());
+            assert_eq!(code(r), 0, "a worker judges nothing\n{}", r.context());
             assert_eq!(
-                code(r),
-                slice_exit,
-                "a worker's own verdict on '{criterion}'\n{}",
+                r.json["thresholds"],
+                serde_json::json!([]),
+                "{}",
                 r.context()
             );
         }
@@ -249,12 +310,15 @@ fn thresholds_are_judged_on_the_whole() {
         assert_eq!(
             code(&merged),
             whole_exit,
-            "the merged verdict on '{criterion}'\n{ctx}"
+            "'{criterion}' on the whole\n{ctx}"
         );
-        let t = &merged.json["thresholds"][0];
-        assert_eq!(t["threshold"], criterion, "{ctx}");
-        assert_eq!(t["observed"].as_f64(), Some(2000.0), "{ctx}");
-        assert_eq!(t["passed"], whole_exit == 0, "{ctx}");
+        let judged = merged.json["thresholds"].as_array().expect("thresholds");
+        assert_eq!(judged.len(), 2, "the run's and the step's\n{ctx}");
+        for t in judged {
+            assert_eq!(t["threshold"], criterion, "{ctx}");
+            assert_eq!(t["observed"].as_f64(), Some(800.0), "{ctx}");
+            assert_eq!(t["passed"], whole_exit == 0, "{ctx}");
+        }
     }
 }
 

@@ -472,7 +472,8 @@ fn windowed_threshold_stops_the_run_when_nginx_upstream_collapses() {
     assert_eq!(windowed["passed"], false, "{}", out.context());
     assert_eq!(windowed["window_s"], 2);
     let w = &windowed["worst_window"];
-    assert!(w["observed"].as_f64().unwrap() > 0.01, "{}", out.context());
+    // At least 1%: exactly 1% (4 errors in a window of 400) already breaks `< 1%`.
+    assert!(w["observed"].as_f64().unwrap() >= 0.01, "{}", out.context());
     assert!(w["start_s"].as_u64().unwrap() >= 1, "{}", out.context());
     let whole = th
         .iter()

@@ -127,6 +127,8 @@ fn main() {
         duration_s: Some(seconds as f64),
         clock_unix_ms: unix_ms(),
         start_at_unix_ms: None,
+        thresholds: Vec::new(),
+        abort_on_fail: false,
     };
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()

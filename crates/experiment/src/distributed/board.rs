@@ -91,11 +91,41 @@ impl Board {
                 h.protocol
             ));
         }
+        if let Some(e) = h.thresholds.iter().find_map(|t| t.parse().err()) {
+            return refuse(e);
+        }
         if let Some(first) = self.slots.values().next() {
             if first.hello.scenario_hash != h.scenario_hash {
                 return refuse(format!(
                     "another workload (scenario hash {} where the run's is {})",
                     h.scenario_hash, first.hello.scenario_hash
+                ));
+            }
+            if first.hello.thresholds != h.thresholds
+                || first.hello.abort_on_fail != h.abort_on_fail
+            {
+                let list = |h: &Hello| {
+                    let mut l: Vec<String> = h
+                        .thresholds
+                        .iter()
+                        .map(|t| match &t.group {
+                            Some(g) => format!("'{}' on {g}", t.criterion),
+                            None => format!("'{}'", t.criterion),
+                        })
+                        .collect();
+                    if h.abort_on_fail {
+                        l.push("--abort-on-fail".into());
+                    }
+                    if l.is_empty() {
+                        "none".into()
+                    } else {
+                        l.join(", ")
+                    }
+                };
+                return refuse(format!(
+                    "other criteria ({}) than the run's ({}): every worker must send the same",
+                    list(&h),
+                    list(&first.hello)
                 ));
             }
         }
@@ -267,7 +297,9 @@ mod tests {
     use std::time::Duration;
 
     use super::*;
-    use crate::distributed::wire::{Deltas, GeneratorDelta, SecondDelta, ShardId, StatsDelta};
+    use crate::distributed::wire::{
+        Deltas, GeneratorDelta, SecondDelta, ShardId, StatsDelta, WireThreshold,
+    };
 
     fn hello(shard: Option<u32>) -> Hello {
         Hello {
@@ -280,6 +312,8 @@ mod tests {
             duration_s: Some(2.0),
             clock_unix_ms: 0.0,
             start_at_unix_ms: None,
+            thresholds: Vec::new(),
+            abort_on_fail: false,
         }
     }
 
@@ -377,6 +411,21 @@ mod tests {
             .refused
             .unwrap()
             .contains("workload"));
+        let criterion = |text: &str| WireThreshold {
+            group: None,
+            criterion: text.into(),
+        };
+        let mut judged = hello(Some(1));
+        judged.thresholds = vec![criterion("requests <= 5")];
+        let why = b.hello(judged, t0, 0.0).refused.unwrap();
+        assert!(
+            why.contains("other criteria ('requests <= 5') than the run's (none)"),
+            "{why}"
+        );
+        let mut garbled = hello(Some(1));
+        garbled.thresholds = vec![criterion("p99 ~ 5ms")];
+        let why = b.hello(garbled, t0, 0.0).refused.unwrap();
+        assert!(why.contains("criterion 'p99 ~ 5ms'"), "{why}");
         let mut three = hello(Some(1));
         three.shard = Some(ShardId { index: 1, count: 3 });
         assert!(b.hello(three, t0, 0.0).refused.is_some());

@@ -51,9 +51,11 @@ pub struct CoordinatorConfig {
     pub wait: Duration,
     /// A worker silent this long is lost (`--lost-after`).
     pub lost_after: Duration,
-    /// Criteria judged on the merged data (`--threshold`).
+    /// Criteria judged on the merged data (`--threshold`), besides those the workers
+    /// send in their hellos.
     pub thresholds: Vec<ScopedThreshold>,
-    /// Stop every worker at the first failing criterion (`--abort-on-fail`).
+    /// Stop every worker at the first failing criterion (`--abort-on-fail`; also when
+    /// the workers ask for it).
     pub abort_on_fail: bool,
     /// One result row per worker (`--group-by worker`).
     pub group_by_worker: bool,
@@ -242,7 +244,7 @@ impl Coordinator {
         let result = finish::assemble(finish::Ending {
             expected: self.config.workers,
             slots: &board.slots,
-            thresholds: &self.config.thresholds,
+            thresholds: &plan.thresholds,
             group_by_worker: self.config.group_by_worker,
             stopped: board.stop.is_some() && stopped_by.is_none(),
         })?;

@@ -10,7 +10,7 @@ use stampede_plan::{
 };
 
 use super::reporter::unix_ms;
-use super::wire::{Hello, ShardId, ViewLoad, PROTOCOL_VERSION};
+use super::wire::{Hello, ShardId, ViewLoad, WireThreshold, PROTOCOL_VERSION};
 
 impl Hello {
     /// The hello of a worker that runs `plan` (its share, when sharded).
@@ -56,6 +56,8 @@ impl Hello {
             duration_s: plan.stop.duration.map(|d| d.as_secs_f64()),
             clock_unix_ms: 0.0,
             start_at_unix_ms: plan.start_at.map(unix_ms),
+            thresholds: plan.thresholds.iter().map(WireThreshold::of).collect(),
+            abort_on_fail: plan.abort_on_fail,
         }
     }
 }
@@ -123,12 +125,27 @@ fn summed(loads: &[&ViewLoad]) -> Load {
     }
 }
 
-/// The plan the coordinator's observers see.
+/// The plan the coordinator's observers see. Its criteria are the coordinator's own
+/// and the workers' (the board made sure every worker sent the same), each once; it
+/// aborts on a failed criterion when the coordinator or the workers ask for it.
 pub(crate) fn view_plan(
     hellos: &[&Hello],
     thresholds: &[ScopedThreshold],
     abort_on_fail: bool,
 ) -> Result<RunPlan, PlanError> {
+    let mut criteria: Vec<ScopedThreshold> = thresholds.to_vec();
+    for t in hellos.iter().flat_map(|h| &h.thresholds) {
+        // The board refused a hello whose criteria do not parse.
+        if let Ok(t) = t.parse() {
+            if !criteria
+                .iter()
+                .any(|c| WireThreshold::of(c) == WireThreshold::of(&t))
+            {
+                criteria.push(t);
+            }
+        }
+    }
+    let abort_on_fail = abort_on_fail || hellos.iter().any(|h| h.abort_on_fail);
     let first = hellos.first().copied();
     let url = first.map_or("http://127.0.0.1/", |h| h.url.as_str());
     let loads: Vec<&ViewLoad> = hellos.iter().map(|h| &h.load).collect();
@@ -146,8 +163,8 @@ pub(crate) fn view_plan(
     if longest > 0.0 {
         plan = plan.duration(Duration::from_secs_f64(longest));
     }
-    for t in thresholds {
-        plan = plan.threshold(t.clone());
+    for t in criteria {
+        plan = plan.threshold(t);
     }
     plan.build()
 }
@@ -176,5 +193,33 @@ mod tests {
         assert!(
             matches!(summed(&[&c, &d]), Load::Closed { connections } if connections.get() == 10)
         );
+    }
+    /// The coordinator's criteria and the workers' make the plan's, each once; a worker's
+    /// `abort_on_fail` makes the coordinator abort.
+    #[test]
+    fn criteria_of_coordinator_and_workers_are_judged_once() {
+        let run = RunPlan::builder("http://127.0.0.1/")
+            .threshold(ScopedThreshold::total(
+                stampede_plan::Threshold::parse("p99 < 200ms").unwrap(),
+            ))
+            .threshold(ScopedThreshold {
+                scope: stampede_plan::ThresholdScope::Group("s/page".into()),
+                threshold: stampede_plan::Threshold::parse("error_rate < 1% over 5s").unwrap(),
+            })
+            .abort_on_fail(true)
+            .build()
+            .unwrap();
+        let hello = Hello::for_plan(&run, "h".into());
+        assert!(hello.abort_on_fail);
+        let back: Vec<ScopedThreshold> = hello
+            .thresholds
+            .iter()
+            .map(|t| t.parse().unwrap())
+            .collect();
+        assert_eq!(back, run.thresholds, "a criterion survives the wire");
+        let own = [run.thresholds[0].clone()];
+        let plan = view_plan(&[&hello, &hello], &own, false).unwrap();
+        assert_eq!(plan.thresholds, run.thresholds, "each once");
+        assert!(plan.abort_on_fail);
     }
 }

@@ -9,6 +9,8 @@ use stampede_metrics::{
     ErrorClass, GeneratorStats, LatencyHistogram, Protocol, SparseHistogram, Stats,
 };
 
+use stampede_plan::{ScopedThreshold, Threshold, ThresholdScope};
+
 use crate::RunResult;
 
 /// The protocol version this build speaks; a hello with another is refused.
@@ -54,6 +56,49 @@ pub struct Hello {
     pub clock_unix_ms: f64,
     /// The instant the worker waits for before starting (`--start-at`, Unix ms).
     pub start_at_unix_ms: Option<f64>,
+    /// The worker's pass/fail criteria (its `--threshold` flags or its scenario file's):
+    /// the coordinator judges them on the merged run, the worker does not judge its
+    /// share. Every worker of a run must send the same.
+    pub thresholds: Vec<WireThreshold>,
+    /// The worker's `--abort-on-fail` (or its scenario file's): the coordinator stops
+    /// every worker when a criterion fails on the merged data.
+    pub abort_on_fail: bool,
+}
+
+/// A criterion as it travels: its text and where it applies.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WireThreshold {
+    /// The group (scenario step key) it judges; `None` for the whole run.
+    pub group: Option<String>,
+    /// The criterion as written (`p99 < 200ms`).
+    pub criterion: String,
+}
+
+impl WireThreshold {
+    /// The criterion of `t`.
+    pub fn of(t: &ScopedThreshold) -> Self {
+        WireThreshold {
+            group: match &t.scope {
+                ThresholdScope::Total => None,
+                ThresholdScope::Group(g) => Some(g.clone()),
+            },
+            criterion: t.threshold.text.clone(),
+        }
+    }
+
+    /// Parsed again; an error says which criterion does not parse.
+    pub fn parse(&self) -> Result<ScopedThreshold, String> {
+        let threshold = Threshold::parse(&self.criterion)
+            .map_err(|e| format!("criterion '{}': {e}", self.criterion))?;
+        Ok(ScopedThreshold {
+            scope: match &self.group {
+                None => ThresholdScope::Total,
+                Some(g) => ThresholdScope::Group(g.clone()),
+            },
+            threshold,
+        })
+    }
 }
 
 /// A worker's load as the coordinator's live view needs it.
