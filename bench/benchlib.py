@@ -3,7 +3,7 @@
 
   benchlib.py row --tsv F --tool T --label L --rep N --parser P --stdout F --time F ...
       parse one generator run, append one row to the TSV, print it
-  benchlib.py summary {closed|open|memory} TSV [--json OUT]
+  benchlib.py summary {closed|open|memory|replay} TSV [--json OUT]
       print medians, ratios and the bar verdicts; optionally write them as JSON
 
 The TSV has one row per generator run. cpu_s is user + system CPU of the generator process as
@@ -289,12 +289,39 @@ def summary_memory(rows, low=1000, high=10000):
     return res, "\n".join(text)
 
 
+def summary_replay(rows):
+    g = by_label(rows)
+    labels = ["stampede-replay", "stampede-open", "wrk-paths"]
+    cols = [("req/s", "rps", 0), ("cpu s", "cpu_s", 2), ("us cpu/req", "cpu_us_per_req", 2),
+            ("req/cpu-s", "req_per_cpu_s", 0), ("max rss KiB", "max_rss_kib", 0),
+            ("errors", "errors", 0), ("nginx cpu s", "nginx_cpu_s", 2)]
+    res = {"medians": {}, "ratios": {}}
+    for lab in labels:
+        if lab in g:
+            res["medians"][lab] = {c[1]: med([r[c[1]] for r in g[lab]]) for c in cols}
+    text = ["replaying an access log at a fixed rate vs one URL at that rate and wrk cycling the "
+            "same paths (medians over repetitions)", table(labels, g, cols), ""]
+    m = res["medians"]
+    for num, den in (("stampede-replay", "stampede-open"), ("stampede-replay", "wrk-paths")):
+        if num in m and den in m:
+            r = m[num]["cpu_us_per_req"] / m[den]["cpu_us_per_req"]
+            pr, prs = paired_ratio(g, num, den, "cpu_us_per_req")
+            res["ratios"][f"{num}/{den}"] = {"ratio_of_medians": r, "median_paired": pr, "paired": prs}
+            text.append(f"CPU per request, {num} / {den}: {r:.3f}"
+                        f" (median of per-rep ratios {fmt(pr, 3)}; per rep: "
+                        + ", ".join(f"{x:.3f}" for x in prs) + ")")
+        else:
+            text.append(f"{num} / {den}: n/a")
+    return res, "\n".join(text)
+
+
 def cmd_summary(a):
     rows = load(a.tsv)
     if a.kind == "memory":
         res, text = summary_memory(rows, a.low, a.high)
     else:
-        res, text = {"closed": summary_closed, "open": summary_open}[a.kind](rows)
+        res, text = {"closed": summary_closed, "open": summary_open,
+                     "replay": summary_replay}[a.kind](rows)
     print(text)
     if a.json:
         with open(a.json, "w") as f:
@@ -312,7 +339,7 @@ def main():
     r.add_argument("--nginx-ticks", type=int, required=True)
     r.add_argument("--clk-tck", type=int, required=True)
     s = sub.add_parser("summary")
-    s.add_argument("kind", choices=["closed", "open", "memory"])
+    s.add_argument("kind", choices=["closed", "open", "memory", "replay"])
     s.add_argument("tsv")
     s.add_argument("--json")
     s.add_argument("--low", type=int, default=1000)
