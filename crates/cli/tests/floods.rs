@@ -358,7 +358,16 @@ fn round_robin_starts_at_the_first_address_and_spreads_evenly() {
     let names: Vec<&str> = rows.iter().map(|(k, _)| k.as_str()).collect();
     assert_eq!(names, ["target-1", "target-2", "target-3"], "{rows:?}");
 
-    let open = run(&[&["run", &url, "--rate", "600", "-d", "2s"][..], &to, &group].concat());
+    // The open model opens a connection only when every open one is busy: against an
+    // instant answer 600 req/s may need only one or two, which round-robin cannot spread
+    // over three. 20 ms per answer keeps about 12 busy, so every instance gets its share.
+    let slow = format!("{url}?delay=20ms");
+    let open = run(&[
+        &["run", &slow, "--rate", "600", "-d", "2s"][..],
+        &to,
+        &group,
+    ]
+    .concat());
     let rows = served_by(&open);
     assert_eq!(rows.len(), 3, "{rows:?}");
     for (k, n) in &rows {
