@@ -158,6 +158,24 @@ def paired_ratio(groups, num, den, key):
     return med(ratios), ratios
 
 
+def medians(g, labels, cols):
+    """Per label that ran: the median of each column."""
+    return {lab: {c[1]: med([r[c[1]] for r in g[lab]]) for c in cols} for lab in labels if lab in g}
+
+
+def ratio(g, res, num, den, key, what):
+    """Ratio of the medians of `key`, num / den, recorded in res["ratios"] with the median of
+    the per-repetition ratios; returns it (None when either did not run) and its text line."""
+    m = res["medians"]
+    if num not in m or den not in m:
+        return None, f"{num} / {den}: n/a"
+    r = m[num][key] / m[den][key]
+    pr, prs = paired_ratio(g, num, den, key)
+    res["ratios"][f"{num}/{den}"] = {"ratio_of_medians": r, "median_paired": pr, "paired": prs}
+    return r, (f"{what}, {num} / {den}: {r:.3f} (median of per-rep ratios {fmt(pr, 3)}; per rep: "
+               + ", ".join(f"{x:.3f}" for x in prs) + ")")
+
+
 def fmt(x, nd=2):
     return "n/a" if x is None else f"{x:,.{nd}f}"
 
@@ -185,23 +203,11 @@ def summary_closed(rows):
     cols = [("req/s", "rps", 0), ("cpu s", "cpu_s", 2), ("req/cpu-s", "req_per_cpu_s", 0),
             ("us cpu/req", "cpu_us_per_req", 2), ("max rss KiB", "max_rss_kib", 0),
             ("errors", "errors", 0), ("nginx cpu s", "nginx_cpu_s", 2)]
-    res = {"medians": {}, "ratios": {}}
-    for lab in labels:
-        if lab in g:
-            res["medians"][lab] = {c[1]: med([r[c[1]] for r in g[lab]]) for c in cols}
+    res = {"medians": medians(g, labels, cols), "ratios": {}}
     text = ["closed model, 50 keep-alive connections (medians over repetitions)", table(labels, g, cols), ""]
-    m = res["medians"]
     for peer in ("wrk", "oha"):
-        if "stampede" in m and peer in m:
-            r = m["stampede"]["req_per_cpu_s"] / m[peer]["req_per_cpu_s"]
-            pr, prs = paired_ratio(g, "stampede", peer, "req_per_cpu_s")
-            res["ratios"][f"stampede/{peer}"] = {"ratio_of_medians": r, "median_paired": pr,
-                                                 "paired": prs}
-            text.append(f"req per generator CPU-second, stampede / {peer}: {r:.3f}"
-                        f" (median of per-rep ratios {fmt(pr, 3)}; per rep: "
-                        + ", ".join(f"{x:.3f}" for x in prs) + ")")
-        else:
-            text.append(f"stampede / {peer}: n/a ({peer} not run)")
+        r, line = ratio(g, res, "stampede", peer, "req_per_cpu_s", "req per generator CPU-second")
+        text.append(line if r is not None else f"stampede / {peer}: n/a ({peer} not run)")
     w = res["ratios"].get("stampede/wrk")
     ok = None if w is None else w["ratio_of_medians"] >= 1.0
     res["bar"] = {"closed: stampede >= 1.0x wrk req per CPU-s": verdict(ok)}
@@ -216,29 +222,17 @@ def summary_open(rows):
     cols = [("req/s", "rps", 0), ("cpu s", "cpu_s", 2), ("us cpu/req", "cpu_us_per_req", 2),
             ("req/cpu-s", "req_per_cpu_s", 0), ("max rss KiB", "max_rss_kib", 0),
             ("errors", "errors", 0), ("nginx cpu s", "nginx_cpu_s", 2)]
-    res = {"medians": {}, "ratios": {}}
-    for lab in labels:
-        if lab in g:
-            res["medians"][lab] = {c[1]: med([r[c[1]] for r in g[lab]]) for c in cols}
+    res = {"medians": medians(g, labels, cols), "ratios": {}}
     text = ["open model at a fixed rate vs closed reference (medians over repetitions)",
             table(labels[:4], g, cols),
             "wrk-open: not applicable (wrk has no fixed-rate mode; wrk2 would be the peer)", ""]
-    m = res["medians"]
     oks = []
     pairs = (("stampede-open", "oha-open", 1.0), ("stampede-open", "stampede-closed", 1.5),
              ("stampede-open-slack", "oha-open", 1.0), ("stampede-open-slack", "stampede-closed", 1.5))
     for num, den, limit in pairs:
-        if num in m and den in m:
-            r = m[num]["cpu_us_per_req"] / m[den]["cpu_us_per_req"]
-            pr, prs = paired_ratio(g, num, den, "cpu_us_per_req")
-            res["ratios"][f"{num}/{den}"] = {"ratio_of_medians": r, "median_paired": pr, "paired": prs}
-            text.append(f"CPU per request, {num} / {den}: {r:.3f}"
-                        f" (median of per-rep ratios {fmt(pr, 3)}; per rep: "
-                        + ", ".join(f"{x:.3f}" for x in prs) + ")")
-            oks.append(r < limit if limit == 1.0 else r <= limit)
-        else:
-            text.append(f"{num} / {den}: n/a")
-            oks.append(None)
+        r, line = ratio(g, res, num, den, "cpu_us_per_req", "CPU per request")
+        text.append(line)
+        oks.append(None if r is None else (r < limit if limit == 1.0 else r <= limit))
     res["bar"] = {"open: CPU/req below oha's": verdict(oks[0]),
                   "open: CPU/req <= 1.5x stampede closed": verdict(oks[1])}
     text.append("")
@@ -295,23 +289,11 @@ def summary_replay(rows):
     cols = [("req/s", "rps", 0), ("cpu s", "cpu_s", 2), ("us cpu/req", "cpu_us_per_req", 2),
             ("req/cpu-s", "req_per_cpu_s", 0), ("max rss KiB", "max_rss_kib", 0),
             ("errors", "errors", 0), ("nginx cpu s", "nginx_cpu_s", 2)]
-    res = {"medians": {}, "ratios": {}}
-    for lab in labels:
-        if lab in g:
-            res["medians"][lab] = {c[1]: med([r[c[1]] for r in g[lab]]) for c in cols}
+    res = {"medians": medians(g, labels, cols), "ratios": {}}
     text = ["replaying an access log at a fixed rate vs one URL at that rate and wrk cycling the "
             "same paths (medians over repetitions)", table(labels, g, cols), ""]
-    m = res["medians"]
     for num, den in (("stampede-replay", "stampede-open"), ("stampede-replay", "wrk-paths")):
-        if num in m and den in m:
-            r = m[num]["cpu_us_per_req"] / m[den]["cpu_us_per_req"]
-            pr, prs = paired_ratio(g, num, den, "cpu_us_per_req")
-            res["ratios"][f"{num}/{den}"] = {"ratio_of_medians": r, "median_paired": pr, "paired": prs}
-            text.append(f"CPU per request, {num} / {den}: {r:.3f}"
-                        f" (median of per-rep ratios {fmt(pr, 3)}; per rep: "
-                        + ", ".join(f"{x:.3f}" for x in prs) + ")")
-        else:
-            text.append(f"{num} / {den}: n/a")
+        text.append(ratio(g, res, num, den, "cpu_us_per_req", "CPU per request")[1])
     return res, "\n".join(text)
 
 

@@ -35,14 +35,7 @@ run_tool() {
     esac
 }
 
-for rep in $(seq 1 "$REPS"); do
-    # Rotate the order each repetition so that no tool always runs first (or right after
-    # another tool's TIME_WAIT sockets, or during the same phase of someone's compile).
-    n=${#tools[@]}
-    for i in $(seq 0 $((n - 1))); do
-        run_tool "${tools[$(((i + rep - 1) % n))]}" "$rep"
-    done
-done
+interleave run_tool "${tools[@]}"
 
 echo "loadavg_end=$(cut -d' ' -f1-3 /proc/loadavg)" >>"$OUT/meta.txt"
 echo

@@ -251,3 +251,18 @@ run_gen() {
         --load "$load_before"
     sleep 1
 }
+
+# interleave FUNCTION LABEL...: calls `FUNCTION LABEL REP` for every label in each of $REPS
+# repetitions, rotating the order each repetition so that no label always runs first (or
+# right after another's TIME_WAIT sockets, or during the same phase of someone's compile).
+interleave() {
+    local fn="$1" rep i n
+    shift
+    n=$#
+    local labels=("$@")
+    for rep in $(seq 1 "$REPS"); do
+        for i in $(seq 0 $((n - 1))); do
+            "$fn" "${labels[$(((i + rep - 1) % n))]}" "$rep"
+        done
+    done
+}

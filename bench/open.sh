@@ -46,12 +46,7 @@ run_one() {
     esac
 }
 
-for rep in $(seq 1 "$REPS"); do
-    n=${#runs[@]}
-    for i in $(seq 0 $((n - 1))); do
-        run_one "${runs[$(((i + rep - 1) % n))]}" "$rep"
-    done
-done
+interleave run_one "${runs[@]}"
 
 echo "loadavg_end=$(cut -d' ' -f1-3 /proc/loadavg)" >>"$OUT/meta.txt"
 echo

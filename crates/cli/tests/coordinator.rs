@@ -221,7 +221,6 @@ fn thresholds_are_judged_on_the_whole() {
     let url = nginx.url("/");
     for (criterion, whole_exit) in [("requests <= 1500", 1), ("requests >= 1800", 0)] {
         for on_workers in [false, true] {
-            let given = if on_workers { "workers" } else { "coordinator" };
             let (coord, to) = if on_workers {
                 coordinator(4, &[])
             } else {
@@ -231,37 +230,61 @@ fn thresholds_are_judged_on_the_whole() {
             if on_workers {
                 args.extend(["--threshold", criterion]);
             }
-            let workers: Vec<Stampede> = (0..4).map(|_| Stampede::spawn(&url, &args)).collect();
-            let runs: Vec<RunOutput> = workers.into_iter().map(|w| w.wait(LIMIT)).collect();
-            let merged = coord.wait(LIMIT);
-            for r in &runs {
-                assert_eq!(r.u64("/summary/requests"), 500, "{}", r.context());
-                assert_eq!(
-                    code(r),
-                    0,
-                    "a worker judges nothing ('{criterion}' given to the {given})\n{}",
-                    r.context()
-                );
-                assert_eq!(
-                    r.json["thresholds"],
-                    serde_json::json!([]),
-                    "{}",
-                    r.context()
-                );
-            }
-            let ctx = merged.context();
-            assert_eq!(
-                code(&merged),
-                whole_exit,
-                "the merged verdict on '{criterion}' given to the {given}\n{ctx}"
-            );
-            let judged = merged.json["thresholds"].as_array().expect("thresholds");
-            assert_eq!(judged.len(), 1, "judged once\n{ctx}");
-            let t = &judged[0];
-            assert_eq!(t["threshold"], criterion, "{ctx}");
-            assert_eq!(t["observed"].as_f64(), Some(2000.0), "{ctx}");
-            assert_eq!(t["passed"], whole_exit == 0, "{ctx}");
+            let merged = run_judged(coord, 4, &url, &args, 500);
+            assert_judged(&merged, criterion, whole_exit, 1, 2000.0);
         }
+    }
+}
+
+/// Starts `workers` workers (`stampede run TARGET ARGS`), waits for them and for the
+/// coordinator `coord`; checks that each sent `requests` and judged nothing (exit 0, no
+/// criteria in its result). Returns the coordinator's run.
+fn run_judged(
+    coord: Stampede,
+    workers: usize,
+    target: &str,
+    args: &[&str],
+    requests: u64,
+) -> RunOutput {
+    let started: Vec<Stampede> = (0..workers)
+        .map(|_| Stampede::spawn(target, args))
+        .collect();
+    let runs: Vec<RunOutput> = started.into_iter().map(|w| w.wait(LIMIT)).collect();
+    let merged = coord.wait(LIMIT);
+    for r in &runs {
+        assert_eq!(r.u64("/summary/requests"), requests, "{}", r.context());
+        assert_eq!(code(r), 0, "a worker judges nothing\n{}", r.context());
+        assert_eq!(
+            r.json["thresholds"],
+            serde_json::json!([]),
+            "{}",
+            r.context()
+        );
+    }
+    merged
+}
+
+/// The coordinator's verdict: exit `whole_exit`, `judged` criteria, each `criterion`
+/// observing `observed` and passing when the exit is 0.
+fn assert_judged(
+    merged: &RunOutput,
+    criterion: &str,
+    whole_exit: i32,
+    judged: usize,
+    observed: f64,
+) {
+    let ctx = merged.context();
+    assert_eq!(
+        code(merged),
+        whole_exit,
+        "the merged verdict on '{criterion}'\n{ctx}"
+    );
+    let all = merged.json["thresholds"].as_array().expect("thresholds");
+    assert_eq!(all.len(), judged, "each criterion judged once\n{ctx}");
+    for t in all {
+        assert_eq!(t["threshold"], criterion, "{ctx}");
+        assert_eq!(t["observed"].as_f64(), Some(observed), "{ctx}");
+        assert_eq!(t["passed"], whole_exit == 0, "{ctx}");
     }
 }
 
@@ -293,32 +316,8 @@ fn a_scenario_files_criteria_are_judged_on_the_whole() {
         let file = file.to_str().unwrap();
         let (coord, to) = coordinator(2, &[]);
         let args = ["-n", "400", "--threads", "1", "--report-to", &to];
-        let workers: Vec<Stampede> = (0..2).map(|_| Stampede::spawn(file, &args)).collect();
-        let runs: Vec<RunOutput> = workers.into_iter().map(|w| w.wait(LIMIT)).collect();
-        let merged = coord.wait(LIMIT);
-        for r in &runs {
-            assert_eq!(r.u64("/summary/requests"), 400, "{}", r.context());
-            assert_eq!(code(r), 0, "a worker judges nothing\n{}", r.context());
-            assert_eq!(
-                r.json["thresholds"],
-                serde_json::json!([]),
-                "{}",
-                r.context()
-            );
-        }
-        let ctx = merged.context();
-        assert_eq!(
-            code(&merged),
-            whole_exit,
-            "'{criterion}' on the whole\n{ctx}"
-        );
-        let judged = merged.json["thresholds"].as_array().expect("thresholds");
-        assert_eq!(judged.len(), 2, "the run's and the step's\n{ctx}");
-        for t in judged {
-            assert_eq!(t["threshold"], criterion, "{ctx}");
-            assert_eq!(t["observed"].as_f64(), Some(800.0), "{ctx}");
-            assert_eq!(t["passed"], whole_exit == 0, "{ctx}");
-        }
+        let merged = run_judged(coord, 2, file, &args, 400);
+        assert_judged(&merged, criterion, whole_exit, 2, 800.0);
     }
 }
 

@@ -104,28 +104,10 @@ impl Board {
             if first.hello.thresholds != h.thresholds
                 || first.hello.abort_on_fail != h.abort_on_fail
             {
-                let list = |h: &Hello| {
-                    let mut l: Vec<String> = h
-                        .thresholds
-                        .iter()
-                        .map(|t| match &t.group {
-                            Some(g) => format!("'{}' on {g}", t.criterion),
-                            None => format!("'{}'", t.criterion),
-                        })
-                        .collect();
-                    if h.abort_on_fail {
-                        l.push("--abort-on-fail".into());
-                    }
-                    if l.is_empty() {
-                        "none".into()
-                    } else {
-                        l.join(", ")
-                    }
-                };
                 return refuse(format!(
                     "other criteria ({}) than the run's ({}): every worker must send the same",
-                    list(&h),
-                    list(&first.hello)
+                    criteria_text(&h),
+                    criteria_text(&first.hello)
                 ));
             }
         }
@@ -289,6 +271,27 @@ impl Board {
                 .slots
                 .values()
                 .all(|s| !matches!(s.state, SlotState::Running))
+    }
+}
+
+/// A hello's criteria as a refusal lists them: `'p99 < 200ms', 'requests > 5' on s/page,
+/// --abort-on-fail`, or `none`.
+fn criteria_text(h: &Hello) -> String {
+    let mut l: Vec<String> = h
+        .thresholds
+        .iter()
+        .map(|t| match &t.group {
+            Some(g) => format!("'{}' on {g}", t.criterion),
+            None => format!("'{}'", t.criterion),
+        })
+        .collect();
+    if h.abort_on_fail {
+        l.push("--abort-on-fail".into());
+    }
+    if l.is_empty() {
+        "none".into()
+    } else {
+        l.join(", ")
     }
 }
 

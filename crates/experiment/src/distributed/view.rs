@@ -133,20 +133,18 @@ pub(crate) fn view_plan(
     thresholds: &[ScopedThreshold],
     abort_on_fail: bool,
 ) -> Result<RunPlan, PlanError> {
+    let first = hellos.first().copied();
     let mut criteria: Vec<ScopedThreshold> = thresholds.to_vec();
-    for t in hellos.iter().flat_map(|h| &h.thresholds) {
-        // The board refused a hello whose criteria do not parse.
+    // Every hello carries the same criteria (the board refused other ones, and any that
+    // does not parse): the first worker's stand for all.
+    for t in first.iter().flat_map(|h| &h.thresholds) {
         if let Ok(t) = t.parse() {
-            if !criteria
-                .iter()
-                .any(|c| WireThreshold::of(c) == WireThreshold::of(&t))
-            {
+            if !criteria.contains(&t) {
                 criteria.push(t);
             }
         }
     }
-    let abort_on_fail = abort_on_fail || hellos.iter().any(|h| h.abort_on_fail);
-    let first = hellos.first().copied();
+    let abort_on_fail = abort_on_fail || first.is_some_and(|h| h.abort_on_fail);
     let url = first.map_or("http://127.0.0.1/", |h| h.url.as_str());
     let loads: Vec<&ViewLoad> = hellos.iter().map(|h| &h.load).collect();
     let mut plan = RunPlan::builder(url)
