@@ -321,6 +321,35 @@ fn a_scenario_files_criteria_are_judged_on_the_whole() {
     }
 }
 
+/// Against a refused port a worker's criterion has no data, and no data never passes:
+/// the merged run fails it (exit 1, observed null), while each worker keeps its pace
+/// (exactly 50 req/s for 2 s each: a failing service gets no more than planned).
+#[test]
+fn a_workers_criterion_without_data_fails_the_merged_run() {
+    let _serial = serial();
+    let refused = format!("http://127.0.0.1:{}/", free_port());
+    let (coord, to) = coordinator(2, &[]);
+    let args = [
+        "--rate",
+        "50",
+        "-d",
+        "2s",
+        "--threshold",
+        "p99 < 200ms",
+        "--report-to",
+        &to,
+    ];
+    let merged = run_judged(coord, 2, &refused, &args, 100);
+    let ctx = merged.context();
+    assert_eq!(code(&merged), 1, "{ctx}");
+    assert_eq!(merged.u64("/summary/requests"), 200, "{ctx}");
+    assert_eq!(merged.u64("/errors_by_class/connect_refused"), 200, "{ctx}");
+    let t = &merged.json["thresholds"][0];
+    assert_eq!(t["threshold"], "p99 < 200ms", "{ctx}");
+    assert!(t["observed"].is_null(), "no data\n{ctx}");
+    assert_eq!(t["passed"], false, "{ctx}");
+}
+
 /// A worker killed with SIGKILL mid-run is reported lost (a warning, its entry in the
 /// result), the run ends on time, the result is marked partial and holds exactly the
 /// survivors' requests; the exit code says the run did not complete (3).
