@@ -477,8 +477,9 @@ fn first_quartile(mut samples: Vec<Duration>) -> Duration {
 /// minus the delay, minus the round trip without one, is what a client sees of the
 /// server's timer. The timer itself wakes within 100 µs (`clock`'s unit test); end to end,
 /// the server thread that parked meanwhile must also be scheduled again, which on a shared
-/// 2-core machine under load took 110-200 µs, so the bound here is 400 µs (first quartiles
-/// of 16, so that preemptions do not count; the old overshoot was there every time).
+/// 2-core machine under load took 110-200 µs and once, in CI, 405 µs; the bound here is
+/// 600 µs, still well below the old 940 µs (first quartiles of 16, so that preemptions do
+/// not count; the old overshoot was there every time).
 #[test]
 fn delay_knob_overshoots_by_far_less_than_a_millisecond() {
     let _alone = QUIET
@@ -505,7 +506,7 @@ fn delay_knob_overshoots_by_far_less_than_a_millisecond() {
         assert!(took >= delay, "delay={knob}: {took:?}");
         let over = took.saturating_sub(delay + base);
         assert!(
-            over < Duration::from_micros(400),
+            over < Duration::from_micros(600),
             "delay={knob}: round trip {took:?} (without delay {base:?}): {over:?} too long"
         );
     }
