@@ -499,14 +499,16 @@ class H(http.server.BaseHTTPRequestHandler):
         global count
         with lock:
             count += 1
-            n = count
+            # One write per line, under the lock: print() from two handler threads at
+            # once can interleave into "78\n\n" for the counts 7 and 8.
+            sys.stdout.write(f"{count}\n")
+            sys.stdout.flush()
         body = b'{"error": "unavailable"}' if STATUS >= 400 else b'{"ok": true}'
         self.send_response(STATUS)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
         self.wfile.write(body)
-        print(n, flush=True)
     def log_message(self, *a):
         pass
 s = http.server.ThreadingHTTPServer(("127.0.0.1", 0), H)
