@@ -104,7 +104,7 @@ for mode in closed open; do
         echo "stampede $mode: where the CPU goes (perf record, cpu-clock; us/req from this run's own CPU, perf overhead included)"
         python3 "$BENCH_DIR/profile_report.py" perfcat "$OUT/perf-$mode-self.txt" --us-per-req "$us"
         echo "stampede $mode: top self-time symbols"
-        grep -E '^ +[0-9]' "$OUT/perf-$mode-self.txt" | head -20 | sed -E 's/ +- +- *$//'
+        grep -E '^ +[0-9]' "$OUT/perf-$mode-self.txt" | awk 'NR <= 20' | sed -E 's/ +- +- *$//'
     } | tee -a "$OUT/summary.txt"
 done
 echo "raw results: $OUT"
