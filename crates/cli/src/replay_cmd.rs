@@ -79,6 +79,7 @@ fn replay_of(a: &ReplayArgs) -> anyhow::Result<Replay> {
         filters,
         include_hosts: a.include_hosts.clone(),
         extra_headers: a.run.request.headers.clone(),
+        routes: matches!(a.run.group_by, Some(GroupBy::Route)),
     };
     Replay::open(options).map_err(|e| usage(e.to_string()))
 }

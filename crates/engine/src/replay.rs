@@ -4,6 +4,7 @@
 //! and, under `--group-by route`, counts in its route's row. Latency counts from each
 //! arrival's intended time.
 
+use std::borrow::Cow;
 use std::collections::VecDeque;
 use std::future::Future;
 use std::sync::atomic::Ordering;
@@ -104,7 +105,10 @@ async fn next_arrival(feed: &ReplayFeed, shared: &Shared) -> Option<ReplayArriva
 
 /// The arrival as a request to the replay's target.
 fn prepare(t: &ReplayTarget, a: &ReplayArrival, http2: bool, keep_alive: bool) -> PreparedRequest {
-    let path = format!("{}{}", t.base_path, a.path);
+    let path = match t.base_path.is_empty() {
+        true => Cow::Borrowed(a.path.as_str()),
+        false => Cow::Owned(format!("{}{}", t.base_path, a.path)),
+    };
     PreparedRequest::from_parts(
         t.tls,
         &t.authority,

@@ -3,11 +3,12 @@
 //! (a [`ReplaySource`] for the run plan).
 
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::task::{Context, Poll, Waker};
+use std::thread::Thread;
 use std::time::{Duration, Instant};
 
-use crossbeam_channel::{Receiver, Sender, TryRecvError};
+use crossbeam_channel::{Receiver, Sender, TryRecvError, TrySendError};
 use stampede_plan::{ReplayArrival, ReplaySource};
 
 use crate::source::Source;
@@ -15,6 +16,12 @@ use crate::{Notes, OriginalTimes, ReplayError, ReplayOptions};
 
 /// Arrivals read ahead of the engine, at most.
 pub const READ_AHEAD: usize = 4096;
+
+/// Once the read-ahead is full, the reader sleeps until this many arrivals were taken,
+/// then refills them at once: one wake-up per [`REFILL`] arrivals, not one per arrival
+/// (on a generator core the reader shares, each wake-up was a context switch), in a batch
+/// short enough (tens of microseconds) not to hold up a send.
+const REFILL: usize = 64;
 
 /// A replay in progress: its file is read on its own thread, ahead of the engine (by at
 /// most [`READ_AHEAD`] arrivals), from the moment it is opened. The thread ends at the
@@ -24,6 +31,7 @@ pub struct Replay {
     source: Arc<Source>,
     arrivals: Receiver<ReplayArrival>,
     wakers: Arc<Wakers>,
+    refill: Arc<Refill>,
 }
 
 impl Replay {
@@ -34,15 +42,17 @@ impl Replay {
         let source = Arc::new(Source::open(options)?);
         let (tx, arrivals) = crossbeam_channel::bounded(READ_AHEAD);
         let wakers = Arc::new(Wakers::default());
-        let (s, w) = (source.clone(), wakers.clone());
+        let refill = Arc::new(Refill::default());
+        let (s, w, r) = (source.clone(), wakers.clone(), refill.clone());
         std::thread::Builder::new()
             .name("replay-reader".into())
-            .spawn(move || read_ahead(&s, tx, &w))
+            .spawn(move || read_ahead(&s, tx, &w, &r))
             .map_err(|e| ReplayError::Open(path, format!("cannot start its reader: {e}")))?;
         Ok(Replay {
             source,
             arrivals,
             wakers,
+            refill,
         })
     }
 
@@ -62,6 +72,7 @@ impl Replay {
         match got {
             Ok(a) => {
                 self.source.taken.fetch_add(1, Ordering::SeqCst);
+                self.refill.taken(&self.arrivals);
                 Some(a)
             }
             Err(()) => {
@@ -107,10 +118,18 @@ impl ReplaySource for Replay {
 
 /// The reader thread: reads arrivals into the channel until the replay is over or
 /// nobody takes them any more.
-fn read_ahead(source: &Source, tx: Sender<ReplayArrival>, wakers: &Wakers) {
-    while let Some(a) = source.read_next() {
-        if tx.send(a).is_err() {
-            return;
+fn read_ahead(source: &Source, tx: Sender<ReplayArrival>, wakers: &Wakers, refill: &Refill) {
+    let _ = refill.reader.set(std::thread::current());
+    while let Some(mut a) = source.read_next() {
+        loop {
+            match tx.try_send(a) {
+                Ok(()) => break,
+                Err(TrySendError::Disconnected(_)) => return,
+                Err(TrySendError::Full(back)) => {
+                    a = back;
+                    refill.wait(&tx);
+                }
+            }
         }
         wakers.wake();
     }
@@ -118,6 +137,48 @@ fn read_ahead(source: &Source, tx: Sender<ReplayArrival>, wakers: &Wakers) {
     source.read_all.store(true, Ordering::SeqCst);
     drop(tx);
     wakers.wake();
+}
+
+/// The reader's sleep while the read-ahead is full, until [`REFILL`] arrivals were taken.
+#[derive(Debug, Default)]
+struct Refill {
+    /// Set by the reader before it sleeps; cleared by the taker that wakes it.
+    waiting: AtomicBool,
+    /// The reader thread, set by itself first thing.
+    reader: OnceLock<Thread>,
+}
+
+impl Refill {
+    /// A bound on one sleep, so that a reader nobody takes from any more (the `Replay`
+    /// dropped) sees that and ends.
+    const NAP: Duration = Duration::from_millis(50);
+
+    fn room(len: usize) -> bool {
+        len <= READ_AHEAD - REFILL
+    }
+
+    /// The reader: sleeps unless there is room for a refill already.
+    fn wait(&self, tx: &Sender<ReplayArrival>) {
+        // A swap, not a store: ordered with the takers' swaps, so either a taker sees
+        // `waiting` after it took, or the look at the length below sees what it took.
+        self.waiting.swap(true, Ordering::SeqCst);
+        if !Self::room(tx.len()) {
+            std::thread::park_timeout(Self::NAP);
+        }
+        self.waiting.store(false, Ordering::SeqCst);
+    }
+
+    /// A taker, after it took: wakes the reader once there is room for a refill.
+    fn taken(&self, rx: &Receiver<ReplayArrival>) {
+        if self.waiting.load(Ordering::SeqCst)
+            && Self::room(rx.len())
+            && self.waiting.swap(false, Ordering::SeqCst)
+        {
+            if let Some(reader) = self.reader.get() {
+                reader.unpark();
+            }
+        }
+    }
 }
 
 /// Workers waiting for an arrival not read yet.

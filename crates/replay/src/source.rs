@@ -45,6 +45,10 @@ pub struct ReplayOptions {
     pub include_hosts: Vec<String>,
     /// Headers added to every request (`-H`).
     pub extra_headers: Vec<(String, String)>,
+    /// Fold each arrival's route ([`ReplayArrival::route`]) and keep the recorded times
+    /// per route: for `--group-by route`. Without it `route` is empty and
+    /// [`Replay::original_times`](crate::Replay::original_times) has none.
+    pub routes: bool,
 }
 
 struct State {
@@ -194,10 +198,13 @@ impl Source {
     fn arrival(&self, s: &mut State, t: f64, r: Record) -> ReplayArrival {
         let at = s.pacer.place(t);
         s.sent_this_pass += 1;
-        let route = route_of(&r.method, &r.path);
+        let route = match self.options.routes {
+            true => route_of(&r.method, &r.path),
+            false => String::new(),
+        };
         if s.pass == 0 {
             s.first_pass += 1;
-            if let Some(d) = r.original {
+            if let Some(d) = r.original.filter(|_| self.options.routes) {
                 let us = (d.as_micros() as u64).clamp(1, MAX_RECORDED_US);
                 s.untaken.push_back((s.made, route.clone(), us));
             }

@@ -18,6 +18,7 @@ fn options(path: &Path) -> ReplayOptions {
         filters: Vec::new(),
         include_hosts: Vec::new(),
         extra_headers: Vec::new(),
+        routes: true,
     }
 }
 
@@ -67,6 +68,30 @@ fn a_gzip_log_out_of_order_replays_in_order_with_bad_lines_counted() {
     assert_eq!(r.original_times()[1].route, "GET /users/:id");
     assert_eq!(r.original_times()[1].count, 2);
     assert!((r.original_times()[1].p50_ms - 10.0).abs() < 0.01);
+}
+
+/// Without `--group-by route` no route is folded and no recorded time kept: the same
+/// arrivals, with nothing the run does not use.
+#[test]
+fn routes_are_folded_only_when_asked_for() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("a.log");
+    std::fs::write(
+        &path,
+        [line(0, "GET /users/1"), line(1, "GET /users/2")].concat(),
+    )
+    .unwrap();
+    let r = Replay::open(ReplayOptions {
+        routes: false,
+        ..options(&path)
+    })
+    .unwrap();
+    let got = all(&r);
+    let paths: Vec<&str> = got.iter().map(|a| a.path.as_str()).collect();
+    assert_eq!(paths, ["/users/1", "/users/2"]);
+    assert!(got.iter().all(|a| a.route.is_empty()));
+    assert!(r.original_times().is_empty());
+    assert_eq!(r.notes().records, 2);
 }
 
 #[test]
@@ -156,6 +181,54 @@ fn a_failed_reopen_on_loop_ends_the_replay_and_is_said() {
             && w.ends_with("; the replay ended there")),
         "{said:?}"
     );
+}
+
+/// The reader sleeps while the read-ahead is full and refills it as it is taken: takers
+/// on two threads, one polling as the engine does and one waiting, get every arrival
+/// exactly once through many refills. (How often the reader wakes is the benchmark's
+/// business: bench/replay.sh.)
+#[test]
+fn a_full_read_ahead_refills_as_it_is_taken() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("a.log");
+    let records = 3 * READ_AHEAD + 37;
+    let text: String = (0..records)
+        .map(|i| line(0, &format!("GET /p/{i}")))
+        .collect();
+    std::fs::write(&path, text).unwrap();
+    let r = std::sync::Arc::new(
+        Replay::open(ReplayOptions {
+            pace: Pace::Rate(1e6),
+            ..options(&path)
+        })
+        .unwrap(),
+    );
+    r.wait_ready(Duration::from_secs(5));
+    // Let the reader fill the read-ahead and go to sleep before anything is taken.
+    std::thread::sleep(Duration::from_millis(100));
+    let polling = {
+        let r = r.clone();
+        std::thread::spawn(move || {
+            let waker = std::task::Waker::noop();
+            let mut cx = std::task::Context::from_waker(waker);
+            let mut got = Vec::new();
+            loop {
+                match r.poll_next_arrival(&mut cx) {
+                    std::task::Poll::Ready(Some(a)) => got.push(a.path),
+                    std::task::Poll::Ready(None) => return got,
+                    std::task::Poll::Pending => std::thread::yield_now(),
+                }
+            }
+        })
+    };
+    let mut got: Vec<String> = std::iter::from_fn(|| r.next_arrival())
+        .map(|a| a.path)
+        .collect();
+    got.extend(polling.join().unwrap());
+    let n = got.len();
+    got.sort();
+    got.dedup();
+    assert_eq!((n, got.len()), (records, records), "every arrival once");
 }
 
 #[test]
