@@ -45,9 +45,9 @@ pub struct ReplayOptions {
     pub include_hosts: Vec<String>,
     /// Headers added to every request (`-H`).
     pub extra_headers: Vec<(String, String)>,
-    /// Fold each arrival's route ([`ReplayArrival::route`]) and keep the recorded times
-    /// per route: for `--group-by route`. Without it `route` is empty and
-    /// [`Replay::original_times`](crate::Replay::original_times) has none.
+    /// Fold every arrival's route ([`ReplayArrival::route`]): for `--group-by route`.
+    /// Without it `route` is empty, and only records with a recorded response time are
+    /// folded (for [`Replay::original_times`](crate::Replay::original_times)).
     pub routes: bool,
 }
 
@@ -198,13 +198,14 @@ impl Source {
     fn arrival(&self, s: &mut State, t: f64, r: Record) -> ReplayArrival {
         let at = s.pacer.place(t);
         s.sent_this_pass += 1;
-        let route = match self.options.routes {
+        let recorded = r.original.filter(|_| s.pass == 0);
+        let route = match self.options.routes || recorded.is_some() {
             true => route_of(&r.method, &r.path),
             false => String::new(),
         };
         if s.pass == 0 {
             s.first_pass += 1;
-            if let Some(d) = r.original.filter(|_| self.options.routes) {
+            if let Some(d) = recorded {
                 let us = (d.as_micros() as u64).clamp(1, MAX_RECORDED_US);
                 s.untaken.push_back((s.made, route.clone(), us));
             }

@@ -70,26 +70,40 @@ fn a_gzip_log_out_of_order_replays_in_order_with_bad_lines_counted() {
     assert!((r.original_times()[1].p50_ms - 10.0).abs() < 0.01);
 }
 
-/// Without `--group-by route` no route is folded and no recorded time kept: the same
-/// arrivals, with nothing the run does not use.
+/// Without `--group-by route` a route is folded only for a record with a recorded
+/// response time (the JSON's `replay.routes` keeps those times per route); a log
+/// without times folds none.
 #[test]
-fn routes_are_folded_only_when_asked_for() {
+fn routes_are_folded_only_where_used() {
     let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("a.log");
-    std::fs::write(
-        &path,
-        [line(0, "GET /users/1"), line(1, "GET /users/2")].concat(),
-    )
-    .unwrap();
-    let r = Replay::open(ReplayOptions {
-        routes: false,
-        ..options(&path)
-    })
-    .unwrap();
+    let lines = [line(0, "GET /users/1"), line(1, "GET /users/2")].concat();
+    let timed = dir.path().join("timed.log");
+    std::fs::write(&timed, &lines).unwrap();
+    let untimed = dir.path().join("untimed.log");
+    std::fs::write(&untimed, lines.replace(" 0.010\n", "\n")).unwrap();
+    let without = |path: &Path| {
+        Replay::open(ReplayOptions {
+            routes: false,
+            ..options(path)
+        })
+        .unwrap()
+    };
+
+    let r = without(&timed);
     let got = all(&r);
     let paths: Vec<&str> = got.iter().map(|a| a.path.as_str()).collect();
     assert_eq!(paths, ["/users/1", "/users/2"]);
-    assert!(got.iter().all(|a| a.route.is_empty()));
+    let times = r.original_times();
+    assert_eq!(times.len(), 1, "{times:?}");
+    assert_eq!(
+        (times[0].route.as_str(), times[0].count),
+        ("GET /users/:id", 2)
+    );
+
+    let r = without(&untimed);
+    let got = all(&r);
+    assert_eq!(got.len(), 2);
+    assert!(got.iter().all(|a| a.route.is_empty()), "nothing folded");
     assert!(r.original_times().is_empty());
     assert_eq!(r.notes().records, 2);
 }
