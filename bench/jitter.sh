@@ -82,5 +82,9 @@ for name, v in (("stampede", st), ("probe", pr)):
 m = statistics.median(x for x, _ in pr)
 if m > 0:
     print(f"stampede / probe (medians): {statistics.median(x for x, _ in st) / m:.2f}")
+cpu = [json.load(open(p))["generator"]["cpu_s"] / json.load(open(p))["summary"]["elapsed_s"]
+       for p in sorted(glob.glob(f"{out}/raw/stampede-rep*.json"))]
+print("stampede CPU, share of its core (all threads): "
+      + "  ".join(f"{c * 100:.0f}%" for c in cpu))
 print(f"raw results: {out}")
 PY

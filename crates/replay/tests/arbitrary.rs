@@ -40,7 +40,7 @@ proptest! {
             filters: Vec::new(),
             include_hosts: Vec::new(),
             extra_headers: Vec::new(),
-        routes: true,
+            routes: true,
         });
         if let Ok(r) = opened {
             let mut n = 0;
